@@ -1,0 +1,304 @@
+"""The CWM trace format, both directions: `Trace` <-> CWM token text.
+
+Prompt:  <|begin_of_text|><|trace_context_start|>CONTEXT<|frame_sep|>
+Frames:  <|call_sep|>LOCALS<|action_sep|>SOURCE<|frame_sep|>
+         <|line_sep|>LOCALS<|action_sep|>SOURCE<|frame_sep|>
+         <|return_sep|><|action_sep|>SOURCE<|arg_sep|>VALUE<|frame_sep|>
+         <|exception_sep|><|action_sep|>SOURCE<|arg_sep|>VALUE<|frame_sep|>
+End:     <|end_of_text|> once execution leaves the entry point (complete traces only).
+
+LOCALS is a JSON object of JSON strings; VALUE is a JSON string. JSON is written with
+Python's default separators (`", "`, `": "`) and non-ASCII characters kept as they are
+(`ensure_ascii=False`); the parser accepts either spelling.
+
+The `".."` rule (CWM left it open; codewm decides, and writer and reader share this code):
+the *reference* of a `call` or `line` frame is the nearest earlier frame, skipping
+`exception` frames (they carry no locals), provided it is a `call` or `line` frame; a
+`return` frame in between (a change of scope) means there is no reference. A `call` frame
+never has a reference (a new scope starts; CWM's demo stops its walk at a call). A local is
+written as `".."` exactly when the reference has the same name with the same value.
+Consequently full values are shown again after every nested call returns and at every
+generator resume.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from codewm.trace.types import Frame, Trace, action_text
+
+BEGIN = "<|begin_of_text|>"
+END = "<|end_of_text|>"
+FRAME_SEP = "<|frame_sep|>"
+ACTION_SEP = "<|action_sep|>"
+RETURN_SEP = "<|return_sep|>"
+CALL_SEP = "<|call_sep|>"
+LINE_SEP = "<|line_sep|>"
+EXCEPTION_SEP = "<|exception_sep|>"
+ARG_SEP = "<|arg_sep|>"
+CONTEXT_START = "<|trace_context_start|>"
+
+# Token ids in the CWM tokenizer (reference: cwm-trace-format.md).
+SPECIAL_TOKEN_IDS: dict[str, int] = {
+    BEGIN: 128000,
+    END: 128001,
+    FRAME_SEP: 128100,
+    ACTION_SEP: 128101,
+    RETURN_SEP: 128102,
+    CALL_SEP: 128103,
+    LINE_SEP: 128104,
+    EXCEPTION_SEP: 128105,
+    ARG_SEP: 128106,
+    CONTEXT_START: 128107,
+}
+SPECIAL_TOKENS: tuple[str, ...] = tuple(SPECIAL_TOKEN_IDS)
+
+_KIND_TOKEN = {"call": CALL_SEP, "line": LINE_SEP, "return": RETURN_SEP, "exception": EXCEPTION_SEP}
+_TOKEN_KIND = {token: kind for kind, token in _KIND_TOKEN.items()}
+UNCHANGED = ".."
+
+
+def reference_index(frames: list[Frame], index: int) -> int | None:
+    """The index of the frame whose locals `frames[index]`'s `".."` refer to, or None."""
+    if frames[index].event == "call":
+        return None
+    for j in range(index - 1, -1, -1):
+        event = frames[j].event
+        if event == "exception":
+            continue
+        if event == "return":
+            return None
+        return j
+    return None
+
+
+# -- writing ----------------------------------------------------------------------------------
+def format_prompt(context: str) -> str:
+    """What a model is given: the context, ending with the start-of-trace `<|frame_sep|>`."""
+    return f"{BEGIN}{CONTEXT_START}{context}{FRAME_SEP}"
+
+
+def _dumps(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def format_locals(current: dict[str, str], reference: dict[str, str] | None) -> str:
+    """One LOCALS object, with `".."` for values equal to the reference's."""
+    if not current:
+        return "{}"
+    parts = []
+    for name, value in current.items():
+        if reference is not None and reference.get(name) == value:
+            parts.append(f"{_dumps(name)}: \"..\"")
+        else:
+            parts.append(f"{_dumps(name)}: {_dumps(value)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def format_frame(frame: Frame, reference: Frame | None) -> str:
+    """One frame, `<|..._sep|>` through its closing `<|frame_sep|>`."""
+    token = _KIND_TOKEN[frame.event]
+    if frame.locals is not None:
+        ref_locals = reference.locals if reference is not None else None
+        return f"{token}{format_locals(frame.locals, ref_locals)}{ACTION_SEP}{frame.source}{FRAME_SEP}"
+    return f"{token}{ACTION_SEP}{frame.source}{ARG_SEP}{_dumps(frame.value or '')}{FRAME_SEP}"
+
+
+def format_frames(frames: list[Frame], complete: bool = True) -> str:
+    """The trace text that follows the prompt (the model's part of the sequence)."""
+    out = []
+    for i, frame in enumerate(frames):
+        ref = reference_index(frames, i)
+        out.append(format_frame(frame, frames[ref] if ref is not None else None))
+    if complete:
+        out.append(END)
+    return "".join(out)
+
+
+def format_trace(trace: Trace) -> str:
+    """The whole sequence: prompt, then frames, then `<|end_of_text|>` if complete."""
+    return format_prompt(trace.context) + format_frames(trace.frames, trace.complete)
+
+
+# -- reading ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class ParseResult:
+    """What `parse_trace` could read, and why it stopped if it did not read everything.
+
+    `error` is None when the whole text was a well-formed trace (complete or cut off cleanly
+    at a frame boundary); otherwise it says what was wrong and `position` is the character
+    offset in the text where the first unreadable part starts.
+    """
+
+    trace: Trace
+    error: str | None = None
+    position: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class _Stop(Exception):
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+def parse_trace(text: str, context: str | None = None) -> ParseResult:
+    """Parse CWM text into a `Trace`. Never raises, whatever `text` is.
+
+    `text` may be a whole sequence (starting with the prompt) or only the frames that follow
+    a prompt, in which case pass the `context` the prompt held. Frames are read until the
+    first problem; the result holds every frame read before it and a precise reason.
+    """
+    try:
+        return _parse(text, context)
+    except Exception as exc:  # pragma: no cover - a bug in the parser must not reach callers
+        return ParseResult(Trace(context or "", [], complete=False), f"internal parser error: {exc!r}", 0)
+
+
+def _parse(text: str, context: str | None) -> ParseResult:
+    if not isinstance(text, str):
+        return ParseResult(Trace(context or "", [], complete=False), f"expected a str, got {type(text).__name__}", 0)
+    pos = 0
+    if text.startswith(BEGIN):
+        pos = len(BEGIN)
+    if text.startswith(CONTEXT_START, pos):
+        start = pos + len(CONTEXT_START)
+        end = text.find(FRAME_SEP, start)
+        if end < 0:
+            ctx = context if context is not None else text[start:]
+            return ParseResult(Trace(ctx, [], complete=False), "the context is not closed by <|frame_sep|>", start)
+        if context is None:
+            context = text[start:end]
+        pos = end + len(FRAME_SEP)
+    elif pos:
+        return ParseResult(Trace(context or "", [], complete=False), "<|begin_of_text|> is not followed by <|trace_context_start|>", pos)
+    elif text.startswith(FRAME_SEP):
+        pos = len(FRAME_SEP)  # frames given with the prompt's closing separator
+    trace = Trace(context or "", [], complete=False)
+    line_numbers = _line_numbers(trace.context)
+    frames = trace.frames
+    depth = 0
+    try:
+        while pos < len(text):
+            if text.startswith(END, pos):
+                if depth != 0:
+                    raise _Stop(f"<|end_of_text|> while {depth} scope(s) are still open", pos)
+                if not frames:
+                    raise _Stop("<|end_of_text|> before any frame", pos)
+                trace.complete = True
+                pos += len(END)
+                if pos != len(text):
+                    raise _Stop("text after <|end_of_text|>", pos)
+                break
+            frame, pos, depth = _read_frame(text, pos, frames, depth)
+            frame.lineno = line_numbers.get(frame.source, 0)
+            frames.append(frame)
+    except _Stop as stop:
+        trace.complete = False
+        return ParseResult(trace, stop.message, stop.position)
+    return ParseResult(trace)
+
+
+def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[Frame, int, int]:
+    kind = None
+    for token, name in _TOKEN_KIND.items():
+        if text.startswith(token, pos):
+            kind = name
+            pos += len(token)
+            break
+    if kind is None:
+        snippet = text[pos : pos + 30]
+        if FRAME_SEP.startswith(snippet) or any(t.startswith(snippet) for t in _TOKEN_KIND):
+            raise _Stop("the text ends inside a frame's step token", pos)
+        raise _Stop(f"expected a step token (<|call_sep|>, <|line_sep|>, <|return_sep|>, <|exception_sep|>), found {snippet!r}", pos)
+    frame_start = pos
+    if kind in ("call", "line"):
+        action = text.find(ACTION_SEP, pos)
+        if action < 0:
+            raise _Stop(f"{kind} frame: no <|action_sep|> after the locals", pos)
+        raw_locals = text[pos:action]
+        local_values = _read_locals(raw_locals, kind, frames, pos)
+        pos = action + len(ACTION_SEP)
+        end = _expect_frame_end(text, pos, kind)
+        source = text[pos:end]
+        if kind == "line" and depth == 0:
+            raise _Stop("a line frame outside any scope (no call frame opened one)", frame_start)
+        frame_depth = depth if kind == "call" else depth - 1
+        frame = Frame(kind, source, frame_depth, local_values, None)
+        if kind == "call":
+            depth += 1
+        return frame, end + len(FRAME_SEP), depth
+    if not text.startswith(ACTION_SEP, pos):
+        raise _Stop(f"{kind} frame: expected <|action_sep|> right after the step token", pos)
+    pos += len(ACTION_SEP)
+    arg = text.find(ARG_SEP, pos)
+    end = _expect_frame_end(text, pos, kind)
+    if arg < 0 or arg > end:
+        raise _Stop(f"{kind} frame: no <|arg_sep|> before the frame ends", pos)
+    source = text[pos:arg]
+    raw_value = text[arg + len(ARG_SEP) : end]
+    try:
+        value = json.loads(raw_value)
+    except ValueError as exc:
+        raise _Stop(f"{kind} frame: the value is not valid JSON ({exc.msg} at column {exc.colno})", arg + len(ARG_SEP)) from None
+    if not isinstance(value, str):
+        raise _Stop(f"{kind} frame: the value must be a JSON string, got {type(value).__name__}", arg + len(ARG_SEP))
+    if depth == 0:
+        raise _Stop(f"a {kind} frame outside any scope (no call frame opened one)", frame_start)
+    frame = Frame(kind, source, depth - 1, None, value)
+    if kind == "return":
+        depth -= 1
+    return frame, end + len(FRAME_SEP), depth
+
+
+def _expect_frame_end(text: str, pos: int, kind: str) -> int:
+    end = text.find(FRAME_SEP, pos)
+    if end < 0:
+        raise _Stop(f"{kind} frame: the text ends before the frame's <|frame_sep|>", pos)
+    for token in SPECIAL_TOKENS:
+        if token != FRAME_SEP and token != ARG_SEP:
+            inner = text.find(token, pos, end)
+            if inner >= 0:
+                raise _Stop(f"{kind} frame: unexpected {token} inside the frame", inner)
+    return end
+
+
+def _read_locals(raw: str, kind: str, frames: list[Frame], pos: int) -> dict[str, str]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise _Stop(f"{kind} frame: the locals are not valid JSON ({exc.msg} at column {exc.colno})", pos) from None
+    if not isinstance(data, dict):
+        raise _Stop(f"{kind} frame: the locals must be a JSON object, got {type(data).__name__}", pos)
+    needs_reference = any(v == UNCHANGED for v in data.values())
+    reference: dict[str, str] | None = None
+    if needs_reference:
+        probe = frames + [Frame(kind, "", 0, {}, None)]
+        ref = reference_index(probe, len(frames))
+        reference = frames[ref].locals if ref is not None else None
+    resolved: dict[str, str] = {}
+    for name, value in data.items():
+        if not isinstance(value, str):
+            raise _Stop(f"{kind} frame: the value of {name!r} must be a JSON string, got {type(value).__name__}", pos)
+        if value == UNCHANGED:
+            if reference is None:
+                raise _Stop(f"{kind} frame: {name!r} is '..' but there is no earlier observation in this scope to refer to", pos)
+            if name not in reference:
+                raise _Stop(f"{kind} frame: {name!r} is '..' but the earlier observation has no {name!r}", pos)
+            value = reference[name]
+        resolved[name] = value
+    return resolved
+
+
+def _line_numbers(context: str) -> dict[str, int]:
+    """Source line text -> its line number in the context, 0 where the text is ambiguous."""
+    numbers: dict[str, int] = {}
+    for number, line in enumerate(context.splitlines(keepends=True), start=1):
+        line = action_text(line)
+        numbers[line] = 0 if line in numbers else number
+    return numbers

@@ -1,0 +1,57 @@
+"""A `Trace` as JSON, both directions: lossless (line numbers and function names included).
+
+The document is `{"format": "codewm.trace", "version": 1, "context": ..., "complete": ...,
+"frames": [...]}`; `frames` holds full locals (no `".."` shorthand).
+"""
+
+from __future__ import annotations
+
+import json
+
+from codewm.trace.types import Trace
+
+FORMAT_NAME = "codewm.trace"
+FORMAT_VERSION = 1
+
+
+class TraceFormatError(ValueError):
+    """A JSON document that is not a codewm trace; the message says what and where."""
+
+
+def trace_to_dict(trace: Trace) -> dict:
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **trace.to_dict()}
+
+
+def trace_to_json(trace: Trace, indent: int | None = None) -> str:
+    return json.dumps(trace_to_dict(trace), ensure_ascii=False, indent=indent)
+
+
+def trace_from_dict(data: object) -> Trace:
+    if not isinstance(data, dict):
+        raise TraceFormatError(f"a trace must be a JSON object, got {type(data).__name__}")
+    if data.get("format", FORMAT_NAME) != FORMAT_NAME:
+        raise TraceFormatError(f"not a codewm trace: format is {data.get('format')!r}")
+    version = data.get("version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise TraceFormatError(f"unsupported codewm trace version {version!r} (this codewm reads {FORMAT_VERSION})")
+    if not isinstance(data.get("context"), str):
+        raise TraceFormatError("a trace needs a string 'context'")
+    frames = data.get("frames", [])
+    if not isinstance(frames, list):
+        raise TraceFormatError("'frames' must be a list")
+    for index, frame in enumerate(frames):
+        if not isinstance(frame, dict):
+            raise TraceFormatError(f"frames[{index}] must be an object")
+        try:
+            Trace.from_dict({"context": "", "frames": [frame]})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TraceFormatError(f"frames[{index}] is not a valid frame: {exc}") from None
+    return Trace.from_dict(data)
+
+
+def trace_from_json(text: str) -> Trace:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise TraceFormatError(f"not valid JSON: {exc}") from None
+    return trace_from_dict(data)

@@ -1,0 +1,218 @@
+"""Render runtime values as the strings a trace stores: `repr`, bounded, without addresses.
+
+CWM writes every local as the `repr()` of its value. Real programs hold values whose repr is
+huge, recursive, slow, raising or never-ending, so codewm renders with these documented rules:
+
+1. The text is `repr(value)` with memory addresses removed: `<list_iterator object at
+   0x7f..>` becomes `<list_iterator object>` (as in CWM's traces).
+2. A text longer than `max_chars` is cut to its first `max_chars` characters followed by
+   `...` (three dots). Strings, ints and built-in containers are cut *before* the full repr
+   is built, so a 100 MB list costs no more than a short one.
+3. A recursive container renders the way Python renders it (`[1, [...]]`).
+4. A repr that raises renders as `<unrepresentable TYPE: EXC_TYPE>`.
+5. A repr that runs longer than `repr_timeout` seconds (measured only for user-defined
+   `__repr__` methods, on the main thread) renders as `<unrepresentable TYPE: repr timed
+   out>`; Python's own reprs of built-in values cannot loop.
+6. A repr that is exactly `..` (which would read as the CWM "unchanged" marker) renders
+   as `<repr '..'>`.
+7. An int too large for Python to print renders as `<int with N bits>`.
+
+The rules are the same in every process, so two runs of the same program give the same text.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+DEFAULT_MAX_CHARS = 400
+DEFAULT_REPR_TIMEOUT = 0.5
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+# Values whose repr Python computes itself, quickly and safely.
+ATOMIC_TYPES = frozenset({int, bool, float, complex, str, bytes, type(None), type(Ellipsis)})
+# Immutable values: the same object always renders to the same text, so a renderer may reuse
+# an earlier rendering when it sees the very same object again.
+IMMUTABLE_TYPES = ATOMIC_TYPES | {range}
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+class _ReprTimeout(BaseException):
+    """Raised inside a user `__repr__` that ran past its time budget."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    max_chars: int = DEFAULT_MAX_CHARS  # longest rendered value before it is cut ("...")
+    repr_timeout: float = DEFAULT_REPR_TIMEOUT  # seconds a user __repr__ may run
+
+
+def _cut(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[:max_chars] + "..."
+
+
+def _tidy(text: str) -> str:
+    if "0x" in text:
+        text = _ADDRESS.sub("", text)
+    return text
+
+
+class Renderer:
+    """Renders values under one set of `RenderOptions`."""
+
+    def __init__(self, options: RenderOptions | None = None) -> None:
+        self.options = options or RenderOptions()
+        self.max_chars = self.options.max_chars
+
+    # -- public -----------------------------------------------------------------------
+    def render(self, value: object) -> str:
+        text = self._render(value, self.max_chars, set())
+        if text == "..":
+            return "<repr '..'>"
+        return text
+
+    # -- internals ---------------------------------------------------------------------
+    def _render(self, value: object, budget: int, active: set[int]) -> str:
+        kind = type(value)
+        if kind is str:
+            if len(value) > budget:  # type: ignore[arg-type]
+                return _cut(repr(value[: budget + 1]), budget)  # type: ignore[index]
+            return _cut(repr(value), budget)
+        if kind is int:
+            if value.bit_length() > 4 * budget:  # type: ignore[union-attr]
+                return f"<int with {value.bit_length()} bits>"  # type: ignore[union-attr]
+            return _cut(repr(value), budget)
+        if kind in ATOMIC_TYPES:
+            text = repr(value)
+            if kind is bytes and len(text) > budget:
+                return _cut(text, budget)
+            return _cut(text, budget)
+        if kind in _CONTAINERS:
+            return self._render_container(value, budget, active)
+        return self._render_other(value, budget)
+
+    def _render_container(self, value, budget: int, active: set[int]) -> str:
+        kind = type(value)
+        size = len(value)
+        # Small containers of atomic values: Python's own repr is exact and fastest.
+        if size <= budget // 2:
+            if kind is dict:
+                types = set(map(type, value)) | set(map(type, value.values()))
+            else:
+                types = set(map(type, value))
+            if types <= ATOMIC_TYPES and str not in types and int not in types:
+                return _cut(repr(value), budget)
+            if types <= ATOMIC_TYPES:
+                # str and int elements can be huge; check their total size cheaply first.
+                return _cut(repr(value), budget) if self._small(value, kind, budget) else self._walk(value, budget, active)
+        return self._walk(value, budget, active)
+
+    @staticmethod
+    def _small(value, kind, budget: int) -> bool:
+        items = list(value.items()) if kind is dict else value
+        total = 0
+        for item in items:
+            for element in item if kind is dict else (item,):
+                element_kind = type(element)
+                if element_kind is str:
+                    total += len(element) + 2  # type: ignore[arg-type]
+                elif element_kind is int:
+                    total += element.bit_length() // 3 + 2  # type: ignore[union-attr]
+                else:
+                    total += 8
+            if total > 2 * budget:
+                return False
+        return True
+
+    def _walk(self, value, budget: int, active: set[int]) -> str:
+        """Render a container element by element, stopping once `budget` is spent."""
+        ident = id(value)
+        kind = type(value)
+        if ident in active:
+            return "{...}" if kind is dict else "[...]" if kind is list else "(...)" if kind is tuple else "{...}"
+        active.add(ident)
+        try:
+            if kind is dict:
+                open_, close = "{", "}"
+                items = value.items()
+            elif kind is list:
+                open_, close, items = "[", "]", value
+            elif kind is tuple:
+                open_, close, items = "(", ")", value
+            elif kind is set:
+                if not value:
+                    return "set()"
+                open_, close, items = "{", "}", value
+            else:  # frozenset
+                if not value:
+                    return "frozenset()"
+                open_, close, items = "frozenset({", "})", value
+            parts: list[str] = []
+            used = len(open_)
+            for item in items:
+                if used > budget:
+                    break
+                remaining = max(budget - used, 1)
+                if kind is dict:
+                    key, element = item
+                    text = self._render(key, remaining, active) + ": " + self._render(element, remaining, active)
+                else:
+                    text = self._render(item, remaining, active)
+                parts.append(text)
+                used += len(text) + 2
+            body = ", ".join(parts)
+            if kind is tuple and len(value) == 1:
+                body += ","
+            return _cut(open_ + body + close, budget)
+        finally:
+            active.discard(ident)
+
+    def _render_other(self, value: object, budget: int) -> str:
+        name = type(value).__name__
+        try:
+            text = self._timed_repr(value)
+        except _ReprTimeout:
+            return f"<unrepresentable {name}: repr timed out>"
+        except RecursionError:
+            return f"<unrepresentable {name}: RecursionError>"
+        except BaseException as exc:  # a user __repr__ may raise anything
+            return f"<unrepresentable {name}: {type(exc).__name__}>"
+        if type(text) is not str:
+            return f"<unrepresentable {name}: repr returned {type(text).__name__}>"
+        return _cut(_tidy(text), budget)
+
+    def _timed_repr(self, value: object) -> str:
+        # Reprs of built-in types that hold no user objects cannot loop; anything else (a
+        # user class, or a library container such as deque that may hold user objects) runs
+        # under a timer.
+        kind = type(value)
+        timeout = self.options.repr_timeout
+        guarded = kind.__module__ != "builtins" or hasattr(kind.__repr__, "__code__")
+        if not guarded or timeout <= 0 or threading.current_thread() is not threading.main_thread():
+            return repr(value)
+
+        def on_alarm(signum, frame):  # pragma: no cover - exercised by hostile tests
+            raise _ReprTimeout()
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        started = time.monotonic()
+        outer_remaining, _ = signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            return repr(value)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if outer_remaining > 0:  # give back whatever timer was running before
+                left = outer_remaining - (time.monotonic() - started)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+
+
+_DEFAULT = Renderer()
+
+
+def render_value(value: object, options: RenderOptions | None = None) -> str:
+    """Render one value by the rules in this module's docstring."""
+    return (_DEFAULT if options is None else Renderer(options)).render(value)

@@ -1,0 +1,365 @@
+"""Run untrusted programs under the tracer, outside the codewm process, with limits.
+
+    with Sandbox() as sandbox:
+        result = sandbox.run_function("def f(x):\\n    return x * 2\\n", "f(21)")
+        result.status        # 'ok'
+        result.trace.output  # '42'
+
+Isolation (`Sandbox.isolation` says which is in force, `Sandbox.isolation_notes` why):
+
+- ``bwrap`` (default where bubblewrap works): the worker runs in new PID, network, IPC and
+  UTS namespaces, sees the host's system directories and Python read-only, and has a private
+  tmpfs for /tmp; no network interface but loopback exists. Programs run as uid 65534 when
+  codewm runs as root (as in CI), else as the calling user.
+- ``process`` (the weaker mode, used when bubblewrap is missing or cannot create namespaces):
+  the same worker and limits, but no filesystem or PID isolation; the network is cut only
+  where the process may create a network namespace (root). codewm reports this mode loudly.
+
+Every run ends with a `RunResult` whose `status` is one of `STATUSES`, with the partial
+trace of a run that was stopped. A worker that dies (a program killed it, or it broke) is
+replaced before the next run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Iterator
+
+import codewm
+from codewm.trace.render import DEFAULT_MAX_CHARS, DEFAULT_REPR_TIMEOUT
+from codewm.trace.tracer import DEFAULT_MAX_STEPS, steps_to_frames
+from codewm.trace.types import Trace, build_context, script_context
+from codewm.trace.worker import read_message, write_message
+
+STATUSES = ("ok", "exception", "timeout", "memory_limit", "crashed", "step_limit", "syntax_error", "sandbox_error")
+ISOLATIONS = ("auto", "bwrap", "process")
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Limits on one traced program. The defaults suit CRUXEval- and HumanEval-sized code."""
+
+    cpu_seconds: float = 5.0  # CPU time (RLIMIT_CPU); past it: status timeout
+    wall_seconds: float = 10.0  # wall-clock time; past it: status timeout
+    memory_bytes: int = 1 << 30  # address space (RLIMIT_AS); past it: status memory_limit
+    file_size_bytes: int = 16 << 20  # largest file the program may write (RLIMIT_FSIZE)
+    processes: int = 32  # processes and threads of the sandbox user (RLIMIT_NPROC)
+    open_files: int = 256  # open file descriptors (RLIMIT_NOFILE)
+    output_bytes: int = 1 << 20  # stdout+stderr kept; the rest is discarded (output_truncated)
+    trace_bytes: int = 256 << 20  # encoded trace size; past it: status step_limit
+    max_steps: int = DEFAULT_MAX_STEPS  # frames recorded; past it: status step_limit
+    max_value_chars: int = DEFAULT_MAX_CHARS  # longest rendered value (see codewm.trace.render)
+    repr_timeout: float = DEFAULT_REPR_TIMEOUT  # seconds a user __repr__ may run
+
+
+@dataclass
+class RunResult:
+    """The outcome of one sandboxed run."""
+
+    status: str  # one of STATUSES
+    trace: Trace  # complete for ok/exception; what was recorded before the stop otherwise
+    error: str | None = None  # the exception, limit or failure, when status is not ok
+    stdout: str = ""  # the program's stdout and stderr, interleaved, bounded
+    output_truncated: bool = False
+    wall_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "error": self.error,
+            "stdout": self.stdout,
+            "output_truncated": self.output_truncated,
+            "wall_seconds": self.wall_seconds,
+            "trace": self.trace.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Program:
+    """What to run: a CWM context, and whether it is a whole script."""
+
+    context: str
+    script: bool = False
+
+    @classmethod
+    def function(cls, source: str, call: str) -> "Program":
+        return cls(build_context(source, call))
+
+    @classmethod
+    def whole_script(cls, source: str) -> "Program":
+        return cls(script_context(source), script=True)
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself could not be started (not a problem of a traced program)."""
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def _package_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(codewm.__file__)))
+
+
+def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
+    binds: list[str] = []
+    for path in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"):
+        if os.path.lexists(path):
+            if os.path.islink(path):
+                binds += ["--symlink", os.readlink(path), path]
+            else:
+                binds += ["--ro-bind", path, path]
+    python_dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, _package_root())}
+    executable = os.path.realpath(sys.executable)
+    python_dirs.add(os.path.dirname(os.path.dirname(executable)))
+    made: set[str] = set()
+    for path in sorted(python_dirs):
+        if not any(path == top or path.startswith(top + "/") for top in ("/usr", "/bin", "/lib", "/lib64", "/etc")):
+            # bwrap would create the missing parents (e.g. /root) with mode 0700, which the
+            # program's uid could not cross; create them world-traversable first.
+            parent = os.path.dirname(path)
+            ancestors = []
+            while parent not in ("/", "") and parent not in made:
+                ancestors.append(parent)
+                parent = os.path.dirname(parent)
+            for ancestor in reversed(ancestors):
+                binds += ["--perms", "0755", "--dir", ancestor]
+                made.add(ancestor)
+            binds += ["--ro-bind", path, path]
+    command = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        *binds,
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--tmpfs", "/tmp",
+        "--tmpfs", "/var/tmp",
+        "--hostname", "codewm-sandbox",
+        "--chdir", "/tmp",
+        "--clearenv",
+        "--setenv", "PATH", "/usr/bin:/bin",
+        "--setenv", "PYTHONHASHSEED", "0",
+        "--setenv", "LANG", "C.UTF-8",
+    ]
+    if os.geteuid() == 0:
+        # Root: no user namespace, so the worker may hand programs the unprivileged uid
+        # 65534 (which the process limit then applies to) and still kill and clean up after
+        # them. bwrap drops every other capability.
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
+            command += ["--cap-add", cap]
+    else:
+        command += ["--unshare-user"]
+    return command + _worker_argv(executable, base_dir, sandboxed=True)
+
+
+def _worker_argv(executable: str, base_dir: str, sandboxed: bool) -> list[str]:
+    bootstrap = f"import sys; sys.path.insert(0, {_package_root()!r}); from codewm.trace.worker import main; main()"
+    argv = [executable, "-s", "-B", "-c", bootstrap, base_dir]
+    return argv + (["--sandboxed"] if sandboxed else [])
+
+
+def probe_bwrap() -> tuple[bool, str]:
+    """Whether bubblewrap can start a sandbox here, and why not if it cannot."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return False, "bubblewrap (bwrap) is not installed"
+    command = _bwrap_command(bwrap, "/tmp/codewm-probe")
+    command = command[: command.index(os.path.realpath(sys.executable))] + ["/bin/true"]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bubblewrap failed to start: {exc}"
+    if done.returncode != 0:
+        return False, f"bubblewrap cannot create a sandbox here: {done.stderr.decode(errors='replace').strip()}"
+    return True, "bubblewrap"
+
+
+class _WorkerProcess:
+    """One warm worker and the pipes to it."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True)
+        try:
+            hello = read_message(self.process.stdout.fileno())
+        except (EOFError, ValueError) as exc:
+            self.close()
+            raise SandboxError(f"the sandbox worker did not start ({' '.join(argv[:3])} ...): {exc}") from None
+        if not hello.get("ready"):
+            self.close()
+            raise SandboxError(f"the sandbox worker sent an unexpected greeting: {hello!r}")
+        self.uid_dropped = bool(hello.get("uid_dropped"))
+
+    def request(self, message: dict) -> dict:
+        write_message(self.process.stdin.fileno(), message)
+        return read_message(self.process.stdout.fileno())
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+        self.process.wait()
+
+
+class Sandbox:
+    """A pool of warm workers that trace programs in isolation. Thread-safe; reusable."""
+
+    def __init__(self, limits: SandboxLimits | None = None, workers: int = 1, isolation: str = "auto") -> None:
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"isolation must be one of {ISOLATIONS}, got {isolation!r}")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.limits = limits or SandboxLimits()
+        self.isolation_notes: list[str] = []
+        if isolation in ("auto", "bwrap"):
+            usable, why = probe_bwrap()
+            if not usable and isolation == "bwrap":
+                raise SandboxError(why)
+            if not usable:
+                self.isolation_notes.append(f"weaker sandbox: {why}; no filesystem or PID isolation")
+            isolation = "bwrap" if usable else "process"
+        self.isolation = isolation
+        if isolation == "process" and os.geteuid() != 0:
+            self.isolation_notes.append("weaker sandbox: not root, so programs share the caller's uid and network")
+        self._tmp = tempfile.mkdtemp(prefix="codewm-sandbox-")
+        os.chmod(self._tmp, 0o711)
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self._idle: list[_WorkerProcess] = []
+        self._size = workers
+        self._closed = False
+        self._workers_started = 0
+
+    # -- worker pool ------------------------------------------------------------------------
+    def _start_worker(self) -> _WorkerProcess:
+        base = "/tmp/codewm-work" if self.isolation == "bwrap" else tempfile.mkdtemp(prefix="w", dir=self._tmp)
+        if self.isolation == "bwrap":
+            argv = _bwrap_command(bwrap_path() or "bwrap", base)
+        else:
+            argv = _worker_argv(os.path.realpath(sys.executable), base, sandboxed=False)
+        env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+        self._workers_started += 1
+        return _WorkerProcess(argv, env)
+
+    def _acquire(self) -> _WorkerProcess:
+        with self._lock:
+            if self._closed:
+                raise SandboxError("the sandbox is closed")
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                worker.close()
+        return self._start_worker()
+
+    def _release(self, worker: _WorkerProcess) -> None:
+        with self._lock:
+            if self._closed or len(self._idle) >= self._size:
+                worker.close()
+            else:
+                self._idle.append(worker)
+
+    @property
+    def workers_started(self) -> int:
+        """How many worker processes were started so far (replacements included)."""
+        return self._workers_started
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, program: Program) -> RunResult:
+        limits = self.limits
+        request = {
+            "id": next(self._ids),
+            "context": program.context,
+            "script": program.script,
+            "limits": {k: v for k, v in asdict(limits).items() if k not in ("max_steps", "max_value_chars", "repr_timeout")},
+            "trace": {"max_steps": limits.max_steps, "max_value_chars": limits.max_value_chars, "repr_timeout": limits.repr_timeout},
+        }
+        try:
+            worker = self._acquire()
+        except SandboxError as exc:
+            return RunResult("sandbox_error", Trace(program.context, [], complete=False), str(exc))
+        try:
+            reply = worker.request(request)
+        except (EOFError, OSError, ValueError) as exc:
+            # The worker died under this program (it was killed, or broke): replace it.
+            worker.close()
+            return RunResult(
+                "crashed",
+                Trace(program.context, [], complete=False),
+                f"the sandbox worker died while running this program ({type(exc).__name__}); it was replaced",
+            )
+        self._release(worker)
+        return self._result(program, reply)
+
+    def _result(self, program: Program, reply: dict) -> RunResult:
+        status = reply.get("status")
+        if status not in STATUSES:
+            return RunResult("sandbox_error", Trace(program.context, [], complete=False), f"unknown status from the worker: {status!r}")
+        try:
+            frames = steps_to_frames([tuple(step) for step in reply.get("steps", [])], program.context)
+        except (TypeError, ValueError) as exc:
+            return RunResult("sandbox_error", Trace(program.context, [], complete=False), f"malformed trace from the worker: {exc}")
+        complete = status in ("ok", "exception") and bool(frames) and frames[-1].event == "return" and frames[-1].depth == 0
+        return RunResult(
+            status=status,
+            trace=Trace(program.context, frames, complete=complete),
+            error=reply.get("error"),
+            stdout=reply.get("stdout", ""),
+            output_truncated=bool(reply.get("output_truncated")),
+            wall_seconds=float(reply.get("wall_seconds", 0.0)),
+        )
+
+    def run_function(self, source: str, call: str) -> RunResult:
+        """Trace `call` (e.g. `f(1, [2, 3])`) on the functions that `source` defines."""
+        return self.run(Program.function(source, call))
+
+    def run_script(self, source: str) -> RunResult:
+        """Trace a whole script."""
+        return self.run(Program.whole_script(source))
+
+    def map(self, programs: Iterable[Program]) -> Iterator[RunResult]:
+        """Run many programs across the pool's workers; results come back in input order."""
+        with ThreadPoolExecutor(max_workers=self._size) as pool:
+            yield from pool.map(self.run, programs)
+
+    # -- lifetime -----------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

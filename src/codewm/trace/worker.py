@@ -1,0 +1,448 @@
+"""The warm sandbox worker: a long-lived process that forks one child per traced program.
+
+The host (`codewm.trace.sandbox`) starts this module inside bubblewrap (or, in the weaker
+mode, as a plain process) and talks to it over stdin/stdout with length-prefixed JSON. The
+worker has already imported the tracer, so each program costs a `fork`, not an interpreter
+start. Each child:
+
+- starts a new session (its own process group), with stdin from /dev/null and stdout/stderr
+  into a pipe the worker reads and bounds;
+- gets a fresh, private working directory, resource limits (CPU time, address space, file
+  size, processes, open files, no core dumps), `no_new_privs`, and, when the worker runs as
+  root, the unprivileged uid/gid 65534 so it can neither signal the worker nor escape the
+  process limit;
+- cannot change the trace function (`sys.settrace`, `sys.setprofile`, `threading.settrace`
+  and `sys.monitoring` raise inside the program);
+- streams its trace to the worker in chunks, so a killed child still leaves a partial trace.
+
+After each program the worker kills every process the program left behind and wipes every
+writable place in the sandbox, so no program sees another's state.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import struct
+import sys
+import time
+
+from codewm.trace.render import RenderOptions
+from codewm.trace.tracer import PROGRAM_FILENAME, Recorder, TraceOptions, trace_in_process
+
+_HEADER = struct.Struct(">I")
+NOBODY = 65534
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_NO_NEW_PRIVS = 38
+_CLONE_NEWNET = 0x40000000
+_FLUSH_EVERY = 256  # steps per chunk streamed to the worker
+
+
+# -- framing (shared with the host) ----------------------------------------------------------
+def write_message(fd: int, message: dict) -> None:
+    data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    _write_all(fd, _HEADER.pack(len(data)) + data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def read_exact(fd: int, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            raise EOFError("the other end closed the pipe")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd: int) -> dict:
+    (size,) = _HEADER.unpack(read_exact(fd, _HEADER.size))
+    return json.loads(read_exact(fd, size))
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover
+        return None
+
+
+_LIBC = _libc()
+
+
+def _prctl(option: int, arg: int) -> bool:
+    return _LIBC is not None and _LIBC.prctl(option, arg, 0, 0, 0) == 0
+
+
+# -- the child: runs one program -------------------------------------------------------------
+def _refuse(*_args, **_kwargs):
+    raise RuntimeError("codewm sandbox: a traced program may not change the trace or profile function")
+
+
+class _MonitoringGuard:
+    def __getattr__(self, name):
+        _refuse()
+
+
+def _guard_tracing_hooks() -> None:
+    import threading
+
+    sys.settrace = _refuse
+    sys.setprofile = _refuse
+    threading.settrace = _refuse
+    threading.setprofile = _refuse
+    if hasattr(sys, "monitoring"):
+        sys.monitoring = _MonitoringGuard()
+
+
+def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop_uid: bool, isolate_net: bool) -> None:
+    """In the forked child: apply every limit, run the program, report, `_exit`. Never returns."""
+    status_on_signal = {"value": "timeout"}
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        keep = sorted({0, 1, 2, result_fd})
+        for low, high in zip(keep, keep[1:] + [1 << 16]):
+            os.closerange(low + 1, high)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if isolate_net and _LIBC is not None:
+            _LIBC.unshare(_CLONE_NEWNET)  # best effort in the weaker mode; bwrap already did it
+        limits = request["limits"]
+        os.chdir(workdir)
+        cpu = max(1, int(limits["cpu_seconds"] + 0.999))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_bytes"],) * 2)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
+        if drop_uid:
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+        _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+        os.environ.clear()
+        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
+    except BaseException as exc:  # the sandbox could not be set up: never run the program
+        write_message(result_fd, {"final": {"status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
+        os._exit(0)
+
+    options = TraceOptions(
+        max_steps=request["trace"]["max_steps"],
+        render=RenderOptions(max_chars=request["trace"]["max_value_chars"], repr_timeout=request["trace"]["repr_timeout"]),
+    )
+
+    def sink(steps):
+        write_message(result_fd, {"steps": steps})
+
+    def on_step_limit(recorder):
+        recorder.flush()
+        write_message(result_fd, {"final": {"status": "step_limit", "error": f"more than {options.max_steps} steps"}})
+        os._exit(0)
+
+    recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
+
+    def on_signal(signum, _frame):
+        # Wall-clock or CPU limit: hand over what was recorded, then stop at once.
+        sys.settrace(None) if sys.settrace is not _refuse else None
+        try:
+            recorder.flush()
+            write_message(result_fd, {"final": {"status": status_on_signal["value"], "error": signal.Signals(signum).name}})
+        finally:
+            os._exit(0)
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the file-size limit fail instead
+    signal.signal(signal.SIGXCPU, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    # Memory reserved for reporting: freed when the program runs out, so the report fits.
+    reserve = bytearray(4 << 20)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
+        _guard_tracing_hooks()
+        result = trace_in_process(request["context"], script=request.get("script", False), recorder=recorder)
+        status, error = result.status, result.error
+        if status == "exception" and error is not None and error.startswith("MemoryError("):
+            status = "memory_limit"
+    except MemoryError:
+        status, error = "memory_limit", "MemoryError"
+    del reserve
+    try:
+        recorder.flush()
+        write_message(result_fd, {"final": {"status": status, "error": error}})
+    except MemoryError:
+        recorder.steps.clear()
+        write_message(result_fd, {"final": {"status": "memory_limit", "error": "MemoryError while reporting"}})
+    finally:
+        os._exit(0)
+
+
+# -- the worker ---------------------------------------------------------------------------------
+class Worker:
+    def __init__(self, base_dir: str, sandboxed: bool) -> None:
+        self.base_dir = base_dir
+        self.sandboxed = sandboxed  # inside bubblewrap: its own PID namespace and /tmp
+        self.drop_uid = os.geteuid() == 0
+        self.counter = 0
+        os.makedirs(base_dir, exist_ok=True)
+        os.chmod(base_dir, 0o711)  # the program's uid must reach its own directory inside
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of a program become ours to reap and kill
+
+    def run(self, request: dict) -> dict:
+        self.counter += 1
+        workdir = os.path.join(self.base_dir, f"p{self.counter}")
+        os.mkdir(workdir, 0o700)
+        if self.drop_uid:
+            os.chown(workdir, NOBODY, NOBODY)
+        result_r, result_w = os.pipe()
+        output_r, output_w = os.pipe()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.close(result_r)
+            os.close(output_r)
+            _run_child(request, result_w, output_w, workdir, self.drop_uid, isolate_net=not self.sandboxed)
+        os.close(result_w)
+        os.close(output_w)
+        try:
+            reply = self._supervise(pid, request["limits"], result_r, output_r, started)
+        finally:
+            os.close(result_r)
+            os.close(output_r)
+            self._clean_up(pid)
+        return reply
+
+    def _supervise(self, pid: int, limits: dict, result_r: int, output_r: int, started: float) -> dict:
+        deadline = started + limits["wall_seconds"]
+        max_output = limits["output_bytes"]
+        max_trace = limits["trace_bytes"]
+        buffer = bytearray()
+        output = bytearray()
+        output_total = 0
+        trace_total = 0
+        steps: list = []
+        final: dict | None = None
+        killed_for: str | None = None
+        selector = selectors.DefaultSelector()
+        selector.register(result_r, selectors.EVENT_READ, "result")
+        selector.register(output_r, selectors.EVENT_READ, "output")
+        terminated_at: float | None = None
+        while selector.get_map():
+            now = time.monotonic()
+            if now >= deadline and terminated_at is None:
+                killed_for = killed_for or "timeout"
+                terminated_at = now
+                _signal(pid, signal.SIGTERM)  # let the child hand over its partial trace
+            if terminated_at is not None and now >= terminated_at + 0.25:
+                _signal_group(pid, signal.SIGKILL)
+                break
+            timeout = (terminated_at + 0.25 - now) if terminated_at is not None else (deadline - now)
+            for key, _ in selector.select(max(timeout, 0.001)):
+                data = os.read(key.fd, 1 << 16)
+                if not data:
+                    selector.unregister(key.fd)
+                    continue
+                if key.data == "output":
+                    output_total += len(data)
+                    if len(output) < max_output:
+                        output += data[: max_output - len(output)]
+                    continue
+                trace_total += len(data)
+                if trace_total > max_trace:
+                    killed_for = killed_for or "trace_size"
+                    _signal_group(pid, signal.SIGKILL)
+                    selector.unregister(key.fd)
+                    continue
+                buffer += data
+                while len(buffer) >= _HEADER.size:
+                    (size,) = _HEADER.unpack_from(buffer)
+                    if len(buffer) < _HEADER.size + size:
+                        break
+                    payload = bytes(buffer[_HEADER.size : _HEADER.size + size])
+                    del buffer[: _HEADER.size + size]
+                    message = _safe_json(payload)
+                    if isinstance(message, dict):
+                        if isinstance(message.get("steps"), list):
+                            steps.extend(message["steps"])
+                        elif isinstance(message.get("final"), dict) and final is None:
+                            final = message["final"]
+        selector.close()
+        _signal_group(pid, signal.SIGKILL)
+        _, wait_status = os.waitpid(pid, 0)
+        elapsed = time.monotonic() - started
+        status, error = self._classify(final, killed_for, wait_status, limits)
+        return {
+            "status": status,
+            "error": error,
+            "steps": steps,
+            "stdout": output.decode("utf-8", "replace"),
+            "output_truncated": output_total > len(output),
+            "wall_seconds": round(elapsed, 6),
+        }
+
+    @staticmethod
+    def _classify(final, killed_for, wait_status, limits) -> tuple[str, str | None]:
+        if killed_for == "trace_size":
+            return "step_limit", f"the trace exceeded {limits['trace_bytes']} bytes"
+        if final is not None:
+            status = final.get("status")
+            if killed_for == "timeout" and status == "timeout":
+                return "timeout", f"wall-clock limit of {limits['wall_seconds']} s"
+            if status == "timeout":
+                return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s"
+            return str(status), final.get("error")
+        if killed_for == "timeout":
+            return "timeout", f"wall-clock limit of {limits['wall_seconds']} s (killed)"
+        if os.WIFSIGNALED(wait_status):
+            sig = os.WTERMSIG(wait_status)
+            if sig in (signal.SIGXCPU, signal.SIGKILL):
+                return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s (killed by {signal.Signals(sig).name})"
+            return "crashed", f"killed by signal {signal.Signals(sig).name}"
+        code = os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None
+        return "crashed", f"the process exited (code {code}) before the program finished"
+
+    def _clean_up(self, pid: int) -> None:
+        """Kill whatever the program left running and wipe what it wrote."""
+        _signal_group(pid, signal.SIGKILL)
+        for _ in range(2000):
+            try:
+                reaped, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break  # no child left, hence no descendant: nothing of the program's runs
+            if reaped == 0:
+                self._kill_descendants()
+                time.sleep(0.0005)
+        writable = ["/tmp", "/dev/shm", "/var/tmp"] if self.sandboxed else [self.base_dir]
+        for place in writable:
+            _wipe(place, keep=self.base_dir)
+        os.makedirs(self.base_dir, exist_ok=True)
+
+    def _kill_descendants(self) -> None:
+        """SIGKILL every descendant of this worker.
+
+        The worker is a child subreaper, so a process that a program daemonized (double fork,
+        setsid) is re-parented to the worker rather than escaping: every process the program
+        started is a descendant.
+        """
+        me = os.getpid()
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as handle:
+                        stat = handle.read()
+                except OSError:
+                    continue
+                # The command name may hold spaces and parentheses: read after the last ')'.
+                fields = stat[stat.rfind(b")") + 2 :].split()
+                parents[int(entry)] = int(fields[1])
+        for other, _ in parents.items():
+            ancestor, hops = parents.get(other), 0
+            while ancestor is not None and ancestor != me and hops < 64:
+                ancestor, hops = parents.get(ancestor), hops + 1
+            if ancestor == me and other != me:
+                _signal(other, signal.SIGKILL)
+
+
+def _wipe(place: str, keep: str) -> None:
+    try:
+        entries = os.listdir(place)
+    except OSError:
+        return
+    for entry in entries:
+        path = os.path.join(place, entry)
+        if path == keep:
+            for inner in os.listdir(path):
+                shutil.rmtree(os.path.join(path, inner), ignore_errors=True)
+            continue
+        if keep.startswith(path + os.sep):
+            _wipe(path, keep)
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _safe_json(payload: bytes):
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+# Imported once in the worker so that children inherit them instead of importing each time
+# (and can use them even where the program's uid could not read the standard library).
+PRELOADED_MODULES = (
+    "bisect", "collections", "copy", "dataclasses", "decimal", "fractions", "functools", "heapq",
+    "itertools", "json", "math", "operator", "random", "re", "statistics", "string", "typing",
+    "ctypes", "socket", "subprocess", "threading", "time",
+)
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOADED_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # pragma: no cover - a trimmed Python
+            pass
+
+
+def main() -> None:
+    """Serve requests from stdin until it closes. argv: BASE_DIR [--sandboxed]."""
+    _preload()
+    base_dir = sys.argv[1]
+    sandboxed = "--sandboxed" in sys.argv[2:]
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    worker = Worker(base_dir, sandboxed)
+    stdin, stdout = 0, os.dup(1)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
+    write_message(stdout, {"ready": True, "pid": os.getpid(), "uid_dropped": worker.drop_uid, "sandboxed": sandboxed})
+    while True:
+        try:
+            request = read_message(stdin)
+        except EOFError:
+            return
+        try:
+            reply = worker.run(request)
+        except Exception as exc:  # report, never die: the host decides whether to replace us
+            reply = {"status": "sandbox_error", "error": f"worker failed: {exc!r}", "steps": [], "stdout": "", "output_truncated": False, "wall_seconds": 0.0}
+        reply["id"] = request.get("id")
+        write_message(stdout, reply)
+
+
+if __name__ == "__main__":
+    main()

@@ -110,6 +110,7 @@ def _guard_tracing_hooks() -> None:
 
 def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop_uid: bool, isolate_net: bool) -> None:
     """In the forked child: apply every limit, run the program, report, `_exit`. Never returns."""
+    _exit = os._exit  # the program sees a wrapped os._exit (below); the child keeps the real one
     status_on_signal = {"value": "timeout"}
     try:
         os.setsid()
@@ -140,7 +141,7 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
     except BaseException as exc:  # the sandbox could not be set up: never run the program
         write_message(result_fd, {"final": {"status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
-        os._exit(0)
+        _exit(0)
 
     options = TraceOptions(
         max_steps=request["trace"]["max_steps"],
@@ -153,7 +154,7 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
     def on_step_limit(recorder):
         recorder.flush()
         write_message(result_fd, {"final": {"status": "step_limit", "error": f"more than {options.max_steps} steps"}})
-        os._exit(0)
+        _exit(0)
 
     recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
 
@@ -164,7 +165,7 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
             recorder.flush()
             write_message(result_fd, {"final": {"status": status_on_signal["value"], "error": signal.Signals(signum).name}})
         finally:
-            os._exit(0)
+            _exit(0)
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the file-size limit fail instead
     signal.signal(signal.SIGXCPU, on_signal)
@@ -174,6 +175,13 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
     try:
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
         _guard_tracing_hooks()
+
+        def program_exit(code):  # os._exit from the program: keep the trace so far
+            recorder.flush()
+            write_message(result_fd, {"final": {"status": "crashed", "error": f"the program called os._exit({code!r})"}})
+            _exit(code)
+
+        os._exit = program_exit
         result = trace_in_process(request["context"], script=request.get("script", False), recorder=recorder)
         status, error = result.status, result.error
         if status == "exception" and error is not None and error.startswith("MemoryError("):
@@ -188,7 +196,7 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
         recorder.steps.clear()
         write_message(result_fd, {"final": {"status": "memory_limit", "error": "MemoryError while reporting"}})
     finally:
-        os._exit(0)
+        _exit(0)
 
 
 # -- the worker ---------------------------------------------------------------------------------

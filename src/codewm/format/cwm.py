@@ -79,21 +79,20 @@ def format_prompt(context: str) -> str:
     return f"{BEGIN}{CONTEXT_START}{context}{FRAME_SEP}"
 
 
-def _dumps(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+# The C encoder behind json.dumps(text, ensure_ascii=False): same output, no per-call setup.
+_dumps = json.encoder.encode_basestring
 
 
 def format_locals(current: dict[str, str], reference: dict[str, str] | None) -> str:
     """One LOCALS object, with `".."` for values equal to the reference's."""
     if not current:
         return "{}"
-    parts = []
-    for name, value in current.items():
-        if reference is not None and reference.get(name) == value:
-            parts.append(f"{_dumps(name)}: \"..\"")
-        else:
-            parts.append(f"{_dumps(name)}: {_dumps(value)}")
-    return "{" + ", ".join(parts) + "}"
+    if reference is None:
+        return "{" + ", ".join([f"{_dumps(name)}: {_dumps(value)}" for name, value in current.items()]) + "}"
+    get = reference.get
+    return "{" + ", ".join(
+        [f"{_dumps(name)}: \"..\"" if get(name) == value else f"{_dumps(name)}: {_dumps(value)}" for name, value in current.items()]
+    ) + "}"
 
 
 def format_frame(frame: Frame, reference: Frame | None) -> str:
@@ -108,9 +107,19 @@ def format_frame(frame: Frame, reference: Frame | None) -> str:
 def format_frames(frames: list[Frame], complete: bool = True) -> str:
     """The trace text that follows the prompt (the model's part of the sequence)."""
     out = []
-    for i, frame in enumerate(frames):
-        ref = reference_index(frames, i)
-        out.append(format_frame(frame, frames[ref] if ref is not None else None))
+    reference: Frame | None = None  # reference_index(), computed in one pass
+    for frame in frames:
+        event = frame.event
+        if event == "call":
+            out.append(format_frame(frame, None))
+            reference = frame
+        elif event == "line":
+            out.append(format_frame(frame, reference))
+            reference = frame
+        else:
+            out.append(format_frame(frame, None))
+            if event == "return":
+                reference = None
     if complete:
         out.append(END)
     return "".join(out)

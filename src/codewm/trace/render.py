@@ -10,9 +10,8 @@ huge, recursive, slow, raising or never-ending, so codewm renders with these doc
    is built, so a 100 MB list costs no more than a short one.
 3. A recursive container renders the way Python renders it (`[1, [...]]`).
 4. A repr that raises renders as `<unrepresentable TYPE: EXC_TYPE>`.
-5. A repr that runs longer than `repr_timeout` seconds (measured only for user-defined
-   `__repr__` methods, on the main thread) renders as `<unrepresentable TYPE: repr timed
-   out>`; Python's own reprs of built-in values cannot loop.
+5. A repr that runs longer than about `repr_timeout` seconds renders as `<unrepresentable
+   TYPE: repr timed out>` (while tracing on the main thread, see `ReprWatchdog`).
 6. A repr that is exactly `..` (which would read as the CWM "unchanged" marker) renders
    as `<repr '..'>`.
 7. An int too large for Python to print renders as `<int with N bits>`.
@@ -22,10 +21,10 @@ The rules are the same in every process, so two runs of the same program give th
 
 from __future__ import annotations
 
+import _signal  # the C functions behind `signal`, without its enum conversions (per-run cost)
 import re
 import signal
 import threading
-import time
 from dataclasses import dataclass
 
 DEFAULT_MAX_CHARS = 400
@@ -40,8 +39,23 @@ IMMUTABLE_TYPES = ATOMIC_TYPES | {range}
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 
 
-class _ReprTimeout(BaseException):
-    """Raised inside a user `__repr__` that ran past its time budget."""
+_SIGALRM = int(signal.SIGALRM)
+_ITIMER_REAL = int(signal.ITIMER_REAL)
+
+# Built-in types whose repr is the default `<NAME object at 0x...>` (or similar) computed in C:
+# safe to repr in bulk, then strip the address.
+OPAQUE_BUILTIN_TYPES = frozenset(
+    type(obj)
+    for obj in (
+        iter([]), iter(()), iter(""), iter("\u00e9"), iter(range(0)), iter(set()), iter(b""), iter({}),
+        iter({}.values()), iter({}.items()), reversed([]), enumerate([]), zip(), map(len, []),
+        filter(None, []), (x for x in ()), len, [].append, (lambda: None),
+    )
+)
+
+
+class ReprTimeout(BaseException):
+    """Raised inside a `__repr__` that ran past its time budget (see `ReprWatchdog`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +68,8 @@ def _cut(text: str, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[:max_chars] + "..."
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
+    """Remove memory addresses (` at 0x7f...`) from a repr."""
     if "0x" in text:
         text = _ADDRESS.sub("", text)
     return text
@@ -63,9 +78,10 @@ def _tidy(text: str) -> str:
 class Renderer:
     """Renders values under one set of `RenderOptions`."""
 
-    def __init__(self, options: RenderOptions | None = None) -> None:
+    def __init__(self, options: RenderOptions | None = None, watchdog: "ReprWatchdog | None" = None) -> None:
         self.options = options or RenderOptions()
         self.max_chars = self.options.max_chars
+        self.watchdog = watchdog  # when set (and started), user reprs run under it
 
     # -- public -----------------------------------------------------------------------
     def render(self, value: object) -> str:
@@ -172,9 +188,17 @@ class Renderer:
 
     def _render_other(self, value: object, budget: int) -> str:
         name = type(value).__name__
+        watchdog = self.watchdog
         try:
-            text = self._timed_repr(value)
-        except _ReprTimeout:
+            if watchdog is None:
+                text = repr(value)
+            else:
+                watchdog.enter()
+                try:
+                    text = repr(value)
+                finally:
+                    watchdog.leave()
+        except ReprTimeout:
             return f"<unrepresentable {name}: repr timed out>"
         except RecursionError:
             return f"<unrepresentable {name}: RecursionError>"
@@ -182,32 +206,54 @@ class Renderer:
             return f"<unrepresentable {name}: {type(exc).__name__}>"
         if type(text) is not str:
             return f"<unrepresentable {name}: repr returned {type(text).__name__}>"
-        return _cut(_tidy(text), budget)
+        return _cut(tidy(text), budget)
 
-    def _timed_repr(self, value: object) -> str:
-        # Reprs of built-in types that hold no user objects cannot loop; anything else (a
-        # user class, or a library container such as deque that may hold user objects) runs
-        # under a timer.
-        kind = type(value)
-        timeout = self.options.repr_timeout
-        guarded = kind.__module__ != "builtins" or hasattr(kind.__repr__, "__code__")
-        if not guarded or timeout <= 0 or threading.current_thread() is not threading.main_thread():
-            return repr(value)
 
-        def on_alarm(signum, frame):  # pragma: no cover - exercised by hostile tests
-            raise _ReprTimeout()
+class ReprWatchdog:
+    """Interrupts a `repr` that runs longer than `timeout` seconds, at almost no cost per repr.
 
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-        started = time.monotonic()
-        outer_remaining, _ = signal.setitimer(signal.ITIMER_REAL, timeout)
-        try:
-            return repr(value)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-            if outer_remaining > 0:  # give back whatever timer was running before
-                left = outer_remaining - (time.monotonic() - started)
-                signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+    One periodic timer (SIGALRM every timeout/2) runs while the watchdog is active; code that
+    calls user reprs brackets them with `enter()`/`leave()`. A tick that finds the same
+    bracket open as the previous tick raises `ReprTimeout` inside the repr. Works on the main
+    thread only (signals are delivered there); elsewhere it stays inactive.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.active = False
+        self._busy = 0  # number of the bracket in progress, 0 when none
+        self._count = 0
+        self._seen = 0
+        self._previous_handler = None
+
+    def enter(self) -> None:
+        self._count += 1
+        self._busy = self._count
+
+    def leave(self) -> None:
+        self._busy = 0
+
+    def _tick(self, signum, frame) -> None:
+        busy = self._busy
+        if busy and busy == self._seen:
+            self._seen = 0
+            self._busy = 0
+            raise ReprTimeout()
+        self._seen = busy
+
+    def start(self) -> None:
+        if self.timeout <= 0 or threading.current_thread() is not threading.main_thread():
+            return
+        self._previous_handler = _signal.signal(_SIGALRM, self._tick)
+        _signal.setitimer(_ITIMER_REAL, self.timeout / 2, self.timeout / 2)
+        self.active = True
+
+    def stop(self) -> None:
+        if self.active:
+            _signal.setitimer(_ITIMER_REAL, 0)
+            previous = self._previous_handler
+            _signal.signal(_SIGALRM, previous if previous is not None else _signal.SIG_DFL)
+            self.active = False
 
 
 _DEFAULT = Renderer()

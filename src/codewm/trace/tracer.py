@@ -18,25 +18,42 @@ What is recorded (the CWM convention, decided here and tested):
   reports and public CWM reproductions write). `Trace.raised` tells the two exits apart.
 - Only the main thread is traced.
 
-The tracer uses `sys.settrace` on every version. `sys.monitoring` (3.12+) was considered for
-speed: on the traced programs codewm targets, nearly all of the time goes into reading and
-rendering locals, which both hooks pay equally; see docs/tracer.md.
+The hook is installed with `sys.settrace` semantics on every version: a compiled C hook
+(`_ctracer.c`, installed through `PyEval_SetTrace` like coverage.py's CTracer) where it was
+built, else the pure-Python hook below; both record identical steps, and setting
+CODEWM_PURE_PYTHON_TRACER=1 forces the Python one. `sys.monitoring` (3.12+) was not adopted:
+its advantage is skipping events in code that is not traced, while nearly all the time in
+tracing codewm's programs goes into reading and rendering the locals of traced frames.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
-from codewm.trace.render import IMMUTABLE_TYPES, RenderOptions, Renderer
+from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog
+from codewm.trace.render import tidy as render_tidy
 from codewm.trace.types import ENTRY_FUNCTION, Frame, Trace, action_text, build_context, script_context
+
+try:  # the compiled hook (setup.py builds it); the pure-Python hook records the same steps
+    from codewm.trace import _ctracer
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ctracer = None
 
 PROGRAM_FILENAME = "<codewm-program>"
 # Bound at import: the sandbox replaces `sys.settrace` with a guard before the program runs,
 # so that the program cannot switch tracing off, while the tracer keeps the real one.
 _settrace = sys.settrace
 DEFAULT_MAX_STEPS = 10_000
+
+# Values whose repr Python computes exactly and quickly, without running user code. Strings are
+# never rendered as the bare `..` marker since their repr is quoted.
+_PLAIN = frozenset({int, bool, float, str, type(None)})
+_CONTAINER_TYPES = frozenset({list, tuple, dict, set, frozenset})
+_PLAIN_OR_CONTAINER = _PLAIN | _CONTAINER_TYPES
+_FAST_KINDS = _PLAIN_OR_CONTAINER | OPAQUE_BUILTIN_TYPES
 
 # A raw step, as recorded in the hot path: (event, lineno, depth, locals, value, function).
 RawStep = tuple
@@ -50,6 +67,10 @@ class TraceOptions:
     render: RenderOptions = field(default_factory=RenderOptions)  # value length, repr timeout
 
 
+_DEFAULT_OPTIONS = TraceOptions()
+_USE_C_DEFAULT = os.environ.get("CODEWM_PURE_PYTHON_TRACER", "") in ("", "0")
+
+
 class StepLimitReached(BaseException):
     """Raised into the traced program when it has produced `max_steps` frames.
 
@@ -59,7 +80,11 @@ class StepLimitReached(BaseException):
 
 
 class Recorder:
-    """The `sys.settrace` hook. Records raw steps for frames of one compiled program."""
+    """The `sys.settrace` hook. Records raw steps for frames of one compiled program.
+
+    The hook is a closure over local variables rather than a method, because it runs for
+    every line of the traced program and attribute lookups would dominate its cost.
+    """
 
     def __init__(
         self,
@@ -68,77 +93,96 @@ class Recorder:
         on_step_limit: Callable[["Recorder"], None] | None = None,
         sink: Callable[[list[RawStep]], None] | None = None,
         flush_every: int = 0,
+        use_c: bool | None = None,
     ) -> None:
+        if use_c is None:
+            use_c = _USE_C_DEFAULT
         self.filename = filename
-        self.options = options or TraceOptions()
-        self.renderer = Renderer(self.options.render)
+        self.options = options or _DEFAULT_OPTIONS
+        self.watchdog = ReprWatchdog(self.options.render.repr_timeout)
+        self.renderer = Renderer(self.options.render, self.watchdog)
         self.steps: list[RawStep] = []
-        self.depth = 0
         self.limit_reached = False
         self._on_step_limit = on_step_limit
         self._sink = sink
-        self._flush_every = flush_every
+        self._flush_every = flush_every if sink is not None and flush_every > 0 else 0
         self._flushed = 0  # steps already handed to the sink
-        # frame -> {name: (value, text)} of its last observation, to reuse the rendering of
-        # immutable values that did not change (the common case in a line-by-line trace).
-        self._seen: dict[object, dict[str, tuple[object, str]]] = {}
+        self._ctracer = None
+        if use_c and _ctracer is not None:
+            self._ctracer = _ctracer.CTracer(
+                filename, self.steps, self.renderer.render, self._limit, self.flush,
+                self.options.max_steps, self.renderer.max_chars, self._flush_every, OPAQUE_BUILTIN_TYPES,
+            )
+        else:
+            self.global_hook = self._build_hook()
 
-    # -- the hook --------------------------------------------------------------------------
-    def global_hook(self, frame, event, arg):
-        if frame.f_code.co_filename != self.filename:
-            return None  # not the program's own code: no line events for this frame
-        return self.local_hook(frame, event, arg)
-
-    def local_hook(self, frame, event, arg):
+    def _build_hook(self):
         steps = self.steps
-        if len(steps) >= self.options.max_steps:
-            self._limit()
-            return None
-        if event == "line":
-            steps.append(("line", frame.f_lineno, self.depth - 1, self._locals(frame), None, frame.f_code.co_name))
-        elif event == "call":
-            self._seen.pop(frame, None)
-            # A module starts at line 0; its call frame shows the context's first line.
-            steps.append(("call", frame.f_lineno or 1, self.depth, self._locals(frame), None, frame.f_code.co_name))
-            self.depth += 1
-        elif event == "return":
-            self.depth -= 1
-            steps.append(("return", frame.f_lineno, self.depth, None, self.renderer.render(arg), frame.f_code.co_name))
-            self._seen.pop(frame, None)
-        elif event == "exception":
-            steps.append(("exception", frame.f_lineno, self.depth - 1, None, self.renderer.render(arg[1]), frame.f_code.co_name))
-        if self._flush_every and len(steps) - self._flushed >= self._flush_every:
-            self.flush()
-        return self.local_hook
-
-    def _locals(self, frame) -> dict[str, str]:
-        seen = self._seen.get(frame)
-        if seen is None:
-            seen = self._seen[frame] = {}
-        rendered: dict[str, str] = {}
-        render = self.renderer.render
+        append = steps.append
+        filename = self.filename
+        max_steps = self.options.max_steps
         max_chars = self.renderer.max_chars
-        module_level = frame.f_code.co_name == "<module>"
-        for name, value in frame.f_locals.items():
-            if module_level and name[:2] == "__":
-                continue  # __name__, __builtins__, ...: the interpreter's, not the program's
-            kind = type(value)
-            previous = seen.get(name)
-            if previous is not None and previous[0] is value and kind in IMMUTABLE_TYPES:
-                rendered[name] = previous[1]
-                continue
-            # Inline fast paths for the commonest values; everything else via the renderer.
-            if kind is str and len(value) <= max_chars // 2:
-                text = repr(value)
-                if len(text) > max_chars or text == "..":
-                    text = render(value)
-            elif kind is bool or value is None or (kind is int and -(10**15) < value < 10**15):
-                text = repr(value)
-            else:
-                text = render(value)
-            rendered[name] = text
-            seen[name] = (value, text)
-        return rendered
+        render = self.renderer.render
+        watchdog = self.watchdog
+        enter, leave = watchdog.enter, watchdog.leave
+        flush_every = self._flush_every
+        fast_kinds = _FAST_KINDS
+        tidy = render_tidy
+        depth = 0
+
+        def snapshot(frame) -> dict[str, str]:
+            # Python's own repr of plain values and built-in containers is exact and fast.
+            # Containers may hold user objects, so the fast path runs under the watchdog and
+            # falls back to the careful renderer on any surprise: an exception, a value over
+            # the length limit, or a memory address in the text.
+            local_values = frame.f_locals
+            if frame.f_code.co_name == "<module>":
+                # __name__, __builtins__, ...: the interpreter's, not the program's
+                local_values = {k: v for k, v in local_values.items() if k[:2] != "__"}
+            values = local_values.values()
+            if set(map(type, values)) <= fast_kinds:
+                enter()
+                try:
+                    texts = list(map(repr, values))
+                except BaseException:
+                    texts = None
+                finally:
+                    leave()
+                if texts is not None:
+                    if not texts:
+                        return {}
+                    if max(map(len, texts)) <= max_chars:
+                        if " at 0x" in "".join(texts):  # iterators, functions: drop addresses
+                            texts = list(map(tidy, texts))
+                        return dict(zip(local_values, texts))
+            return {name: render(value) for name, value in local_values.items()}
+
+        def local_hook(frame, event, arg):
+            nonlocal depth
+            if len(steps) >= max_steps:
+                self._limit()
+                return None
+            if event == "line":
+                append(("line", frame.f_lineno, depth - 1, snapshot(frame), None, frame.f_code.co_name))
+            elif event == "call":
+                # A module starts at line 0; its call frame shows the context's first line.
+                append(("call", frame.f_lineno or 1, depth, snapshot(frame), None, frame.f_code.co_name))
+                depth += 1
+            elif event == "return":
+                depth -= 1
+                append(("return", frame.f_lineno, depth, None, render(arg), frame.f_code.co_name))
+            elif event == "exception":
+                append(("exception", frame.f_lineno, depth - 1, None, render(arg[1]), frame.f_code.co_name))
+            if flush_every and len(steps) - self._flushed >= flush_every:
+                self.flush()
+            return local_hook
+
+        def global_hook(frame, event, arg):
+            if frame.f_code.co_filename != filename:
+                return None  # not the program's own code: no line events for this frame
+            return local_hook(frame, event, arg)
+
+        return global_hook
 
     def _limit(self) -> None:
         self.limit_reached = True
@@ -151,16 +195,28 @@ class Recorder:
         if self._sink is not None and len(self.steps) > self._flushed:
             self._sink(self.steps[self._flushed :])
             self._flushed = len(self.steps)
+            if self._ctracer is not None:
+                self._ctracer.mark_flushed(self._flushed)
+
+    @property
+    def implementation(self) -> str:
+        """Which hook records: "c" (the compiled extension) or "python"."""
+        return "c" if self._ctracer is not None else "python"
 
     # -- running ------------------------------------------------------------------------
     def run(self, function: Callable[[], object]) -> object:
         """Call `function` with this recorder installed; always uninstalls it."""
         previous = sys.gettrace()
-        _settrace(self.global_hook)
+        self.watchdog.start()
+        if self._ctracer is not None:
+            self._ctracer.start()
+        else:
+            _settrace(self.global_hook)
         try:
             return function()
         finally:
             _settrace(previous)
+            self.watchdog.stop()
 
 
 def steps_to_frames(steps: list[RawStep], context: str) -> list[Frame]:

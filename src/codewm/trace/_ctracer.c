@@ -1,0 +1,290 @@
+/* The tracer's hot path in C: the same recording as the pure-Python hook in tracer.py.
+ *
+ * A Python-level trace function costs one Python call per event plus the bookkeeping around
+ * it, which dominates tracing short programs. This hook runs as a C trace function
+ * (PyEval_SetTrace, as coverage.py's CTracer does), renders plain values (int, bool, float,
+ * str, None, and small built-in containers of them) with Python's own repr, and hands every
+ * other value to the Python renderer, so both hooks produce identical steps (a test holds it).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *filename;      /* str: co_filename of the traced program */
+    PyObject *steps;         /* list of step tuples */
+    PyObject *render;        /* callable(value) -> str: the careful renderer */
+    PyObject *on_limit;      /* callable() called when max_steps is reached; should raise */
+    PyObject *on_flush;      /* callable() or None: called every flush_every steps */
+    PyObject *opaque_types;  /* frozenset of built-in types whose repr is "<... at 0x...>" */
+    Py_ssize_t max_steps;
+    Py_ssize_t max_chars;
+    Py_ssize_t flush_every;
+    Py_ssize_t flushed;
+    Py_ssize_t depth;
+} CTracer;
+
+static PyObject *s_call, *s_line, *s_return, *s_exception, *s_module, *s_at_0x;
+
+static int is_plain(PyObject *v) {
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyLong_Type || t == &PyBool_Type || t == &PyFloat_Type || t == &PyUnicode_Type || v == Py_None;
+}
+
+/* Plain values, and built-in lists, tuples and dicts (nested up to 3 deep) of them, whose
+ * elements number at most *budget in all: their repr is exact, bounded and runs no user code. */
+static int is_plain_tree(PyObject *v, Py_ssize_t *budget, int depth) {
+    PyTypeObject *t = Py_TYPE(v);
+    Py_ssize_t i, n;
+    if (is_plain(v)) return 1;
+    if (depth >= 3) return 0;
+    if (t == &PyList_Type) {
+        n = PyList_GET_SIZE(v);
+        if ((*budget -= n) < 0) return 0;
+        for (i = 0; i < n; i++) if (!is_plain_tree(PyList_GET_ITEM(v, i), budget, depth + 1)) return 0;
+        return 1;
+    }
+    if (t == &PyTuple_Type) {
+        n = PyTuple_GET_SIZE(v);
+        if ((*budget -= n) < 0) return 0;
+        for (i = 0; i < n; i++) if (!is_plain_tree(PyTuple_GET_ITEM(v, i), budget, depth + 1)) return 0;
+        return 1;
+    }
+    if (t == &PyDict_Type) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        if ((*budget -= PyDict_GET_SIZE(v)) < 0) return 0;
+        while (PyDict_Next(v, &pos, &key, &value))
+            if (!is_plain(key) || !is_plain_tree(value, budget, depth + 1)) return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* repr() with one " at 0x..." address removed (iterators and other opaque built-ins). */
+static PyObject *repr_without_address(PyObject *v) {
+    PyObject *text = PyObject_Repr(v);
+    if (text == NULL) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t at = PyUnicode_Find(text, s_at_0x, 0, n, 1);
+    if (at < 0) return text; /* -2 (error) cannot happen for str arguments */
+    Py_ssize_t end = at + PyUnicode_GET_LENGTH(s_at_0x);
+    while (end < n && Py_UNICODE_ISALNUM(PyUnicode_READ_CHAR(text, end))) end++;
+    PyObject *head = PyUnicode_Substring(text, 0, at);
+    PyObject *tail = PyUnicode_Substring(text, end, n);
+    Py_DECREF(text);
+    if (head == NULL || tail == NULL) { Py_XDECREF(head); Py_XDECREF(tail); return NULL; }
+    PyObject *out = PyUnicode_Concat(head, tail);
+    Py_DECREF(head); Py_DECREF(tail);
+    return out;
+}
+
+/* Render one value: Python's repr where that is exact and safe, else the Python renderer. */
+static PyObject *render_value(CTracer *self, PyObject *v) {
+    Py_ssize_t budget = self->max_chars / 2;
+    int opaque = 0;
+    if (is_plain_tree(v, &budget, 0) || (opaque = PySet_Contains(self->opaque_types, (PyObject *)Py_TYPE(v)) == 1)) {
+        PyObject *text = opaque ? repr_without_address(v) : PyObject_Repr(v);
+        if (text == NULL) {
+            PyErr_Clear(); /* e.g. an int too large to print: the renderer knows what to do */
+        } else if (PyUnicode_GET_LENGTH(text) <= self->max_chars) {
+            return text;
+        } else {
+            Py_DECREF(text);
+        }
+    }
+    return PyObject_CallOneArg(self->render, v);
+}
+
+static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level) {
+    PyObject *mapping = PyFrame_GetLocals(frame);
+    if (mapping == NULL) return NULL;
+    PyObject *out = PyDict_New();
+    if (out == NULL) { Py_DECREF(mapping); return NULL; }
+    if (PyDict_Check(mapping)) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(mapping, &pos, &key, &value)) {
+            if (module_level && PyUnicode_Check(key) && PyUnicode_GET_LENGTH(key) >= 2 &&
+                PyUnicode_READ_CHAR(key, 0) == '_' && PyUnicode_READ_CHAR(key, 1) == '_')
+                continue;
+            Py_INCREF(value);
+            PyObject *text = render_value(self, value);
+            Py_DECREF(value);
+            if (text == NULL || PyDict_SetItem(out, key, text) < 0) {
+                Py_XDECREF(text); Py_DECREF(out); Py_DECREF(mapping); return NULL;
+            }
+            Py_DECREF(text);
+        }
+    } else { /* Python 3.13+: a FrameLocalsProxy */
+        PyObject *items = PyMapping_Items(mapping);
+        if (items == NULL) { Py_DECREF(out); Py_DECREF(mapping); return NULL; }
+        Py_ssize_t n = PyList_GET_SIZE(items);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *pair = PyList_GET_ITEM(items, i);
+            PyObject *key = PyTuple_GET_ITEM(pair, 0), *value = PyTuple_GET_ITEM(pair, 1);
+            if (module_level && PyUnicode_Check(key) && PyUnicode_GET_LENGTH(key) >= 2 &&
+                PyUnicode_READ_CHAR(key, 0) == '_' && PyUnicode_READ_CHAR(key, 1) == '_')
+                continue;
+            PyObject *text = render_value(self, value);
+            if (text == NULL || PyDict_SetItem(out, key, text) < 0) {
+                Py_XDECREF(text); Py_DECREF(items); Py_DECREF(out); Py_DECREF(mapping); return NULL;
+            }
+            Py_DECREF(text);
+        }
+        Py_DECREF(items);
+    }
+    Py_DECREF(mapping);
+    return out;
+}
+
+static int append_step(CTracer *self, PyObject *event, int lineno, Py_ssize_t depth, PyObject *locals,
+                       PyObject *value, PyObject *name) {
+    PyObject *step = Py_BuildValue("(OinOOO)", event, lineno, depth, locals ? locals : Py_None,
+                                   value ? value : Py_None, name);
+    if (step == NULL) return -1;
+    int err = PyList_Append(self->steps, step);
+    Py_DECREF(step);
+    return err;
+}
+
+static int trace_fn(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg) {
+    CTracer *self = (CTracer *)obj;
+    if (what != PyTrace_CALL && what != PyTrace_LINE && what != PyTrace_RETURN && what != PyTrace_EXCEPTION)
+        return 0;
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    int ours = code->co_filename == self->filename ||
+               PyUnicode_Compare(code->co_filename, self->filename) == 0;
+    if (!ours) {
+        Py_DECREF(code);
+        if (what == PyTrace_CALL) {
+            /* Not the program's code: no line events for this frame. */
+            if (PyObject_SetAttrString((PyObject *)frame, "f_trace_lines", Py_False) < 0) PyErr_Clear();
+        }
+        return 0;
+    }
+    int rc = 0;
+    PyObject *name = code->co_name;
+    Py_INCREF(name);
+    Py_DECREF(code);
+    if (PyList_GET_SIZE(self->steps) >= self->max_steps) {
+        PyEval_SetTrace(NULL, NULL);
+        PyObject *r = PyObject_CallNoArgs(self->on_limit);
+        Py_XDECREF(r);
+        Py_DECREF(name);
+        return -1; /* on_limit raised StepLimitReached into the program */
+    }
+    int lineno = PyFrame_GetLineNumber(frame);
+    int module_level = PyUnicode_Compare(name, s_module) == 0;
+    if (what == PyTrace_LINE || what == PyTrace_CALL) {
+        PyObject *locals = snapshot(self, frame, module_level);
+        if (locals == NULL) { rc = -1; goto done; }
+        if (what == PyTrace_LINE) {
+            rc = append_step(self, s_line, lineno, self->depth - 1, locals, NULL, name);
+        } else {
+            /* A module starts at line 0; its call frame shows the context's first line. */
+            rc = append_step(self, s_call, lineno ? lineno : 1, self->depth, locals, NULL, name);
+            self->depth++;
+        }
+        Py_DECREF(locals);
+    } else if (what == PyTrace_RETURN) {
+        self->depth--;
+        PyObject *value = render_value(self, arg ? arg : Py_None);
+        if (value == NULL) { rc = -1; goto done; }
+        rc = append_step(self, s_return, lineno, self->depth, NULL, value, name);
+        Py_DECREF(value);
+    } else {
+        PyObject *exc = (arg && PyTuple_Check(arg) && PyTuple_GET_SIZE(arg) >= 2) ? PyTuple_GET_ITEM(arg, 1) : Py_None;
+        PyObject *value = PyObject_CallOneArg(self->render, exc);
+        if (value == NULL) { rc = -1; goto done; }
+        rc = append_step(self, s_exception, lineno, self->depth - 1, NULL, value, name);
+        Py_DECREF(value);
+    }
+    if (rc == 0 && self->flush_every > 0 && PyList_GET_SIZE(self->steps) - self->flushed >= self->flush_every) {
+        PyObject *r = PyObject_CallNoArgs(self->on_flush);
+        if (r == NULL) rc = -1;
+        Py_XDECREF(r);
+        self->flushed = PyList_GET_SIZE(self->steps);
+    }
+done:
+    Py_DECREF(name);
+    return rc;
+}
+
+static int CTracer_init(CTracer *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"filename", "steps", "render", "on_limit", "on_flush", "max_steps", "max_chars", "flush_every", "opaque_types", NULL};
+    PyObject *filename, *steps, *render, *on_limit, *on_flush, *opaque;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO!OOOnnnO!", kwlist, &filename, &PyList_Type, &steps, &render,
+                                     &on_limit, &on_flush, &self->max_steps, &self->max_chars, &self->flush_every,
+                                     &PyFrozenSet_Type, &opaque))
+        return -1;
+    Py_INCREF(opaque); Py_XSETREF(self->opaque_types, opaque);
+    Py_INCREF(filename); Py_XSETREF(self->filename, filename);
+    Py_INCREF(steps); Py_XSETREF(self->steps, steps);
+    Py_INCREF(render); Py_XSETREF(self->render, render);
+    Py_INCREF(on_limit); Py_XSETREF(self->on_limit, on_limit);
+    Py_INCREF(on_flush); Py_XSETREF(self->on_flush, on_flush);
+    self->depth = 0;
+    self->flushed = 0;
+    return 0;
+}
+
+static void CTracer_dealloc(CTracer *self) {
+    Py_XDECREF(self->filename); Py_XDECREF(self->steps); Py_XDECREF(self->render);
+    Py_XDECREF(self->on_limit); Py_XDECREF(self->on_flush); Py_XDECREF(self->opaque_types);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *CTracer_start(CTracer *self, PyObject *unused) {
+    PyEval_SetTrace(trace_fn, (PyObject *)self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *CTracer_stop(CTracer *self, PyObject *unused) {
+    PyEval_SetTrace(NULL, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *CTracer_mark_flushed(CTracer *self, PyObject *count) {
+    Py_ssize_t n = PyLong_AsSsize_t(count);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    self->flushed = n;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef CTracer_methods[] = {
+    {"start", (PyCFunction)CTracer_start, METH_NOARGS, "Install as this thread's trace function."},
+    {"stop", (PyCFunction)CTracer_stop, METH_NOARGS, "Remove this thread's trace function."},
+    {"mark_flushed", (PyCFunction)CTracer_mark_flushed, METH_O, "Set how many steps were flushed."},
+    {NULL}
+};
+
+static PyTypeObject CTracerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "codewm.trace._ctracer.CTracer",
+    .tp_basicsize = sizeof(CTracer),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)CTracer_init,
+    .tp_dealloc = (destructor)CTracer_dealloc,
+    .tp_methods = CTracer_methods,
+    .tp_doc = "The C trace hook behind codewm.trace.tracer.Recorder.",
+};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_ctracer", NULL, -1, NULL};
+
+PyMODINIT_FUNC PyInit__ctracer(void) {
+    if (PyType_Ready(&CTracerType) < 0) return NULL;
+    s_call = PyUnicode_InternFromString("call");
+    s_line = PyUnicode_InternFromString("line");
+    s_return = PyUnicode_InternFromString("return");
+    s_exception = PyUnicode_InternFromString("exception");
+    s_module = PyUnicode_InternFromString("<module>");
+    s_at_0x = PyUnicode_InternFromString(" at 0x");
+    PyObject *m = PyModule_Create(&moduledef);
+    if (m == NULL) return NULL;
+    Py_INCREF(&CTracerType);
+    if (PyModule_AddObject(m, "CTracer", (PyObject *)&CTracerType) < 0) return NULL;
+    return m;
+}

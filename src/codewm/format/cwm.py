@@ -26,7 +26,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from codewm.trace.types import Frame, Trace, action_text
+from codewm.trace.types import Frame, Trace, action_lines, action_text
+
+try:
+    from codewm.trace import _ctracer
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ctracer = None
 
 BEGIN = "<|begin_of_text|>"
 END = "<|end_of_text|>"
@@ -80,11 +85,21 @@ def format_prompt(context: str) -> str:
 
 
 # The C encoder behind json.dumps(text, ensure_ascii=False): same output, no per-call setup.
-_dumps = json.encoder.encode_basestring
+_encode = json.encoder.encode_basestring
+
+
+def _dumps(text: str) -> str:
+    """A JSON string, with `<|` written as `<\\u007c` so that no special token can appear
+    inside a value (a tokenizer would read it as the token). JSON readers decode it back."""
+    out = _encode(text)
+    return out.replace("<|", "<\\u007c") if "<|" in out else out
 
 
 def format_locals(current: dict[str, str], reference: dict[str, str] | None) -> str:
     """One LOCALS object, with `".."` for values equal to the reference's."""
+    if UNCHANGED in current.values():
+        name = next(name for name, value in current.items() if value == UNCHANGED)
+        raise ValueError(f"the value of {name!r} is the reserved text '..'; the renderer writes such a value as \"<repr '..'>\"")
     if not current:
         return "{}"
     if reference is None:
@@ -123,6 +138,22 @@ def format_frames(frames: list[Frame], complete: bool = True) -> str:
     if complete:
         out.append(END)
     return "".join(out)
+
+
+def format_steps(steps: list, context: str, complete: bool = True) -> str:
+    """The trace text of raw tracer steps, without building `Frame` objects first.
+
+    Identical to `format_frames(steps_to_frames(steps, context), complete)`; this is the path
+    a dataset writer takes. Uses the compiled formatter where it was built.
+    """
+    lines = action_lines(context)
+    if _ctracer is not None:
+        return _ctracer.format_steps(steps, lines, complete, _encode)
+    frames = [
+        Frame(event, lines[lineno - 1] if 0 < lineno <= len(lines) else "", depth, local_values, value)
+        for event, lineno, depth, local_values, value, *_ in steps
+    ]
+    return format_frames(frames, complete)
 
 
 def format_trace(trace: Trace) -> str:
@@ -214,6 +245,7 @@ def _parse(text: str, context: str | None) -> ParseResult:
 
 
 def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[Frame, int, int]:
+    frame_start = pos
     kind = None
     for token, name in _TOKEN_KIND.items():
         if text.startswith(token, pos):
@@ -225,29 +257,24 @@ def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[F
         if FRAME_SEP.startswith(snippet) or any(t.startswith(snippet) for t in _TOKEN_KIND):
             raise _Stop("the text ends inside a frame's step token", pos)
         raise _Stop(f"expected a step token (<|call_sep|>, <|line_sep|>, <|return_sep|>, <|exception_sep|>), found {snippet!r}", pos)
-    frame_start = pos
+    if kind == "call" and depth == 0 and frames:
+        raise _Stop("a call frame after the entry point returned (only <|end_of_text|> may follow)", frame_start)
+    if kind != "call" and depth == 0:
+        raise _Stop(f"a {kind} frame outside any scope (no call frame opened one)", frame_start)
+    end = _expect_frame_end(text, pos, kind)
     if kind in ("call", "line"):
-        action = text.find(ACTION_SEP, pos)
+        action = text.find(ACTION_SEP, pos, end)
         if action < 0:
-            raise _Stop(f"{kind} frame: no <|action_sep|> after the locals", pos)
-        raw_locals = text[pos:action]
-        local_values = _read_locals(raw_locals, kind, frames, pos)
-        pos = action + len(ACTION_SEP)
-        end = _expect_frame_end(text, pos, kind)
-        source = text[pos:end]
-        if kind == "line" and depth == 0:
-            raise _Stop("a line frame outside any scope (no call frame opened one)", frame_start)
-        frame_depth = depth if kind == "call" else depth - 1
-        frame = Frame(kind, source, frame_depth, local_values, None)
-        if kind == "call":
-            depth += 1
-        return frame, end + len(FRAME_SEP), depth
+            raise _Stop(f"{kind} frame: no <|action_sep|> between the locals and the frame's end", pos)
+        local_values = _read_locals(text[pos:action], kind, frames, pos)
+        source = text[action + len(ACTION_SEP) : end]
+        frame = Frame(kind, source, depth if kind == "call" else depth - 1, local_values, None)
+        return frame, end + len(FRAME_SEP), depth + 1 if kind == "call" else depth
     if not text.startswith(ACTION_SEP, pos):
         raise _Stop(f"{kind} frame: expected <|action_sep|> right after the step token", pos)
     pos += len(ACTION_SEP)
-    arg = text.find(ARG_SEP, pos)
-    end = _expect_frame_end(text, pos, kind)
-    if arg < 0 or arg > end:
+    arg = text.find(ARG_SEP, pos, end)
+    if arg < 0:
         raise _Stop(f"{kind} frame: no <|arg_sep|> before the frame ends", pos)
     source = text[pos:arg]
     raw_value = text[arg + len(ARG_SEP) : end]
@@ -257,12 +284,8 @@ def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[F
         raise _Stop(f"{kind} frame: the value is not valid JSON ({exc.msg} at column {exc.colno})", arg + len(ARG_SEP)) from None
     if not isinstance(value, str):
         raise _Stop(f"{kind} frame: the value must be a JSON string, got {type(value).__name__}", arg + len(ARG_SEP))
-    if depth == 0:
-        raise _Stop(f"a {kind} frame outside any scope (no call frame opened one)", frame_start)
     frame = Frame(kind, source, depth - 1, None, value)
-    if kind == "return":
-        depth -= 1
-    return frame, end + len(FRAME_SEP), depth
+    return frame, end + len(FRAME_SEP), depth - 1 if kind == "return" else depth
 
 
 def _expect_frame_end(text: str, pos: int, kind: str) -> int:
@@ -270,7 +293,7 @@ def _expect_frame_end(text: str, pos: int, kind: str) -> int:
     if end < 0:
         raise _Stop(f"{kind} frame: the text ends before the frame's <|frame_sep|>", pos)
     for token in SPECIAL_TOKENS:
-        if token != FRAME_SEP and token != ARG_SEP:
+        if token not in (FRAME_SEP, ARG_SEP, ACTION_SEP):
             inner = text.find(token, pos, end)
             if inner >= 0:
                 raise _Stop(f"{kind} frame: unexpected {token} inside the frame", inner)

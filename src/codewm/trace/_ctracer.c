@@ -141,9 +141,23 @@ static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level)
 
 static int append_step(CTracer *self, PyObject *event, int lineno, Py_ssize_t depth, PyObject *locals,
                        PyObject *value, PyObject *name) {
-    PyObject *step = Py_BuildValue("(OinOOO)", event, lineno, depth, locals ? locals : Py_None,
-                                   value ? value : Py_None, name);
+    PyObject *step = PyTuple_New(6);
     if (step == NULL) return -1;
+    PyObject *line_obj = PyLong_FromLong(lineno), *depth_obj = PyLong_FromSsize_t(depth);
+    if (line_obj == NULL || depth_obj == NULL) { Py_XDECREF(line_obj); Py_XDECREF(depth_obj); Py_DECREF(step); return -1; }
+    if (locals == NULL) locals = Py_None;
+    if (value == NULL) value = Py_None;
+    Py_INCREF(event); Py_INCREF(locals); Py_INCREF(value); Py_INCREF(name);
+    PyTuple_SET_ITEM(step, 0, event);
+    PyTuple_SET_ITEM(step, 1, line_obj);
+    PyTuple_SET_ITEM(step, 2, depth_obj);
+    PyTuple_SET_ITEM(step, 3, locals);
+    PyTuple_SET_ITEM(step, 4, value);
+    PyTuple_SET_ITEM(step, 5, name);
+    /* A step holds only strings, ints, None and a dict of strings: it can never be part of a
+     * reference cycle. Untracking it at once (CPython would do so at the next collection)
+     * keeps long traces from making the garbage collector walk every step again and again. */
+    if (!PyObject_GC_IsTracked(locals)) PyObject_GC_UnTrack(step);
     int err = PyList_Append(self->steps, step);
     Py_DECREF(step);
     return err;
@@ -176,7 +190,8 @@ static int trace_fn(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg
         return -1; /* on_limit raised StepLimitReached into the program */
     }
     int lineno = PyFrame_GetLineNumber(frame);
-    int module_level = PyUnicode_Compare(name, s_module) == 0;
+    int module_level = name == s_module ||
+                       (PyUnicode_GET_LENGTH(name) == 8 && PyUnicode_Compare(name, s_module) == 0);
     if (what == PyTrace_LINE || what == PyTrace_CALL) {
         PyObject *locals = snapshot(self, frame, module_level);
         if (locals == NULL) { rc = -1; goto done; }
@@ -272,7 +287,138 @@ static PyTypeObject CTracerType = {
     .tp_doc = "The C trace hook behind codewm.trace.tracer.Recorder.",
 };
 
-static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_ctracer", NULL, -1, NULL};
+/* format_steps(steps, lines, complete, encode) -> str
+ *
+ * The CWM text of raw steps, exactly as codewm.format.cwm.format_frames writes the frames
+ * made from them: `lines` are the context's lines as actions (newline-terminated, marker
+ * removed), `encode` is json.encoder.encode_basestring. The `".."` rule is the one
+ * documented in codewm/format/cwm.py. */
+static PyObject *s_tok_call, *s_tok_line, *s_tok_return, *s_tok_exception, *s_action, *s_arg, *s_frame, *s_end,
+    *s_open, *s_close, *s_colon, *s_comma, *s_dots, *s_empty, *s_empty_locals;
+
+static PyObject *s_token_open, *s_token_open_escaped;
+
+/* encode(text), with "<|" written as "<\\u007c" (see codewm.format.cwm._dumps). */
+static PyObject *encode_json(PyObject *encode, PyObject *text) {
+    PyObject *out = PyObject_CallOneArg(encode, text);
+    if (out == NULL) return NULL;
+    Py_ssize_t found = PyUnicode_Find(out, s_token_open, 0, PyUnicode_GET_LENGTH(out), 1);
+    if (found == -1) return out;
+    if (found == -2) { Py_DECREF(out); return NULL; }
+    PyObject *escaped = PyUnicode_Replace(out, s_token_open, s_token_open_escaped, -1);
+    Py_DECREF(out);
+    return escaped;
+}
+
+#define PUSH(obj) do { if (PyList_Append(out, (obj)) < 0) goto fail; } while (0)
+
+static PyObject *format_steps(PyObject *module, PyObject *args) {
+    PyObject *steps, *lines, *encode;
+    int complete;
+    if (!PyArg_ParseTuple(args, "O!O!pO", &PyList_Type, &steps, &PyList_Type, &lines, &complete, &encode)) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    PyObject *keys = PyDict_New(); /* name -> its JSON text: names repeat in every frame */
+    if (keys == NULL) { Py_DECREF(out); return NULL; }
+    PyObject *reference = NULL; /* borrowed: the locals dict that ".." refers to */
+    Py_ssize_t n = PyList_GET_SIZE(steps), nlines = PyList_GET_SIZE(lines);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *step = PyList_GET_ITEM(steps, i);
+        if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) < 5) {
+            PyErr_Format(PyExc_ValueError, "step %zd is not a step tuple", i);
+            goto fail;
+        }
+        PyObject *event = PyTuple_GET_ITEM(step, 0);
+        Py_ssize_t lineno = PyLong_AsSsize_t(PyTuple_GET_ITEM(step, 1));
+        if (lineno == -1 && PyErr_Occurred()) goto fail;
+        PyObject *source = (lineno > 0 && lineno <= nlines) ? PyList_GET_ITEM(lines, lineno - 1) : s_empty;
+        PyObject *locals = PyTuple_GET_ITEM(step, 3);
+        int is_call = PyUnicode_Compare(event, s_call) == 0;
+        int is_line = !is_call && PyUnicode_Compare(event, s_line) == 0;
+        if (is_call || is_line) {
+            if (!PyDict_Check(locals)) { PyErr_Format(PyExc_ValueError, "step %zd has no locals", i); goto fail; }
+            PyObject *ref = is_line ? reference : NULL;
+            PUSH(is_call ? s_tok_call : s_tok_line);
+            if (PyDict_GET_SIZE(locals) == 0) {
+                PUSH(s_empty_locals);
+            } else {
+                PyObject *key, *value;
+                Py_ssize_t pos = 0;
+                int first = 1;
+                PUSH(s_open);
+                while (PyDict_Next(locals, &pos, &key, &value)) {
+                    if (!first) PUSH(s_comma);
+                    first = 0;
+                    PyObject *k = PyDict_GetItemWithError(keys, key); /* borrowed */
+                    if (k == NULL) {
+                        if (PyErr_Occurred()) goto fail;
+                        k = encode_json(encode, key);
+                        if (k == NULL) goto fail;
+                        int stored = PyDict_SetItem(keys, key, k);
+                        Py_DECREF(k);
+                        if (stored < 0) goto fail;
+                    }
+                    int err = PyList_Append(out, k);
+                    if (err < 0) goto fail;
+                    PUSH(s_colon);
+                    PyObject *old = ref ? PyDict_GetItemWithError(ref, key) : NULL;
+                    if (old == NULL && PyErr_Occurred()) goto fail;
+                    int same = old != NULL ? PyObject_RichCompareBool(old, value, Py_EQ) : 0;
+                    if (same < 0) goto fail;
+                    if (PyUnicode_Check(value) && PyUnicode_CompareWithASCIIString(value, "..") == 0) {
+                        PyErr_Format(PyExc_ValueError,
+                                     "the value of %R is the reserved text '..'; the renderer writes such a value as \"<repr '..'>\"", key);
+                        goto fail;
+                    }
+                    if (same) {
+                        PUSH(s_dots);
+                    } else {
+                        PyObject *v = encode_json(encode, value);
+                        if (v == NULL) goto fail;
+                        err = PyList_Append(out, v);
+                        Py_DECREF(v);
+                        if (err < 0) goto fail;
+                    }
+                }
+                PUSH(s_close);
+            }
+            PUSH(s_action);
+            PUSH(source);
+            PUSH(s_frame);
+            reference = locals;
+        } else {
+            int is_return = PyUnicode_Compare(event, s_return) == 0;
+            PyObject *value = PyTuple_GET_ITEM(step, 4);
+            PUSH(is_return ? s_tok_return : s_tok_exception);
+            PUSH(s_action);
+            PUSH(source);
+            PUSH(s_arg);
+            PyObject *v = encode_json(encode, value == Py_None ? s_empty : value);
+            if (v == NULL) goto fail;
+            int err = PyList_Append(out, v);
+            Py_DECREF(v);
+            if (err < 0) goto fail;
+            PUSH(s_frame);
+            if (is_return) reference = NULL;
+        }
+    }
+    if (complete) PUSH(s_end);
+    PyObject *text = PyUnicode_Join(s_empty, out);
+    Py_DECREF(out);
+    Py_DECREF(keys);
+    return text;
+fail:
+    Py_DECREF(out);
+    Py_DECREF(keys);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"format_steps", format_steps, METH_VARARGS, "CWM text of raw steps (see codewm.format.cwm.format_steps)."},
+    {NULL}
+};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_ctracer", NULL, -1, module_methods};
 
 PyMODINIT_FUNC PyInit__ctracer(void) {
     if (PyType_Ready(&CTracerType) < 0) return NULL;
@@ -282,6 +428,23 @@ PyMODINIT_FUNC PyInit__ctracer(void) {
     s_exception = PyUnicode_InternFromString("exception");
     s_module = PyUnicode_InternFromString("<module>");
     s_at_0x = PyUnicode_InternFromString(" at 0x");
+    s_tok_call = PyUnicode_InternFromString("<|call_sep|>");
+    s_tok_line = PyUnicode_InternFromString("<|line_sep|>");
+    s_tok_return = PyUnicode_InternFromString("<|return_sep|>");
+    s_tok_exception = PyUnicode_InternFromString("<|exception_sep|>");
+    s_action = PyUnicode_InternFromString("<|action_sep|>");
+    s_arg = PyUnicode_InternFromString("<|arg_sep|>");
+    s_frame = PyUnicode_InternFromString("<|frame_sep|>");
+    s_end = PyUnicode_InternFromString("<|end_of_text|>");
+    s_open = PyUnicode_InternFromString("{");
+    s_close = PyUnicode_InternFromString("}");
+    s_colon = PyUnicode_InternFromString(": ");
+    s_comma = PyUnicode_InternFromString(", ");
+    s_dots = PyUnicode_InternFromString("\"..\"");
+    s_empty = PyUnicode_InternFromString("");
+    s_empty_locals = PyUnicode_InternFromString("{}");
+    s_token_open = PyUnicode_InternFromString("<|");
+    s_token_open_escaped = PyUnicode_InternFromString("<\\u007c");
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     Py_INCREF(&CTracerType);

@@ -220,13 +220,16 @@ class ReprWatchdog:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.active = False
+        self.enabled = False  # between start() and stop() on the main thread
+        self.active = False  # the timer is armed
         self._busy = 0  # number of the bracket in progress, 0 when none
         self._count = 0
         self._seen = 0
         self._previous_handler = None
 
     def enter(self) -> None:
+        if self.enabled and not self.active:
+            self._arm()  # first user repr of this run: only now pay for the timer
         self._count += 1
         self._busy = self._count
 
@@ -242,13 +245,16 @@ class ReprWatchdog:
         self._seen = busy
 
     def start(self) -> None:
-        if self.timeout <= 0 or threading.current_thread() is not threading.main_thread():
-            return
+        """Allow the timer for this run (armed lazily, on the first `enter`)."""
+        self.enabled = self.timeout > 0 and threading.current_thread() is threading.main_thread()
+
+    def _arm(self) -> None:
         self._previous_handler = _signal.signal(_SIGALRM, self._tick)
         _signal.setitimer(_ITIMER_REAL, self.timeout / 2, self.timeout / 2)
         self.active = True
 
     def stop(self) -> None:
+        self.enabled = False
         if self.active:
             _signal.setitimer(_ITIMER_REAL, 0)
             previous = self._previous_handler

@@ -141,7 +141,8 @@ def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
             binds += ["--ro-bind", path, path]
     command = [
         bwrap,
-        "--die-with-parent",
+        # No --die-with-parent: it fires when the *thread* that started bwrap exits (a pool
+        # thread, say), not the codewm process. A worker exits by itself when its stdin closes.
         "--new-session",
         "--unshare-pid",
         "--unshare-net",

@@ -35,7 +35,7 @@ from typing import Callable
 
 from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog
 from codewm.trace.render import tidy as render_tidy
-from codewm.trace.types import ENTRY_FUNCTION, Frame, Trace, action_text, build_context, script_context
+from codewm.trace.types import ENTRY_FUNCTION, Frame, Trace, action_lines, build_context, script_context
 
 try:  # the compiled hook (setup.py builds it); the pure-Python hook records the same steps
     from codewm.trace import _ctracer
@@ -225,7 +225,7 @@ def steps_to_frames(steps: list[RawStep], context: str) -> list[Frame]:
     The entry point's marker comment is part of the context but not of the actions: CWM's
     trace shows `def main():`, not `def main():  # << START_OF_TRACE`.
     """
-    lines = [action_text(line) for line in context.splitlines(keepends=True)]
+    lines = action_lines(context)
     frames = []
     for event, lineno, depth, local_values, value, function in steps:
         source = lines[lineno - 1] if 0 < lineno <= len(lines) else ""

@@ -141,6 +141,16 @@ def action_text(line: str) -> str:
     return line if line.endswith("\n") else line + "\n"
 
 
+def action_lines(context: str) -> list[str]:
+    """Every context line as `action_text` gives it (index i holds line i + 1)."""
+    if START_MARKER in context:
+        return [action_text(line) for line in context.splitlines(keepends=True)]
+    lines = context.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
 def build_context(source: str, call: str) -> str:
     """The CWM context for a function-level trace: the program, then a marked `main` wrapper.
 

@@ -1,0 +1,138 @@
+"""`codewm`: one command, a sub-command per job. Each is a thin call into the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="codewm: ground-truth execution traces and code world models.",
+)
+
+FORMATS = ("pretty", "cwm", "json")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _sandbox(isolation: str, max_steps: int, timeout: float, max_value_chars: int):
+    from codewm.trace.sandbox import Sandbox, SandboxError, SandboxLimits
+
+    limits = SandboxLimits(
+        wall_seconds=timeout,
+        cpu_seconds=timeout,
+        max_steps=max_steps,
+        max_value_chars=max_value_chars,
+    )
+    try:
+        sandbox = Sandbox(limits=limits, isolation=isolation)
+    except (SandboxError, ValueError) as exc:
+        _fail(str(exc))
+    for note in sandbox.isolation_notes:
+        typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
+    return sandbox
+
+
+def _emit(result, label: str, output_format: str) -> None:
+    from codewm.format.cwm import format_trace
+    from codewm.format.json_trace import trace_to_dict
+
+    if output_format == "cwm":
+        sys.stdout.write(format_trace(result.trace) + "\n")
+    elif output_format == "json":
+        document = trace_to_dict(result.trace)
+        document.update({"id": label, "status": result.status, "error": result.error, "stdout": result.stdout})
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        from codewm.trace.pretty import print_result
+
+        print_result(result, label)
+
+
+def _rows_from_file(path: Path) -> list[tuple[str, str, str]]:
+    """(label, source, call) for every row of a CRUXEval-style or codewm JSONL file."""
+    from codewm.programs.files import read_call_rows
+
+    try:
+        return read_call_rows(path)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc))
+    return []
+
+
+@app.command()
+def trace(
+    file: Optional[Path] = typer.Argument(None, help="A Python file: its functions (with --call) or a whole script."),
+    call: Optional[str] = typer.Option(None, "--call", "-c", help="The call to trace, e.g. \"f(1, [2, 3])\"."),
+    input_file: Optional[Path] = typer.Option(
+        None, "--input-file", "-i", help="JSONL rows to trace: CRUXEval style (code, input[, id]) or codewm (code, call)."
+    ),
+    output_format: str = typer.Option("pretty", "--format", "-f", help="pretty | cwm | json"),
+    limit: int = typer.Option(0, "--limit", "-n", help="With --input-file: trace at most N rows (0: all)."),
+    max_steps: int = typer.Option(10_000, help="Frames recorded before the run stops (status step_limit)."),
+    timeout: float = typer.Option(10.0, help="Seconds of wall-clock and CPU time per program."),
+    max_value_chars: int = typer.Option(400, help="Longest rendered value; longer ones are cut and end in '...'."),
+    isolation: str = typer.Option("auto", help="auto | bwrap | process (weaker, no bubblewrap)."),
+) -> None:
+    """Run a program in the sandbox and show its execution trace."""
+    if output_format not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+    if input_file is None and file is None:
+        _fail("give a FILE to trace, or --input-file with JSONL rows")
+    if input_file is not None:
+        jobs = _rows_from_file(input_file)
+        if limit:
+            jobs = jobs[:limit]
+    else:
+        try:
+            source = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"cannot read {file}: {exc}")
+        jobs = [(str(file), source, call)]
+    from codewm.trace.sandbox import Program
+
+    programs = [Program.function(source, c) if c is not None else Program.whole_script(source) for _, source, c in jobs]
+    with _sandbox(isolation, max_steps, timeout, max_value_chars) as sandbox:
+        failures = 0
+        for (label, _, _), result in zip(jobs, sandbox.map(programs)):
+            _emit(result, label, output_format)
+            failures += result.status == "sandbox_error"
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    count: int = typer.Option(3, "--count", "-n", help="How many of the bundled CRUXEval-style functions to add."),
+    output_format: str = typer.Option("pretty", "--format", "-f", help="pretty | cwm | json"),
+) -> None:
+    """Trace the bundled examples in the sandbox and show their traces."""
+    from codewm.examples import bundled_examples
+
+    if output_format not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+    from codewm.trace.sandbox import Program
+
+    examples = bundled_examples(count)
+    with _sandbox("auto", 10_000, 10.0, 400) as sandbox:
+        if output_format == "pretty":
+            typer.secho(f"codewm demo: tracing {len(examples)} bundled programs (sandbox: {sandbox.isolation})", bold=True)
+        programs = [Program.function(example.source, example.call) for example in examples]
+        for example, result in zip(examples, sandbox.map(programs)):
+            _emit(result, example.name, output_format)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Where programs and their inputs come from (bundled examples, benchmark files, generators)."""

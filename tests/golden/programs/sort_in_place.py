@@ -1,0 +1,6 @@
+# call: f([3, 1, 2])
+def f(xs):
+    ys = sorted(xs)
+    xs.sort()
+    xs.append(0)
+    return xs, ys

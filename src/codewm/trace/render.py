@@ -98,9 +98,10 @@ class Renderer:
                 return _cut(repr(value[: budget + 1]), budget)  # type: ignore[index]
             return _cut(repr(value), budget)
         if kind is int:
-            if value.bit_length() > 4 * budget:  # type: ignore[union-attr]
+            try:
+                return _cut(repr(value), budget)
+            except ValueError:  # more digits than sys.get_int_max_str_digits() allows
                 return f"<int with {value.bit_length()} bits>"  # type: ignore[union-attr]
-            return _cut(repr(value), budget)
         if kind in ATOMIC_TYPES:
             text = repr(value)
             if kind is bytes and len(text) > budget:
@@ -167,11 +168,14 @@ class Renderer:
                     return "frozenset()"
                 open_, close, items = "frozenset({", "})", value
             parts: list[str] = []
-            used = len(open_)
+            used = len(open_)  # where the next element starts; the text so far is used - 2 long
+            rendered_all = True
             for item in items:
-                if used > budget:
+                if used - 2 > budget:  # `used` counts a ", " after the last part too
+                    rendered_all = False
                     break
-                remaining = max(budget - used, 1)
+                # enough for the element to run past the cut, so its own "..." is cut away
+                remaining = max(budget - used, 0) + 1
                 if kind is dict:
                     key, element = item
                     text = self._render(key, remaining, active) + ": " + self._render(element, remaining, active)
@@ -180,6 +184,10 @@ class Renderer:
                 parts.append(text)
                 used += len(text) + 2
             body = ", ".join(parts)
+            if not rendered_all:
+                # More than `budget` characters were rendered: the cut is exactly Python's
+                # repr cut at `budget`, as rule 2 promises.
+                return (open_ + body)[:budget] + "..."
             if kind is tuple and len(value) == 1:
                 body += ","
             return _cut(open_ + body + close, budget)

@@ -96,7 +96,7 @@ def trace(
             source = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             _fail(f"cannot read {file}: {exc}")
-        jobs = [(str(file), source, call)]
+        jobs = [(file.name, source, call)]
     from codewm.trace.sandbox import Program
 
     programs = [Program.function(source, c) if c is not None else Program.whole_script(source) for _, source, c in jobs]

@@ -108,6 +108,15 @@ def _guard_tracing_hooks() -> None:
         sys.monitoring = _MonitoringGuard()
 
 
+def _flush_program_output() -> None:
+    """Flush what the program printed (the child ends with os._exit, which does not)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # closed or replaced by the program: nothing to save
+            pass
+
+
 def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop_uid: bool, isolate_net: bool) -> None:
     """In the forked child: apply every limit, run the program, report, `_exit`. Never returns."""
     _exit = os._exit  # the program sees a wrapped os._exit (below); the child keeps the real one
@@ -162,6 +171,7 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
         # Wall-clock or CPU limit: hand over what was recorded, then stop at once.
         sys.settrace(None) if sys.settrace is not _refuse else None
         try:
+            _flush_program_output()
             recorder.flush()
             write_message(result_fd, {"final": {"status": status_on_signal["value"], "error": signal.Signals(signum).name}})
         finally:
@@ -177,6 +187,7 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
         _guard_tracing_hooks()
 
         def program_exit(code):  # os._exit from the program: keep the trace so far
+            _flush_program_output()
             recorder.flush()
             write_message(result_fd, {"final": {"status": "crashed", "error": f"the program called os._exit({code!r})"}})
             _exit(code)
@@ -189,6 +200,7 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
     except MemoryError:
         status, error = "memory_limit", "MemoryError"
     del reserve
+    _flush_program_output()
     try:
         recorder.flush()
         write_message(result_fd, {"final": {"status": status, "error": error}})

@@ -1,0 +1,119 @@
+"""The `codewm` command: trace and demo, every output format, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from codewm.cli import app
+from codewm.format.cwm import parse_trace
+
+runner = CliRunner(env={"COLUMNS": "160"})
+PROGRAM = "def f(string, encryption):\n    if encryption == 0:\n        return string\n    return string.upper()\n"
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_trace_cwm_format_is_the_reference_trace(tmp_path):
+    path = _write(tmp_path, "prog.py", PROGRAM)
+    result = runner.invoke(app, ["trace", str(path), "--call", "f('UppEr', 0)", "--format", "cwm"])
+    assert result.exit_code == 0, result.output
+    parsed = parse_trace(result.stdout.strip())
+    assert parsed.ok and parsed.trace.complete
+    assert parsed.trace.output == "'UppEr'"
+    assert "<|call_sep|>{\"string\": \"'UppEr'\", \"encryption\": \"0\"}" in result.stdout
+
+
+def test_trace_json_format(tmp_path):
+    path = _write(tmp_path, "prog.py", PROGRAM)
+    result = runner.invoke(app, ["trace", str(path), "-c", "f('ab', 1)", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["status"] == "ok" and document["format"] == "codewm.trace"
+    assert document["frames"][-1]["value"] == "'AB'"
+
+
+def test_trace_pretty_format_shows_steps_and_values(tmp_path):
+    path = _write(tmp_path, "prog.py", PROGRAM)
+    result = runner.invoke(app, ["trace", str(path), "--call", "f('UppEr', 0)"])
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.stdout and "7 steps" in result.stdout
+    assert "encryption=0" in result.stdout and "→ 'UppEr'" in result.stdout
+
+
+def test_trace_a_whole_script(tmp_path):
+    path = _write(tmp_path, "script.py", "x = 1\ny = x + 1\nprint(y)\n")
+    result = runner.invoke(app, ["trace", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["status"] == "ok" and document["stdout"] == "2\n"
+
+
+def test_trace_input_file_of_cruxeval_rows(tmp_path):
+    rows = [
+        {"id": "sample_0", "code": "def f(xs):\n    xs.sort()\n    return xs\n", "input": "[3, 1, 2]", "output": "[1, 2, 3]"},
+        {"id": "sample_1", "code": "def f(s):\n    return s[::-1]\n", "input": "'abc'", "output": "'cba'"},
+        {"id": "own", "code": "def g(a, b):\n    return a * b\n", "call": "g(6, 7)"},
+    ]
+    path = _write(tmp_path, "rows.jsonl", "\n".join(json.dumps(row) for row in rows) + "\n")
+    result = runner.invoke(app, ["trace", "--input-file", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["id"] for d in documents] == ["sample_0", "sample_1", "own"]
+    assert [d["frames"][-1]["value"] for d in documents] == ["[1, 2, 3]", "'cba'", "42"]
+    limited = runner.invoke(app, ["trace", "-i", str(path), "-f", "json", "--limit", "1"])
+    assert len(limited.stdout.splitlines()) == 1
+
+
+def test_bad_input_file_names_the_line(tmp_path):
+    path = _write(tmp_path, "rows.jsonl", '{"code": "def f():\\n    return 1\\n", "input": ""}\n{not json}\n')
+    result = runner.invoke(app, ["trace", "-i", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:2: not valid JSON" in result.output
+    path = _write(tmp_path, "rows2.jsonl", '{"code": "x"}\n')
+    result = runner.invoke(app, ["trace", "-i", str(path)])
+    assert result.exit_code == 2 and "needs 'input' (CRUXEval) or 'call'" in result.output
+
+
+def test_bad_arguments_get_clear_errors(tmp_path):
+    result = runner.invoke(app, ["trace"])
+    assert result.exit_code == 2 and "give a FILE" in result.output
+    result = runner.invoke(app, ["trace", str(tmp_path / "missing.py"), "--call", "f()"])
+    assert result.exit_code == 2 and "cannot read" in result.output
+    path = _write(tmp_path, "prog.py", PROGRAM)
+    result = runner.invoke(app, ["trace", str(path), "--call", "f()", "--format", "xml"])
+    assert result.exit_code == 2 and "--format must be one of" in result.output
+
+
+def test_program_failures_are_statuses_not_cli_errors(tmp_path):
+    path = _write(tmp_path, "prog.py", "def f(:\n")
+    result = runner.invoke(app, ["trace", str(path), "--call", "f()", "-f", "json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["status"] == "syntax_error"
+    path = _write(tmp_path, "loop.py", "def f():\n    while True:\n        pass\n")
+    result = runner.invoke(app, ["trace", str(path), "--call", "f()", "-f", "json", "--max-steps", "100"])
+    document = json.loads(result.stdout)
+    assert document["status"] == "step_limit" and len(document["frames"]) == 100 and not document["complete"]
+
+
+def test_demo_traces_the_bundled_examples():
+    result = runner.invoke(app, ["demo", "--count", "2"])
+    assert result.exit_code == 0, result.output
+    for name in ("fibonacci", "sort_vs_sorted", "word_count", "safe_divide", "crux_style_0000", "crux_style_0001"):
+        assert name in result.stdout
+    assert "sandbox:" in result.stdout
+
+
+def test_console_script_starts_without_heavy_imports():
+    code = "import sys; from codewm.cli import app; print(sorted(m for m in ('torch', 'transformers', 'ray', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    help_text = subprocess.run(["codewm", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "trace" in help_text and "demo" in help_text

@@ -64,6 +64,18 @@ class RenderOptions:
     repr_timeout: float = DEFAULT_REPR_TIMEOUT  # seconds a user __repr__ may run
 
 
+def _str_prefix_repr(value: str, size: int) -> str:
+    """The repr of `value[:size]`, quoted the way `repr(value)` quotes: Python picks double
+    quotes only for a string that holds `'` and no `"`, which a prefix may not match."""
+    text = repr(value[:size])
+    full_double = "'" in value and '"' not in value
+    if text[0] == '"' and not full_double:  # the prefix chose "..." but the whole uses '...'
+        return "'" + text[1:-1].replace("'", "\\'") + "'"
+    if text[0] == "'" and full_double:  # the prefix has no quote at all: only the ends differ
+        return '"' + text[1:-1] + '"'
+    return text
+
+
 def _cut(text: str, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[:max_chars] + "..."
 
@@ -95,8 +107,11 @@ class Renderer:
         kind = type(value)
         if kind is str:
             if len(value) > budget:  # type: ignore[arg-type]
-                return _cut(repr(value[: budget + 1]), budget)  # type: ignore[index]
+                return _cut(_str_prefix_repr(value, budget + 1), budget)  # type: ignore[arg-type]
             return _cut(repr(value), budget)
+        if kind is bytes or kind is bytearray:
+            # Each byte prints as at least one character: a prefix's repr starts the same way.
+            return _cut(repr(value[: budget + 1]) if len(value) > budget else repr(value), budget)  # type: ignore[index]
         if kind is int:
             try:
                 return _cut(repr(value), budget)
@@ -214,7 +229,12 @@ class Renderer:
             return f"<unrepresentable {name}: {type(exc).__name__}>"
         if type(text) is not str:
             return f"<unrepresentable {name}: repr returned {type(text).__name__}>"
-        return _cut(tidy(text), budget)
+        text = _cut(tidy(text), budget)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: keep the text writable as UTF-8
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return text
 
 
 class ReprWatchdog:

@@ -9,8 +9,8 @@ Isolation (`Sandbox.isolation` says which is in force, `Sandbox.isolation_notes`
 
 - ``bwrap`` (default where bubblewrap works): the worker runs in new PID, network, IPC and
   UTS namespaces, sees the host's system directories and Python read-only, and has a private
-  tmpfs for /tmp; no network interface but loopback exists. Programs run as uid 65534 when
-  codewm runs as root (as in CI), else as the calling user.
+  tmpfs for /tmp; no network interface but loopback exists. Programs run as an unprivileged
+  uid of their worker's own when codewm runs as root (as in CI), else as the calling user.
 - ``process`` (the weaker mode, used when bubblewrap is missing or cannot create namespaces):
   the same worker and limits, but no filesystem or PID isolation; the network is cut only
   where the process may create a network namespace (root). codewm reports this mode loudly.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -162,9 +163,9 @@ def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
         "--setenv", "LANG", "C.UTF-8",
     ]
     if os.geteuid() == 0:
-        # Root: no user namespace, so the worker may hand programs the unprivileged uid
-        # 65534 (which the process limit then applies to) and still kill and clean up after
-        # them. bwrap drops every other capability.
+        # Root: no user namespace, so the worker may hand programs an unprivileged uid of
+        # its own (which the process limit then applies to) and still kill and clean up
+        # after them. bwrap drops every other capability.
         for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
             command += ["--cap-add", cap]
     else:
@@ -174,8 +175,17 @@ def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
 
 def _worker_argv(executable: str, base_dir: str, sandboxed: bool) -> list[str]:
     bootstrap = f"import sys; sys.path.insert(0, {_package_root()!r}); from codewm.trace.worker import main; main()"
-    argv = [executable, "-s", "-B", "-c", bootstrap, base_dir]
+    argv = [executable, "-s", "-B", "-c", bootstrap, base_dir, str(_program_uid())]
     return argv + (["--sandboxed"] if sandboxed else [])
+
+
+def _program_uid() -> int:
+    """A fresh unprivileged uid for one worker's programs (used when codewm runs as root).
+
+    The process limit (RLIMIT_NPROC) counts every process of a uid on the machine, so each
+    worker gets a uid of its own: a fork bomb in one worker cannot starve the others.
+    """
+    return secrets.randbelow(1 << 30) + (1 << 30)
 
 
 def probe_bwrap() -> tuple[bool, str]:
@@ -207,7 +217,7 @@ class _WorkerProcess:
         if not hello.get("ready"):
             self.close()
             raise SandboxError(f"the sandbox worker sent an unexpected greeting: {hello!r}")
-        self.uid_dropped = bool(hello.get("uid_dropped"))
+        self.program_uid = hello.get("program_uid")
 
     def request(self, message: dict) -> dict:
         write_message(self.process.stdin.fileno(), message)

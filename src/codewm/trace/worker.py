@@ -7,13 +7,15 @@ start. Each child:
 
 - starts a new session (its own process group), with stdin from /dev/null and stdout/stderr
   into a pipe the worker reads and bounds;
-- gets a fresh, private working directory, resource limits (CPU time, address space, file
-  size, processes, open files, no core dumps), `no_new_privs`, and, when the worker runs as
-  root, the unprivileged uid/gid 65534 so it can neither signal the worker nor escape the
-  process limit;
+- gets a fresh, private working directory (also its HOME and TMPDIR), resource limits (CPU
+  time, address space, file size, processes, open files, no core dumps), `no_new_privs`,
+  and, when the worker runs as root, an unprivileged uid of the worker's own, so that it
+  can neither signal the worker nor share its process limit with other workers' programs;
 - cannot change the trace function (`sys.settrace`, `sys.setprofile`, `threading.settrace`
   and `sys.monitoring` raise inside the program);
-- streams its trace to the worker in chunks, so a killed child still leaves a partial trace.
+- streams its trace to the worker in authenticated chunks (`_SignedChannel`), so a killed
+  child still leaves a partial trace and a program cannot write a trace of its own choosing;
+- makes any process the program forks stop tracing and lose the channel.
 
 After each program the worker kills every process the program left behind and wipes every
 writable place in the sandbox, so no program sees another's state.
@@ -22,6 +24,8 @@ writable place in the sandbox, so no program sees another's state.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import hmac
 import json
 import os
 import resource
@@ -30,13 +34,13 @@ import shutil
 import signal
 import struct
 import sys
+import tempfile
 import time
 
 from codewm.trace.render import RenderOptions
 from codewm.trace.tracer import PROGRAM_FILENAME, Recorder, TraceOptions, trace_in_process
 
 _HEADER = struct.Struct(">I")
-NOBODY = 65534
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_NO_NEW_PRIVS = 38
@@ -46,7 +50,8 @@ _FLUSH_EVERY = 256  # steps per chunk streamed to the worker
 
 # -- framing (shared with the host) ----------------------------------------------------------
 def write_message(fd: int, message: dict) -> None:
-    data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    # ensure_ascii: values may hold lone surrogates (from a user repr), which UTF-8 cannot encode
+    data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     _write_all(fd, _HEADER.pack(len(data)) + data)
 
 
@@ -117,10 +122,80 @@ def _flush_program_output() -> None:
             pass
 
 
-def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop_uid: bool, isolate_net: bool) -> None:
+class _SignedChannel:
+    """The child's result channel to the worker, authenticated with a per-run secret.
+
+    The program runs in the child's own process and can write to any of its descriptors,
+    the result pipe included. Every message therefore carries a secret marker (to find
+    message boundaries again after garbage) and an HMAC; the worker ignores anything else,
+    so a program cannot decide its own status or trace by writing into the pipe. (A program
+    that reads the secret out of codewm's memory could still forge; that needs deliberate
+    introspection of codewm's internals.)
+    """
+
+    def __init__(self, fd: int, key: bytes) -> None:
+        self.fd = fd
+        self.key = key
+        self.marker = key[:8]
+        self.counter = 0
+
+    def send(self, message: dict) -> None:
+        # ensure_ascii: a user repr may hold lone surrogates, which UTF-8 cannot encode
+        data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        tag = hmac.new(self.key, self.counter.to_bytes(8, "big") + data, hashlib.sha256).digest()[:16]
+        self.counter += 1
+        _write_all(self.fd, self.marker + _HEADER.pack(len(data)) + tag + data)
+
+
+class _ChannelReader:
+    """The worker's side of `_SignedChannel`: yields authentic messages, skips the rest."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.marker = key[:8]
+        self.counter = 0
+        self.buffer = bytearray()
+        self.rejected = 0  # bytes that were not an authentic message
+
+    def feed(self, data: bytes) -> list[dict]:
+        buffer = self.buffer
+        buffer += data
+        messages = []
+        head = len(self.marker) + _HEADER.size + 16
+        while True:
+            at = buffer.find(self.marker)
+            if at < 0:
+                keep = len(self.marker) - 1  # a marker may be split across reads
+                self.rejected += max(len(buffer) - keep, 0)
+                del buffer[: max(len(buffer) - keep, 0)]
+                return messages
+            if at:
+                self.rejected += at
+                del buffer[:at]
+            if len(buffer) < head:
+                return messages
+            (size,) = _HEADER.unpack_from(buffer, len(self.marker))
+            if len(buffer) < head + size:
+                return messages
+            tag = bytes(buffer[head - 16 : head])
+            data = bytes(buffer[head : head + size])
+            expected = hmac.new(self.key, self.counter.to_bytes(8, "big") + data, hashlib.sha256).digest()[:16]
+            if not hmac.compare_digest(tag, expected):
+                self.rejected += len(self.marker)
+                del buffer[: len(self.marker)]  # not ours: look for the next marker
+                continue
+            del buffer[: head + size]
+            self.counter += 1
+            message = _safe_json(data)
+            if isinstance(message, dict):
+                messages.append(message)
+
+
+def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool) -> None:
     """In the forked child: apply every limit, run the program, report, `_exit`. Never returns."""
     _exit = os._exit  # the program sees a wrapped os._exit (below); the child keeps the real one
-    status_on_signal = {"value": "timeout"}
+    me = os.getpid()
+    result_fd = channel.fd
     try:
         os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
@@ -130,6 +205,7 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
         keep = sorted({0, 1, 2, result_fd})
         for low, high in zip(keep, keep[1:] + [1 << 16]):
             os.closerange(low + 1, high)
+        os.set_inheritable(result_fd, False)  # not into programs the child may exec
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if isolate_net and _LIBC is not None:
             _LIBC.unshare(_CLONE_NEWNET)  # best effort in the weaker mode; bwrap already did it
@@ -140,16 +216,17 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_bytes"],) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
-        if drop_uid:
+        if uid is not None:
             os.setgroups([])
-            os.setresgid(NOBODY, NOBODY, NOBODY)
-            os.setresuid(NOBODY, NOBODY, NOBODY)
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
         _prctl(_PR_SET_NO_NEW_PRIVS, 1)
         os.environ.clear()
-        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
+        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
+        tempfile.tempdir = workdir  # the worker may have computed it before; the program's is private
     except BaseException as exc:  # the sandbox could not be set up: never run the program
-        write_message(result_fd, {"final": {"status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
+        channel.send({"final": {"status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
         _exit(0)
 
     options = TraceOptions(
@@ -158,28 +235,42 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
     )
 
     def sink(steps):
-        write_message(result_fd, {"steps": steps})
+        if os.getpid() == me:  # a process the program forked does not report
+            channel.send({"steps": steps})
+
+    def report(status: str, error: str | None) -> None:
+        if os.getpid() == me:
+            channel.send({"final": {"status": status, "error": error}})
 
     def on_step_limit(recorder):
         recorder.flush()
-        write_message(result_fd, {"final": {"status": "step_limit", "error": f"more than {options.max_steps} steps"}})
+        report("step_limit", f"more than {options.max_steps} steps")
         _exit(0)
 
     recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
 
     def on_signal(signum, _frame):
         # Wall-clock or CPU limit: hand over what was recorded, then stop at once.
-        sys.settrace(None) if sys.settrace is not _refuse else None
         try:
+            _stop_tracing()
             _flush_program_output()
             recorder.flush()
-            write_message(result_fd, {"final": {"status": status_on_signal["value"], "error": signal.Signals(signum).name}})
+            report("timeout", signal.Signals(signum).name)
         finally:
             _exit(0)
+
+    def in_forked_process() -> None:
+        # A process the program forks inherits the tracer and the channel: silence both.
+        _stop_tracing()
+        try:
+            os.close(result_fd)
+        except OSError:
+            pass
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the file-size limit fail instead
     signal.signal(signal.SIGXCPU, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    os.register_at_fork(after_in_child=in_forked_process)
     # Memory reserved for reporting: freed when the program runs out, so the report fits.
     reserve = bytearray(4 << 20)
     try:
@@ -187,9 +278,11 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
         _guard_tracing_hooks()
 
         def program_exit(code):  # os._exit from the program: keep the trace so far
-            _flush_program_output()
-            recorder.flush()
-            write_message(result_fd, {"final": {"status": "crashed", "error": f"the program called os._exit({code!r})"}})
+            if os.getpid() == me:
+                _stop_tracing()
+                _flush_program_output()
+                recorder.flush()
+                report("crashed", f"the program called os._exit({code!r})")
             _exit(code)
 
         os._exit = program_exit
@@ -200,34 +293,49 @@ def _run_child(request: dict, result_fd: int, output_fd: int, workdir: str, drop
     except MemoryError:
         status, error = "memory_limit", "MemoryError"
     del reserve
-    _flush_program_output()
     try:
+        if os.getpid() != me:
+            _exit(0)  # the program forked and this copy returned from it: say nothing
+        _flush_program_output()
         recorder.flush()
-        write_message(result_fd, {"final": {"status": status, "error": error}})
+        report(status, error)
     except MemoryError:
         recorder.steps.clear()
-        write_message(result_fd, {"final": {"status": "memory_limit", "error": "MemoryError while reporting"}})
+        report("memory_limit", "MemoryError while reporting")
     finally:
         _exit(0)
 
 
+def _stop_tracing() -> None:
+    from codewm.trace.tracer import _settrace
+
+    _settrace(None)
+
+
 # -- the worker ---------------------------------------------------------------------------------
 class Worker:
-    def __init__(self, base_dir: str, sandboxed: bool) -> None:
+    def __init__(self, base_dir: str, sandboxed: bool, uid: int | None) -> None:
         self.base_dir = base_dir
         self.sandboxed = sandboxed  # inside bubblewrap: its own PID namespace and /tmp
-        self.drop_uid = os.geteuid() == 0
+        # As root, programs run as an unprivileged uid of this worker's own, so that the
+        # process limit counts only this worker's programs.
+        self.uid = uid if os.geteuid() == 0 else None
         self.counter = 0
         os.makedirs(base_dir, exist_ok=True)
         os.chmod(base_dir, 0o711)  # the program's uid must reach its own directory inside
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of a program become ours to reap and kill
 
+    @property
+    def drop_uid(self) -> bool:
+        return self.uid is not None
+
     def run(self, request: dict) -> dict:
         self.counter += 1
         workdir = os.path.join(self.base_dir, f"p{self.counter}")
         os.mkdir(workdir, 0o700)
-        if self.drop_uid:
-            os.chown(workdir, NOBODY, NOBODY)
+        if self.uid is not None:
+            os.chown(workdir, self.uid, self.uid)
+        key = os.urandom(32)
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
         started = time.monotonic()
@@ -235,46 +343,67 @@ class Worker:
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(result_r)
             os.close(output_r)
-            _run_child(request, result_w, output_w, workdir, self.drop_uid, isolate_net=not self.sandboxed)
+            _run_child(request, _SignedChannel(result_w, key), output_w, workdir, self.uid, isolate_net=not self.sandboxed)
         os.close(result_w)
         os.close(output_w)
         try:
-            reply = self._supervise(pid, request["limits"], result_r, output_r, started)
+            reply = self._supervise(pid, request["limits"], _ChannelReader(key), result_r, output_r, started)
         finally:
             os.close(result_r)
             os.close(output_r)
             self._clean_up(pid)
         return reply
 
-    def _supervise(self, pid: int, limits: dict, result_r: int, output_r: int, started: float) -> dict:
+    def _supervise(self, pid: int, limits: dict, reader: "_ChannelReader", result_r: int, output_r: int, started: float) -> dict:
         deadline = started + limits["wall_seconds"]
         max_output = limits["output_bytes"]
         max_trace = limits["trace_bytes"]
-        buffer = bytearray()
         output = bytearray()
         output_total = 0
         trace_total = 0
         steps: list = []
         final: dict | None = None
         killed_for: str | None = None
+        wait_status: int | None = None
         selector = selectors.DefaultSelector()
         selector.register(result_r, selectors.EVENT_READ, "result")
         selector.register(output_r, selectors.EVENT_READ, "output")
+        # The child's exit ends the wait even if a process it started still holds the pipes.
+        try:
+            exit_fd = os.pidfd_open(pid)
+            selector.register(exit_fd, selectors.EVENT_READ, "exit")
+        except (AttributeError, OSError):  # pragma: no cover - kernels before 5.3
+            exit_fd = None
         terminated_at: float | None = None
-        while selector.get_map():
+        drain_until: float | None = None
+        open_pipes = 2
+        while open_pipes:
             now = time.monotonic()
-            if now >= deadline and terminated_at is None:
+            if drain_until is not None and now >= drain_until:
+                break
+            if now >= deadline and terminated_at is None and wait_status is None:
                 killed_for = killed_for or "timeout"
                 terminated_at = now
                 _signal(pid, signal.SIGTERM)  # let the child hand over its partial trace
-            if terminated_at is not None and now >= terminated_at + 0.25:
+            if terminated_at is not None and now >= terminated_at + 0.25 and wait_status is None:
                 _signal_group(pid, signal.SIGKILL)
                 break
-            timeout = (terminated_at + 0.25 - now) if terminated_at is not None else (deadline - now)
+            limits_at = [deadline if terminated_at is None else terminated_at + 0.25]
+            if drain_until is not None:
+                limits_at.append(drain_until)
+            timeout = min(limits_at) - now
             for key, _ in selector.select(max(timeout, 0.001)):
+                if key.data == "exit":
+                    selector.unregister(key.fd)
+                    _, wait_status = os.waitpid(pid, 0)
+                    # Read what is already in the pipes, then stop even if another process
+                    # still holds them open.
+                    drain_until = time.monotonic() + 0.05
+                    continue
                 data = os.read(key.fd, 1 << 16)
                 if not data:
                     selector.unregister(key.fd)
+                    open_pipes -= 1
                     continue
                 if key.data == "output":
                     output_total += len(data)
@@ -286,25 +415,24 @@ class Worker:
                     killed_for = killed_for or "trace_size"
                     _signal_group(pid, signal.SIGKILL)
                     selector.unregister(key.fd)
+                    open_pipes -= 1
                     continue
-                buffer += data
-                while len(buffer) >= _HEADER.size:
-                    (size,) = _HEADER.unpack_from(buffer)
-                    if len(buffer) < _HEADER.size + size:
-                        break
-                    payload = bytes(buffer[_HEADER.size : _HEADER.size + size])
-                    del buffer[: _HEADER.size + size]
-                    message = _safe_json(payload)
-                    if isinstance(message, dict):
-                        if isinstance(message.get("steps"), list):
-                            steps.extend(message["steps"])
-                        elif isinstance(message.get("final"), dict) and final is None:
-                            final = message["final"]
+                for message in reader.feed(data):
+                    if isinstance(message.get("steps"), list):
+                        steps.extend(message["steps"])
+                    elif isinstance(message.get("final"), dict) and final is None:
+                        final = message["final"]
         selector.close()
+        if exit_fd is not None:
+            os.close(exit_fd)
         _signal_group(pid, signal.SIGKILL)
-        _, wait_status = os.waitpid(pid, 0)
+        if wait_status is None:
+            _, wait_status = os.waitpid(pid, 0)
         elapsed = time.monotonic() - started
         status, error = self._classify(final, killed_for, wait_status, limits)
+        if reader.rejected:
+            note = f"{reader.rejected} bytes that the program wrote into codewm's result channel were ignored"
+            error = f"{error}; {note}" if error else note
         return {
             "status": status,
             "error": error,
@@ -442,15 +570,16 @@ def _preload() -> None:
 
 
 def main() -> None:
-    """Serve requests from stdin until it closes. argv: BASE_DIR [--sandboxed]."""
+    """Serve requests from stdin until it closes. argv: BASE_DIR UID [--sandboxed]."""
     _preload()
     base_dir = sys.argv[1]
-    sandboxed = "--sandboxed" in sys.argv[2:]
+    uid = int(sys.argv[2])
+    sandboxed = "--sandboxed" in sys.argv[3:]
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    worker = Worker(base_dir, sandboxed)
+    worker = Worker(base_dir, sandboxed, uid)
     stdin, stdout = 0, os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
-    write_message(stdout, {"ready": True, "pid": os.getpid(), "uid_dropped": worker.drop_uid, "sandboxed": sandboxed})
+    write_message(stdout, {"ready": True, "pid": os.getpid(), "program_uid": worker.uid, "sandboxed": sandboxed})
     while True:
         try:
             request = read_message(stdin)

@@ -38,7 +38,7 @@ import codewm
 from codewm.trace.render import DEFAULT_MAX_CHARS, DEFAULT_REPR_TIMEOUT
 from codewm.trace.tracer import DEFAULT_MAX_STEPS, steps_to_frames
 from codewm.trace.types import Trace, build_context, script_context
-from codewm.trace.worker import read_message, write_message
+from codewm.trace.worker import python_dirs, read_message, write_message
 
 STATUSES = ("ok", "exception", "timeout", "memory_limit", "crashed", "step_limit", "syntax_error", "sandbox_error")
 ISOLATIONS = ("auto", "bwrap", "process")
@@ -123,11 +123,12 @@ def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
                 binds += ["--symlink", os.readlink(path), path]
             else:
                 binds += ["--ro-bind", path, path]
-    python_dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, _package_root())}
+    # Private writable places come before the Python binds: a later mount hides an earlier
+    # one, and codewm or its Python may live under /tmp (a fresh clone, a venv).
+    binds += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
     executable = os.path.realpath(sys.executable)
-    python_dirs.add(os.path.dirname(os.path.dirname(executable)))
-    made: set[str] = set()
-    for path in sorted(python_dirs):
+    made: set[str] = {"/tmp", "/var", "/var/tmp"}
+    for path in python_dirs(_package_root()):
         if not any(path == top or path.startswith(top + "/") for top in ("/usr", "/bin", "/lib", "/lib64", "/etc")):
             # bwrap would create the missing parents (e.g. /root) with mode 0700, which the
             # program's uid could not cross; create them world-traversable first.
@@ -151,10 +152,6 @@ def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
         "--unshare-uts",
         "--unshare-cgroup-try",
         *binds,
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--tmpfs", "/tmp",
-        "--tmpfs", "/var/tmp",
         "--hostname", "codewm-sandbox",
         "--chdir", "/tmp",
         "--clearenv",

@@ -78,6 +78,15 @@ def read_message(fd: int) -> dict:
     return json.loads(read_exact(fd, size))
 
 
+def python_dirs(package_root: str) -> list[str]:
+    """The directories a worker needs to see: its Python and the codewm package.
+
+    The host binds them into the sandbox read-only; the worker never wipes them."""
+    found = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, package_root)}
+    found.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    return sorted(found)
+
+
 def _libc():
     try:
         return ctypes.CDLL(None, use_errno=True)
@@ -321,6 +330,7 @@ class Worker:
         # process limit counts only this worker's programs.
         self.uid = uid if os.geteuid() == 0 else None
         self.counter = 0
+        self.protected = python_dirs(sys.path[0])  # read-only binds inside /tmp, if any
         os.makedirs(base_dir, exist_ok=True)
         os.chmod(base_dir, 0o711)  # the program's uid must reach its own directory inside
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of a program become ours to reap and kill
@@ -476,7 +486,7 @@ class Worker:
                 time.sleep(0.0005)
         writable = ["/tmp", "/dev/shm", "/var/tmp"] if self.sandboxed else [self.base_dir]
         for place in writable:
-            _wipe(place, keep=self.base_dir)
+            _wipe(place, keep=self.base_dir, protected=self.protected)
         os.makedirs(self.base_dir, exist_ok=True)
 
     def _kill_descendants(self) -> None:
@@ -506,19 +516,22 @@ class Worker:
                 _signal(other, signal.SIGKILL)
 
 
-def _wipe(place: str, keep: str) -> None:
+def _wipe(place: str, keep: str, protected: list[str] = ()) -> None:
+    """Delete everything under `place` except `keep`'s own entry (emptied) and `protected`."""
     try:
         entries = os.listdir(place)
     except OSError:
         return
     for entry in entries:
         path = os.path.join(place, entry)
+        if path in protected:
+            continue
         if path == keep:
             for inner in os.listdir(path):
                 shutil.rmtree(os.path.join(path, inner), ignore_errors=True)
             continue
-        if keep.startswith(path + os.sep):
-            _wipe(path, keep)
+        if keep.startswith(path + os.sep) or any(p.startswith(path + os.sep) for p in protected):
+            _wipe(path, keep, protected)
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)

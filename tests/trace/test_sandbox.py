@@ -133,3 +133,11 @@ def test_bwrap_mode_fails_loudly_where_bubblewrap_is_missing(monkeypatch):
         assert box.isolation == "process"
         assert any("weaker sandbox" in note for note in box.isolation_notes)
         assert box.run_function("def f():\n    return 3\n", "f()").trace.output == "3"
+
+
+def test_a_worker_outside_bubblewrap_refuses_sandboxed_mode(tmp_path):
+    # A sandboxed worker wipes /tmp after each program: never on the host.
+    from codewm.trace.worker import Worker
+
+    with pytest.raises(RuntimeError, match="not inside bubblewrap"):
+        Worker(str(tmp_path / "base"), sandboxed=True, uid=None)

@@ -87,6 +87,15 @@ def python_dirs(package_root: str) -> list[str]:
     return sorted(found)
 
 
+def inside_bubblewrap() -> bool:
+    """Whether this process runs in a PID namespace whose init is bubblewrap."""
+    try:
+        with open("/proc/1/comm") as handle:
+            return handle.read().strip() == "bwrap"
+    except OSError:
+        return False
+
+
 def _libc():
     try:
         return ctypes.CDLL(None, use_errno=True)
@@ -324,6 +333,10 @@ def _stop_tracing() -> None:
 # -- the worker ---------------------------------------------------------------------------------
 class Worker:
     def __init__(self, base_dir: str, sandboxed: bool, uid: int | None) -> None:
+        if sandboxed and not inside_bubblewrap():
+            # The sandboxed worker wipes /tmp, /dev/shm and /var/tmp after every program:
+            # only ever do that in the private ones bubblewrap made.
+            raise RuntimeError("the worker was told it is sandboxed, but it is not inside bubblewrap")
         self.base_dir = base_dir
         self.sandboxed = sandboxed  # inside bubblewrap: its own PID namespace and /tmp
         # As root, programs run as an unprivileged uid of this worker's own, so that the

@@ -27,6 +27,7 @@ import ctypes
 import hashlib
 import hmac
 import json
+import mmap
 import os
 import resource
 import selectors
@@ -289,8 +290,9 @@ def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: 
     signal.signal(signal.SIGXCPU, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     os.register_at_fork(after_in_child=in_forked_process)
-    # Memory reserved for reporting: freed when the program runs out, so the report fits.
-    reserve = bytearray(4 << 20)
+    # Address space reserved for reporting, released when the program runs out of memory so
+    # that the report fits under the limit (an anonymous map: no page is touched).
+    reserve = mmap.mmap(-1, 4 << 20)
     try:
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
         _guard_tracing_hooks()
@@ -310,7 +312,7 @@ def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: 
             status = "memory_limit"
     except MemoryError:
         status, error = "memory_limit", "MemoryError"
-    del reserve
+    reserve.close()
     try:
         if os.getpid() != me:
             _exit(0)  # the program forked and this copy returned from it: say nothing

@@ -141,3 +141,25 @@ def test_a_worker_outside_bubblewrap_refuses_sandboxed_mode(tmp_path):
 
     with pytest.raises(RuntimeError, match="not inside bubblewrap"):
         Worker(str(tmp_path / "base"), sandboxed=True, uid=None)
+
+
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        ("return open('/etc/hostname').read()[:0]", "open:/etc/hostname:r"),
+        ("open('x.txt', 'w').write('a')", "open:x.txt:w"),
+        ("import os\n    return len(os.listdir('.'))", "os.listdir:."),
+        ("import socket\n    socket.socket()", "socket.__new__"),
+        ("import subprocess\n    subprocess.run(['true'])", "subprocess.Popen"),
+    ],
+)
+def test_audit_records_what_a_program_touches(sandbox, body, expected):
+    result = sandbox.run(Program.function(f"def f():\n    {body}\n", "f()", audit=True))
+    assert expected in result.touched, result.touched
+
+
+def test_audit_ignores_imports_and_pure_code(sandbox):
+    source = "import json\ndef f():\n    import colorsys, fractions\n    return json.dumps([colorsys.rgb_to_hsv(1, 0, 0)[2], str(fractions.Fraction(1, 3))])\n"
+    result = sandbox.run(Program.function(source, "f()", audit=True))
+    assert result.ok and result.touched == []
+    assert sandbox.run(Program.function("def f():\n    return open('/etc/hostname').read()[:0]\n", "f()")).touched == []

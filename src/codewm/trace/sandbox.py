@@ -71,6 +71,7 @@ class RunResult:
     stdout: str = ""  # the program's stdout and stderr, interleaved, bounded
     output_truncated: bool = False
     wall_seconds: float = 0.0
+    touched: list[str] = field(default_factory=list)  # with audit=True: files, network, processes used
 
     @property
     def ok(self) -> bool:
@@ -83,20 +84,23 @@ class RunResult:
             "stdout": self.stdout,
             "output_truncated": self.output_truncated,
             "wall_seconds": self.wall_seconds,
+            "touched": list(self.touched),
             "trace": self.trace.to_dict(),
         }
 
 
 @dataclass(frozen=True)
 class Program:
-    """What to run: a CWM context, and whether it is a whole script."""
+    """What to run: a CWM context, whether it is a whole script, and whether to audit it
+    (record in `RunResult.touched` the files, network and processes the program uses)."""
 
     context: str
     script: bool = False
+    audit: bool = False
 
     @classmethod
-    def function(cls, source: str, call: str) -> "Program":
-        return cls(build_context(source, call))
+    def function(cls, source: str, call: str, audit: bool = False) -> "Program":
+        return cls(build_context(source, call), audit=audit)
 
     @classmethod
     def whole_script(cls, source: str) -> "Program":
@@ -306,6 +310,7 @@ class Sandbox:
             "id": next(self._ids),
             "context": program.context,
             "script": program.script,
+            "audit": program.audit,
             "limits": {k: v for k, v in asdict(limits).items() if k not in ("max_steps", "max_value_chars", "repr_timeout")},
             "trace": {"max_steps": limits.max_steps, "max_value_chars": limits.max_value_chars, "repr_timeout": limits.repr_timeout},
         }
@@ -342,6 +347,7 @@ class Sandbox:
             stdout=reply.get("stdout", ""),
             output_truncated=bool(reply.get("output_truncated")),
             wall_seconds=float(reply.get("wall_seconds", 0.0)),
+            touched=list(reply.get("touched") or []),
         )
 
     def run_function(self, source: str, call: str) -> RunResult:

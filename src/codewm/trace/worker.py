@@ -257,9 +257,11 @@ def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: 
         if os.getpid() == me:  # a process the program forked does not report
             channel.send({"steps": steps})
 
+    touched: list[str] = []
+
     def report(status: str, error: str | None) -> None:
         if os.getpid() == me:
-            channel.send({"final": {"status": status, "error": error}})
+            channel.send({"final": {"status": status, "error": error, "touched": touched}})
 
     def on_step_limit(recorder):
         recorder.flush()
@@ -296,6 +298,8 @@ def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: 
     try:
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
         _guard_tracing_hooks()
+        if request.get("audit"):
+            _install_audit(touched, tuple(p + os.sep for p in python_dirs(sys.path[0])))
 
         def program_exit(code):  # os._exit from the program: keep the trace so far
             if os.getpid() == me:
@@ -324,6 +328,38 @@ def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: 
         report("memory_limit", "MemoryError while reporting")
     finally:
         _exit(0)
+
+
+# Audit events that mean a program reached outside itself (files, network, processes).
+_AUDIT_PREFIXES = ("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                   "os.remove", "os.unlink", "os.rename", "os.mkdir", "os.rmdir", "os.chmod", "os.chown",
+                   "os.truncate", "os.link", "os.symlink", "os.listdir", "os.scandir", "os.walk", "shutil.",
+                   "glob.glob", "pty.", "ctypes.dlopen", "webbrowser.", "urllib.Request", "http.client.")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _install_audit(touched: list[str], allowed_roots: tuple[str, ...], limit: int = 32) -> None:
+    """Record, in `touched`, what the program does outside itself (read by the miner)."""
+
+    def hook(event: str, args: tuple) -> None:
+        if len(touched) >= limit:
+            return
+        if event == "open":
+            path, mode, flags = (list(args) + [None, None, None])[:3]
+            if not isinstance(path, str):
+                return  # a descriptor or bytes path: covered by the other events
+            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (isinstance(flags, int) and flags & _WRITE_FLAGS)
+            if writes or not path.startswith(allowed_roots):
+                touched.append(f"open:{path}:{mode or flags}")
+        elif event in ("os.listdir", "os.scandir"):
+            path = args[0] if args else None
+            # The import system scans the Python directories: not the program's doing.
+            if not (isinstance(path, str) and (path + os.sep).startswith(allowed_roots)):
+                touched.append(f"{event}:{path}")
+        elif event.startswith(_AUDIT_PREFIXES):
+            touched.append(event)
+
+    sys.addaudithook(hook)
 
 
 def _stop_tracing() -> None:
@@ -458,9 +494,11 @@ class Worker:
         if reader.rejected:
             note = f"{reader.rejected} bytes that the program wrote into codewm's result channel were ignored"
             error = f"{error}; {note}" if error else note
+        touched = final.get("touched") if isinstance(final, dict) else None
         return {
             "status": status,
             "error": error,
+            "touched": [str(t) for t in touched[:64]] if isinstance(touched, list) else [],
             "steps": steps,
             "stdout": output.decode("utf-8", "replace"),
             "output_truncated": output_total > len(output),
@@ -599,6 +637,9 @@ def _preload() -> None:
 
 def main() -> None:
     """Serve requests from stdin until it closes. argv: BASE_DIR UID [--sandboxed]."""
+    # `python -c` puts the working directory on sys.path: programs must not import from
+    # their own (writable) directory.
+    sys.path[:] = [entry for entry in sys.path if entry not in ("", ".")]
     _preload()
     base_dir = sys.argv[1]
     uid = int(sys.argv[2])

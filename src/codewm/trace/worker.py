@@ -23,6 +23,7 @@ writable place in the sandbox, so no program sees another's state.
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import hashlib
 import hmac
@@ -36,6 +37,7 @@ import signal
 import struct
 import sys
 import tempfile
+import threading
 import time
 
 from codewm.trace.render import RenderOptions
@@ -210,11 +212,20 @@ class _ChannelReader:
                 messages.append(message)
 
 
-def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool) -> None:
-    """In the forked child: apply every limit, run the program, report, `_exit`. Never returns."""
+OUTPUT_MARK = b"\x00codewm-output-end\x00"  # + the run's 8-byte marker: ends one program's output
+
+
+def _run_child(batch: dict, first: int, channel: _SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool) -> None:
+    """In the forked child: apply every limit, then run programs `first`.. of the batch, one
+    after the other, reporting each; `_exit` after the last one, or as soon as a program
+    ends in a way that leaves the process unfit for the next (a limit, a crash, a thread or
+    process it started). Never returns."""
     _exit = os._exit  # the program sees a wrapped os._exit (below); the child keeps the real one
     me = os.getpid()
     result_fd = channel.fd
+    programs = batch["programs"]
+    limits = batch["limits"]
+    cpu = max(1, int(limits["cpu_seconds"] + 0.999))
     try:
         os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
@@ -228,10 +239,9 @@ def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: 
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if isolate_net and _LIBC is not None:
             _LIBC.unshare(_CLONE_NEWNET)  # best effort in the weaker mode; bwrap already did it
-        limits = request["limits"]
         os.chdir(workdir)
-        cpu = max(1, int(limits["cpu_seconds"] + 0.999))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        # The hard CPU limit covers the whole batch; the soft one is moved before each program.
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu * (len(programs) - first) + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_bytes"],) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
@@ -245,37 +255,45 @@ def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: 
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
         tempfile.tempdir = workdir  # the worker may have computed it before; the program's is private
     except BaseException as exc:  # the sandbox could not be set up: never run the program
-        channel.send({"final": {"status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
+        channel.send({"final": {"index": first, "status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
         _exit(0)
 
     options = TraceOptions(
-        max_steps=request["trace"]["max_steps"],
-        render=RenderOptions(max_chars=request["trace"]["max_value_chars"], repr_timeout=request["trace"]["repr_timeout"]),
+        max_steps=batch["trace"]["max_steps"],
+        render=RenderOptions(max_chars=batch["trace"]["max_value_chars"], repr_timeout=batch["trace"]["repr_timeout"]),
     )
+    state = {"index": first, "recorder": None, "touched": [], "tainted": None}
+    mark = OUTPUT_MARK + channel.marker
 
-    def sink(steps):
-        if os.getpid() == me:  # a process the program forked does not report
-            channel.send({"steps": steps})
-
-    touched: list[str] = []
+    def end_output() -> None:
+        # Close this program's share of the output stream (the worker splits it here).
+        _flush_program_output()
+        try:
+            os.write(1, mark)
+        except OSError:
+            state["tainted"] = "the program closed its standard output"
 
     def report(status: str, error: str | None) -> None:
         if os.getpid() == me:
-            channel.send({"final": {"status": status, "error": error, "touched": touched}})
+            channel.send({"final": {"index": state["index"], "status": status, "error": error, "touched": state["touched"]}})
+
+    def sink(steps):
+        if os.getpid() == me:  # a process the program forked does not report
+            channel.send({"steps": steps, "index": state["index"]})
 
     def on_step_limit(recorder):
         recorder.flush()
+        end_output()
         report("step_limit", f"more than {options.max_steps} steps")
         _exit(0)
-
-    recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
 
     def on_signal(signum, _frame):
         # Wall-clock or CPU limit: hand over what was recorded, then stop at once.
         try:
             _stop_tracing()
-            _flush_program_output()
-            recorder.flush()
+            if state["recorder"] is not None:
+                state["recorder"].flush()
+            end_output()
             report("timeout", signal.Signals(signum).name)
         finally:
             _exit(0)
@@ -288,46 +306,95 @@ def _run_child(request: dict, channel: _SignedChannel, output_fd: int, workdir: 
         except OSError:
             pass
 
+    def program_exit(code):  # os._exit from the program: keep the trace so far
+        if os.getpid() == me:
+            _stop_tracing()
+            if state["recorder"] is not None:
+                state["recorder"].flush()
+            end_output()
+            report("crashed", f"the program called os._exit({code!r})")
+        _exit(code)
+
+    def taint(event: str, args: tuple) -> None:
+        # Threads and processes may outlive their program: the child then stops after it.
+        if event in ("_thread.start_new_thread", "os.fork", "os.forkpty", "subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.spawn", "ctypes.dlopen", "signal.pthread_kill"):
+            state["tainted"] = state["tainted"] or event
+
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the file-size limit fail instead
-    signal.signal(signal.SIGXCPU, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     os.register_at_fork(after_in_child=in_forked_process)
     # Address space reserved for reporting, released when the program runs out of memory so
     # that the report fits under the limit (an anonymous map: no page is touched).
     reserve = mmap.mmap(-1, 4 << 20)
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
-        _guard_tracing_hooks()
-        if request.get("audit"):
-            _install_audit(touched, tuple(p + os.sep for p in python_dirs(sys.path[0])))
-
-        def program_exit(code):  # os._exit from the program: keep the trace so far
-            if os.getpid() == me:
-                _stop_tracing()
-                _flush_program_output()
-                recorder.flush()
-                report("crashed", f"the program called os._exit({code!r})")
-            _exit(code)
-
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
+    _guard_tracing_hooks()
+    allowed_roots = tuple(p + os.sep for p in python_dirs(sys.path[0]))
+    sys.addaudithook(taint)
+    if any(programs[i].get("audit") for i in range(first, len(programs))):
+        _install_audit(state["touched"], allowed_roots)
+    # What a program may change and the next must not see.
+    saved_modules = set(sys.modules)
+    saved_builtins = dict(builtins.__dict__)
+    saved_environ = dict(os.environ)
+    saved_path = list(sys.path)
+    saved_recursion = sys.getrecursionlimit()
+    saved_streams = (sys.stdout, sys.stderr)
+    for index in range(first, len(programs)):
+        program = programs[index]
+        state["index"] = index
+        state["touched"].clear()
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        soft = int(used.ru_utime + used.ru_stime) + cpu
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, max(soft, resource.getrlimit(resource.RLIMIT_CPU)[1])))
+        signal.signal(signal.SIGXCPU, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
         os._exit = program_exit
-        result = trace_in_process(request["context"], script=request.get("script", False), recorder=recorder)
-        status, error = result.status, result.error
-        if status == "exception" and error is not None and error.startswith("MemoryError("):
-            status = "memory_limit"
-    except MemoryError:
-        status, error = "memory_limit", "MemoryError"
-    reserve.close()
-    try:
+        channel.send({"begin": index})
+        recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
+        state["recorder"] = recorder
+        try:
+            result = trace_in_process(program["context"], script=program.get("script", False), recorder=recorder)
+            status, error = result.status, result.error
+            if status == "exception" and error is not None and error.startswith("MemoryError("):
+                status = "memory_limit"
+        except MemoryError:
+            status, error = "memory_limit", "MemoryError"
         if os.getpid() != me:
             _exit(0)  # the program forked and this copy returned from it: say nothing
-        _flush_program_output()
-        recorder.flush()
-        report(status, error)
-    except MemoryError:
-        recorder.steps.clear()
-        report("memory_limit", "MemoryError while reporting")
-    finally:
-        _exit(0)
+        try:
+            if status == "memory_limit":
+                reserve.close()
+            recorder.flush()
+            end_output()
+            report(status, error)
+        except MemoryError:
+            recorder.steps.clear()
+            report("memory_limit", "MemoryError while reporting")
+            _exit(0)
+        if status not in ("ok", "exception", "syntax_error") or state["tainted"]:
+            _exit(0)
+        if threading.active_count() > 1:
+            _exit(0)
+        # Put back what the program may have changed, for the next one.
+        for name in set(sys.modules) - saved_modules:
+            del sys.modules[name]
+        builtins.__dict__.clear()
+        builtins.__dict__.update(saved_builtins)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        sys.path[:] = saved_path
+        sys.setrecursionlimit(saved_recursion)
+        sys.stdout, sys.stderr = saved_streams
+        try:
+            os.chdir(workdir)
+            for entry in os.listdir(workdir):
+                target = os.path.join(workdir, entry)
+                if os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                else:
+                    os.unlink(target)
+        except OSError:
+            _exit(0)  # the directory cannot be made clean again: a fresh child takes over
+    _exit(0)
 
 
 # Audit events that mean a program reached outside itself (files, network, processes).
@@ -390,7 +457,17 @@ class Worker:
     def drop_uid(self) -> bool:
         return self.uid is not None
 
-    def run(self, request: dict) -> dict:
+    def run(self, batch: dict) -> dict:
+        """Run every program of a batch; a child process runs as many as it can in a row."""
+        programs = batch["programs"]
+        results: list[dict | None] = [None] * len(programs)
+        first = 0
+        while first < len(programs):
+            first = self._run_from(batch, first, results)
+        return {"results": results}
+
+    def _run_from(self, batch: dict, first: int, results: list) -> int:
+        """Start a child at program `first`; fill in what it reports; return the next to run."""
         self.counter += 1
         workdir = os.path.join(self.base_dir, f"p{self.counter}")
         os.mkdir(workdir, 0o700)
@@ -399,31 +476,30 @@ class Worker:
         key = os.urandom(32)
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
-        started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(result_r)
             os.close(output_r)
-            _run_child(request, _SignedChannel(result_w, key), output_w, workdir, self.uid, isolate_net=not self.sandboxed)
+            _run_child(batch, first, _SignedChannel(result_w, key), output_w, workdir, self.uid, isolate_net=not self.sandboxed)
         os.close(result_w)
         os.close(output_w)
         try:
-            reply = self._supervise(pid, request["limits"], _ChannelReader(key), result_r, output_r, started)
+            return self._supervise(pid, batch["limits"], first, len(batch["programs"]), _ChannelReader(key), result_r, output_r, results)
         finally:
             os.close(result_r)
             os.close(output_r)
             self._clean_up(pid)
-        return reply
 
-    def _supervise(self, pid: int, limits: dict, reader: "_ChannelReader", result_r: int, output_r: int, started: float) -> dict:
+    def _supervise(self, pid: int, limits: dict, first: int, count: int, reader: "_ChannelReader", result_r: int, output_r: int, results: list) -> int:
+        started = time.monotonic()
         deadline = started + limits["wall_seconds"]
-        max_output = limits["output_bytes"]
         max_trace = limits["trace_bytes"]
-        output = bytearray()
-        output_total = 0
+        splitter = _OutputSplitter(OUTPUT_MARK + reader.marker, limits["output_bytes"])
         trace_total = 0
-        steps: list = []
-        final: dict | None = None
+        steps: dict[int, list] = {}
+        finals: dict[int, dict] = {}
+        begun: dict[int, float] = {}
+        current = first
         killed_for: str | None = None
         wait_status: int | None = None
         selector = selectors.DefaultSelector()
@@ -452,8 +528,7 @@ class Worker:
             limits_at = [deadline if terminated_at is None else terminated_at + 0.25]
             if drain_until is not None:
                 limits_at.append(drain_until)
-            timeout = min(limits_at) - now
-            for key, _ in selector.select(max(timeout, 0.001)):
+            for key, _ in selector.select(max(min(limits_at) - now, 0.001)):
                 if key.data == "exit":
                     selector.unregister(key.fd)
                     _, wait_status = os.waitpid(pid, 0)
@@ -467,9 +542,7 @@ class Worker:
                     open_pipes -= 1
                     continue
                 if key.data == "output":
-                    output_total += len(data)
-                    if len(output) < max_output:
-                        output += data[: max_output - len(output)]
+                    splitter.feed(data)
                     continue
                 trace_total += len(data)
                 if trace_total > max_trace:
@@ -479,31 +552,42 @@ class Worker:
                     open_pipes -= 1
                     continue
                 for message in reader.feed(data):
-                    if isinstance(message.get("steps"), list):
-                        steps.extend(message["steps"])
-                    elif isinstance(message.get("final"), dict) and final is None:
-                        final = message["final"]
+                    if isinstance(message.get("begin"), int) and first <= message["begin"] < count:
+                        current = message["begin"]
+                        begun[current] = time.monotonic()
+                        deadline = begun[current] + limits["wall_seconds"]  # a wall clock per program
+                    elif isinstance(message.get("steps"), list):
+                        steps.setdefault(current, []).extend(message["steps"])
+                    elif isinstance(message.get("final"), dict) and current not in finals:
+                        finals[current] = message["final"]
         selector.close()
         if exit_fd is not None:
             os.close(exit_fd)
         _signal_group(pid, signal.SIGKILL)
         if wait_status is None:
             _, wait_status = os.waitpid(pid, 0)
-        elapsed = time.monotonic() - started
-        status, error = self._classify(final, killed_for, wait_status, limits)
-        if reader.rejected:
-            note = f"{reader.rejected} bytes that the program wrote into codewm's result channel were ignored"
-            error = f"{error}; {note}" if error else note
-        touched = final.get("touched") if isinstance(final, dict) else None
-        return {
-            "status": status,
-            "error": error,
-            "touched": [str(t) for t in touched[:64]] if isinstance(touched, list) else [],
-            "steps": steps,
-            "stdout": output.decode("utf-8", "replace"),
-            "output_truncated": output_total > len(output),
-            "wall_seconds": round(elapsed, 6),
-        }
+        outputs = splitter.segments()
+        ended = sorted(finals)
+        last = max(ended + [current])
+        for position, index in enumerate(range(first, last + 1)):
+            final = finals.get(index)
+            status, error = self._classify(final, killed_for if index == current else None, wait_status, limits)
+            if reader.rejected:
+                note = f"{reader.rejected} bytes that the program wrote into codewm's result channel were ignored"
+                error = f"{error}; {note}" if error else note
+            touched = final.get("touched") if isinstance(final, dict) else None
+            stdout, truncated = outputs[position] if position < len(outputs) else (b"", False)
+            elapsed = (begun.get(index + 1, time.monotonic()) - begun[index]) if index in begun else 0.0
+            results[index] = {
+                "status": status,
+                "error": error,
+                "touched": [str(t) for t in touched[:64]] if isinstance(touched, list) else [],
+                "steps": steps.get(index, []),
+                "stdout": stdout.decode("utf-8", "replace"),
+                "output_truncated": truncated,
+                "wall_seconds": round(elapsed, 6),
+            }
+        return last + 1
 
     @staticmethod
     def _classify(final, killed_for, wait_status, limits) -> tuple[str, str | None]:
@@ -567,6 +651,45 @@ class Worker:
                 ancestor, hops = parents.get(ancestor), hops + 1
             if ancestor == me and other != me:
                 _signal(other, signal.SIGKILL)
+
+
+class _OutputSplitter:
+    """Splits a child's output stream into one piece per program, at the marks the child
+    writes after each program; keeps at most `limit` bytes of each piece."""
+
+    def __init__(self, mark: bytes, limit: int) -> None:
+        self.mark = mark
+        self.limit = limit
+        self.done: list[tuple[bytes, bool]] = []
+        self.current = bytearray()
+        self.current_total = 0
+        self.tail = b""  # the end of the last read, in case a mark is split across reads
+
+    def _add(self, data: bytes) -> None:
+        self.current_total += len(data)
+        room = self.limit - len(self.current)
+        if room > 0:
+            self.current += data[:room]
+
+    def feed(self, data: bytes) -> None:
+        data = self.tail + data
+        while True:
+            at = data.find(self.mark)
+            if at < 0:
+                break
+            self._add(data[:at])
+            self.done.append((bytes(self.current), self.current_total > len(self.current)))
+            self.current, self.current_total = bytearray(), 0
+            data = data[at + len(self.mark) :]
+        keep = len(self.mark) - 1
+        self._add(data[: max(len(data) - keep, 0)])
+        self.tail = data[max(len(data) - keep, 0) :]
+
+    def segments(self) -> list[tuple[bytes, bool]]:
+        """The finished pieces, then what followed the last mark (a program cut short)."""
+        self._add(self.tail)
+        self.tail = b""
+        return self.done + [(bytes(self.current), self.current_total > len(self.current))]
 
 
 def _wipe(place: str, keep: str, protected: list[str] = ()) -> None:
@@ -657,7 +780,8 @@ def main() -> None:
         try:
             reply = worker.run(request)
         except Exception as exc:  # report, never die: the host decides whether to replace us
-            reply = {"status": "sandbox_error", "error": f"worker failed: {exc!r}", "steps": [], "stdout": "", "output_truncated": False, "wall_seconds": 0.0}
+            failure = {"status": "sandbox_error", "error": f"worker failed: {exc!r}", "steps": [], "stdout": "", "output_truncated": False, "wall_seconds": 0.0}
+            reply = {"results": [dict(failure) for _ in request.get("programs", [None])]}
         reply["id"] = request.get("id")
         write_message(stdout, reply)
 

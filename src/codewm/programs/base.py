@@ -29,9 +29,17 @@ class ProgramCase:
 
 @runtime_checkable
 class ProgramSource(Protocol):
+    """`name` labels the cases; a source may also set `batchable = True` when its programs
+    are codewm's own (generated, trusted not to tamper with the interpreter), which lets the
+    builder run many of them in one sandbox process (see `Sandbox.run_batch`)."""
+
     name: str
 
     def cases(self) -> Iterator[ProgramCase]: ...
+
+
+def is_batchable(source: object) -> bool:
+    return bool(getattr(source, "batchable", False))
 
 
 # Short names for build configs -> import strings ("module.Class"). A full import string works too.

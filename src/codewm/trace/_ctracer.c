@@ -413,7 +413,43 @@ fail:
     return NULL;
 }
 
+/* count_pretokens(text) -> int: how many pieces r"<\|[a-z_]+\|>|\w+|\s+|[^\w\s]" finds,
+ * as codewm.dataset.records.count_tokens defines them (a stand-in for a tokenizer). */
+static int is_word(Py_UCS4 c) { return c == '_' || Py_UNICODE_ISALNUM(c); }
+
+static PyObject *count_pretokens(PyObject *module, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) { PyErr_SetString(PyExc_TypeError, "count_pretokens needs a str"); return NULL; }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg), i = 0, count = 0;
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '<' && i + 1 < n && PyUnicode_READ(kind, data, i + 1) == '|') {
+            Py_ssize_t j = i + 2;
+            while (j < n) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, j);
+                if ((d >= 'a' && d <= 'z') || d == '_') j++; else break;
+            }
+            if (j > i + 2 && j + 1 < n && PyUnicode_READ(kind, data, j) == '|' && PyUnicode_READ(kind, data, j + 1) == '>') {
+                count++;
+                i = j + 2;
+                continue;
+            }
+        }
+        if (is_word(c)) {
+            while (i < n && is_word(PyUnicode_READ(kind, data, i))) i++;
+        } else if (Py_UNICODE_ISSPACE(c)) {
+            while (i < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) i++;
+        } else {
+            i++;
+        }
+        count++;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef module_methods[] = {
+    {"count_pretokens", count_pretokens, METH_O, "Count pre-tokens (see codewm.dataset.records.count_tokens)."},
     {"format_steps", format_steps, METH_VARARGS, "CWM text of raw steps (see codewm.format.cwm.format_steps)."},
     {NULL}
 };

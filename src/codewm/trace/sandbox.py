@@ -72,6 +72,7 @@ class RunResult:
     output_truncated: bool = False
     wall_seconds: float = 0.0
     touched: list[str] = field(default_factory=list)  # with audit=True: files, network, processes used
+    steps: list = field(default_factory=list, repr=False, compare=False)  # the raw steps behind `trace`
 
     @property
     def ok(self) -> bool:
@@ -350,7 +351,8 @@ class Sandbox:
         if status not in STATUSES:
             return RunResult("sandbox_error", Trace(program.context, [], complete=False), f"unknown status from the worker: {status!r}")
         try:
-            frames = steps_to_frames([tuple(step) for step in reply.get("steps", [])], program.context)
+            steps = [tuple(step) for step in reply.get("steps", [])]
+            frames = steps_to_frames(steps, program.context)
         except (TypeError, ValueError) as exc:
             return RunResult("sandbox_error", Trace(program.context, [], complete=False), f"malformed trace from the worker: {exc}")
         complete = status in ("ok", "exception") and bool(frames) and frames[-1].event == "return" and frames[-1].depth == 0
@@ -362,6 +364,7 @@ class Sandbox:
             output_truncated=bool(reply.get("output_truncated")),
             wall_seconds=float(reply.get("wall_seconds", 0.0)),
             touched=list(reply.get("touched") or []),
+            steps=steps,
         )
 
     def run_function(self, source: str, call: str) -> RunResult:

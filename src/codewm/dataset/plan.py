@@ -1,0 +1,148 @@
+"""The build plan: every case, deduplicated, assigned to a split and a shard, in a fixed order.
+
+The plan is a pure function of the config (sources are seeded), so a build that is killed
+and started again computes the same plan and only redoes the shards that were not finished.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+
+from codewm.dataset.config import BuildConfig
+from codewm.programs.base import ProgramCase, SourceConfigError, is_batchable, make_source
+
+
+def normalize_program(source: str) -> str:
+    """The program with formatting and comments removed (ast round trip), for hashing."""
+    try:
+        return ast.unparse(ast.parse(source))
+    except (SyntaxError, ValueError, RecursionError):
+        return source.strip()
+
+
+def normalize_call(call: str) -> str:
+    try:
+        return ast.unparse(ast.parse(call.strip(), mode="eval"))
+    except (SyntaxError, ValueError, RecursionError):
+        return call.strip()
+
+
+def _code_fingerprint(code, out: list) -> None:
+    """What a code object does, without where its lines are (formatting and comments)."""
+    out.append(code.co_code)
+    out.append(repr(code.co_names).encode())
+    out.append(repr(code.co_varnames).encode())
+    out.append(repr((code.co_argcount, code.co_kwonlyargcount, code.co_posonlyargcount, code.co_flags, code.co_name)).encode())
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            _code_fingerprint(const, out)
+        else:
+            out.append(repr(const).encode())
+
+
+def program_digest(source: str) -> str:
+    """sha256 of the normalized program: its compiled bytecode without line positions, so
+    formatting and comments do not count. (Compiled by this Python: like the traces
+    themselves, splits are specific to the Python version.) Text that does not compile is
+    hashed as written, stripped."""
+    try:
+        code = compile(source, "<program>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return hashlib.sha256(b"text:" + source.strip().encode()).hexdigest()
+    parts: list[bytes] = []
+    _code_fingerprint(code, parts)
+    return hashlib.sha256(b"\x00".join(parts)).hexdigest()
+
+
+def assign_split(program_sha: str, splits: tuple[tuple[str, float], ...]) -> str:
+    """The split of a program: a point in [0, 1) from its hash, placed among the fractions."""
+    point = int(hashlib.sha256(f"codewm-split:{program_sha}".encode()).hexdigest()[:16], 16) / 2**64
+    total = 0.0
+    for name, fraction in splits:
+        total += fraction
+        if point < total:
+            return name
+    return splits[-1][0]
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    case: ProgramCase
+    program_sha: str
+    split: str
+    batchable: bool = False  # may share a sandbox process with other batchable cases
+
+
+@dataclass(frozen=True)
+class Shard:
+    split: str
+    index: int
+    cases: tuple[PlannedCase, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.split}/shard-{self.index:05d}"
+
+
+@dataclass
+class Plan:
+    shards: list[Shard]
+    total_cases: int  # as the sources yielded them
+    duplicates_removed: int
+    by_origin: dict[str, int] = field(default_factory=dict)  # after deduplication
+
+    @property
+    def kept_cases(self) -> int:
+        return sum(len(shard.cases) for shard in self.shards)
+
+
+def _instantiate(spec, index: int, config: BuildConfig):
+    from codewm.programs.base import SOURCES
+
+    options = {k: v for k, v in spec.options.items() if k != "batch"}
+    target = SOURCES.get(spec.kind, spec.kind)
+    if "seed" not in options:
+        # Give seeded sources a seed of their own derived from the build's.
+        try:
+            module_name, _, class_name = target.rpartition(".")
+            import importlib
+
+            cls = getattr(importlib.import_module(module_name), class_name)
+            if "seed" in inspect.signature(cls).parameters:
+                options["seed"] = config.seed + index
+        except (ImportError, AttributeError, ValueError, TypeError):
+            pass  # make_source reports the real problem
+    return make_source(spec.kind, **options)
+
+
+def make_plan(config: BuildConfig) -> Plan:
+    seen: set[tuple[str, str]] = set()
+    per_split: dict[str, list[PlannedCase]] = {name: [] for name, _ in config.splits}
+    total = duplicates = 0
+    by_origin: dict[str, int] = {}
+    for index, spec in enumerate(config.sources):
+        try:
+            source = _instantiate(spec, index, config)
+        except SourceConfigError as exc:
+            raise SourceConfigError(f"sources[{index}] ({spec.kind}): {exc}") from None
+        # A config may say `batch = true` for a source it trusts, or false to forbid it.
+        batchable = bool(spec.options.get("batch", is_batchable(source)))
+        for case in source.cases():
+            total += 1
+            sha = program_digest(case.source)
+            key = (sha, normalize_call(case.call))
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            split = assign_split(sha, config.splits)
+            per_split[split].append(PlannedCase(case, sha, split, batchable))
+            by_origin[case.origin] = by_origin.get(case.origin, 0) + 1
+    shards = []
+    for split, cases in per_split.items():
+        for start in range(0, len(cases), config.shard_size):
+            shards.append(Shard(split, start // config.shard_size, tuple(cases[start : start + config.shard_size])))
+    return Plan(shards, total, duplicates, by_origin)

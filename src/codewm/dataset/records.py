@@ -1,0 +1,152 @@
+"""One dataset record per traced case, and how records are written to shard files.
+
+Every file is written to a temporary name, flushed to disk and renamed into place, so a
+kill at any moment leaves either the complete file or none. gzip members carry no time
+stamp or file name and Parquet files no creation time, so the same records always give
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+from codewm.format.cwm import format_prompt, format_steps, format_trace
+from codewm.format.json_trace import trace_to_dict
+
+try:
+    from codewm.trace import _ctracer
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ctracer = None
+
+TRAINING_STATUSES = ("ok", "exception")  # real executions, start to end
+# A stand-in for a tokenizer until codewm trains one: CWM special tokens, words, single
+# punctuation characters and runs of whitespace each count as one token.
+_PRE_TOKEN = re.compile(r"<\|[a-z_]+\|>|\w+|\s+|[^\w\s]")
+
+PARQUET_COLUMNS = (
+    "id", "origin", "split", "program_sha", "source", "call", "status", "error", "n_frames",
+    "n_tokens", "max_value_chars", "in_training", "excluded", "text", "trace_json", "meta_json",
+)
+
+
+def count_tokens(text: str) -> int:
+    if _ctracer is not None:
+        return _ctracer.count_pretokens(text)
+    return len(_PRE_TOKEN.findall(text))
+
+
+def make_record(planned, result, max_trace_tokens: int) -> dict:
+    """The record of one planned case (`codewm.dataset.plan.PlannedCase`) and its `RunResult`."""
+    trace = result.trace
+    if result.steps or not trace.frames:  # the fast path: text straight from the raw steps
+        text = format_prompt(trace.context) + format_steps(result.steps, trace.context, trace.complete)
+    else:
+        text = format_trace(trace)
+    tokens = count_tokens(text)
+    excluded = None
+    if result.status not in TRAINING_STATUSES:
+        excluded = f"status:{result.status}"
+    elif tokens > max_trace_tokens:
+        excluded = "too_long"
+    longest = 0
+    for frame in trace.frames:
+        if frame.locals:
+            longest = max(longest, max(map(len, frame.locals.values())))
+        if frame.value is not None:
+            longest = max(longest, len(frame.value))
+    case = planned.case
+    return {
+        "id": case.id,
+        "origin": case.origin,
+        "split": planned.split,
+        "program_sha": planned.program_sha,
+        "source": case.source,
+        "call": case.call,
+        "status": result.status,
+        "error": result.error,
+        "n_frames": len(trace.frames),
+        "n_tokens": tokens,
+        "max_value_chars": longest,
+        "in_training": excluded is None,
+        "excluded": excluded,
+        "text": text if excluded is None else None,
+        "trace": trace_to_dict(trace),
+        "meta": case.meta,
+    }
+
+
+def _atomic_write(path: Path, data: bytes) -> str:
+    """Write `data` to `path` atomically and durably; return its sha256."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return hashlib.sha256(data).hexdigest()
+
+
+def jsonl_gz_bytes(records: list[dict]) -> bytes:
+    raw = "".join(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records).encode()
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=6) as handle:
+        handle.write(raw)
+    return buffer.getvalue()
+
+
+def parquet_bytes(records: list[dict]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, list] = {name: [] for name in PARQUET_COLUMNS}
+    for record in records:
+        for name in PARQUET_COLUMNS:
+            if name == "trace_json":
+                columns[name].append(json.dumps(record["trace"], ensure_ascii=False, separators=(",", ":")))
+            elif name == "meta_json":
+                columns[name].append(json.dumps(record["meta"], ensure_ascii=False, separators=(",", ":"), sort_keys=True))
+            else:
+                columns[name].append(record[name])
+    schema = pa.schema(
+        [
+            (name, pa.int64() if name in ("n_frames", "n_tokens", "max_value_chars") else pa.bool_() if name == "in_training" else pa.string())
+            for name in PARQUET_COLUMNS
+        ]
+    )
+    table = pa.table(columns, schema=schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", write_statistics=False)
+    return sink.getvalue()
+
+
+def write_shard(directory: Path, name: str, records: list[dict], formats: tuple[str, ...]) -> dict[str, str]:
+    """Write one shard in every format; returns {file name: sha256}. The caller marks the
+    shard done only after this returns."""
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for fmt in formats:
+        data = jsonl_gz_bytes(records) if fmt == "jsonl.gz" else parquet_bytes(records)
+        target = path.with_name(f"{path.name}.{fmt}")
+        written[f"{name}.{fmt}"] = _atomic_write(target, data)
+    return written
+
+
+def read_jsonl_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def atomic_write_json(path: Path, data: dict) -> str:
+    return _atomic_write(path, (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode())

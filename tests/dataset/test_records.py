@@ -39,7 +39,7 @@ def test_splits_follow_the_fractions():
 def test_shard_bytes_are_stable(tmp_path):
     rows = [{"id": str(i), "origin": "t", "split": "train", "program_sha": "0" * 64, "source": "s", "call": "c", "status": "ok",
              "error": None, "n_frames": 1, "n_tokens": 2, "max_value_chars": 3, "in_training": True, "excluded": None,
-             "text": "t\u00e9", "trace": {"frames": []}, "meta": {"b": 1, "a": 2}} for i in range(20)]
+             "text": "t\u00e9", "partial_text": None, "linenos": [1, 2], "meta": {"b": 1, "a": 2}} for i in range(20)]
     assert records.jsonl_gz_bytes(rows) == records.jsonl_gz_bytes(rows)
     assert records.parquet_bytes(rows) == records.parquet_bytes(rows)
     first = records.write_shard(tmp_path / "a", "train/shard-00000", rows, ("jsonl.gz", "parquet"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codewm.dataset.records import _atomic_write
+from codewm.dataset.records import _atomic_write, record_trace
 from codewm.dataset.stats import iter_records, load_manifest
 
 EXPORT_FORMATS = ("hf",)
@@ -44,7 +44,7 @@ def _schema():
 
 
 def _row(record: dict) -> dict:
-    frames = record["trace"]["frames"]
+    frames = [frame.to_dict() for frame in record_trace(record).frames]
     return {
         "text": record["text"],
         "id": record["id"],

@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 
 from codewm.format.cwm import format_prompt, format_steps, format_trace
-from codewm.format.json_trace import trace_to_dict
 
 try:
     from codewm.trace import _ctracer
@@ -31,7 +30,7 @@ _PRE_TOKEN = re.compile(r"<\|[a-z_]+\|>|\w+|\s+|[^\w\s]")
 
 PARQUET_COLUMNS = (
     "id", "origin", "split", "program_sha", "source", "call", "status", "error", "n_frames",
-    "n_tokens", "max_value_chars", "in_training", "excluded", "text", "trace_json", "meta_json",
+    "n_tokens", "max_value_chars", "in_training", "excluded", "text", "partial_text", "linenos", "meta_json",
 )
 
 
@@ -75,8 +74,9 @@ def make_record(planned, result, max_trace_tokens: int) -> dict:
         "max_value_chars": longest,
         "in_training": excluded is None,
         "excluded": excluded,
-        "text": text if excluded is None else None,
-        "trace": trace_to_dict(trace),
+        "text": text if excluded is None else None,  # the training text
+        "partial_text": None if excluded is None else text,  # what an excluded run recorded
+        "linenos": [frame.lineno for frame in trace.frames],  # what the text does not carry
         "meta": case.meta,
     }
 
@@ -112,18 +112,12 @@ def parquet_bytes(records: list[dict]) -> bytes:
     columns: dict[str, list] = {name: [] for name in PARQUET_COLUMNS}
     for record in records:
         for name in PARQUET_COLUMNS:
-            if name == "trace_json":
-                columns[name].append(json.dumps(record["trace"], ensure_ascii=False, separators=(",", ":")))
-            elif name == "meta_json":
+            if name == "meta_json":
                 columns[name].append(json.dumps(record["meta"], ensure_ascii=False, separators=(",", ":"), sort_keys=True))
             else:
                 columns[name].append(record[name])
-    schema = pa.schema(
-        [
-            (name, pa.int64() if name in ("n_frames", "n_tokens", "max_value_chars") else pa.bool_() if name == "in_training" else pa.string())
-            for name in PARQUET_COLUMNS
-        ]
-    )
+    kinds = {"n_frames": pa.int64(), "n_tokens": pa.int64(), "max_value_chars": pa.int64(), "in_training": pa.bool_(), "linenos": pa.list_(pa.int64())}
+    schema = pa.schema([(name, kinds.get(name, pa.string())) for name in PARQUET_COLUMNS])
     table = pa.table(columns, schema=schema)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd", write_statistics=False)
@@ -141,6 +135,17 @@ def write_shard(directory: Path, name: str, records: list[dict], formats: tuple[
         target = path.with_name(f"{path.name}.{fmt}")
         written[f"{name}.{fmt}"] = _atomic_write(target, data)
     return written
+
+
+def record_trace(record: dict):
+    """The `Trace` a record holds (training or partial text), line numbers included."""
+    from codewm.format.cwm import parse_trace
+
+    text = record["text"] if record["text"] is not None else record["partial_text"]
+    trace = parse_trace(text).trace
+    for frame, lineno in zip(trace.frames, record.get("linenos") or []):
+        frame.lineno = lineno
+    return trace
 
 
 def read_jsonl_gz(path: Path) -> list[dict]:

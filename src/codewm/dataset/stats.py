@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codewm.dataset.records import read_jsonl_gz
+from codewm.dataset.records import read_jsonl_gz, record_trace
 
 
 class DatasetError(ValueError):
@@ -86,12 +86,12 @@ def compute_stats(directory: str | Path) -> DatasetStats:
         stats.tokens.setdefault(split, []).append(record["n_tokens"])
         stats.statuses[record["status"]] = stats.statuses.get(record["status"], 0) + 1
         stats.origins[record["origin"]] = stats.origins.get(record["origin"], 0) + 1
-        for frame in record["trace"]["frames"]:
-            stats.events[frame["event"]] = stats.events.get(frame["event"], 0) + 1
-            if frame.get("locals"):
-                stats.value_chars.extend(len(v) for v in frame["locals"].values())
-            if frame.get("value") is not None:
-                stats.value_chars.append(len(frame["value"]))
+        for frame in record_trace(record).frames:
+            stats.events[frame.event] = stats.events.get(frame.event, 0) + 1
+            if frame.locals:
+                stats.value_chars.extend(len(v) for v in frame.locals.values())
+            if frame.value is not None:
+                stats.value_chars.append(len(frame.value))
     return stats
 
 

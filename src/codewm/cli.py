@@ -203,6 +203,61 @@ def dataset_export(
         typer.echo(f"{split}: {path}")
 
 
+programs_app = typer.Typer(no_args_is_help=True, help="Where programs come from: preview sources, mine functions.")
+app.add_typer(programs_app, name="programs")
+
+
+@programs_app.command("mine")
+def programs_mine(
+    path: Optional[Path] = typer.Argument(None, help="A folder of Python source; default: the standard library."),
+    module: list[str] = typer.Option([], "--module", "-m", help="Only these modules (repeatable)."),
+    max_functions: int = typer.Option(0, help="Stop after this many functions (0: all)."),
+    calls: int = typer.Option(3, help="Calls kept per function, at most."),
+    workers: int = typer.Option(2, help="Sandbox workers."),
+) -> None:
+    """Find top-level functions, synthesize inputs, and report which ones could be traced."""
+    from codewm.programs.miner import mine
+
+    report = mine(
+        path=str(path) if path else None,
+        modules=module or None,
+        max_functions=max_functions or None,
+        max_calls_per_function=calls,
+        workers=workers,
+    )
+    typer.echo(report.to_table())
+
+
+@programs_app.command("sample")
+def programs_sample(
+    kind: str = typer.Argument(..., help="A source name (synthetic, humaneval, cruxeval, livecodebench, jsonl, miner)."),
+    option: list[str] = typer.Option([], "--option", "-o", help="KEY=VALUE source options (values are parsed as JSON when they can be)."),
+    count: int = typer.Option(3, "--count", "-n", help="How many cases to print."),
+) -> None:
+    """Print the first cases a program source yields."""
+    from codewm.programs.base import SourceConfigError, make_source
+
+    options = {}
+    for item in option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--option needs KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    try:
+        source = make_source(kind, **options)
+        for index, case in enumerate(source.cases()):
+            if index >= count:
+                break
+            typer.secho(f"# {case.id}", bold=True)
+            typer.echo(case.source.rstrip("\n"))
+            typer.echo(f"# call: {case.call}\n")
+    except (SourceConfigError, ValueError, OSError) as exc:
+        _fail(str(exc))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

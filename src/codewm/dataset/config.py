@@ -111,7 +111,7 @@ def config_from_dict(data: dict, base: Path = Path("."), where: str = "config", 
         return value
 
     name = need("name", str, Path(where).stem)
-    out = Path(output) if output is not None else base / need("output", str, f"out/{name}")
+    out = Path(output) if output is not None else (base / need("output", str, f"out/{name}")).resolve()
     seed = need("seed", int, 0)
     shard_size = need("shard_size", int, 500)
     if shard_size < 1:

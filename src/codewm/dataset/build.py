@@ -40,6 +40,7 @@ class BuildSummary:
     traced: int  # cases traced by this run (not counting reused shards)
     engine: str
     isolation: str = ""
+    plan_seconds: float = 0.0  # reading or generating every source's programs, deduplicating, splitting
     statuses: dict = field(default_factory=dict)
 
 
@@ -145,6 +146,7 @@ def build_dataset(
     started = time.monotonic()
     _check_output(config)
     plan = make_plan(config)
+    plan_seconds = time.monotonic() - started
     output = config.output
     todo = [shard for shard in plan.shards if not _done_path(output, shard).exists()]
     traced_statuses: dict[str, int] = {}
@@ -194,6 +196,7 @@ def build_dataset(
         traced=sum(len(s.cases) for s in todo),
         engine=engine,
         isolation=isolation,
+        plan_seconds=plan_seconds,
         statuses=traced_statuses,
     )
 

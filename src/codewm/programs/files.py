@@ -38,7 +38,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         yield from enumerate(handle, start=1)
 
 
-def _rows(path: Path) -> Iterator[tuple[str, dict]]:
+def read_json_rows(path: Path) -> Iterator[tuple[str, dict]]:
     """(where, row) per non-blank line; `where` is `path:LINE`."""
     for number, line in _lines(path):
         if not line.strip():
@@ -57,7 +57,7 @@ def read_call_rows(path: str | Path) -> list[tuple[str, str, str]]:
     """(label, source, call) per row of a CRUXEval-style or codewm file; ValueError naming file:line on bad rows."""
     path = Path(path)
     rows = []
-    for where, row in _rows(path):
+    for where, row in read_json_rows(path):
         code = row.get("code")
         if not isinstance(code, str):
             raise ValueError(f"{where}: missing string field 'code'")
@@ -131,7 +131,7 @@ class _FileSource:
         if self.limit == 0:
             return
         count = 0
-        for where, row in _rows(self.path):
+        for where, row in read_json_rows(self.path):
             yield self._case(where, row)
             count += 1
             if self.limit is not None and count >= self.limit:

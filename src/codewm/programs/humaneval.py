@@ -36,7 +36,6 @@ expression, `meta["expected"]` holds its literal text: what the canonical soluti
 from __future__ import annotations
 
 import ast
-import gzip
 import json
 import math
 from dataclasses import dataclass, field
@@ -300,25 +299,15 @@ def default_data_path() -> Path:
 
 def read_problems(path: str | Path) -> list[dict]:
     """HumanEval rows from a .jsonl or .jsonl.gz file; ValueError naming file:line on a bad row."""
-    path = Path(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
+    from codewm.programs.files import read_json_rows
+
     problems = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            for key in ("task_id", "prompt", "canonical_solution", "test", "entry_point"):
-                if not isinstance(row.get(key), str):
-                    raise ValueError(f"{where}: missing string field {key!r}")
-            row["_where"] = where
-            problems.append(row)
+    for where, row in read_json_rows(Path(path)):
+        for key in ("task_id", "prompt", "canonical_solution", "test", "entry_point"):
+            if not isinstance(row.get(key), str):
+                raise ValueError(f"{where}: missing string field {key!r}")
+        row["_where"] = where
+        problems.append(row)
     return problems
 
 

@@ -252,8 +252,12 @@ def trace_in_process(
     options: TraceOptions | None = None,
     recorder: Recorder | None = None,
     namespace: dict | None = None,
+    frames: bool = True,
 ) -> InProcessResult:
     """Trace a program in this process (trusted code only; see the module docstring).
+
+    `frames=False` skips building the `Trace`'s frames (the recorder's raw steps are all a
+    caller such as the sandbox child needs); the result's trace then has none.
 
     For a function-level `context` (made by `build_context`) the module is executed
     untraced to define its functions, then `main()` is called under the tracer. For a
@@ -288,9 +292,11 @@ def trace_in_process(
         error = None if recorder.limit_reached else recorder.renderer.render(exc)
     if recorder.limit_reached:
         status = "step_limit"
-    frames = steps_to_frames(recorder.steps, context)
-    complete = status in ("ok", "exception") and _balanced(frames)
-    return InProcessResult(Trace(context, frames, complete=complete), status, error)
+    if not frames:
+        return InProcessResult(Trace(context, [], complete=False), status, error)
+    built = steps_to_frames(recorder.steps, context)
+    complete = status in ("ok", "exception") and _balanced(built)
+    return InProcessResult(Trace(context, built, complete=complete), status, error)
 
 
 def _balanced(frames: list[Frame]) -> bool:

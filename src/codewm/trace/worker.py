@@ -352,7 +352,7 @@ def _run_child(batch: dict, first: int, channel: _SignedChannel, output_fd: int,
         recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
         state["recorder"] = recorder
         try:
-            result = trace_in_process(program["context"], script=program.get("script", False), recorder=recorder)
+            result = trace_in_process(program["context"], script=program.get("script", False), recorder=recorder, frames=False)
             status, error = result.status, result.error
             if status == "exception" and error is not None and error.startswith("MemoryError("):
                 status = "memory_limit"

@@ -23,7 +23,7 @@ from pathlib import Path
 import codewm
 from codewm.dataset.config import BuildConfig, ConfigError
 from codewm.dataset.engines import make_engine
-from codewm.dataset.plan import Plan, Shard, make_plan
+from codewm.dataset.plan import Plan, Shard, iter_plan
 from codewm.dataset.records import atomic_write_json, write_shard
 
 MANIFEST_FORMAT = "codewm.dataset"
@@ -40,7 +40,7 @@ class BuildSummary:
     traced: int  # cases traced by this run (not counting reused shards)
     engine: str
     isolation: str = ""
-    plan_seconds: float = 0.0  # reading or generating every source's programs, deduplicating, splitting
+    plan_seconds: float = 0.0  # reading or generating the sources' programs, deduplicating, splitting (overlaps tracing)
     statuses: dict = field(default_factory=dict)
 
 
@@ -145,11 +145,26 @@ def build_dataset(
     """Build (or finish building) the dataset that `config` describes."""
     started = time.monotonic()
     _check_output(config)
-    plan = make_plan(config)
-    plan_seconds = time.monotonic() - started
     output = config.output
-    todo = [shard for shard in plan.shards if not _done_path(output, shard).exists()]
+    plan = Plan([], 0, 0, {})
+    planned = {"seconds": 0.0, "cases": 0}
     traced_statuses: dict[str, int] = {}
+    reused = []
+
+    def shards_to_build():
+        # Shards stream out of the plan while the sources are read; done ones are skipped.
+        clock = time.monotonic()
+        for shard in iter_plan(config, plan):
+            planned["seconds"] += time.monotonic() - clock
+            planned["cases"] += len(shard.cases)
+            if bar is not None:
+                bar.update(task, total=planned["cases"] - sum(len(s.cases) for s in reused))
+            if _done_path(output, shard).exists():
+                reused.append(shard)
+            else:
+                yield shard
+            clock = time.monotonic()
+        planned["seconds"] += time.monotonic() - clock
 
     def on_result(status: str) -> None:
         traced_statuses[status] = traced_statuses.get(status, 0) + 1
@@ -172,14 +187,18 @@ def build_dataset(
             console=console,
             transient=False,
         )
-        task = bar.add_task(f"tracing {config.name}", total=sum(len(s.cases) for s in todo), rate="")
+        task = bar.add_task(f"tracing {config.name}", total=None, rate="")
         bar.start()
     runner = make_engine(engine, config.limits, workers, address=address, on_result=on_result, batch_size=config.batch_size)
     isolation = getattr(runner, "isolation", engine)
+    built = 0
+    traced = 0
     try:
-        for shard, records in runner.records(todo, config.max_trace_tokens):
+        for shard, records in runner.records(shards_to_build(), config.max_trace_tokens):
             files = write_shard(output, shard.name, records, config.formats)
             atomic_write_json(_done_path(output, shard), _shard_summary(shard, records, files))
+            built += 1
+            traced += len(records)
     finally:
         runner.close()
         if bar is not None:
@@ -190,13 +209,13 @@ def build_dataset(
     return BuildSummary(
         output=output,
         manifest=manifest,
-        shards_built=len(todo),
-        shards_reused=len(plan.shards) - len(todo),
+        shards_built=built,
+        shards_reused=len(reused),
         seconds=time.monotonic() - started,
-        traced=sum(len(s.cases) for s in todo),
+        traced=traced,
         engine=engine,
         isolation=isolation,
-        plan_seconds=plan_seconds,
+        plan_seconds=planned["seconds"],
         statuses=traced_statuses,
     )
 

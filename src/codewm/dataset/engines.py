@@ -54,14 +54,30 @@ class LocalEngine:
     def isolation(self) -> str:
         return self.sandbox.isolation
 
-    def records(self, shards, max_trace_tokens):
-        for shard in shards:
+    def records(self, shards, max_trace_tokens, lookahead: int = 2):
+        """Shards are traced `lookahead` at a time: while the workers trace the ones in
+        flight, this thread reads the next shard from the plan and writes finished ones."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        window: deque = deque()
+
+        def finish(shard, futures):
             records = []
-            for planned, result in zip(shard.cases, self.sandbox.map_batches(_batches(shard.cases, self.batch_size))):
+            for planned, result in zip(shard.cases, (r for future in futures for r in future.result())):
                 records.append(make_record(planned, result, max_trace_tokens))
                 if self.on_result:
                     self.on_result(result.status)
-            yield shard, records
+            return shard, records
+
+        with ThreadPoolExecutor(max_workers=self.sandbox.size) as pool:
+            for shard in shards:
+                futures = [pool.submit(self.sandbox.run_batch, batch) for batch in _batches(shard.cases, self.batch_size)]
+                window.append((shard, futures))
+                while len(window) > lookahead or (window and all(f.done() for f in window[0][1])):
+                    yield finish(*window.popleft())
+            while window:
+                yield finish(*window.popleft())
 
     def close(self) -> None:
         self.sandbox.close()

@@ -118,11 +118,23 @@ def _instantiate(spec, index: int, config: BuildConfig):
     return make_source(spec.kind, **options)
 
 
-def make_plan(config: BuildConfig) -> Plan:
+def iter_plan(config: BuildConfig, plan: Plan):
+    """Yield each shard as soon as it is full (the last, partial shard of every split at the
+    end), while reading the sources; `plan` is filled in as it goes (`shards`, counts), and
+    is complete once the iterator is exhausted. Tracing can start on the first shards while
+    later programs are still being generated."""
     seen: set[tuple[str, str]] = set()
     per_split: dict[str, list[PlannedCase]] = {name: [] for name, _ in config.splits}
-    total = duplicates = 0
-    by_origin: dict[str, int] = {}
+    made: dict[str, int] = {name: 0 for name, _ in config.splits}
+
+    def cut(split: str) -> Shard:
+        cases = per_split[split]
+        shard = Shard(split, made[split], tuple(cases))
+        made[split] += 1
+        per_split[split] = []
+        plan.shards.append(shard)
+        return shard
+
     for index, spec in enumerate(config.sources):
         try:
             source = _instantiate(spec, index, config)
@@ -131,18 +143,28 @@ def make_plan(config: BuildConfig) -> Plan:
         # A config may say `batch = true` for a source it trusts, or false to forbid it.
         batchable = bool(spec.options.get("batch", is_batchable(source)))
         for case in source.cases():
-            total += 1
+            plan.total_cases += 1
             sha = program_digest(case.source)
             key = (sha, normalize_call(case.call))
             if key in seen:
-                duplicates += 1
+                plan.duplicates_removed += 1
                 continue
             seen.add(key)
             split = assign_split(sha, config.splits)
             per_split[split].append(PlannedCase(case, sha, split, batchable))
-            by_origin[case.origin] = by_origin.get(case.origin, 0) + 1
-    shards = []
-    for split, cases in per_split.items():
-        for start in range(0, len(cases), config.shard_size):
-            shards.append(Shard(split, start // config.shard_size, tuple(cases[start : start + config.shard_size])))
-    return Plan(shards, total, duplicates, by_origin)
+            plan.by_origin[case.origin] = plan.by_origin.get(case.origin, 0) + 1
+            if len(per_split[split]) == config.shard_size:
+                yield cut(split)
+    for split in list(per_split):
+        if per_split[split]:
+            yield cut(split)
+    order = {name: position for position, (name, _) in enumerate(config.splits)}
+    plan.shards.sort(key=lambda shard: (order[shard.split], shard.index))
+
+
+def make_plan(config: BuildConfig) -> Plan:
+    """The whole plan at once (shards in split order, then index)."""
+    plan = Plan([], 0, 0, {})
+    for _ in iter_plan(config, plan):
+        pass
+    return plan

@@ -300,6 +300,11 @@ class Sandbox:
                 self._idle.append(worker)
 
     @property
+    def size(self) -> int:
+        """How many workers the pool keeps (programs traced at once)."""
+        return self._size
+
+    @property
     def workers_started(self) -> int:
         """How many worker processes were started so far (replacements included)."""
         return self._workers_started

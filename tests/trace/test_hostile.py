@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import socket
 import sys
 from dataclasses import dataclass

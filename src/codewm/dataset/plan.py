@@ -15,14 +15,6 @@ from codewm.dataset.config import BuildConfig
 from codewm.programs.base import ProgramCase, SourceConfigError, is_batchable, make_source
 
 
-def normalize_program(source: str) -> str:
-    """The program with formatting and comments removed (ast round trip), for hashing."""
-    try:
-        return ast.unparse(ast.parse(source))
-    except (SyntaxError, ValueError, RecursionError):
-        return source.strip()
-
-
 def normalize_call(call: str) -> str:
     try:
         return ast.unparse(ast.parse(call.strip(), mode="eval"))
@@ -160,11 +152,3 @@ def iter_plan(config: BuildConfig, plan: Plan):
             yield cut(split)
     order = {name: position for position, (name, _) in enumerate(config.splits)}
     plan.shards.sort(key=lambda shard: (order[shard.split], shard.index))
-
-
-def make_plan(config: BuildConfig) -> Plan:
-    """The whole plan at once (shards in split order, then index)."""
-    plan = Plan([], 0, 0, {})
-    for _ in iter_plan(config, plan):
-        pass
-    return plan

@@ -36,7 +36,6 @@ expression, `meta["expected"]` holds its literal text: what the canonical soluti
 from __future__ import annotations
 
 import ast
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -33,9 +33,6 @@ DEFAULT_REPR_TIMEOUT = 0.5
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 # Values whose repr Python computes itself, quickly and safely.
 ATOMIC_TYPES = frozenset({int, bool, float, complex, str, bytes, type(None), type(Ellipsis)})
-# Immutable values: the same object always renders to the same text, so a renderer may reuse
-# an earlier rendering when it sees the very same object again.
-IMMUTABLE_TYPES = ATOMIC_TYPES | {range}
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 
 

@@ -15,6 +15,14 @@ def test_the_compiled_token_count_matches_the_regex(text):
     assert records.count_tokens(text) == len(records._PRE_TOKEN.findall(text))
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["<|frame_sep|>", "<|", "|>", "<|x", "a", "Z", "_", " ", "\n", "\x0b", "\x1c", "\x1f", "1", "{", '"', "<", "|", "<|a_b|>", "\t", "\x00", "\x7f"]), max_size=40).map("".join))
+def test_the_ascii_fast_path_of_the_token_count_matches_the_regex(text):
+    # ASCII text (all JSON-escaped dataset text) takes a table-driven path of its own.
+    assert text.isascii()
+    assert records.count_tokens(text) == len(records._PRE_TOKEN.findall(text))
+
+
 def test_special_tokens_count_once():
     assert records.count_tokens("<|frame_sep|><|call_sep|>{}") == 4
     assert records.count_tokens("x = 1\n") == 6  # x, space, =, space, 1, newline

@@ -417,8 +417,35 @@ fail:
  * as codewm.dataset.records.count_tokens defines them (a stand-in for a tokenizer). */
 static int is_word(Py_UCS4 c) { return c == '_' || Py_UNICODE_ISALNUM(c); }
 
+/* Character classes of ASCII, filled at import from the same predicates as the general path:
+ * 1 = word, 2 = space, 0 = other. Dataset text is almost always ASCII (JSON escapes the rest). */
+static unsigned char ascii_class[128];
+
+static Py_ssize_t count_ascii_pretokens(const unsigned char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0, count = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == '<' && i + 1 < n && s[i + 1] == '|') {
+            Py_ssize_t j = i + 2;
+            while (j < n && ((s[j] >= 'a' && s[j] <= 'z') || s[j] == '_')) j++;
+            if (j > i + 2 && j + 1 < n && s[j] == '|' && s[j + 1] == '>') {
+                count++;
+                i = j + 2;
+                continue;
+            }
+        }
+        unsigned char cls = ascii_class[c];
+        i++;
+        if (cls) while (i < n && ascii_class[s[i]] == cls) i++;
+        count++;
+    }
+    return count;
+}
+
 static PyObject *count_pretokens(PyObject *module, PyObject *arg) {
     if (!PyUnicode_Check(arg)) { PyErr_SetString(PyExc_TypeError, "count_pretokens needs a str"); return NULL; }
+    if (PyUnicode_IS_ASCII(arg))
+        return PyLong_FromSsize_t(count_ascii_pretokens(PyUnicode_1BYTE_DATA(arg), PyUnicode_GET_LENGTH(arg)));
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg), i = 0, count = 0;
     int kind = PyUnicode_KIND(arg);
     const void *data = PyUnicode_DATA(arg);
@@ -458,6 +485,8 @@ static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_ctracer", NULL, 
 
 PyMODINIT_FUNC PyInit__ctracer(void) {
     if (PyType_Ready(&CTracerType) < 0) return NULL;
+    for (int c = 0; c < 128; c++)
+        ascii_class[c] = is_word((Py_UCS4)c) ? 1 : Py_UNICODE_ISSPACE((Py_UCS4)c) ? 2 : 0;
     s_call = PyUnicode_InternFromString("call");
     s_line = PyUnicode_InternFromString("line");
     s_return = PyUnicode_InternFromString("return");

@@ -146,7 +146,7 @@ def build_dataset(
     started = time.monotonic()
     _check_output(config)
     output = config.output
-    plan = Plan([], 0, 0, {})
+    plan = Plan()
     planned = {"seconds": 0.0, "cases": 0}
     traced_statuses: dict[str, int] = {}
     reused = []
@@ -203,7 +203,7 @@ def build_dataset(
         runner.close()
         if bar is not None:
             bar.stop()
-    summaries = [json.loads(_done_path(output, shard).read_text()) for shard in plan.shards]
+    summaries = [json.loads((output / f"{name}.done.json").read_text()) for name in plan.shard_names]
     manifest = _manifest(config, plan, summaries)
     atomic_write_json(output / "manifest.json", manifest)
     return BuildSummary(

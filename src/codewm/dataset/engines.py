@@ -22,7 +22,7 @@ class Engine(Protocol):
 
 
 def _programs(cases) -> list[Program]:
-    return [Program.function(planned.case.source, planned.case.call) for planned in cases]
+    return [Program.function(planned.case.source, planned.case.call, definitions=planned.definitions) for planned in cases]
 
 
 def _batches(cases, batch_size: int) -> list[list[Program]]:
@@ -72,7 +72,7 @@ class LocalEngine:
 
         with ThreadPoolExecutor(max_workers=self.sandbox.size) as pool:
             for shard in shards:
-                futures = [pool.submit(self.sandbox.run_batch, batch) for batch in _batches(shard.cases, self.batch_size)]
+                futures = [pool.submit(self.sandbox.run_batch, batch, True) for batch in _batches(shard.cases, self.batch_size)]
                 window.append((shard, futures))
                 while len(window) > lookahead or (window and all(f.done() for f in window[0][1])):
                     yield finish(*window.popleft())
@@ -90,7 +90,7 @@ def _ray_trace_chunk(cases, limits_data: dict, max_trace_tokens: int, batch_size
     global _RAY_SANDBOX
     if _RAY_SANDBOX is None:
         _RAY_SANDBOX = Sandbox(limits=SandboxLimits(**limits_data), workers=1)
-    results = _RAY_SANDBOX.map_batches(_batches(cases, batch_size))
+    results = _RAY_SANDBOX.map_batches(_batches(cases, batch_size), text=True)
     return [make_record(planned, result, max_trace_tokens) for planned, result in zip(cases, results)]
 
 

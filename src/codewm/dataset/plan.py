@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from codewm.dataset.config import BuildConfig
 from codewm.programs.base import ProgramCase, SourceConfigError, is_batchable, make_source
+from codewm.trace.tracer import compile_definitions, shippable_definitions
 
 
 def normalize_call(call: str) -> str:
@@ -40,13 +41,20 @@ def program_digest(source: str) -> str:
     formatting and comments do not count. (Compiled by this Python: like the traces
     themselves, splits are specific to the Python version.) Text that does not compile is
     hashed as written, stripped."""
+    return digest_and_definitions(source)[0]
+
+
+def digest_and_definitions(source: str) -> tuple[str, bytes | None]:
+    """`program_digest(source)`, and the compiled program for the sandbox to run (see
+    `codewm.trace.sandbox.Program.definitions`; None where it must compile it itself), from
+    one compilation."""
     try:
-        code = compile(source, "<program>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return hashlib.sha256(b"text:" + source.strip().encode()).hexdigest()
+        code = compile_definitions(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return hashlib.sha256(b"text:" + source.strip().encode()).hexdigest(), None
     parts: list[bytes] = []
     _code_fingerprint(code, parts)
-    return hashlib.sha256(b"\x00".join(parts)).hexdigest()
+    return hashlib.sha256(b"\x00".join(parts)).hexdigest(), shippable_definitions(code)
 
 
 def assign_split(program_sha: str, splits: tuple[tuple[str, float], ...]) -> str:
@@ -66,6 +74,7 @@ class PlannedCase:
     program_sha: str
     split: str
     batchable: bool = False  # may share a sandbox process with other batchable cases
+    definitions: bytes | None = field(default=None, repr=False, compare=False)  # compiled while hashing
 
 
 @dataclass(frozen=True)
@@ -81,14 +90,14 @@ class Shard:
 
 @dataclass
 class Plan:
-    shards: list[Shard]
-    total_cases: int  # as the sources yielded them
-    duplicates_removed: int
-    by_origin: dict[str, int] = field(default_factory=dict)  # after deduplication
+    """What `iter_plan` found, filled in as it goes. Shards themselves are not kept (a large
+    build's programs need not all fit in memory), only their names, in build order."""
 
-    @property
-    def kept_cases(self) -> int:
-        return sum(len(shard.cases) for shard in self.shards)
+    shard_names: list[str] = field(default_factory=list)
+    total_cases: int = 0  # as the sources yielded them
+    duplicates_removed: int = 0
+    kept_cases: int = 0
+    by_origin: dict[str, int] = field(default_factory=dict)  # after deduplication
 
 
 def _instantiate(spec, index: int, config: BuildConfig):
@@ -124,7 +133,8 @@ def iter_plan(config: BuildConfig, plan: Plan):
         shard = Shard(split, made[split], tuple(cases))
         made[split] += 1
         per_split[split] = []
-        plan.shards.append(shard)
+        plan.shard_names.append(shard.name)
+        plan.kept_cases += len(cases)
         return shard
 
     for index, spec in enumerate(config.sources):
@@ -136,14 +146,14 @@ def iter_plan(config: BuildConfig, plan: Plan):
         batchable = bool(spec.options.get("batch", is_batchable(source)))
         for case in source.cases():
             plan.total_cases += 1
-            sha = program_digest(case.source)
+            sha, definitions = digest_and_definitions(case.source)
             key = (sha, normalize_call(case.call))
             if key in seen:
                 plan.duplicates_removed += 1
                 continue
             seen.add(key)
             split = assign_split(sha, config.splits)
-            per_split[split].append(PlannedCase(case, sha, split, batchable))
+            per_split[split].append(PlannedCase(case, sha, split, batchable, definitions))
             plan.by_origin[case.origin] = plan.by_origin.get(case.origin, 0) + 1
             if len(per_split[split]) == config.shard_size:
                 yield cut(split)
@@ -151,4 +161,5 @@ def iter_plan(config: BuildConfig, plan: Plan):
         if per_split[split]:
             yield cut(split)
     order = {name: position for position, (name, _) in enumerate(config.splits)}
-    plan.shards.sort(key=lambda shard: (order[shard.split], shard.index))
+    # Shard names sort by index within a split (shard-00000, shard-00001, ...).
+    plan.shard_names.sort(key=lambda name: (order[name.split("/")[0]], name))

@@ -43,22 +43,26 @@ def count_tokens(text: str) -> int:
 def make_record(planned, result, max_trace_tokens: int) -> dict:
     """The record of one planned case (`codewm.dataset.plan.PlannedCase`) and its `RunResult`."""
     trace = result.trace
-    if result.steps or not trace.frames:  # the fast path: text straight from the raw steps
-        text = format_prompt(trace.context) + format_steps(result.steps, trace.context, trace.complete)
+    if result.text is not None:  # the sandbox wrote the text (run_batch(..., text=True))
+        text, n_frames, linenos, longest = result.text, result.n_frames, result.linenos, result.max_value_chars
     else:
-        text = format_trace(trace)
+        if result.steps or not trace.frames:  # text straight from the raw steps
+            text = format_prompt(trace.context) + format_steps(result.steps, trace.context, trace.complete)
+        else:
+            text = format_trace(trace)
+        n_frames, linenos = len(trace.frames), [frame.lineno for frame in trace.frames]
+        longest = 0
+        for frame in trace.frames:
+            if frame.locals:
+                longest = max(longest, max(map(len, frame.locals.values())))
+            if frame.value is not None:
+                longest = max(longest, len(frame.value))
     tokens = count_tokens(text)
     excluded = None
     if result.status not in TRAINING_STATUSES:
         excluded = f"status:{result.status}"
     elif tokens > max_trace_tokens:
         excluded = "too_long"
-    longest = 0
-    for frame in trace.frames:
-        if frame.locals:
-            longest = max(longest, max(map(len, frame.locals.values())))
-        if frame.value is not None:
-            longest = max(longest, len(frame.value))
     case = planned.case
     return {
         "id": case.id,
@@ -69,14 +73,14 @@ def make_record(planned, result, max_trace_tokens: int) -> dict:
         "call": case.call,
         "status": result.status,
         "error": result.error,
-        "n_frames": len(trace.frames),
+        "n_frames": n_frames,
         "n_tokens": tokens,
         "max_value_chars": longest,
         "in_training": excluded is None,
         "excluded": excluded,
         "text": text if excluded is None else None,  # the training text
         "partial_text": None if excluded is None else text,  # what an excluded run recorded
-        "linenos": [frame.lineno for frame in trace.frames],  # what the text does not carry
+        "linenos": linenos,  # what the text does not carry
         "meta": case.meta,
     }
 

@@ -156,6 +156,40 @@ def format_steps(steps: list, context: str, complete: bool = True) -> str:
     return format_frames(frames, complete)
 
 
+def steps_complete(steps: list, status: str) -> bool:
+    """Whether a run's raw steps are a whole execution: it ended by itself (ok, or an
+    exception out of the entry point) and the last step returns from the entry point."""
+    return status in ("ok", "exception") and bool(steps) and steps[-1][0] == "return" and steps[-1][2] == 0
+
+
+def describe_steps(steps: list, context: str, status: str) -> dict:
+    """What a dataset record keeps of a run, straight from its raw steps (no `Frame`s):
+    the CWM text (prompt and trace), completeness, frame count, each frame's line number
+    (which the text does not carry) and the longest rendered value."""
+    complete = steps_complete(steps, status)
+    return {
+        "text": format_prompt(context) + format_steps(steps, context, complete),
+        "complete": complete,
+        "n_frames": len(steps),
+        "linenos": [step[1] for step in steps],
+        "max_value_chars": longest_value(steps),
+    }
+
+
+def longest_value(steps: list) -> int:
+    """The length of the longest rendered value in raw steps."""
+    if _ctracer is not None:
+        return _ctracer.longest_value(steps)
+    longest = 0
+    for step in steps:
+        local_values, value = step[3], step[4]
+        if local_values:
+            longest = max(longest, max(map(len, local_values.values())))
+        if value is not None and len(value) > longest:
+            longest = len(value)
+    return longest
+
+
 def format_trace(trace: Trace) -> str:
     """The whole sequence: prompt, then frames, then `<|end_of_text|>` if complete."""
     return format_prompt(trace.context) + format_frames(trace.frames, trace.complete)

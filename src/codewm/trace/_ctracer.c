@@ -475,7 +475,40 @@ static PyObject *count_pretokens(PyObject *module, PyObject *arg) {
     return PyLong_FromSsize_t(count);
 }
 
+/* longest_value(steps) -> int: the length of the longest rendered value in raw steps (a
+ * local's value in call/line steps, the value of return/exception steps); what
+ * codewm.format.cwm.describe_steps reports as max_value_chars. */
+static PyObject *longest_value(PyObject *module, PyObject *steps) {
+    if (!PyList_Check(steps)) { PyErr_SetString(PyExc_TypeError, "longest_value needs a list of steps"); return NULL; }
+    Py_ssize_t longest = 0, n = PyList_GET_SIZE(steps);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *step = PyList_GET_ITEM(steps, i);
+        if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) < 5) {
+            PyErr_Format(PyExc_ValueError, "step %zd is not a step tuple", i);
+            return NULL;
+        }
+        PyObject *locals = PyTuple_GET_ITEM(step, 3), *value = PyTuple_GET_ITEM(step, 4);
+        if (PyDict_Check(locals)) {
+            PyObject *key, *item;
+            Py_ssize_t pos = 0;
+            while (PyDict_Next(locals, &pos, &key, &item)) {
+                if (!PyUnicode_Check(item)) { PyErr_Format(PyExc_ValueError, "step %zd has a value that is not a str", i); return NULL; }
+                if (PyUnicode_GET_LENGTH(item) > longest) longest = PyUnicode_GET_LENGTH(item);
+            }
+        } else if (locals != Py_None) {
+            PyErr_Format(PyExc_ValueError, "step %zd has locals that are not a dict", i);
+            return NULL;
+        }
+        if (value != Py_None) {
+            if (!PyUnicode_Check(value)) { PyErr_Format(PyExc_ValueError, "step %zd has a value that is not a str", i); return NULL; }
+            if (PyUnicode_GET_LENGTH(value) > longest) longest = PyUnicode_GET_LENGTH(value);
+        }
+    }
+    return PyLong_FromSsize_t(longest);
+}
+
 static PyMethodDef module_methods[] = {
+    {"longest_value", longest_value, METH_O, "Longest rendered value in raw steps (see codewm.format.cwm.describe_steps)."},
     {"count_pretokens", count_pretokens, METH_O, "Count pre-tokens (see codewm.dataset.records.count_tokens)."},
     {"format_steps", format_steps, METH_VARARGS, "CWM text of raw steps (see codewm.format.cwm.format_steps)."},
     {NULL}

@@ -22,6 +22,7 @@ replaced before the next run.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 import secrets
@@ -38,7 +39,7 @@ import codewm
 from codewm.trace.render import DEFAULT_MAX_CHARS, DEFAULT_REPR_TIMEOUT
 from codewm.trace.tracer import DEFAULT_MAX_STEPS, steps_to_frames
 from codewm.trace.types import Trace, build_context, script_context
-from codewm.trace.worker import python_dirs, read_message, write_message
+from codewm.trace.worker import TEXTS, python_dirs, read_message, write_message
 
 STATUSES = ("ok", "exception", "timeout", "memory_limit", "crashed", "step_limit", "syntax_error", "sandbox_error")
 ISOLATIONS = ("auto", "bwrap", "process")
@@ -73,6 +74,12 @@ class RunResult:
     wall_seconds: float = 0.0
     touched: list[str] = field(default_factory=list)  # with audit=True: files, network, processes used
     steps: list = field(default_factory=list, repr=False, compare=False)  # the raw steps behind `trace`
+    # With run_batch(..., text=True) the trace comes back as CWM text (prompt and trace, what
+    # codewm.format.cwm.format_trace writes) and `trace` has no frames, only its completeness.
+    text: str | None = field(default=None, repr=False)
+    n_frames: int = 0  # frames of the trace (text mode)
+    linenos: list[int] = field(default_factory=list, repr=False)  # each frame's line (text mode)
+    max_value_chars: int = 0  # longest rendered value (text mode)
 
     @property
     def ok(self) -> bool:
@@ -93,15 +100,21 @@ class RunResult:
 @dataclass(frozen=True)
 class Program:
     """What to run: a CWM context, whether it is a whole script, and whether to audit it
-    (record in `RunResult.touched` the files, network and processes the program uses)."""
+    (record in `RunResult.touched` the files, network and processes the program uses).
+
+    `definitions` optionally carries the program's definitions already compiled by codewm
+    (`codewm.trace.tracer.shippable_definitions`), which the sandbox then runs instead of
+    compiling them again: the dataset planner compiles every program anyway to hash it.
+    """
 
     context: str
     script: bool = False
     audit: bool = False
+    definitions: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def function(cls, source: str, call: str, audit: bool = False) -> "Program":
-        return cls(build_context(source, call), audit=audit)
+    def function(cls, source: str, call: str, audit: bool = False, definitions: bytes | None = None) -> "Program":
+        return cls(build_context(source, call), audit=audit, definitions=definitions)
 
     @classmethod
     def whole_script(cls, source: str) -> "Program":
@@ -110,6 +123,13 @@ class Program:
 
 class SandboxError(RuntimeError):
     """The sandbox itself could not be started (not a problem of a traced program)."""
+
+
+def _program_request(program: Program) -> dict:
+    request = {"context": program.context, "script": program.script, "audit": program.audit}
+    if program.definitions is not None and not program.script:
+        request["definitions"] = base64.b64encode(program.definitions).decode("ascii")
+    return request
 
 
 def bwrap_path() -> str | None:
@@ -314,7 +334,7 @@ class Sandbox:
         """Trace one program in a child process of its own."""
         return self.run_batch([program])[0]
 
-    def run_batch(self, programs: list[Program]) -> list[RunResult]:
+    def run_batch(self, programs: list[Program], text: bool = False) -> list[RunResult]:
         """Trace programs one after another in as few child processes as possible.
 
         Each program gets its own limits, trace, output and a clean working directory, and
@@ -324,13 +344,18 @@ class Sandbox:
         a program makes to an imported module's attributes: batch only programs you trust
         not to do that (codewm's generated programs); `run` and `map` with batch_size=1
         give every program a fresh process.
+
+        `text=True` returns each trace as CWM text (`RunResult.text`, with `n_frames`,
+        `linenos` and `max_value_chars`) without building its frames: the sandbox formats
+        it where the steps are, which is what a dataset build needs and much cheaper.
         """
         if not programs:
             return []
         limits = self.limits
         request = {
             "id": next(self._ids),
-            "programs": [{"context": p.context, "script": p.script, "audit": p.audit} for p in programs],
+            "programs": [_program_request(p) for p in programs],
+            "text": text,
             "limits": {k: v for k, v in asdict(limits).items() if k not in ("max_steps", "max_value_chars", "repr_timeout")},
             "trace": {"max_steps": limits.max_steps, "max_value_chars": limits.max_value_chars, "repr_timeout": limits.repr_timeout},
         }
@@ -349,12 +374,36 @@ class Sandbox:
         replies = reply.get("results")
         if not isinstance(replies, list) or len(replies) != len(programs):
             return [RunResult("sandbox_error", Trace(p.context, [], complete=False), "malformed reply from the worker") for p in programs]
-        return [self._result(program, item if isinstance(item, dict) else {}) for program, item in zip(programs, replies)]
+        if text:  # the traces' texts travel after the JSON (see worker.pack_payload)
+            texts = reply.get(TEXTS, [])
+            for item in replies:
+                described = item.get("described") if isinstance(item, dict) else None
+                if isinstance(described, dict):
+                    position = described.get("text")
+                    described["text"] = texts[position] if type(position) is int and 0 <= position < len(texts) else None
+        return [self._result(program, item if isinstance(item, dict) else {}, text) for program, item in zip(programs, replies)]
 
-    def _result(self, program: Program, reply: dict) -> RunResult:
+    def _result(self, program: Program, reply: dict, text: bool = False) -> RunResult:
         status = reply.get("status")
         if status not in STATUSES:
             return RunResult("sandbox_error", Trace(program.context, [], complete=False), f"unknown status from the worker: {status!r}")
+        if text:
+            described = reply.get("described")
+            if not isinstance(described, dict) or not isinstance(described.get("text"), str):
+                return RunResult("sandbox_error", Trace(program.context, [], complete=False), "malformed reply from the worker (no trace text)")
+            return RunResult(
+                status=status,
+                trace=Trace(program.context, [], complete=bool(described.get("complete"))),
+                error=reply.get("error"),
+                stdout=reply.get("stdout", ""),
+                output_truncated=bool(reply.get("output_truncated")),
+                wall_seconds=float(reply.get("wall_seconds", 0.0)),
+                touched=list(reply.get("touched") or []),
+                text=described["text"],
+                n_frames=int(described.get("n_frames", 0)),
+                linenos=list(described.get("linenos") or []),
+                max_value_chars=int(described.get("max_value_chars", 0)),
+            )
         try:
             steps = [tuple(step) for step in reply.get("steps", [])]
             frames = steps_to_frames(steps, program.context)
@@ -391,10 +440,10 @@ class Sandbox:
         programs = list(programs)
         yield from self.map_batches([programs[i : i + batch_size] for i in range(0, len(programs), batch_size)])
 
-    def map_batches(self, batches: Iterable[list[Program]]) -> Iterator[RunResult]:
+    def map_batches(self, batches: Iterable[list[Program]], text: bool = False) -> Iterator[RunResult]:
         """Run the given batches across the pool's workers; results in input order, flat."""
         with ThreadPoolExecutor(max_workers=self._size) as pool:
-            for results in pool.map(self.run_batch, batches):
+            for results in pool.map(lambda batch: self.run_batch(batch, text=text), batches):
                 yield from results
 
     # -- lifetime -----------------------------------------------------------------------------

@@ -29,6 +29,8 @@ advantage, skipping untraced code, matters little here; see docs/tracer.md.
 
 from __future__ import annotations
 
+import __future__
+import marshal
 import os
 import sys
 from dataclasses import dataclass, field
@@ -36,7 +38,7 @@ from typing import Callable
 
 from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog
 from codewm.trace.render import tidy as render_tidy
-from codewm.trace.types import ENTRY_FUNCTION, Frame, Trace, action_lines, build_context, script_context
+from codewm.trace.types import ENTRY_FUNCTION, START_MARKER, Frame, Trace, action_lines, build_context, script_context
 
 try:  # the compiled hook (setup.py builds it); the pure-Python hook records the same steps
     from codewm.trace import _ctracer
@@ -242,7 +244,66 @@ class InProcessResult:
 
 
 def compile_program(context: str, filename: str = PROGRAM_FILENAME):
-    return compile(context, filename, "exec", dont_inherit=True)
+    return compile(context, filename, "exec", dont_inherit=True, optimize=0)
+
+
+# Compiler flags that a `from __future__ import ...` in the definitions sets for the whole
+# file, hence also for the entry wrapper that follows them in the context.
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+_WRAPPER_LINE = f"def {ENTRY_FUNCTION}():  {START_MARKER}\n"
+
+
+def definitions_text(source: str) -> str:
+    """The part of `build_context(source, call)` before the entry wrapper."""
+    body = source.rstrip("\n")
+    return body + "\n" if body else ""
+
+
+def compile_definitions(source: str, filename: str = PROGRAM_FILENAME):
+    """The code object of a program's definitions (the part of its function-level context
+    before the entry wrapper). Raises SyntaxError and friends like `compile`."""
+    return compile(definitions_text(source), filename, "exec", dont_inherit=True, optimize=0)
+
+
+def _has_frozenset(code) -> bool:
+    for const in code.co_consts:
+        if type(const) is frozenset or (type(const) is tuple and any(type(c) is frozenset for c in const)):
+            return True
+        if hasattr(const, "co_code") and _has_frozenset(const):
+            return True
+    return False
+
+
+def shippable_definitions(code) -> bytes | None:
+    """`code` (from `compile_definitions`) marshalled for `trace_in_process(...,
+    definitions=...)`, so that a caller who compiled a program already (the dataset
+    planner hashes its bytecode) saves the traced process compiling it again.
+
+    None where the round trip could change what the program does: a frozenset constant
+    (`{1, 2, 3}` literals, `x in {...}` tests) comes back from marshal with its elements
+    re-inserted in iteration order, which can give another hash-table layout, hence
+    another iteration order for the sets built from it.
+    """
+    if _has_frozenset(code):
+        return None
+    return marshal.dumps(code)
+
+
+def _compile_with_definitions(context: str, definitions: bytes, filename: str):
+    """(definitions' code, the entry wrapper's code) for a function-level context: the same
+    program as compiling the whole context, with only the short wrapper compiled here."""
+    at = context.rfind(_WRAPPER_LINE)
+    if at < 0 or (at and context[at - 1] != "\n"):
+        raise ValueError("precompiled definitions need a function-level context (build_context)")
+    code = marshal.loads(definitions)
+    if not isinstance(code, type(_compile_with_definitions.__code__)) or code.co_filename != filename:
+        raise ValueError("the precompiled definitions are not a code object of this program")
+    # Blank lines in front keep the wrapper's line numbers those of the context.
+    wrapper = compile("\n" * context.count("\n", 0, at) + context[at:], filename, "exec",
+                      flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True, optimize=0)
+    return code, wrapper
 
 
 def trace_in_process(
@@ -253,6 +314,7 @@ def trace_in_process(
     recorder: Recorder | None = None,
     namespace: dict | None = None,
     frames: bool = True,
+    definitions: bytes | None = None,
 ) -> InProcessResult:
     """Trace a program in this process (trusted code only; see the module docstring).
 
@@ -262,10 +324,17 @@ def trace_in_process(
     For a function-level `context` (made by `build_context`) the module is executed
     untraced to define its functions, then `main()` is called under the tracer. For a
     script, the whole module runs under the tracer.
+
+    `definitions` (from `compile_definitions(source)`, for a function-level context only)
+    is the program's code compiled beforehand by a trusted caller; the result is the same.
     """
     recorder = recorder or Recorder(options=options)
+    wrapper = None
     try:
-        code = compile_program(context, recorder.filename)
+        if definitions is not None and not script:
+            code, wrapper = _compile_with_definitions(context, definitions, recorder.filename)
+        else:
+            code = compile_program(context, recorder.filename)
     except (SyntaxError, ValueError) as exc:
         return InProcessResult(Trace(context, [], complete=False), "syntax_error", _describe_syntax_error(exc))
     globals_ = namespace if namespace is not None else {}
@@ -277,6 +346,8 @@ def trace_in_process(
             recorder.run(lambda: exec(code, globals_))
         else:
             exec(code, globals_)
+            if wrapper is not None:
+                exec(wrapper, globals_)
             entry = globals_.get(ENTRY_FUNCTION)
             if not callable(entry):
                 raise NameError(f"the program defines no {ENTRY_FUNCTION}() entry point")

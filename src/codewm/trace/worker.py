@@ -23,9 +23,10 @@ writable place in the sandbox, so no program sees another's state.
 
 from __future__ import annotations
 
+import base64
 import builtins
 import ctypes
-import hashlib
+import gc
 import hmac
 import json
 import mmap
@@ -40,6 +41,7 @@ import tempfile
 import threading
 import time
 
+from codewm.format.cwm import describe_steps
 from codewm.trace.render import RenderOptions
 from codewm.trace.tracer import PROGRAM_FILENAME, Recorder, TraceOptions, trace_in_process
 
@@ -52,10 +54,47 @@ _FLUSH_EVERY = 256  # steps per chunk streamed to the worker
 
 
 # -- framing (shared with the host) ----------------------------------------------------------
-def write_message(fd: int, message: dict) -> None:
-    # ensure_ascii: values may hold lone surrogates (from a user repr), which UTF-8 cannot encode
+# A message is a JSON object plus, optionally, long texts (traces) carried after it as raw
+# UTF-8 instead of inside the JSON, where escaping and unescaping them would cost more than
+# everything else in the message. The receiver finds them in message[TEXTS], in order; the
+# JSON refers to them by position.
+TEXTS = "_texts"
+
+
+def pack_payload(message: dict, texts: list[str] = ()) -> bytes:
+    # ensure_ascii, surrogatepass: values may hold lone surrogates (from a user repr), which
+    # plain UTF-8 cannot encode
     data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    _write_all(fd, _HEADER.pack(len(data)) + data)
+    parts = [_HEADER.pack(len(data)), data]
+    for text in texts:
+        encoded = text.encode("utf-8", "surrogatepass")
+        parts += [_HEADER.pack(len(encoded)), encoded]
+    return b"".join(parts)
+
+
+def unpack_payload(payload: bytes) -> dict:
+    """The message `pack_payload` made; raises ValueError if `payload` is not one."""
+    (size,) = _HEADER.unpack_from(payload, 0)
+    at = _HEADER.size + size
+    message = json.loads(payload[_HEADER.size : at])
+    if not isinstance(message, dict) or at > len(payload):
+        raise ValueError("not a message")
+    texts = []
+    while at < len(payload):
+        (size,) = _HEADER.unpack_from(payload, at)
+        at += _HEADER.size
+        if at + size > len(payload):
+            raise ValueError("a text runs past the end of the message")
+        texts.append(payload[at : at + size].decode("utf-8", "surrogatepass"))
+        at += size
+    if texts:
+        message[TEXTS] = texts
+    return message
+
+
+def write_message(fd: int, message: dict, texts: list[str] = ()) -> None:
+    payload = pack_payload(message, texts)
+    _write_all(fd, _HEADER.pack(len(payload)) + payload)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -78,7 +117,10 @@ def read_exact(fd: int, size: int) -> bytes:
 
 def read_message(fd: int) -> dict:
     (size,) = _HEADER.unpack(read_exact(fd, _HEADER.size))
-    return json.loads(read_exact(fd, size))
+    try:
+        return unpack_payload(read_exact(fd, size))
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"malformed message: {exc}") from None
 
 
 def python_dirs(package_root: str) -> list[str]:
@@ -160,10 +202,9 @@ class _SignedChannel:
         self.marker = key[:8]
         self.counter = 0
 
-    def send(self, message: dict) -> None:
-        # ensure_ascii: a user repr may hold lone surrogates, which UTF-8 cannot encode
-        data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-        tag = hmac.new(self.key, self.counter.to_bytes(8, "big") + data, hashlib.sha256).digest()[:16]
+    def send(self, message: dict, texts: list[str] = ()) -> None:
+        data = pack_payload(message, texts)
+        tag = hmac.digest(self.key, self.counter.to_bytes(8, "big") + data, "sha256")[:16]
         self.counter += 1
         _write_all(self.fd, self.marker + _HEADER.pack(len(data)) + tag + data)
 
@@ -200,16 +241,17 @@ class _ChannelReader:
                 return messages
             tag = bytes(buffer[head - 16 : head])
             data = bytes(buffer[head : head + size])
-            expected = hmac.new(self.key, self.counter.to_bytes(8, "big") + data, hashlib.sha256).digest()[:16]
+            expected = hmac.digest(self.key, self.counter.to_bytes(8, "big") + data, "sha256")[:16]
             if not hmac.compare_digest(tag, expected):
                 self.rejected += len(self.marker)
                 del buffer[: len(self.marker)]  # not ours: look for the next marker
                 continue
             del buffer[: head + size]
             self.counter += 1
-            message = _safe_json(data)
-            if isinstance(message, dict):
-                messages.append(message)
+            try:
+                messages.append(unpack_payload(data))
+            except (ValueError, struct.error, UnicodeDecodeError):
+                pass  # authentic but unreadable: the child's memory was tampered with
 
 
 OUTPUT_MARK = b"\x00codewm-output-end\x00"  # + the run's 8-byte marker: ends one program's output
@@ -273,9 +315,19 @@ def _run_child(batch: dict, first: int, channel: _SignedChannel, output_fd: int,
         except OSError:
             state["tainted"] = "the program closed its standard output"
 
-    def report(status: str, error: str | None) -> None:
+    def report(status: str, error: str | None, described: dict | None = None, going_on: bool = False) -> None:
+        # The last message about a program; `next` says the child goes on with the next one
+        # (the worker starts that program's wall clock on it).
         if os.getpid() == me:
-            channel.send({"final": {"index": state["index"], "status": status, "error": error, "touched": state["touched"]}})
+            final = {"index": state["index"], "status": status, "error": error, "touched": state["touched"]}
+            texts = []
+            if described is not None:
+                texts.append(described["text"])
+                final["described"] = dict(described, text=0)  # the text goes after the JSON
+            message = {"final": final}
+            if going_on:
+                message["next"] = state["index"] + 1
+            channel.send(message, texts)
 
     def sink(steps):
         if os.getpid() == me:  # a process the program forked does not report
@@ -338,49 +390,16 @@ def _run_child(batch: dict, first: int, channel: _SignedChannel, output_fd: int,
     saved_path = list(sys.path)
     saved_recursion = sys.getrecursionlimit()
     saved_streams = (sys.stdout, sys.stderr)
-    for index in range(first, len(programs)):
-        program = programs[index]
-        state["index"] = index
-        state["touched"].clear()
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        soft = int(used.ru_utime + used.ru_stime) + cpu
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, max(soft, resource.getrlimit(resource.RLIMIT_CPU)[1])))
-        signal.signal(signal.SIGXCPU, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-        os._exit = program_exit
-        channel.send({"begin": index})
-        recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
-        state["recorder"] = recorder
-        try:
-            result = trace_in_process(program["context"], script=program.get("script", False), recorder=recorder, frames=False)
-            status, error = result.status, result.error
-            if status == "exception" and error is not None and error.startswith("MemoryError("):
-                status = "memory_limit"
-        except MemoryError:
-            status, error = "memory_limit", "MemoryError"
-        if os.getpid() != me:
-            _exit(0)  # the program forked and this copy returned from it: say nothing
-        try:
-            if status == "memory_limit":
-                reserve.close()
-            recorder.flush()
-            end_output()
-            report(status, error)
-        except MemoryError:
-            recorder.steps.clear()
-            report("memory_limit", "MemoryError while reporting")
-            _exit(0)
-        if status not in ("ok", "exception", "syntax_error") or state["tainted"]:
-            _exit(0)
-        if threading.active_count() > 1:
-            _exit(0)
-        # Put back what the program may have changed, for the next one.
+
+    def restore() -> bool:
+        # Put back what the program may have changed, for the next one; False if impossible.
         for name in set(sys.modules) - saved_modules:
             del sys.modules[name]
         builtins.__dict__.clear()
         builtins.__dict__.update(saved_builtins)
-        os.environ.clear()
-        os.environ.update(saved_environ)
+        if dict(os.environ) != saved_environ:
+            os.environ.clear()
+            os.environ.update(saved_environ)
         sys.path[:] = saved_path
         sys.setrecursionlimit(saved_recursion)
         sys.stdout, sys.stderr = saved_streams
@@ -393,7 +412,64 @@ def _run_child(batch: dict, first: int, channel: _SignedChannel, output_fd: int,
                 else:
                     os.unlink(target)
         except OSError:
-            _exit(0)  # the directory cannot be made clean again: a fresh child takes over
+            return False  # the directory cannot be made clean again: a fresh child takes over
+        return True
+
+    # Objects inherited from the worker are never garbage of this child: keeping the
+    # collector off them spares the copy-on-write of every page they live on.
+    gc.freeze()
+    want_text = bool(batch.get("text"))
+    for index in range(first, len(programs)):
+        program = programs[index]
+        state["index"] = index
+        state["touched"].clear()
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        soft = int(used.ru_utime + used.ru_stime) + cpu
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, max(soft, resource.getrlimit(resource.RLIMIT_CPU)[1])))
+        for signum in (signal.SIGXCPU, signal.SIGTERM):  # a program may have replaced them
+            if signal.getsignal(signum) is not on_signal:
+                signal.signal(signum, on_signal)
+        os._exit = program_exit
+        recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
+        state["recorder"] = recorder
+        try:
+            definitions = program.get("definitions")
+            if isinstance(definitions, str):  # compiled by codewm's host (see Program.definitions)
+                definitions = base64.b64decode(definitions)
+            result = trace_in_process(program["context"], script=program.get("script", False), recorder=recorder, frames=False, definitions=definitions)
+            status, error = result.status, result.error
+            if status == "exception" and error is not None and error.startswith("MemoryError("):
+                status = "memory_limit"
+        except MemoryError:
+            status, error = "memory_limit", "MemoryError"
+        if os.getpid() != me:
+            _exit(0)  # the program forked and this copy returned from it: say nothing
+        described = None
+        try:
+            if status == "memory_limit":
+                reserve.close()
+            if want_text and status in ("ok", "exception", "syntax_error"):
+                # The host wants text: format it here, once, instead of sending the steps.
+                described = describe_steps(recorder.steps, program["context"], status)
+            else:
+                recorder.flush()
+            end_output()
+        except MemoryError:
+            recorder.steps.clear()
+            report("memory_limit", "MemoryError while reporting")
+            _exit(0)
+        # A program that ended by a limit, a crash, or left a thread or a process behind is
+        # the last this child runs.
+        going_on = (
+            index + 1 < len(programs)
+            and status in ("ok", "exception", "syntax_error")
+            and not state["tainted"]
+            and threading.active_count() == 1
+            and restore()
+        )
+        report(status, error, described, going_on)
+        if not going_on:
+            _exit(0)
     _exit(0)
 
 
@@ -484,13 +560,16 @@ class Worker:
         os.close(result_w)
         os.close(output_w)
         try:
-            return self._supervise(pid, batch["limits"], first, len(batch["programs"]), _ChannelReader(key), result_r, output_r, results)
+            return self._supervise(pid, batch, first, _ChannelReader(key), result_r, output_r, results)
         finally:
             os.close(result_r)
             os.close(output_r)
             self._clean_up(pid)
 
-    def _supervise(self, pid: int, limits: dict, first: int, count: int, reader: "_ChannelReader", result_r: int, output_r: int, results: list) -> int:
+    def _supervise(self, pid: int, batch: dict, first: int, reader: "_ChannelReader", result_r: int, output_r: int, results: list) -> int:
+        limits = batch["limits"]
+        count = len(batch["programs"])
+        want_text = bool(batch.get("text"))
         started = time.monotonic()
         deadline = started + limits["wall_seconds"]
         max_trace = limits["trace_bytes"]
@@ -498,7 +577,7 @@ class Worker:
         trace_total = 0
         steps: dict[int, list] = {}
         finals: dict[int, dict] = {}
-        begun: dict[int, float] = {}
+        begun: dict[int, float] = {first: started}
         current = first
         killed_for: str | None = None
         wait_status: int | None = None
@@ -552,14 +631,17 @@ class Worker:
                     open_pipes -= 1
                     continue
                 for message in reader.feed(data):
-                    if isinstance(message.get("begin"), int) and first <= message["begin"] < count:
-                        current = message["begin"]
-                        begun[current] = time.monotonic()
-                        deadline = begun[current] + limits["wall_seconds"]  # a wall clock per program
-                    elif isinstance(message.get("steps"), list):
+                    if isinstance(message.get("steps"), list):
                         steps.setdefault(current, []).extend(message["steps"])
                     elif isinstance(message.get("final"), dict) and current not in finals:
-                        finals[current] = message["final"]
+                        finals[current] = final = message["final"]
+                        described = final.get("described")
+                        if isinstance(described, dict):
+                            described["text"] = _text_at(message, described.get("text"))
+                        if message.get("next") == current + 1 and current + 1 < count:
+                            current += 1
+                            begun[current] = time.monotonic()
+                            deadline = begun[current] + limits["wall_seconds"]  # a wall clock per program
         selector.close()
         if exit_fd is not None:
             os.close(exit_fd)
@@ -578,15 +660,25 @@ class Worker:
             touched = final.get("touched") if isinstance(final, dict) else None
             stdout, truncated = outputs[position] if position < len(outputs) else (b"", False)
             elapsed = (begun.get(index + 1, time.monotonic()) - begun[index]) if index in begun else 0.0
-            results[index] = {
+            result = {
                 "status": status,
                 "error": error,
                 "touched": [str(t) for t in touched[:64]] if isinstance(touched, list) else [],
-                "steps": steps.get(index, []),
                 "stdout": stdout.decode("utf-8", "replace"),
                 "output_truncated": truncated,
                 "wall_seconds": round(elapsed, 6),
             }
+            if want_text:
+                described = final.get("described") if isinstance(final, dict) and status == final.get("status") else None
+                if described is None:  # a partial run: the worker formats what was streamed
+                    described = _describe_streamed(steps.get(index, []), batch["programs"][index]["context"], status)
+                if not _well_formed(described):
+                    result.update(status="sandbox_error", error="malformed trace from the sandbox child")
+                    described = _describe_streamed([], batch["programs"][index]["context"], "sandbox_error")
+                result["described"] = described
+            else:
+                result["steps"] = steps.get(index, [])
+            results[index] = result
         return last + 1
 
     @staticmethod
@@ -732,11 +824,30 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def _safe_json(payload: bytes):
+def _text_at(message: dict, position):
+    texts = message.get(TEXTS, [])
+    return texts[position] if type(position) is int and 0 <= position < len(texts) else None
+
+
+def _describe_streamed(steps: list, context: str, status: str) -> dict | None:
     try:
-        return json.loads(payload)
-    except ValueError:
-        return None
+        return describe_steps([tuple(step) for step in steps], context, status)
+    except (TypeError, ValueError, IndexError, AttributeError):
+        return None  # not steps the tracer could have made
+
+
+_DESCRIBED_TYPES = {"text": str, "complete": bool, "n_frames": int, "linenos": list, "max_value_chars": int}
+
+
+def _well_formed(described) -> bool:
+    """Whether a description from a child (whose program could have tampered with it) has
+    the fields and types `describe_steps` gives."""
+    return (
+        isinstance(described, dict)
+        and all(type(described.get(key)) is kind for key, kind in _DESCRIBED_TYPES.items())
+        and all(type(n) is int for n in described["linenos"])
+        and len(described["linenos"]) == described["n_frames"]
+    )
 
 
 # Imported once in the worker so that children inherit them instead of importing each time
@@ -783,7 +894,13 @@ def main() -> None:
             failure = {"status": "sandbox_error", "error": f"worker failed: {exc!r}", "steps": [], "stdout": "", "output_truncated": False, "wall_seconds": 0.0}
             reply = {"results": [dict(failure) for _ in request.get("programs", [None])]}
         reply["id"] = request.get("id")
-        write_message(stdout, reply)
+        texts = []
+        for result in reply["results"]:
+            described = result.get("described") if isinstance(result, dict) else None
+            if described is not None:
+                texts.append(described["text"])
+                described["text"] = len(texts) - 1
+        write_message(stdout, reply, texts)
 
 
 if __name__ == "__main__":

@@ -42,14 +42,18 @@ comprehensions and conditionals, and no helpers, classes, recursion or exception
 only `count`, `seed`, `types`, `mutation` and `validate` of the knobs below.
 
 `mutation=False` keeps in-place changes out of f and its helpers (classes still change their
-own attributes). Generating 10,000 general programs takes about 4 s on one core, 10,000
-CRUXEval-style ones under 2 s.
+own attributes). Generating 10,000 general programs takes about 3.5 s on one core, 10,000
+CRUXEval-style ones about 1.5 s.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import re
+import struct
+from bisect import bisect_right
+from itertools import filterfalse
 from dataclasses import asdict, dataclass, fields
 from typing import Iterator
 
@@ -132,6 +136,9 @@ class SyntheticSource:
         for index in range(self.options.count):
             yield self.case(index)
 
+    def __len__(self) -> int:
+        return self.options.count
+
     def case(self, index: int) -> ProgramCase:
         """Case `index` alone (the same as the `index`-th of `cases()`)."""
         return generate_case(self.options, index, self._knobs)
@@ -141,17 +148,16 @@ def generate_case(options: SyntheticOptions, index: int, knobs: dict | None = No
     mode, seed = options.mode, options.seed
     knobs = knobs if knobs is not None else options.knobs()
     base = f"codewm-synthetic/{mode}/{seed}/{index}"
+    crux = mode == "cruxeval"
+    program_options = _crux_options(options) if crux else options
     for attempt in range(_MAX_ATTEMPTS):
         rng = _Rng(f"{base}/{attempt}")
         try:
-            if mode == "cruxeval":
-                program = _Program(rng, _crux_options(options), crux=True)
-            else:
-                program = _Program(rng, options, crux=False)
+            program = _Program(rng, program_options, crux=crux)
             source, call = program.build()
         except _Reject:
             continue
-        if mode == "cruxeval" and not _crux_shape_ok(source):
+        if crux and not _crux_shape_ok(source):
             continue
         if options.validate and not _runs_cleanly(source, call):
             continue
@@ -181,6 +187,7 @@ def _runs_cleanly(source: str, call: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=16)  # options are frozen (hashable); making them validates them again
 def _crux_options(options: SyntheticOptions) -> SyntheticOptions:
     types = tuple(t for t in options.types if t in ("int", "str", "list", "dict", "bool")) or ("str",)
     return SyntheticOptions(
@@ -217,6 +224,9 @@ _CAP = {STR: 48, IL: 20, SL: 14, DICT: 12, SET: 20, TUP: 12, OBJ: 16}
 _ECAP = 24  # longest string inside a list of strings, or key of a dict
 _INT_TEXT = 12  # characters assumed for str(int)
 # Sizes a helper assumes of its parameters (callers may pass nothing larger).
+_ALL_TYPES = (INT, BOOL, STR, IL, SL, DICT, SET, TUP, OBJ, EXC)
+# (cap, is_tuple) of the size effects of each type whose size is tracked
+_SIZE_LIMITS = {t: (_CAP[t], t == TUP) for t in _SIZED} | {OBJ: (_CAP[OBJ], False)}
 _PARAM_SIZE = {STR: (16, 0), IL: (6, 0), SL: (5, 8), DICT: (5, 8), SET: (6, 0), TUP: (5, 0)}
 
 
@@ -326,24 +336,30 @@ def _ref(name: str):
 # ("l", bound_fn, body) repeats a body at most bound_fn(sizes) times.
 
 
+def _bound_size(node: tuple, S: dict) -> None:
+    """Apply an ("s", name, size_fn, cap, is_tuple) effect to the sizes S."""
+    n, e = node[2](S)
+    if n > node[3] or (e > _ECAP and not node[4]):
+        raise _Reject
+    old = S.get(node[1])
+    if old is not None:
+        if old[0] > n:
+            n = old[0]
+        e = min(e, old[1]) if node[4] else max(e, old[1])
+    S[node[1]] = (n, e)
+
+
 def _run(effects: list, S: dict, ctx: "_Fn") -> None:
+    budget = ctx.budget
     for node in effects:
         tag = node[0]
-        if tag == "s":
-            n, e = node[2](S)
-            if n > node[3] or (e > _ECAP and not node[4]):
+        if tag == "c":  # the commonest first
+            steps = node[1]
+            S["$c"] += steps if type(steps) is int else steps(S)
+            if S["$c"] > budget:
                 raise _Reject
-            old = S.get(node[1])
-            if old is not None:
-                if old[0] > n:
-                    n = old[0]
-                e = min(e, old[1]) if node[4] else max(e, old[1])
-            S[node[1]] = (n, e)
-        elif tag == "c":
-            steps = node[1] if type(node[1]) is int else node[1](S)
-            S["$c"] += steps
-            if S["$c"] > ctx.budget:
-                raise _Reject
+        elif tag == "s":
+            _bound_size(node, S)
         elif tag == "k":
             node[1](S)
         else:
@@ -357,7 +373,7 @@ def _run(effects: list, S: dict, ctx: "_Fn") -> None:
                 before["$c"] = S["$c"]
                 if before == S:  # a fixpoint: the remaining iterations only add steps
                     S["$c"] += (bound - i - 1) * (S["$c"] - c0)
-                    if S["$c"] > ctx.budget:
+                    if S["$c"] > budget:
                         raise _Reject
                     break
 
@@ -412,32 +428,37 @@ class _ClassSpec:
 # ---------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _program_types(data_types: tuple[str, ...], crux: bool) -> tuple[tuple, frozenset, tuple]:
+    """(types a program uses, the same as a set, types of f's parameters) for the data types asked for."""
+    types = set(data_types)
+    allowed = [INT]
+    if "bool" in types:
+        allowed.append(BOOL)
+    if "str" in types:
+        allowed.append(STR)
+    if "list" in types:
+        allowed.append(IL)
+        if "str" in types:
+            allowed.append(SL)
+    if "dict" in types:
+        allowed.append(DICT)
+    if "set" in types and not crux:
+        allowed.append(SET)
+    if "tuple" in types and not crux:
+        allowed.append(TUP)
+    # f's parameters only take the data types asked for (ints serve as counters anyway)
+    param_types = [t for t in allowed if t != INT or "int" in types] or [INT]
+    return tuple(allowed), frozenset(allowed), tuple(param_types)
+
+
 class _Program:
     def __init__(self, rng: random.Random, options: SyntheticOptions, crux: bool) -> None:
         self.rng = rng
         self.o = options
         self.crux = crux
         self.names = _CRUX_NAMES if crux else _NAMES
-        types = set(options.types)
-        allowed = [INT]
-        if "bool" in types:
-            allowed.append(BOOL)
-        if "str" in types:
-            allowed.append(STR)
-        if "list" in types:
-            allowed.append(IL)
-            if "str" in types:
-                allowed.append(SL)
-        if "dict" in types:
-            allowed.append(DICT)
-        if "set" in types and not crux:
-            allowed.append(SET)
-        if "tuple" in types and not crux:
-            allowed.append(TUP)
-        self.types = allowed
-        self.has = frozenset(allowed)
-        # f's parameters only take the data types asked for (ints serve as counters anyway)
-        self.param_types = [t for t in allowed if t != INT or "int" in types] or [INT]
+        self.types, self.has, self.param_types = _program_types(options.types, crux)
         self.feats: list[str] = []
         self.module_lines: list[str] = []
         self.helpers: list[_Helper] = []
@@ -449,7 +470,7 @@ class _Program:
 
     # -- names -------------------------------------------------------------------------------
     def global_name(self, pool) -> str:
-        free = [n for n in pool if n not in self.global_names]
+        free = list(filterfalse(self.global_names.__contains__, pool))
         name = self.rng.choice(free) if free else f"{pool[0]}{len(self.global_names)}"
         self.global_names.add(name)
         return name
@@ -577,7 +598,12 @@ class _Fn:
         self.callees = callees
         self.use_exc = use_exc
         self.lines: list[str] = []
+        # The variables in scope: a stack, changed only through bind() and unbind_from(), which
+        # keep the same variables by type in _by_type (for vars()) and drop the lists that
+        # sized_var() caches in _typed.
         self.env: list[_Var] = []
+        self._by_type: dict[str, list[_Var]] = {t: [] for t in _ALL_TYPES}
+        self._typed: dict = {}
         self.S: dict = {"$c": 2}  # the function's own call and return frames
         self.effects: list = []
         self.used: set[str] = set(prog.global_names)
@@ -593,10 +619,14 @@ class _Fn:
         # helpers get a third of the budget, halved again per level below (so callers can afford them)
         self.budget = prog.o.max_steps if level == 0 else max(20, prog.o.max_steps // (3 << (level - 1)))
         self.max_loop = prog.o.max_loop_bound
+        self.literal_len = min(4, self.max_loop)  # longest collection literal in an expression
         self.crux = prog.crux
+        self.prods = _CRUX_PRODS if prog.crux else _PRODS
         self._comp: list = []
         self.refs = 0  # variable references made by expressions so far
         self.touched: list[str] = []  # variables in the order they were assigned or changed
+        # what kind_table() depends on that does not change while the body is made
+        self._kind_key = (self.crux, self.o.max_depth, use_exc, level, prog.cls is not None)
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def emit(self, text: str) -> None:
@@ -607,25 +637,52 @@ class _Fn:
         _run((node,), self.S, self)
 
     def cost(self, steps=1) -> None:
-        self.eff(("c", steps))
+        # eff(("c", steps)) without the trip through _run: this is the commonest effect
+        self.effects.append(("c", steps))
+        S = self.S
+        S["$c"] += steps if type(steps) is int else steps(S)
+        if S["$c"] > self.budget:
+            raise _Reject
 
     def set_size(self, name: str, type_: str, size_fn) -> None:
-        if type_ in _SIZED:
-            self.eff(("s", name, size_fn, _CAP[type_], type_ == TUP))
-        elif type_ == OBJ:
-            self.eff(("s", name, size_fn, _CAP[OBJ], False))
+        limits = _SIZE_LIMITS.get(type_)
+        if limits is not None:  # eff(("s", ...)) without the trip through _run
+            node = ("s", name, size_fn, limits[0], limits[1])
+            self.effects.append(node)
+            _bound_size(node, self.S)
+
+    def bind(self, var: _Var) -> None:
+        """Put a variable in scope."""
+        self.env.append(var)
+        self._by_type[var.type].append(var)
+        if self._typed:
+            self._typed.clear()
+
+    def unbind_from(self, scope: int) -> None:
+        """Take the variables bound since len(self.env) was `scope` out of scope."""
+        env = self.env
+        if len(env) > scope:
+            by_type = self._by_type
+            for v in env[scope:]:  # the latest of each type's list, as env is a stack
+                by_type[v.type].pop()
+            del env[scope:]
+            self._typed.clear()
 
     def new_name(self, pool) -> str:
-        free = [n for n in pool if n not in self.used]
-        name = self.rng.choice(free) if free else f"{pool[0]}{len(self.used)}"
-        self.used.add(name)
+        used = self.used
+        free = pool if used.isdisjoint(pool) else list(filterfalse(used.__contains__, pool))
+        name = free[int(self.rng.random() * len(free))] if free else f"{pool[0]}{len(used)}"  # rng.choice(free)
+        used.add(name)
         return name
 
     def var_name(self, type_: str) -> str:
         return self.new_name(self.p.names[type_])
 
     def vars(self, type_: str, unfrozen: bool = False) -> list[_Var]:
-        return [v for v in self.env if v.type == type_ and not (unfrozen and v.frozen)]
+        """The variables of `type_` in scope, in binding order (a shared list: do not change it)."""
+        if unfrozen:
+            return [v for v in self.env if v.type == type_ and not v.frozen]
+        return self._by_type[type_]
 
     def pick(self, type_: str, unfrozen: bool = False) -> _Var | None:
         vs = self.vars(type_, unfrozen)
@@ -638,32 +695,31 @@ class _Fn:
         self.refs += 1
         return self.rng.choice(vs)
 
-    def attempt(self, fn) -> bool:
-        snap = (len(self.lines), len(self.effects), dict(self.S), len(self.env), self.remaining, self.count,
-                len(self.p.feats), len(self.mutated), self.raised, self.depth, len(self.loops), len(self.catching))
-        frozen = [v.frozen for v in self.env]
-        effects = self.effects
-        comp = len(self._comp)
+    def attempt(self, statement) -> bool:
+        """Run `statement(self)`; should it reject (raise _Reject or return False), undo what it did."""
+        # The snapshot leaves out what the statements restore themselves, in `finally` clauses,
+        # before a rejection gets here: `depth` (nested, loop_body, try_raise, try_helper),
+        # `loops` and `effects` (loop_body), `catching` (try_raise, try_helper) and the `frozen`
+        # flags of the variables already bound (loop_body; the variables that statements freeze
+        # themselves, loop variables and while counters, are unbound below).
+        lines, effects, env, feats, mutated, comp = self.lines, self.effects, self.env, self.p.feats, self.mutated, self._comp
+        n_lines, n_effects, n_env, n_feats, n_mutated, n_comp = len(lines), len(effects), len(env), len(feats), len(mutated), len(comp)
+        S, remaining, count, raised = dict(self.S), self.remaining, self.count, self.raised
         try:
-            if fn() is not False:
-                self.comp_cost()
+            if statement(self) is not False:
+                if comp:
+                    self.comp_cost()
                 return True
         except _Reject:
             pass
-        del self._comp[comp:]
-        del self.lines[snap[0]:]
-        self.effects = effects
-        del self.effects[snap[1]:]
-        self.S = snap[2]
-        del self.env[snap[3]:]
-        for v, fr in zip(self.env, frozen):
-            v.frozen = fr
-        self.remaining, self.count = snap[4], snap[5]
-        del self.p.feats[snap[6]:]
-        del self.mutated[snap[7]:]
-        self.raised, self.depth = snap[8], snap[9]
-        del self.loops[snap[10]:]
-        del self.catching[snap[11]:]
+        del comp[n_comp:]
+        del lines[n_lines:]
+        del effects[n_effects:]
+        self.S = S
+        self.unbind_from(n_env)
+        self.remaining, self.count, self.raised = remaining, count, raised
+        del feats[n_feats:]
+        del mutated[n_mutated:]
         return False
 
     # -- parameters and literal arguments ----------------------------------------------------
@@ -680,7 +736,7 @@ class _Fn:
                 type_ = rng.choice(self.p.param_types)
             var = _Var(self.var_name(type_), type_)
             value = _literal_value(rng, type_, self.max_loop, self.crux)
-            self.env.append(var)
+            self.bind(var)
             if type_ in _SIZED:
                 self.S[var.name] = _value_size(type_, value)
             self.arg_texts.append(_literal_text(type_, value))
@@ -690,36 +746,46 @@ class _Fn:
     # -- the body ------------------------------------------------------------------------------
     def body(self) -> None:
         tries = 0
+        rng = self.rng
         while self.remaining > 0 and tries < 4 * self.o.max_statements + 12:
             tries += 1
-            if self.forced and (self.rng.random() < 0.5 or len(self.forced) >= self.remaining):
-                kind = self.forced.pop(0)
+            if self.forced and (rng.random() < 0.5 or len(self.forced) >= self.remaining):
+                statement = _STATEMENTS[self.forced.pop(0)]
                 for _ in range(4):
-                    if self.attempt(getattr(self, "st_" + kind)):
+                    if self.attempt(statement):
                         break
                 continue
             self.statement()
         for kind in self.forced:  # what must appear, even past the statement count
+            statement = _STATEMENTS[kind]
             for _ in range(4):
-                if self.attempt(getattr(self, "st_" + kind)):
+                if self.attempt(statement):
                     break
         self.forced = []
 
     def statement(self) -> bool:
-        kinds, weights = self.kind_table()
-        total = sum(weights)
+        statements, thresholds, total = self.kind_table()
         random_ = self.rng.random
+        attempt = self.attempt
         for _ in range(6):
-            x = random_() * total
-            for kind, weight in zip(kinds, weights):
-                x -= weight
-                if x < 0:
-                    break
-            if self.attempt(getattr(self, "st_" + kind)):
+            # the kind _weighted_index(weights, x) picks, found by bisection (see _kind_thresholds)
+            if attempt(statements[bisect_right(thresholds, random_() * total)]):
                 return True
         return False
 
     def kind_table(self):
+        """(statement functions, _kind_thresholds of their weights, the weights' sum) for where the body is now."""
+        # Tables are shared by all functions, keyed by everything make_kind_table() looks at.
+        key = (self._kind_key, self.depth, bool(self.loops), bool(self.catching), len(self._by_type[INT]) >= 2,
+               bool(self.callees))
+        table = _KIND_TABLES.get(key)
+        if table is None:
+            kinds, weights = self.make_kind_table()
+            total = sum(weights)
+            table = _KIND_TABLES[key] = (tuple(_STATEMENTS[k] for k in kinds), _kind_thresholds(weights, total), total)
+        return table
+
+    def make_kind_table(self):
         crux = self.crux
         compound = self.depth < self.o.max_depth
         k: list[str] = ["new", "upd", "upd"]
@@ -767,7 +833,7 @@ class _Fn:
                 made += 1
         if not made:
             for _ in range(4):
-                if self.attempt(self.st_new) or self.attempt(self.st_upd):
+                if self.attempt(_Fn.st_new) or self.attempt(_Fn.st_upd):
                     made = 1
                     break
         if not made:
@@ -777,7 +843,7 @@ class _Fn:
         self.remaining -= 1
         self.count += 1
         if feature:
-            self.p.feat(feature)
+            self.p.feats.append(feature)
 
     def body_size(self) -> int:
         return self.rng.randint(1 + (self.remaining > 3), max(1, min(3, self.remaining)))
@@ -790,7 +856,7 @@ class _Fn:
         self.emit(f"{name} = {r[0]}")
         self.cost(1)
         self.comp_cost()
-        self.env.append(_Var(name, type_))
+        self.bind(_Var(name, type_))
         self.set_size(name, type_, r[1])
         self.touched.append(name)
         self.done("assign")
@@ -801,9 +867,7 @@ class _Fn:
         if not cands:
             return False
         v = rng.choice(cands)
-        handler = {INT: self.upd_int, BOOL: self.upd_bool, STR: self.upd_str, IL: self.upd_list, SL: self.upd_list,
-                   DICT: self.upd_dict, SET: self.upd_set, TUP: self.upd_tuple}[v.type]
-        if handler(v) is False:
+        if _UPDATES[v.type](self, v) is False:
             return False
         self.touched.append(v.name)
         self.cost(1)
@@ -831,7 +895,7 @@ class _Fn:
                 self.emit(f"{v.name} = {v.name} * {rng.choice(_SMALL_POS)} % {rng.choice((11, 97, 1000))}")
             else:
                 self.emit(f"{v.name} *= {rng.choice(_SMALL_POS)}")
-        self.p.feat("arith")
+        self.p.feats.append("arith")
 
     def upd_bool(self, v: _Var):
         r = self.ex(BOOL, 2)
@@ -866,7 +930,7 @@ class _Fn:
             r = self.ex(STR, 2)
             self.emit(f"{name} = {r[0]}")
             self.set_size(name, STR, r[1])
-        self.p.feat("string")
+        self.p.feats.append("string")
 
     def upd_list(self, v: _Var):
         rng, name, t = self.rng, v.name, v.type
@@ -887,7 +951,7 @@ class _Fn:
                 self.emit(f"{name} = {r[0]}")
                 self.set_size(name, t, r[1])
             return None
-        self.p.feat("mutation")
+        self.p.feats.append("mutation")
         self.mutated.append(name)
         form = rng.randrange(12)
         if form in (0, 1, 2):
@@ -895,7 +959,7 @@ class _Fn:
             size = r[1]
             self.emit(f"{name}.append({r[0]})")
             self.set_size(name, t, lambda S: (S[name][0] + 1, size(S)[0] if size else 0))
-            self.p.feat("append")
+            self.p.feats.append("append")
         elif form == 3:
             r = self.ex(t, 1)
             size = r[1]
@@ -908,7 +972,7 @@ class _Fn:
             self.set_size(name, t, lambda S: (S[name][0] + 1, size(S)[0] if size else 0))
         elif form == 5:
             self.emit(f"{name}.sort()" if rng.random() < 0.7 else f"{name}.sort(reverse=True)")
-            self.p.feat("sort")
+            self.p.feats.append("sort")
         elif form == 6:
             self.emit(f"{name}.reverse()")
         elif form == 7:
@@ -954,7 +1018,7 @@ class _Fn:
             self.emit(f"{name} = {{**{name}, {key[0]}: {r[0]}}}")
             self.set_size(name, DICT, grow)
             return None
-        self.p.feat("mutation")
+        self.p.feats.append("mutation")
         self.mutated.append(name)
         form = rng.randrange(8)
         if form in (0, 1):
@@ -969,13 +1033,13 @@ class _Fn:
             r = self.ex(INT, 1)
             self.emit(f"{name}.update({{{key[0]}: {r[0]}}})")
             self.set_size(name, DICT, grow)
-            self.p.feat("update")
+            self.p.feats.append("update")
         elif form == 4:
             other = self.ex(DICT, 1)
             osize = other[1]
             self.emit(f"{name}.update({other[0]})")
             self.set_size(name, DICT, lambda S: (S[name][0] + osize(S)[0], max(S[name][1], osize(S)[1])))
-            self.p.feat("update")
+            self.p.feats.append("update")
         elif form == 5:
             self.emit(f"{name}.pop({key[0]}, None)")
         elif form == 6:
@@ -995,7 +1059,7 @@ class _Fn:
             self.emit(f"{name} = {name} | {{{r[0]}}}")
             self.set_size(name, SET, lambda S: (S[name][0] + 1, 0))
             return None
-        self.p.feat("mutation")
+        self.p.feats.append("mutation")
         self.mutated.append(name)
         form = rng.randrange(4)
         if form in (0, 1):
@@ -1040,7 +1104,8 @@ class _Fn:
             r = self.ex(INT, 1)
             q, m = self.var_name(INT), self.var_name(INT)
             self.emit(f"{q}, {m} = divmod({r[0]}, {rng.choice((2, 3, 5, 7, 10))})")
-            self.env += [_Var(q, INT), _Var(m, INT)]
+            self.bind(_Var(q, INT))
+            self.bind(_Var(m, INT))
         self.cost(1)
         self.comp_cost()
         self.done("tuple")
@@ -1062,7 +1127,7 @@ class _Fn:
         self.comp_cost()
         self.done("if")
         self.nested(self.body_size())
-        del self.env[scope:]
+        self.unbind_from(scope)
         roll = rng.random()
         if roll < 0.25 and self.remaining > 0:
             cond2 = self.ex(BOOL, 2)
@@ -1070,13 +1135,13 @@ class _Fn:
             self.cost(1)
             self.comp_cost()
             self.nested(self.body_size())
-            del self.env[scope:]
-            self.p.feat("elif")
+            self.unbind_from(scope)
+            self.p.feats.append("elif")
         if roll < 0.25 or (roll < 0.65 and self.remaining > 0):
             self.emit("else:")
             self.nested(self.body_size())
-            del self.env[scope:]
-            self.p.feat("else")
+            self.unbind_from(scope)
+            self.p.feats.append("else")
 
     def loop_header(self):
         """(header text, bound_fn, [(loop var, type, size fn, char)], frozen vars)"""
@@ -1173,7 +1238,7 @@ class _Fn:
         self.comp_cost()
         self.done("while" if kind != "for" else "for")
         if self.loops:
-            self.p.feat("nested_loop")
+            self.p.feats.append("nested_loop")
         entry = dict(self.S)
         outer_effects = self.effects
         body: list = []
@@ -1186,7 +1251,7 @@ class _Fn:
             for name, type_, size, char in loop_vars:
                 var = _Var(name, type_, char=char)
                 var.frozen = True
-                self.env.append(var)
+                self.bind(var)
                 if size is not None:
                     self.set_size(name, type_, size)
             for v in frozen:
@@ -1203,7 +1268,7 @@ class _Fn:
             self.effects = outer_effects
             for v, fr in zip(frozen, was_frozen):
                 v.frozen = fr
-        del self.env[scope:]
+        self.unbind_from(scope)
         self.S = entry
         self.eff(("l", bound_fn, body))
 
@@ -1225,7 +1290,7 @@ class _Fn:
             self.cost(1)
             counter = _Var(i, INT)
             counter.frozen = True
-            self.env.append(counter)
+            self.bind(counter)
             cond = f"{i} > 0" if down else f"{i} < {k}"
             if rng.random() < 0.3:
                 extra = self.ex(BOOL, 1)
@@ -1253,7 +1318,7 @@ class _Fn:
                 self.emit(f"{name} = {v.name}.{method}")
                 self.cost(1)
 
-            self.p.feat("mutation")
+            self.p.feats.append("mutation")
             self.loop_body(f"while {v.name}:", _len_of(v.name), [elem], [v], "while_pop", pre=pre)
             return None
         # halving
@@ -1265,7 +1330,7 @@ class _Fn:
         self.comp_cost()
         var = _Var(n, INT)
         var.frozen = True
-        self.env.append(var)
+        self.bind(var)
 
         def post_half():
             self.emit(f"{n} //= 2")
@@ -1384,11 +1449,11 @@ class _Fn:
         self.cost(4)
         self.comp_cost()
         if target:
-            self.env.append(_Var(target, ttype))
+            self.bind(_Var(target, ttype))
             if ttype == STR:
                 self.set_size(target, STR, tsize)
         self.done("try")
-        self.p.feat("exception")
+        self.p.feats.append("exception")
 
     def try_raise(self):
         rng = self.rng
@@ -1397,27 +1462,27 @@ class _Fn:
         self.emit("try:")
         self.cost(1)
         self.done("try")
-        self.p.feat("exception")
+        self.p.feats.append("exception")
         self.depth += 1
         self.catching.append(exc)
         try:
             if rng.random() < 0.6:
                 self.block(rng.randint(1, 2))
-            if not self.attempt(lambda: self.st_raise(exc)):
+            if not self.attempt(lambda fn: fn.st_raise(exc)):
                 raise _Reject
             if rng.random() < 0.4:
                 self.block(1)
         finally:
             self.catching.pop()
             self.depth -= 1
-        del self.env[scope:]
+        self.unbind_from(scope)
         self.handler(exc)
 
     def try_helper(self, helper: _Helper):
         self.emit("try:")
         self.cost(1)
         self.done("try")
-        self.p.feat("exception")
+        self.p.feats.append("exception")
         scope = len(self.env)
         self.depth += 1
         self.catching.append(helper.raises)
@@ -1429,7 +1494,7 @@ class _Fn:
         finally:
             self.catching.pop()
             self.depth -= 1
-        del self.env[scope:]
+        self.unbind_from(scope)
         self.handler(helper.raises)
 
     def handler(self, exc: str) -> None:
@@ -1438,22 +1503,22 @@ class _Fn:
         if rng.random() < 0.5:
             err = self.new_name(("err", "exc", "e", "problem"))
             self.emit(f"except {exc} as {err}:")
-            self.env.append(_Var(err, EXC))
+            self.bind(_Var(err, EXC))
         else:
             self.emit(f"except {exc}:")
         self.cost(1)
         self.nested(rng.randint(1, 2))
-        del self.env[scope:]
+        self.unbind_from(scope)
         roll = rng.random()
         if roll < 0.15:
             self.emit("else:")
             self.nested(1)
-            del self.env[scope:]
+            self.unbind_from(scope)
         elif roll < 0.3:
             self.emit("finally:")
             self.nested(1)
-            del self.env[scope:]
-            self.p.feat("finally")
+            self.unbind_from(scope)
+            self.p.feats.append("finally")
 
     # -- calls ---------------------------------------------------------------------------------
     def st_call(self):
@@ -1515,13 +1580,13 @@ class _Fn:
         for vn, ptype, final in effects:
             self.set_size(vn, ptype, _const(*final))
             self.mutated.append(vn)
-        self.env.append(_Var(target, h.rtype))
+        self.bind(_Var(target, h.rtype))
         self.touched.append(target)
         if h.ret_size is not None:
             self.set_size(target, h.rtype, _const(*h.ret_size))
         self.done("helper")
         if h.raises and h.raises in self.catching:
-            self.p.feat("exception")
+            self.p.feats.append("exception")
             self.raised = h.raises
         return True
 
@@ -1562,7 +1627,7 @@ class _Fn:
         self.emit(f"{target} = {h.name}({', '.join(args)})")
         self.cost(1 + h.cost)
         self.comp_cost()
-        self.env.append(_Var(target, h.rtype))
+        self.bind(_Var(target, h.rtype))
         self.touched.append(target)
         if h.ret_size is not None:
             self.set_size(target, h.rtype, _const(*h.ret_size))
@@ -1577,7 +1642,7 @@ class _Fn:
         self.emit(f"{name} = {spec.name}({', '.join(args)})")
         self.cost(1 + 2 + len(spec.ctor) + 2)
         self.comp_cost()
-        self.env.append(_Var(name, OBJ, cls=spec))
+        self.bind(_Var(name, OBJ, cls=spec))
         self.set_size(name, OBJ, _const(spec.init_n, 0))
         self.done("class")
 
@@ -1594,7 +1659,7 @@ class _Fn:
         if rtype is not None and self.rng.random() < 0.7:
             target = self.var_name(rtype)
             self.emit(f"{target} = {call}")
-            self.env.append(_Var(target, rtype))
+            self.bind(_Var(target, rtype))
             if rtype in _SIZED:
                 self.set_size(target, rtype, lambda S: (S[vn][0] * 6 + 12, 0))
         else:
@@ -1654,61 +1719,74 @@ class _Fn:
 
     def add_comp(self, size_fn, per: int = 2) -> None:
         self._comp.append(lambda S: 2 + per * size_fn(S)[0])
-        self.p.feat("comprehension")
+        self.p.feats.append("comprehension")
 
     def ex(self, type_: str, d: int, fresh: bool = False):
         """An expression of `type_`, nested at most `d` deep; `fresh`: never a bare mutable variable."""
-        prods = _PRODS[type_] if not self.crux else _CRUX_PRODS[type_]
         if d > 0:
-            rng = self.rng
+            prods = self.prods[type_]
+            random_ = self.rng.random
+            comp, feats = self._comp, self.p.feats
             for _ in range(3):
-                refs, comp, feats = self.refs, len(self._comp), len(self.p.feats)
-                r = rng.choice(prods)(self, d - 1)
+                refs, n_comp, n_feats = self.refs, len(comp), len(feats)
+                r = prods[int(random_() * len(prods))](self, d - 1)  # rng.choice(prods), inlined (hot)
                 if r is None:
                     continue
-                if self.refs == refs and rng.random() < 0.95:  # constants only: try again
-                    del self._comp[comp:]
-                    del self.p.feats[feats:]
+                if self.refs == refs and random_() < 0.95:  # constants only: try again
+                    del comp[n_comp:]
+                    del feats[n_feats:]
                     continue
                 return r
         return self.leaf(type_, fresh)
 
     def leaf(self, type_: str, fresh: bool = False):
-        rng = self.rng
-        vs = self.vars(type_)
-        if type_ == BOOL and (not vs or rng.random() < 0.3):
+        random_ = self.rng.random  # rng.choice(seq) is inlined below as seq[int(random_() * len(seq))]
+        vs = self._by_type[type_]  # self.vars(type_)
+        if type_ == BOOL and (not vs or random_() < 0.3):
             for _ in range(3):
                 refs = self.refs
-                r = rng.choice((_b_cmp, _b_len, _b_in, _b_mod))(self, 0)
+                r = _BOOL_LEAVES[int(random_() * len(_BOOL_LEAVES))](self, 0)
                 if r is not None and self.refs > refs:
                     return r
-        elif type_ == INT and not vs and rng.random() < 0.5:
+        elif type_ == INT and not vs and random_() < 0.5:
             v = self.sized_var()
             if v is not None:
                 return (f"len({v.name})", None, True)
-        if vs and rng.random() < 0.75:
+        if vs and random_() < 0.75:
             self.refs += 1
-            v = rng.choice(vs)
-            size = _ref(v.name) if type_ in _SIZED else None
+            name = vs[int(random_() * len(vs))].name
+            if type_ not in _SIZED:
+                return (name, None, True)
             if fresh and type_ in _MUTABLE:
-                copy = rng.choice({IL: ("{}[:]", "list({})", "{}.copy()"), SL: ("{}[:]", "list({})", "{}.copy()"),
-                                   DICT: ("dict({})", "{}.copy()"), SET: ("set({})", "{}.copy()")}[type_])
-                return (copy.format(v.name), size, True)
-            return (v.name, size, True)
+                copies = _COPIES[type_]
+                return (copies[int(random_() * len(copies))].format(name), _ref(name), True)
+            return (name, _ref(name), True)
         return self.literal(type_)
 
     def literal(self, type_: str):
-        value = _literal_value(self.rng, type_, min(4, self.max_loop), self.crux, small=True)
+        # The commonest cases make the same draws as _literal_value(small=True) but pick among
+        # expressions made in advance (the same rng.choice, inlined).
+        random_ = self.rng.random
+        if type_ == INT:
+            return _INT_LITERAL_EXPRS[int(random_() * len(_INT_LITERAL_EXPRS))]
+        if type_ == STR:
+            exprs = _WORD_LITERAL_EXPRS if random_() < 0.5 else _CHAR_LITERAL_EXPRS
+            return exprs[int(random_() * len(exprs))]
+        if type_ == BOOL:
+            return _TRUE_EXPR if random_() < 0.5 else _FALSE_EXPR
+        value = _literal_value(self.rng, type_, self.literal_len, self.crux, small=True)
         text = _literal_text(type_, value)
-        atom = not (type_ == INT and value < 0)
-        return (text, _const(*_value_size(type_, value)) if type_ in _SIZED else None, atom)
+        return (text, _const(*_value_size(type_, value)) if type_ in _SIZED else None, True)
 
     def sized_var(self, types=(STR, IL, SL, DICT, SET, TUP)):
-        vs = [v for v in self.env if v.type in types]
+        # cached until the next bind() or unbind_from()
+        vs = self._typed.get(types)
+        if vs is None:
+            vs = self._typed[types] = [v for v in self.env if v.type in types]
         if not vs:
             return None
         self.refs += 1
-        return self.rng.choice(vs)
+        return vs[int(self.rng.random() * len(vs))]  # rng.choice(vs), inlined (hot)
 
     def str_method(self, base, d):
         """A str method applied to `base` (an expression of type str)."""
@@ -1740,6 +1818,56 @@ class _Fn:
         return (f"{b}[::-1]", size, True)
 
 
+def _weighted_index(weights: list, x: float) -> int:
+    """The index of a weighted choice, x being uniform in [0, sum(weights)): how kinds were always picked."""
+    for index, weight in enumerate(weights):
+        x -= weight
+        if x < 0:
+            return index
+    return len(weights) - 1  # x rounded past the last weight
+
+
+def _kind_thresholds(weights: list, total: float) -> tuple:
+    """T with bisect_right(T, x) == _weighted_index(weights, x) for every float x in [0, total).
+
+    T[i] is the least float x >= 0 that _weighted_index maps past i (inf if none below total).
+    It is exact, rounding included: each `x -= weight` is monotonic in x, so the index is
+    too, and T[i] is found by bisecting the non-negative floats (ordered as their bit patterns),
+    first within a few units in the last place of the sum of weights[:i + 1], where it lies.
+    """
+    def bits(x: float) -> int:
+        return struct.unpack("<q", struct.pack("<d", x))[0]
+
+    def real(b: int) -> float:
+        return struct.unpack("<d", struct.pack("<q", b))[0]
+
+    thresholds = []
+    for i in range(len(weights) - 1):
+        near = bits(sum(weights[: i + 1]))
+        lo, hi = max(0, near - 64), near + 64
+        if not (_weighted_index(weights, real(lo)) <= i < _weighted_index(weights, real(hi))):
+            lo, hi = 0, bits(total)  # index(real(lo)) <= i (0.0 picks index 0); is index(real(hi)) > i?
+            if _weighted_index(weights, real(hi)) <= i:
+                thresholds.append(float("inf"))
+                continue
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _weighted_index(weights, real(mid)) > i:
+                hi = mid
+            else:
+                lo = mid
+        thresholds.append(real(hi))
+    return tuple(thresholds)
+
+
+# Statement kinds (the names in kind tables and forced lists) and the methods that make them.
+_STATEMENTS = {name[3:]: method for name, method in vars(_Fn).items() if name.startswith("st_")}
+_KIND_TABLES: dict = {}  # _Fn.kind_table()'s cache
+# st_upd(): how to change a variable of each type
+_UPDATES = {INT: _Fn.upd_int, BOOL: _Fn.upd_bool, STR: _Fn.upd_str, IL: _Fn.upd_list, SL: _Fn.upd_list,
+            DICT: _Fn.upd_dict, SET: _Fn.upd_set, TUP: _Fn.upd_tuple}
+
+
 def _const_int(k: int):
     return lambda S: k
 
@@ -1769,7 +1897,7 @@ def _i_divmod(fn: _Fn, d):
 def _i_len(fn: _Fn, d):
     v = fn.sized_var()
     if v is not None and fn.rng.random() < 0.7:
-        fn.p.feat("len")
+        fn.p.feats.append("len")
         return (f"len({v.name})", None, True)
     sized = [t for t in fn.p.types if t in _SIZED]
     if not sized:
@@ -1813,7 +1941,7 @@ def _i_get(fn: _Fn, d):
     if rng.random() < 0.25:
         return (f"sum({v.name}.values())" if rng.random() < 0.6 else f"len({v.name})", None, True)
     key = fn.key_expr()
-    fn.p.feat("dict_get")
+    fn.p.feats.append("dict_get")
     return (f"{v.name}.get({key[0]}, {rng.choice((0, 0, 1, -1))})", None, True)
 
 
@@ -1944,7 +2072,7 @@ def _b_eq(fn: _Fn, d):
 def _s_meth(fn: _Fn, d):
     base = fn.ex(STR, d)
     r = fn.str_method(base, d)
-    fn.p.feat("str_method")
+    fn.p.feats.append("str_method")
     return r
 
 
@@ -1966,7 +2094,7 @@ def _s_slice(fn: _Fn, d):
 def _s_concat(fn: _Fn, d):
     a, b = fn.ex(STR, d), fn.ex(STR, d)
     sa, sb = a[1], b[1]
-    fn.p.feat("string")
+    fn.p.feats.append("string")
     return (f"{_p(a)} + {_p(b)}", lambda S: (sa(S)[0] + sb(S)[0], 0), False)
 
 
@@ -2141,7 +2269,7 @@ def _w_split(fn: _Fn, d):
     rng = fn.rng
     s = fn.ex(STR, d)
     size = s[1]
-    fn.p.feat("str_method")
+    fn.p.feats.append("str_method")
     if rng.random() < 0.5:
         return (f"{_p(s)}.split()", lambda S: ((size(S)[0] + 1) // 2, size(S)[0]), True)
     return (f"{_p(s)}.split({rng.choice(_SPLIT)!r})", lambda S: (size(S)[0] + 1, size(S)[0]), True)
@@ -2266,6 +2394,16 @@ def _p_build(fn: _Fn, d):
     return (f"{vn}[::-1]", _ref(vn), True)
 
 
+# leaf(): the productions that make a bool of one variable, and the ways to copy a mutable one
+_BOOL_LEAVES = (_b_cmp, _b_len, _b_in, _b_mod)
+_COPIES = {IL: ("{}[:]", "list({})", "{}.copy()"), SL: ("{}[:]", "list({})", "{}.copy()"),
+           DICT: ("dict({})", "{}.copy()"), SET: ("set({})", "{}.copy()")}
+# literal(): small literals as expressions, in _literal_value's order (a negative int is not atomic)
+_INT_LITERAL_EXPRS = tuple((repr(n), None, n >= 0) for n in _LITERAL_INTS)
+_WORD_LITERAL_EXPRS = tuple((repr(w), _const(len(w)), True) for w in _WORDS)
+_CHAR_LITERAL_EXPRS = tuple((repr(c), _const(len(c)), True) for c in _CHARS + _SEPS[:4])
+_TRUE_EXPR, _FALSE_EXPR = ("True", None, True), ("False", None, True)
+
 _PRODS = {
     INT: (_i_arith, _i_arith, _i_divmod, _i_len, _i_len, _i_agg, _i_count, _i_get, _i_sub, _i_misc, _i_cond, _i_attr, _i_attr),
     BOOL: (_b_cmp, _b_cmp, _b_mod, _b_in, _b_in, _b_str, _b_logic, _b_len, _b_any, _b_eq),
@@ -2364,7 +2502,7 @@ def _make_helper(prog: _Program, level: int, callees: list[_Helper], use_exc: bo
     for _ in range(rng.randint(1, 2)):
         type_ = rng.choice(prog.types)
         var = _Var(fn.var_name(type_), type_)
-        fn.env.append(var)
+        fn.bind(var)
         size = _PARAM_SIZE.get(type_)
         if size is not None:
             fn.S[var.name] = size

@@ -154,7 +154,7 @@ def build_dataset(
     def shards_to_build():
         # Shards stream out of the plan while the sources are read; done ones are skipped.
         clock = time.monotonic()
-        for shard in iter_plan(config, plan):
+        for shard in iter_plan(config, plan, processes=workers):
             planned["seconds"] += time.monotonic() - clock
             planned["cases"] += len(shard.cases)
             if bar is not None:

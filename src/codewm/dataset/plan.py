@@ -12,7 +12,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from codewm.dataset.config import BuildConfig
-from codewm.programs.base import ProgramCase, SourceConfigError, is_batchable, make_source
+from codewm.programs.base import ProgramCase, SourceConfigError, is_batchable, is_indexable, make_source
 from codewm.trace.tracer import compile_definitions, shippable_definitions
 
 
@@ -100,7 +100,7 @@ class Plan:
     by_origin: dict[str, int] = field(default_factory=dict)  # after deduplication
 
 
-def _instantiate(spec, index: int, config: BuildConfig):
+def _source_options(spec, index: int, config: BuildConfig) -> dict:
     from codewm.programs.base import SOURCES
 
     options = {k: v for k, v in spec.options.items() if k != "batch"}
@@ -116,14 +116,34 @@ def _instantiate(spec, index: int, config: BuildConfig):
                 options["seed"] = config.seed + index
         except (ImportError, AttributeError, ValueError, TypeError):
             pass  # make_source reports the real problem
-    return make_source(spec.kind, **options)
+    return options
 
 
-def iter_plan(config: BuildConfig, plan: Plan):
+# An indexable source at least this large is prepared by helper processes (see prepare.py).
+PARALLEL_MIN_CASES = 2000
+
+
+def _prepared_cases(source, kind: str, options: dict, processes: int):
+    """(case, sha, definitions, call key) for every case of `source`, in order."""
+    from codewm.dataset.prepare import PreparePool, prepare
+
+    if processes <= 1 or not is_indexable(source) or len(source) < PARALLEL_MIN_CASES:
+        for case in source.cases():
+            yield prepare(case)
+        return
+    pool = PreparePool(processes)
+    try:
+        yield from pool.prepared(kind, options, len(source))
+    finally:
+        pool.close()
+
+
+def iter_plan(config: BuildConfig, plan: Plan, processes: int = 1):
     """Yield each shard as soon as it is full (the last, partial shard of every split at the
     end), while reading the sources; `plan` is filled in as it goes (`shards`, counts), and
     is complete once the iterator is exhausted. Tracing can start on the first shards while
-    later programs are still being generated."""
+    later programs are still being generated. `processes` > 1 lets large indexable sources
+    be generated and hashed in that many processes (the plan is the same)."""
     seen: set[tuple[str, str]] = set()
     per_split: dict[str, list[PlannedCase]] = {name: [] for name, _ in config.splits}
     made: dict[str, int] = {name: 0 for name, _ in config.splits}
@@ -138,16 +158,16 @@ def iter_plan(config: BuildConfig, plan: Plan):
         return shard
 
     for index, spec in enumerate(config.sources):
+        options = _source_options(spec, index, config)
         try:
-            source = _instantiate(spec, index, config)
+            source = make_source(spec.kind, **options)
         except SourceConfigError as exc:
             raise SourceConfigError(f"sources[{index}] ({spec.kind}): {exc}") from None
         # A config may say `batch = true` for a source it trusts, or false to forbid it.
         batchable = bool(spec.options.get("batch", is_batchable(source)))
-        for case in source.cases():
+        for case, sha, definitions, call_key in _prepared_cases(source, spec.kind, options, processes):
             plan.total_cases += 1
-            sha, definitions = digest_and_definitions(case.source)
-            key = (sha, normalize_call(case.call))
+            key = (sha, call_key)
             if key in seen:
                 plan.duplicates_removed += 1
                 continue

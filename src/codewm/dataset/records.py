@@ -104,7 +104,8 @@ def _atomic_write(path: Path, data: bytes) -> str:
 def jsonl_gz_bytes(records: list[dict]) -> bytes:
     raw = "".join(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records).encode()
     buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=6) as handle:
+    # Level 3: within 11 % of level 6's size at less than half its time (measured on traces).
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=3) as handle:
         handle.write(raw)
     return buffer.getvalue()
 
@@ -124,7 +125,9 @@ def parquet_bytes(records: list[dict]) -> bytes:
     schema = pa.schema([(name, kinds.get(name, pa.string())) for name in PARQUET_COLUMNS])
     table = pa.table(columns, schema=schema)
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd", write_statistics=False)
+    # Dictionary encoding only where values repeat; for unique texts it is work for nothing.
+    pq.write_table(table, sink, compression="zstd", compression_level=1, write_statistics=False,
+                   use_dictionary=["origin", "split", "status", "excluded"])
     return sink.getvalue()
 
 

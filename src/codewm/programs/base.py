@@ -31,7 +31,8 @@ class ProgramCase:
 class ProgramSource(Protocol):
     """`name` labels the cases; a source may also set `batchable = True` when its programs
     are codewm's own (generated, trusted not to tamper with the interpreter), which lets the
-    builder run many of them in one sandbox process (see `Sandbox.run_batch`)."""
+    builder run many of them in one sandbox process (see `Sandbox.run_batch`). A source
+    with `__len__` and `case(index)` may be generated in several processes (`is_indexable`)."""
 
     name: str
 
@@ -40,6 +41,12 @@ class ProgramSource(Protocol):
 
 def is_batchable(source: object) -> bool:
     return bool(getattr(source, "batchable", False))
+
+
+def is_indexable(source: object) -> bool:
+    """Whether a source offers random access: `len(source)` and `source.case(index)` (the
+    index-th case of `cases()`). The builder then generates its cases in several processes."""
+    return callable(getattr(source, "case", None)) and callable(getattr(source, "__len__", None))
 
 
 # Short names for build configs -> import strings ("module.Class"). A full import string works too.

@@ -1,0 +1,59 @@
+"""The plan: the same cases, digests, splits and shards whether it is prepared in the driver
+or by helper processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codewm.dataset import plan as plan_module
+from codewm.dataset.config import config_from_dict
+from codewm.dataset.plan import Plan, iter_plan, program_digest
+from codewm.dataset.prepare import PreparePool
+from codewm.trace.tracer import shippable_definitions, compile_definitions
+
+
+def _config(sources: list[dict]):
+    return config_from_dict({"name": "p", "shard_size": 40, "sources": sources}, output=Path("/nonexistent/out"))
+
+
+def _planned(config, processes: int):
+    plan = Plan()
+    shards = [(shard.name, [(c.case, c.program_sha, c.split, c.batchable, c.definitions) for c in shard.cases]) for shard in iter_plan(config, plan, processes=processes)]
+    return shards, plan
+
+
+def test_helper_processes_make_the_same_plan(monkeypatch):
+    config = _config([{"kind": "synthetic", "count": 450, "seed": 4}, {"kind": "synthetic", "count": 60, "seed": 4}])
+    alone, alone_plan = _planned(config, processes=1)
+    monkeypatch.setattr(plan_module, "PARALLEL_MIN_CASES", 100)  # the first source goes to helpers
+    helped, helped_plan = _planned(config, processes=2)
+    assert helped == alone
+    assert (helped_plan.shard_names, helped_plan.total_cases, helped_plan.duplicates_removed, helped_plan.kept_cases) == (
+        alone_plan.shard_names, alone_plan.total_cases, alone_plan.duplicates_removed, alone_plan.kept_cases)
+    assert alone_plan.duplicates_removed == 60  # the second source repeats the first one's start
+    cases = [case for _, shard in alone for case in shard]
+    assert all(sha == program_digest(case.source) for case, sha, *_ in cases)
+    assert sum(definitions is not None for *_, definitions in cases) > 0.8 * len(cases)
+
+
+def test_prepared_definitions_are_the_program_compiled():
+    pool = PreparePool(1)
+    try:
+        prepared = list(pool.prepared("synthetic", {"count": 30, "seed": 9}, 30))
+    finally:
+        pool.close()
+    assert len(prepared) == 30
+    for case, sha, definitions, call_key in prepared:
+        assert sha == program_digest(case.source)
+        assert definitions == shippable_definitions(compile_definitions(case.source))
+
+
+def test_a_failing_source_in_a_helper_stops_the_plan_with_its_error():
+    pool = PreparePool(1)
+    try:
+        with pytest.raises(RuntimeError, match="unknown program source"):
+            list(pool.prepared("no-such-source", {}, 10))
+    finally:
+        pool.close()

@@ -33,7 +33,17 @@ def _code_fingerprint(code, out: list) -> None:
         if hasattr(const, "co_code"):
             _code_fingerprint(const, out)
         else:
-            out.append(repr(const).encode())
+            out.append(_stable_repr(const).encode())
+
+
+def _stable_repr(const) -> str:
+    """repr() of a constant, except that a frozenset's elements are sorted: its iteration
+    order follows string hashes, which change with every process (PYTHONHASHSEED)."""
+    if type(const) is frozenset:
+        return "frozenset({" + ", ".join(sorted(_stable_repr(item) for item in const)) + "})"
+    if type(const) is tuple and any(type(item) in (frozenset, tuple) for item in const):
+        return "(" + ", ".join(_stable_repr(item) for item in const) + ("," if len(const) == 1 else "") + ")"
+    return repr(const)
 
 
 def program_digest(source: str) -> str:

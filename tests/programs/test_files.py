@@ -160,6 +160,24 @@ def test_bad_rows_name_the_file_and_line(tmp_path, cls, bad_row, message):
     with pytest.raises(ValueError) as info:
         list(cls(path).cases())
     assert str(info.value).startswith(f"{path}:3: ") and message in str(info.value), str(info.value)
+    with pytest.raises(ValueError) as info:
+        cls(path).case(1)  # random access reports the same
+    assert str(info.value).startswith(f"{path}:3: ") and message in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("cls, rows", [(CruxEvalFile, CRUX_ROWS), (CallsFile, CALL_ROWS), (LiveCodeBenchFile, LCB_ROWS)])
+def test_random_access_gives_the_cases_in_file_order(tmp_path, cls, rows):
+    from codewm.programs.base import is_indexable
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n\n", encoding="utf-8")
+    for limit in (None, 1, 0):
+        source = cls(path, limit=limit)
+        assert is_indexable(source)
+        assert [source.case(i).to_dict() for i in range(len(source))] == [c.to_dict() for c in cls(path, limit=limit).cases()]
+    gz = tmp_path / "rows.jsonl.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert not is_indexable(cls(gz))  # read front to back only
 
 
 def test_read_call_rows_keeps_its_behaviour(tmp_path):

@@ -46,6 +46,8 @@ def is_batchable(source: object) -> bool:
 def is_indexable(source: object) -> bool:
     """Whether a source offers random access: `len(source)` and `source.case(index)` (the
     index-th case of `cases()`). The builder then generates its cases in several processes."""
+    if getattr(source, "sequential", False):
+        return False
     return callable(getattr(source, "case", None)) and callable(getattr(source, "__len__", None))
 
 

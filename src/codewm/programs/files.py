@@ -126,6 +126,9 @@ class _FileSource:
     def __init__(self, path: str | Path, limit: int | None = None) -> None:
         self.path = Path(path)
         self.limit = _check_limit(limit)
+        # A compressed file is read front to back only; a plain one also by row number.
+        self.sequential = self.path.name.endswith(".gz")
+        self._row_offsets: list[tuple[int, int]] | None = None
 
     def cases(self) -> Iterator[ProgramCase]:
         if self.limit == 0:
@@ -136,6 +139,40 @@ class _FileSource:
             count += 1
             if self.limit is not None and count >= self.limit:
                 return
+
+    # -- random access (plain files): the builder then reads rows in several processes --------
+    def _offsets(self) -> list[tuple[int, int]]:
+        """(line number, byte offset) of every row (non-blank line) within the limit."""
+        if self._row_offsets is None:
+            if self.sequential:
+                raise TypeError(f"{self.path}: a compressed file has no random access")
+            offsets = []
+            with open(self.path, "rb") as handle:
+                at = 0
+                for number, line in enumerate(handle, start=1):
+                    if line.strip() and (self.limit is None or len(offsets) < self.limit):
+                        offsets.append((number, at))
+                    at += len(line)
+            self._row_offsets = offsets
+        return self._row_offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets())
+
+    def case(self, index: int) -> ProgramCase:
+        """The index-th case of `cases()`."""
+        number, offset = self._offsets()[index]
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            line = handle.readline().decode("utf-8")
+        where = f"{self.path}:{number}"
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"{where}: not valid JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        return self._case(where, row)
 
     def _case(self, where: str, row: dict) -> ProgramCase:
         raise NotImplementedError

@@ -12,22 +12,22 @@ from codewm.dataset import plan as plan_module
 from codewm.dataset.config import config_from_dict
 from codewm.dataset.plan import Plan, iter_plan, program_digest
 from codewm.dataset.prepare import PreparePool
-from codewm.trace.tracer import shippable_definitions, compile_definitions
+from codewm.dataset.plan import prepare_program
 
 
 def _config(sources: list[dict]):
     return config_from_dict({"name": "p", "shard_size": 40, "sources": sources}, output=Path("/nonexistent/out"))
 
 
-def _code(definitions: bytes | None):
+def _code(compiled: bytes | None):
     # Compare code, not marshal's bytes: those depend on reference counts in the process.
-    return None if definitions is None else marshal.loads(definitions)
+    return None if compiled is None else marshal.loads(compiled)
 
 
 def _planned(config, processes: int):
     plan = Plan()
     shards = [
-        (shard.name, [(c.case, c.program_sha, c.split, c.batchable, _code(c.definitions)) for c in shard.cases])
+        (shard.name, [(c.case, c.program_sha, c.split, c.batchable, _code(c.compiled)) for c in shard.cases])
         for shard in iter_plan(config, plan, processes=processes)
     ]
     return shards, plan
@@ -44,19 +44,21 @@ def test_helper_processes_make_the_same_plan(monkeypatch):
     assert alone_plan.duplicates_removed == 60  # the second source repeats the first one's start
     cases = [case for _, shard in alone for case in shard]
     assert all(sha == program_digest(case.source) for case, sha, *_ in cases)
-    assert sum(definitions is not None for *_, definitions in cases) > 0.8 * len(cases)
+    # Set literals (frozenset constants, in the program or its call) keep about a fifth home.
+    assert sum(compiled is not None for *_, compiled in cases) > 0.7 * len(cases)
 
 
-def test_prepared_definitions_are_the_program_compiled():
+def test_prepared_cases_match_preparing_in_the_driver():
     pool = PreparePool(1)
     try:
         prepared = list(pool.prepared("synthetic", {"count": 30, "seed": 9}, 30))
     finally:
         pool.close()
     assert len(prepared) == 30
-    for case, sha, definitions, call_key in prepared:
+    for case, sha, compiled, call_key in prepared:
         assert sha == program_digest(case.source)
-        assert _code(definitions) == _code(shippable_definitions(compile_definitions(case.source)))
+        expected = prepare_program(case.source, case.call)
+        assert (sha, _code(compiled), call_key) == (expected[0], _code(expected[1]), expected[2])
 
 
 def test_a_failing_source_in_a_helper_stops_the_plan_with_its_error():
@@ -83,3 +85,18 @@ def test_digests_do_not_depend_on_the_hash_seed():
     }
     assert len(seen) == 1
     assert seen == {program_digest(source) + "\n"}
+
+
+def test_the_program_digest_ignores_the_call_and_the_call_key_its_formatting():
+    source = "def f(x, y=2):\n    return x * y\n"
+    a = prepare_program(source, "f(1, y=3)")
+    b = prepare_program(source, "f( 1 ,y = 3 )")
+    c = prepare_program(source, "f(2)")
+    assert a[0] == b[0] == c[0] == program_digest(source)
+    assert a[2] == b[2] != c[2]
+    # A call that does not compile: the program's digest all the same, the call as text.
+    broken = prepare_program(source, "f(1,")
+    assert broken[0] == program_digest(source) and broken[1] is None and broken[2].startswith("text:")
+    # A program that defines its own main() is still told apart from the entry wrapper.
+    own_main = "def main():\n    return 1\ndef f():\n    return main()\n"
+    assert prepare_program(own_main, "f()")[0] == program_digest(own_main) != program_digest(own_main.replace("return 1", "return 2"))

@@ -1,14 +1,16 @@
-"""Text mode (`run_batch(..., text=True)`) and precompiled definitions: the dataset builder's
+"""Text mode (`run_batch(..., text=True)`) and precompiled programs: the dataset builder's
 fast path must give exactly what the ordinary path gives."""
 
 from __future__ import annotations
+
+import marshal
 
 import pytest
 
 from codewm.format.cwm import format_trace
 from codewm.programs.synthetic import SyntheticSource
 from codewm.trace.sandbox import Program, Sandbox, SandboxLimits
-from codewm.trace.tracer import compile_definitions, shippable_definitions, trace_in_process
+from codewm.trace.tracer import compile_program, shippable_code, trace_in_process
 from codewm.trace.types import build_context
 
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=2, memory_bytes=256 << 20, max_steps=600, output_bytes=1000)
@@ -62,41 +64,39 @@ def test_text_mode_gives_what_the_frames_give(sandbox):
         assert as_text.trace.frames == []  # text mode builds no frames
 
 
-def test_precompiled_definitions_run_the_same_program(sandbox):
+def compiled(source: str, call: str) -> bytes | None:
+    return shippable_code(compile_program(build_context(source, call)))
+
+
+def test_a_precompiled_program_runs_the_same(sandbox):
     cases = list(SyntheticSource(count=60, seed=11).cases())
     plain = [Program.function(c.source, c.call) for c in cases]
-    shipped = [Program.function(c.source, c.call, definitions=shippable_definitions(compile_definitions(c.source))) for c in cases]
-    assert sum(p.definitions is not None for p in shipped) > 40
+    shipped = [Program.function(c.source, c.call, compiled=compiled(c.source, c.call)) for c in cases]
+    assert sum(p.compiled is not None for p in shipped) > 40
     assert [r.text for r in sandbox.run_batch(shipped, text=True)] == [r.text for r in sandbox.run_batch(plain, text=True)]
 
 
-def test_in_process_tracing_with_definitions_equals_compiling_the_context():
+def test_in_process_tracing_of_a_precompiled_program_equals_compiling_it():
     for case in SyntheticSource(count=200, seed=5).cases():
-        code = shippable_definitions(compile_definitions(case.source))
+        context = build_context(case.source, case.call)
+        code = compiled(case.source, case.call)
         if code is None:
             continue
-        context = build_context(case.source, case.call)
-        ours, reference = trace_in_process(context, definitions=code), trace_in_process(context)
+        ours, reference = trace_in_process(context, compiled=code), trace_in_process(context)
         assert (ours.status, ours.error, ours.trace) == (reference.status, reference.error, reference.trace)
         assert [f.lineno for f in ours.trace.frames] == [f.lineno for f in reference.trace.frames]
 
 
-def test_definitions_keep_future_imports_and_report_a_bad_call():
-    source = "from __future__ import annotations\ndef f(x: UndefinedType) -> int:\n    return x\n"
-    code = shippable_definitions(compile_definitions(source))
-    assert trace_in_process(build_context(source, "f(2)"), definitions=code).trace.output == "2"
-    bad = trace_in_process(build_context(source, "f(2"), definitions=code)
-    assert bad.status == "syntax_error" and bad.error == trace_in_process(build_context(source, "f(2")).error
-
-
 def test_set_constants_are_not_shipped():
     # A frozenset constant can come back from marshal with another iteration order.
-    assert shippable_definitions(compile_definitions("def f():\n    return {3, 9, 11, 12}\n")) is None
-    assert shippable_definitions(compile_definitions("def f(x):\n    return x in {3, 9, 11}\n")) is None
-    assert shippable_definitions(compile_definitions("def f():\n    return [3, 9, 11]\n")) is not None
+    assert compiled("def f():\n    return {3, 9, 11, 12}\n", "f()") is None
+    assert compiled("def f(x):\n    return x in {3, 9, 11}\n", "f(1)") is None
+    assert compiled("def f(x):\n    return x\n", "f({1, 2, 3})") is None  # in the call
+    assert compiled("def f():\n    return ((1, 2 in {3, 4, 5}),)\n", "f()") is None
+    assert compiled("def f():\n    return [3, 9, 11]\n", "f()") is not None
 
 
-def test_definitions_must_match_the_context():
-    code = shippable_definitions(compile_definitions("def f():\n    return 1\n"))
-    result = trace_in_process("print(1)\n", definitions=code)  # not a function-level context
-    assert result.status == "syntax_error" and "function-level context" in result.error
+def test_a_precompiled_program_must_be_one_of_ours():
+    foreign = marshal.dumps(compile("x = 1\n", "elsewhere.py", "exec"))
+    result = trace_in_process(build_context("def f():\n    return 1\n", "f()"), compiled=foreign)
+    assert result.status == "syntax_error" and "not a code object of this program" in result.error

@@ -22,7 +22,7 @@ class Engine(Protocol):
 
 
 def _programs(cases) -> list[Program]:
-    return [Program.function(planned.case.source, planned.case.call, definitions=planned.definitions) for planned in cases]
+    return [Program.function(planned.case.source, planned.case.call, compiled=planned.compiled) for planned in cases]
 
 
 def _batches(cases, batch_size: int) -> list[list[Program]]:

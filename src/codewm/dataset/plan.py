@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from codewm.dataset.config import BuildConfig
 from codewm.programs.base import ProgramCase, SourceConfigError, is_batchable, is_indexable, make_source
-from codewm.trace.tracer import compile_definitions, shippable_definitions
+from codewm.trace.tracer import compile_program, shippable_code
+from codewm.trace.types import ENTRY_FUNCTION, build_context
 
 
 def normalize_call(call: str) -> str:
@@ -46,25 +47,55 @@ def _stable_repr(const) -> str:
     return repr(const)
 
 
+def _wrapper_line(source: str) -> int:
+    """The line of `def main():` in `build_context(source, ...)`."""
+    body = source.rstrip("\n")
+    return body.count("\n") + 2 if body else 1
+
+
+def _fingerprints(code, wrapper_line: int) -> tuple[str, str]:
+    """(program digest, call digest) of a compiled function-level context: the program is
+    everything but the entry wrapper's code, the call is that code (`return CALL`); each
+    without line positions, so formatting and comments do not count."""
+    program: list[bytes] = []
+    call: list[bytes] = []
+    program.append(code.co_code)
+    program.append(repr(code.co_names).encode())
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            if const.co_name == ENTRY_FUNCTION and const.co_firstlineno == wrapper_line:
+                _code_fingerprint(const, call)  # the call; the program only defines it
+            else:
+                _code_fingerprint(const, program)
+        else:
+            program.append(_stable_repr(const).encode())
+    return hashlib.sha256(b"\x00".join(program)).hexdigest(), hashlib.sha256(b"\x00".join(call)).hexdigest()
+
+
 def program_digest(source: str) -> str:
     """sha256 of the normalized program: its compiled bytecode without line positions, so
     formatting and comments do not count. (Compiled by this Python: like the traces
     themselves, splits are specific to the Python version.) Text that does not compile is
     hashed as written, stripped."""
-    return digest_and_definitions(source)[0]
-
-
-def digest_and_definitions(source: str) -> tuple[str, bytes | None]:
-    """`program_digest(source)`, and the compiled program for the sandbox to run (see
-    `codewm.trace.sandbox.Program.definitions`; None where it must compile it itself), from
-    one compilation."""
     try:
-        code = compile_definitions(source)
+        code = compile_program(build_context(source, "None"))
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return hashlib.sha256(b"text:" + source.strip().encode()).hexdigest(), None
-    parts: list[bytes] = []
-    _code_fingerprint(code, parts)
-    return hashlib.sha256(b"\x00".join(parts)).hexdigest(), shippable_definitions(code)
+        return hashlib.sha256(b"text:" + source.strip().encode()).hexdigest()
+    return _fingerprints(code, _wrapper_line(source))[0]
+
+
+def prepare_program(source: str, call: str) -> tuple[str, bytes | None, str]:
+    """What the plan needs of a case, from one compilation of its context: the program's
+    digest (`program_digest`), the compiled context for the sandbox to run (see
+    `codewm.trace.sandbox.Program.compiled`; None where it must compile it itself), and the
+    deduplication key of the call (its bytecode's digest, or its normalized text where it
+    does not compile)."""
+    try:
+        code = compile_program(build_context(source, call))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return program_digest(source), None, "text:" + normalize_call(call)
+    sha, call_sha = _fingerprints(code, _wrapper_line(source))
+    return sha, shippable_code(code), "code:" + call_sha
 
 
 def assign_split(program_sha: str, splits: tuple[tuple[str, float], ...]) -> str:
@@ -84,7 +115,7 @@ class PlannedCase:
     program_sha: str
     split: str
     batchable: bool = False  # may share a sandbox process with other batchable cases
-    definitions: bytes | None = field(default=None, repr=False, compare=False)  # compiled while hashing
+    compiled: bytes | None = field(default=None, repr=False, compare=False)  # the context, compiled while hashing
 
 
 @dataclass(frozen=True)
@@ -134,7 +165,7 @@ PARALLEL_MIN_CASES = 2000
 
 
 def _prepared_cases(source, kind: str, options: dict, processes: int):
-    """(case, sha, definitions, call key) for every case of `source`, in order."""
+    """(case, sha, compiled, call key) for every case of `source`, in order."""
     from codewm.dataset.prepare import PreparePool, prepare
 
     if processes <= 1 or not is_indexable(source) or len(source) < PARALLEL_MIN_CASES:
@@ -175,7 +206,7 @@ def iter_plan(config: BuildConfig, plan: Plan, processes: int = 1):
             raise SourceConfigError(f"sources[{index}] ({spec.kind}): {exc}") from None
         # A config may say `batch = true` for a source it trusts, or false to forbid it.
         batchable = bool(spec.options.get("batch", is_batchable(source)))
-        for case, sha, definitions, call_key in _prepared_cases(source, spec.kind, options, processes):
+        for case, sha, compiled, call_key in _prepared_cases(source, spec.kind, options, processes):
             plan.total_cases += 1
             key = (sha, call_key)
             if key in seen:
@@ -183,7 +214,7 @@ def iter_plan(config: BuildConfig, plan: Plan, processes: int = 1):
                 continue
             seen.add(key)
             split = assign_split(sha, config.splits)
-            per_split[split].append(PlannedCase(case, sha, split, batchable, definitions))
+            per_split[split].append(PlannedCase(case, sha, split, batchable, compiled))
             plan.by_origin[case.origin] = plan.by_origin.get(case.origin, 0) + 1
             if len(per_split[split]) == config.shard_size:
                 yield cut(split)

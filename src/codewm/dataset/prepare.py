@@ -29,12 +29,11 @@ AHEAD = 2  # ranges queued per helper beyond the one it works on
 
 
 def prepare(case: ProgramCase) -> tuple:
-    """What the plan needs of a case that costs CPU: (case, digest, compiled definitions
-    for the sandbox or None, normalized call)."""
-    from codewm.dataset.plan import digest_and_definitions, normalize_call
+    """What the plan needs of a case that costs CPU: (case, digest, compiled context for
+    the sandbox or None, call key); see `codewm.dataset.plan.prepare_program`."""
+    from codewm.dataset.plan import prepare_program
 
-    sha, definitions = digest_and_definitions(case.source)
-    return case, sha, definitions, normalize_call(case.call)
+    return (case, *prepare_program(case.source, case.call))
 
 
 def _package_root() -> str:

@@ -102,19 +102,19 @@ class Program:
     """What to run: a CWM context, whether it is a whole script, and whether to audit it
     (record in `RunResult.touched` the files, network and processes the program uses).
 
-    `definitions` optionally carries the program's definitions already compiled by codewm
-    (`codewm.trace.tracer.shippable_definitions`), which the sandbox then runs instead of
-    compiling them again: the dataset planner compiles every program anyway to hash it.
+    `compiled` optionally carries the context already compiled by codewm
+    (`codewm.trace.tracer.shippable_code`), which the sandbox then runs instead of compiling
+    it again: the dataset planner compiles every program anyway to hash it.
     """
 
     context: str
     script: bool = False
     audit: bool = False
-    definitions: bytes | None = field(default=None, repr=False)
+    compiled: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def function(cls, source: str, call: str, audit: bool = False, definitions: bytes | None = None) -> "Program":
-        return cls(build_context(source, call), audit=audit, definitions=definitions)
+    def function(cls, source: str, call: str, audit: bool = False, compiled: bytes | None = None) -> "Program":
+        return cls(build_context(source, call), audit=audit, compiled=compiled)
 
     @classmethod
     def whole_script(cls, source: str) -> "Program":
@@ -127,8 +127,8 @@ class SandboxError(RuntimeError):
 
 def _program_request(program: Program) -> dict:
     request = {"context": program.context, "script": program.script, "audit": program.audit}
-    if program.definitions is not None and not program.script:
-        request["definitions"] = base64.b64encode(program.definitions).decode("ascii")
+    if program.compiled is not None:
+        request["compiled"] = base64.b64encode(program.compiled).decode("ascii")
     return request
 
 

@@ -29,7 +29,6 @@ advantage, skipping untraced code, matters little here; see docs/tracer.md.
 
 from __future__ import annotations
 
-import __future__
 import marshal
 import os
 import sys
@@ -38,7 +37,7 @@ from typing import Callable
 
 from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog
 from codewm.trace.render import tidy as render_tidy
-from codewm.trace.types import ENTRY_FUNCTION, START_MARKER, Frame, Trace, action_lines, build_context, script_context
+from codewm.trace.types import ENTRY_FUNCTION, Frame, Trace, action_lines, build_context, script_context
 
 try:  # the compiled hook (setup.py builds it); the pure-Python hook records the same steps
     from codewm.trace import _ctracer
@@ -247,39 +246,20 @@ def compile_program(context: str, filename: str = PROGRAM_FILENAME):
     return compile(context, filename, "exec", dont_inherit=True, optimize=0)
 
 
-# Compiler flags that a `from __future__ import ...` in the definitions sets for the whole
-# file, hence also for the entry wrapper that follows them in the context.
-_FUTURE_FLAGS = 0
-for _feature in __future__.all_feature_names:
-    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
-_WRAPPER_LINE = f"def {ENTRY_FUNCTION}():  {START_MARKER}\n"
-
-
-def definitions_text(source: str) -> str:
-    """The part of `build_context(source, call)` before the entry wrapper."""
-    body = source.rstrip("\n")
-    return body + "\n" if body else ""
-
-
-def compile_definitions(source: str, filename: str = PROGRAM_FILENAME):
-    """The code object of a program's definitions (the part of its function-level context
-    before the entry wrapper). Raises SyntaxError and friends like `compile`."""
-    return compile(definitions_text(source), filename, "exec", dont_inherit=True, optimize=0)
-
-
-def _has_frozenset(code) -> bool:
-    for const in code.co_consts:
-        if type(const) is frozenset or (type(const) is tuple and any(type(c) is frozenset for c in const)):
-            return True
-        if hasattr(const, "co_code") and _has_frozenset(const):
-            return True
+def _has_frozenset(value) -> bool:
+    if type(value) is frozenset:
+        return True
+    if type(value) is tuple:
+        return any(_has_frozenset(item) for item in value)
+    if hasattr(value, "co_consts"):
+        return any(_has_frozenset(const) for const in value.co_consts)
     return False
 
 
-def shippable_definitions(code) -> bytes | None:
-    """`code` (from `compile_definitions`) marshalled for `trace_in_process(...,
-    definitions=...)`, so that a caller who compiled a program already (the dataset
-    planner hashes its bytecode) saves the traced process compiling it again.
+def shippable_code(code) -> bytes | None:
+    """A compiled program (from `compile_program`) marshalled for `trace_in_process(...,
+    compiled=...)`, so that a caller who compiled it already (the dataset planner hashes
+    its bytecode) saves the traced process compiling it again.
 
     None where the round trip could change what the program does: a frozenset constant
     (`{1, 2, 3}` literals, `x in {...}` tests) comes back from marshal with its elements
@@ -291,19 +271,11 @@ def shippable_definitions(code) -> bytes | None:
     return marshal.dumps(code)
 
 
-def _compile_with_definitions(context: str, definitions: bytes, filename: str):
-    """(definitions' code, the entry wrapper's code) for a function-level context: the same
-    program as compiling the whole context, with only the short wrapper compiled here."""
-    at = context.rfind(_WRAPPER_LINE)
-    if at < 0 or (at and context[at - 1] != "\n"):
-        raise ValueError("precompiled definitions need a function-level context (build_context)")
-    code = marshal.loads(definitions)
-    if not isinstance(code, type(_compile_with_definitions.__code__)) or code.co_filename != filename:
-        raise ValueError("the precompiled definitions are not a code object of this program")
-    # Blank lines in front keep the wrapper's line numbers those of the context.
-    wrapper = compile("\n" * context.count("\n", 0, at) + context[at:], filename, "exec",
-                      flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True, optimize=0)
-    return code, wrapper
+def _load_compiled(compiled: bytes, filename: str):
+    code = marshal.loads(compiled)
+    if not isinstance(code, type(_load_compiled.__code__)) or code.co_filename != filename:
+        raise ValueError("the precompiled program is not a code object of this program")
+    return code
 
 
 def trace_in_process(
@@ -314,7 +286,7 @@ def trace_in_process(
     recorder: Recorder | None = None,
     namespace: dict | None = None,
     frames: bool = True,
-    definitions: bytes | None = None,
+    compiled: bytes | None = None,
 ) -> InProcessResult:
     """Trace a program in this process (trusted code only; see the module docstring).
 
@@ -325,14 +297,13 @@ def trace_in_process(
     untraced to define its functions, then `main()` is called under the tracer. For a
     script, the whole module runs under the tracer.
 
-    `definitions` (from `compile_definitions(source)`, for a function-level context only)
-    is the program's code compiled beforehand by a trusted caller; the result is the same.
+    `compiled` (`shippable_code(compile_program(context))`) is the context compiled
+    beforehand by a trusted caller; the result is the same.
     """
     recorder = recorder or Recorder(options=options)
-    wrapper = None
     try:
-        if definitions is not None and not script:
-            code, wrapper = _compile_with_definitions(context, definitions, recorder.filename)
+        if compiled is not None:
+            code = _load_compiled(compiled, recorder.filename)
         else:
             code = compile_program(context, recorder.filename)
     except (SyntaxError, ValueError) as exc:
@@ -346,8 +317,6 @@ def trace_in_process(
             recorder.run(lambda: exec(code, globals_))
         else:
             exec(code, globals_)
-            if wrapper is not None:
-                exec(wrapper, globals_)
             entry = globals_.get(ENTRY_FUNCTION)
             if not callable(entry):
                 raise NameError(f"the program defines no {ENTRY_FUNCTION}() entry point")

@@ -433,10 +433,10 @@ def _run_child(batch: dict, first: int, channel: _SignedChannel, output_fd: int,
         recorder = Recorder(PROGRAM_FILENAME, options, on_step_limit=on_step_limit, sink=sink, flush_every=_FLUSH_EVERY)
         state["recorder"] = recorder
         try:
-            definitions = program.get("definitions")
-            if isinstance(definitions, str):  # compiled by codewm's host (see Program.definitions)
-                definitions = base64.b64decode(definitions)
-            result = trace_in_process(program["context"], script=program.get("script", False), recorder=recorder, frames=False, definitions=definitions)
+            compiled = program.get("compiled")
+            if isinstance(compiled, str):  # compiled by codewm's host (see Program.compiled)
+                compiled = base64.b64decode(compiled)
+            result = trace_in_process(program["context"], script=program.get("script", False), recorder=recorder, frames=False, compiled=compiled)
             status, error = result.status, result.error
             if status == "exception" and error is not None and error.startswith("MemoryError("):
                 status = "memory_limit"

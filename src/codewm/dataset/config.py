@@ -6,7 +6,7 @@
     shard_size = 500             # records per shard file
     formats = ["jsonl.gz", "parquet"]
     max_trace_tokens = 16384     # longer traces are counted but kept out of the training text
-    batch_size = 32              # programs of a trusted source that share one sandbox process
+    batch_size = 256             # programs of a trusted source that share one sandbox process
 
     [splits]                     # fractions, by a hash of the normalized program
     train = 0.9
@@ -61,7 +61,7 @@ class BuildConfig:
     splits: tuple[tuple[str, float], ...] = tuple(DEFAULT_SPLITS.items())
     max_trace_tokens: int = 16384
     limits: SandboxLimits = field(default_factory=SandboxLimits)
-    batch_size: int = 32  # programs of a batchable source that share one sandbox process
+    batch_size: int = 256  # programs of a batchable source that share one sandbox process (a fork per batch)
 
     def to_dict(self) -> dict:
         """The resolved config, as JSON-able data (the output path is left out: moving a
@@ -127,7 +127,7 @@ def config_from_dict(data: dict, base: Path = Path("."), where: str = "config", 
     if abs(sum(splits.values()) - 1.0) > 1e-9:
         raise ConfigError(f"{where}: the split fractions must add up to 1, got {sum(splits.values())}")
     max_tokens = need("max_trace_tokens", int, 16384)
-    batch_size = need("batch_size", int, 32)
+    batch_size = need("batch_size", int, 256)
     if batch_size < 1:
         raise ConfigError(f"{where}: 'batch_size' must be at least 1, got {batch_size}")
     limits_data = need("limits", dict, {})

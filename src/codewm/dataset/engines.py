@@ -45,7 +45,7 @@ def _batches(cases, batch_size: int) -> list[list[Program]]:
 class LocalEngine:
     """A pool of warm sandbox workers on this machine."""
 
-    def __init__(self, limits: SandboxLimits, workers: int = 2, on_result=None, batch_size: int = 32) -> None:
+    def __init__(self, limits: SandboxLimits, workers: int = 2, on_result=None, batch_size: int = 256) -> None:
         self.sandbox = Sandbox(limits=limits, workers=workers)
         self.on_result = on_result  # called once per traced case (progress)
         self.batch_size = batch_size
@@ -54,7 +54,7 @@ class LocalEngine:
     def isolation(self) -> str:
         return self.sandbox.isolation
 
-    def records(self, shards, max_trace_tokens, lookahead: int = 2):
+    def records(self, shards, max_trace_tokens, lookahead: int = 3):
         """Shards are traced `lookahead` at a time: while the workers trace the ones in
         flight, this thread reads the next shard from the plan and writes finished ones."""
         from collections import deque
@@ -101,7 +101,7 @@ class RayEngine:
     `address="auto"` or `"ray://host:10001"` joins a cluster.
     """
 
-    def __init__(self, limits: SandboxLimits, workers: int = 2, address: str | None = None, chunk_size: int = 64, on_result=None, batch_size: int = 32) -> None:
+    def __init__(self, limits: SandboxLimits, workers: int = 2, address: str | None = None, chunk_size: int = 64, on_result=None, batch_size: int = 256) -> None:
         import ray
 
         if not ray.is_initialized():
@@ -142,7 +142,7 @@ class RayEngine:
 ENGINES = ("local", "ray")
 
 
-def make_engine(name: str, limits: SandboxLimits, workers: int, address: str | None = None, on_result=None, batch_size: int = 32):
+def make_engine(name: str, limits: SandboxLimits, workers: int, address: str | None = None, on_result=None, batch_size: int = 256):
     if name == "local":
         return LocalEngine(limits, workers, on_result=on_result, batch_size=batch_size)
     if name == "ray":

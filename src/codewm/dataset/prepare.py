@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import threading
 import traceback
-from collections import deque
 from typing import Iterator
 
 from codewm.programs.base import ProgramCase, make_source
 
 CHUNK = 200  # cases per range handed to a helper
-AHEAD = 2  # ranges queued per helper beyond the one it works on
+AHEAD = 3  # ranges queued per helper beyond the one it works on
 
 
 def prepare(case: ProgramCase) -> tuple:
@@ -56,30 +57,39 @@ class PreparePool:
         """`prepare(source.case(i))` for i in range(count), in order, where source is
         `make_source(kind, **options)`."""
         ranges = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
-        waiting: deque = deque()  # (helper, range), in the order results are read
-        handed = 0
+        helpers = self.helpers
+        # One reader thread per helper empties its pipe as soon as it answers, so that a
+        # helper never waits for the driver (busy writing shards) to read its last range.
+        answers = [queue.SimpleQueue() for _ in helpers]
 
-        def hand_out() -> None:
-            # Round robin: each helper answers its ranges in the order it got them.
-            nonlocal handed
-            if handed < len(ranges):
-                helper = self.helpers[handed % len(self.helpers)]
-                pickle.dump((kind, options, *ranges[handed]), helper.stdin)
+        def read(helper, answered) -> None:
+            while True:
+                try:
+                    answered.put(pickle.load(helper.stdout))
+                except Exception as exc:  # EOF, or the pipe closed under us by close()
+                    answered.put(("died", repr(exc)))
+                    return
+
+        readers = [threading.Thread(target=read, args=pair, daemon=True) for pair in zip(helpers, answers)]
+        for reader in readers:
+            reader.start()
+
+        def hand_out(position: int) -> None:
+            # Round robin: range i goes to helper i % n, which answers its ranges in order.
+            if position < len(ranges):
+                helper = helpers[position % len(helpers)]
+                pickle.dump((kind, options, *ranges[position]), helper.stdin)
                 helper.stdin.flush()
-                waiting.append((helper, ranges[handed]))
-                handed += 1
 
-        for _ in range((AHEAD + 1) * len(self.helpers)):
-            hand_out()
-        while waiting:
-            helper, (start, stop) = waiting.popleft()
-            try:
-                outcome, payload = pickle.load(helper.stdout)
-            except (EOFError, pickle.UnpicklingError) as exc:
-                raise RuntimeError(f"a helper preparing cases {start}..{stop} of source {kind!r} died ({exc!r})") from None
+        for position in range((AHEAD + 1) * len(helpers)):
+            hand_out(position)
+        for position, (start, stop) in enumerate(ranges):
+            outcome, payload = answers[position % len(helpers)].get()
+            if outcome == "died":
+                raise RuntimeError(f"a helper preparing cases {start}..{stop} of source {kind!r} died ({payload})")
             if outcome == "error":
                 raise RuntimeError(f"preparing cases {start}..{stop} of source {kind!r} failed:\n{payload}")
-            hand_out()
+            hand_out(position + (AHEAD + 1) * len(helpers))
             yield from payload
 
     def close(self) -> None:

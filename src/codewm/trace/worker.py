@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import builtins
 import ctypes
+import fcntl
 import gc
 import hmac
 import json
@@ -51,6 +52,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_NO_NEW_PRIVS = 38
 _CLONE_NEWNET = 0x40000000
 _FLUSH_EVERY = 256  # steps per chunk streamed to the worker
+_F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
+_PIPE_BYTES = 1 << 20
+_BUNCH_SECONDS = 0.003
 
 
 # -- framing (shared with the host) ----------------------------------------------------------
@@ -552,6 +556,13 @@ class Worker:
         key = os.urandom(32)
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
+        for fd in (result_w, output_w):
+            # Room for many programs' results, so that the child rarely waits for us and we
+            # can read them in bunches (see _supervise).
+            try:
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
+            except OSError:
+                pass  # a smaller pipe only means more wake-ups
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(result_r)
@@ -607,7 +618,14 @@ class Worker:
             limits_at = [deadline if terminated_at is None else terminated_at + 0.25]
             if drain_until is not None:
                 limits_at.append(drain_until)
-            for key, _ in selector.select(max(min(limits_at) - now, 0.001)):
+            events = selector.select(max(min(limits_at) - now, 0.001))
+            if events and drain_until is None and terminated_at is None and current + 1 < count:
+                # A batch streams one result per program: while more are to come, let a few
+                # accumulate and read them in one wake-up instead of one each (the pipes hold
+                # _PIPE_BYTES; the limits are checked again right after). The last program
+                # of a batch, and a program run alone, are read at once.
+                time.sleep(min(_BUNCH_SECONDS, max(min(limits_at) - time.monotonic(), 0)))
+            for key, _ in events:
                 if key.data == "exit":
                     selector.unregister(key.fd)
                     _, wait_status = os.waitpid(pid, 0)
@@ -615,7 +633,7 @@ class Worker:
                     # still holds them open.
                     drain_until = time.monotonic() + 0.05
                     continue
-                data = os.read(key.fd, 1 << 16)
+                data = os.read(key.fd, _PIPE_BYTES)
                 if not data:
                     selector.unregister(key.fd)
                     open_pipes -= 1

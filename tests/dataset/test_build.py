@@ -169,7 +169,11 @@ def _cli_build(config: Path, *extra: str) -> subprocess.Popen:
 
 
 def test_sigkill_at_random_moments_then_resume_gives_identical_bytes(tmp_path):
-    sources = [{"kind": "synthetic", "count": 1500, "seed": 11, "batch": False}, {"kind": "synthetic", "count": 300, "seed": 5, "mode": "cruxeval"}]
+    from codewm.dataset.plan import PARALLEL_MIN_CASES
+
+    # The first source is large enough to be prepared by helper processes, which a kill
+    # must take down with the build; its programs each get a sandbox process of their own.
+    sources = [{"kind": "synthetic", "count": PARALLEL_MIN_CASES, "seed": 11, "batch": False}, {"kind": "synthetic", "count": 300, "seed": 5, "mode": "cruxeval"}]
     reference_dir = tmp_path / "reference"
     reference_dir.mkdir()
     reference = load_config(_config(reference_dir, sources, shard_size=40))
@@ -198,6 +202,40 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_bytes(tmp_path):
     assert final.wait(timeout=600) == 0, final.stderr.read().decode()
     assert kills >= 3  # the test really interrupted the build
     assert _tree(killed_dir / "out") == expected
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
+                found.append((int(entry), command))
+    return found
+
+
+def test_killing_only_the_driver_leaves_no_process_behind(tmp_path):
+    from codewm.dataset.plan import PARALLEL_MIN_CASES
+
+    config = _config(tmp_path, [{"kind": "synthetic", "count": 4 * PARALLEL_MIN_CASES, "seed": 3}], shard_size=500)
+    process = _cli_build(config)
+    deadline = time.monotonic() + 60
+    started: list = []
+    while time.monotonic() < deadline and not (any("prepare import serve" in c for _, c in started) and any("bwrap" in c for _, c in started)):
+        time.sleep(0.05)
+        started = _children(process.pid)
+    assert any("prepare import serve" in c for _, c in started) and any("bwrap" in c for _, c in started)
+    os.kill(process.pid, signal.SIGKILL)  # the driver alone, not its process group
+    process.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower() for pid, _ in started):
+        time.sleep(0.1)
+    left = [command for pid, command in started if os.path.exists(f"/proc/{pid}") and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
+    assert left == []
 
 
 def test_gzip_shards_carry_no_timestamp(tmp_path):

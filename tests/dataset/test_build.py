@@ -140,6 +140,9 @@ def test_bad_configs_get_clear_errors(tmp_path):
 
     with pytest.raises(SourceConfigError, match="unknown program source 'nope'"):
         build_dataset(config, progress=False)
+    missing = config_from_dict({"name": "x", "sources": [{"kind": "synthetic", "count": 2}, {"kind": "jsonl", "path": "no/such.jsonl"}]}, base=tmp_path, output=tmp_path / "out2")
+    with pytest.raises(SourceConfigError, match=r"sources\[1\] \(jsonl\): cannot read: .*no/such.jsonl"):
+        build_dataset(missing, progress=False)
 
 
 def test_an_output_folder_holds_one_config(tmp_path):

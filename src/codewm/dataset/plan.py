@@ -179,6 +179,15 @@ def _prepared_cases(source, kind: str, options: dict, processes: int):
         pool.close()
 
 
+def _readable(prepared, index: int, kind: str):
+    """The prepared cases of sources[index], with a missing or unreadable file reported as
+    a problem of that source (not as a stray OSError from deep inside)."""
+    try:
+        yield from prepared
+    except OSError as exc:
+        raise SourceConfigError(f"sources[{index}] ({kind}): cannot read: {exc}") from None
+
+
 def iter_plan(config: BuildConfig, plan: Plan, processes: int = 1):
     """Yield each shard as soon as it is full (the last, partial shard of every split at the
     end), while reading the sources; `plan` is filled in as it goes (`shards`, counts), and
@@ -206,7 +215,7 @@ def iter_plan(config: BuildConfig, plan: Plan, processes: int = 1):
             raise SourceConfigError(f"sources[{index}] ({spec.kind}): {exc}") from None
         # A config may say `batch = true` for a source it trusts, or false to forbid it.
         batchable = bool(spec.options.get("batch", is_batchable(source)))
-        for case, sha, compiled, call_key in _prepared_cases(source, spec.kind, options, processes):
+        for case, sha, compiled, call_key in _readable(_prepared_cases(source, spec.kind, options, processes), index, spec.kind):
             plan.total_cases += 1
             key = (sha, call_key)
             if key in seen:

@@ -44,13 +44,17 @@ def read_json_rows(path: Path) -> Iterator[tuple[str, dict]]:
         if not line.strip():
             continue
         where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise ValueError(f"{where}: not valid JSON ({exc})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        yield where, row
+        yield where, _parse_row(where, line)
+
+
+def _parse_row(where: str, line: str) -> dict:
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    return row
 
 
 def read_call_rows(path: str | Path) -> list[tuple[str, str, str]]:
@@ -166,13 +170,7 @@ class _FileSource:
             handle.seek(offset)
             line = handle.readline().decode("utf-8")
         where = f"{self.path}:{number}"
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise ValueError(f"{where}: not valid JSON ({exc})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        return self._case(where, row)
+        return self._case(where, _parse_row(where, line))
 
     def _case(self, where: str, row: dict) -> ProgramCase:
         raise NotImplementedError

@@ -14,7 +14,6 @@ are compiled, never executed.
 
 from __future__ import annotations
 
-import os
 import pickle
 import queue
 import subprocess
@@ -24,6 +23,7 @@ import traceback
 from typing import Iterator
 
 from codewm.programs.base import ProgramCase, make_source
+from codewm.trace.sandbox import package_root
 
 CHUNK = 200  # cases per range handed to a helper
 AHEAD = 3  # ranges queued per helper beyond the one it works on
@@ -37,17 +37,11 @@ def prepare(case: ProgramCase) -> tuple:
     return (case, *prepare_program(case.source, case.call))
 
 
-def _package_root() -> str:
-    import codewm
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(codewm.__file__)))
-
-
 class PreparePool:
     """`processes` helper processes that prepare index ranges of sources, in order."""
 
     def __init__(self, processes: int) -> None:
-        bootstrap = f"import sys; sys.path.insert(0, {_package_root()!r}); from codewm.dataset.prepare import serve; serve()"
+        bootstrap = f"import sys; sys.path.insert(0, {package_root()!r}); from codewm.dataset.prepare import serve; serve()"
         self.helpers = [
             subprocess.Popen([sys.executable, "-c", bootstrap], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             for _ in range(processes)

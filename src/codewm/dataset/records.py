@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from codewm.format.cwm import format_prompt, format_steps, format_trace
+from codewm.format.cwm import describe_steps
 
 try:
     from codewm.trace import _ctracer
@@ -42,21 +42,11 @@ def count_tokens(text: str) -> int:
 
 def make_record(planned, result, max_trace_tokens: int) -> dict:
     """The record of one planned case (`codewm.dataset.plan.PlannedCase`) and its `RunResult`."""
-    trace = result.trace
     if result.text is not None:  # the sandbox wrote the text (run_batch(..., text=True))
         text, n_frames, linenos, longest = result.text, result.n_frames, result.linenos, result.max_value_chars
-    else:
-        if result.steps or not trace.frames:  # text straight from the raw steps
-            text = format_prompt(trace.context) + format_steps(result.steps, trace.context, trace.complete)
-        else:
-            text = format_trace(trace)
-        n_frames, linenos = len(trace.frames), [frame.lineno for frame in trace.frames]
-        longest = 0
-        for frame in trace.frames:
-            if frame.locals:
-                longest = max(longest, max(map(len, frame.locals.values())))
-            if frame.value is not None:
-                longest = max(longest, len(frame.value))
+    else:  # a run that failed before the sandbox could describe it, or a frames-mode result
+        described = describe_steps(result.steps, result.trace.context, result.status)
+        text, n_frames, linenos, longest = described["text"], described["n_frames"], described["linenos"], described["max_value_chars"]
     tokens = count_tokens(text)
     excluded = None
     if result.status not in TRAINING_STATUSES:

@@ -136,7 +136,8 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _package_root() -> str:
+def package_root() -> str:
+    """The folder to put on sys.path so that a fresh interpreter imports this codewm."""
     return os.path.dirname(os.path.dirname(os.path.abspath(codewm.__file__)))
 
 
@@ -153,7 +154,7 @@ def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
     binds += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
     executable = os.path.realpath(sys.executable)
     made: set[str] = {"/tmp", "/var", "/var/tmp"}
-    for path in python_dirs(_package_root()):
+    for path in python_dirs(package_root()):
         if not any(path == top or path.startswith(top + "/") for top in ("/usr", "/bin", "/lib", "/lib64", "/etc")):
             # bwrap would create the missing parents (e.g. /root) with mode 0700, which the
             # program's uid could not cross; create them world-traversable first.
@@ -196,7 +197,7 @@ def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
 
 
 def _worker_argv(executable: str, base_dir: str, sandboxed: bool) -> list[str]:
-    bootstrap = f"import sys; sys.path.insert(0, {_package_root()!r}); from codewm.trace.worker import main; main()"
+    bootstrap = f"import sys; sys.path.insert(0, {package_root()!r}); from codewm.trace.worker import main; main()"
     argv = [executable, "-s", "-B", "-c", bootstrap, base_dir, str(_program_uid())]
     return argv + (["--sandboxed"] if sandboxed else [])
 

@@ -105,12 +105,17 @@ class Program:
     `compiled` optionally carries the context already compiled by codewm
     (`codewm.trace.tracer.shippable_code`), which the sandbox then runs instead of compiling
     it again: the dataset planner compiles every program anyway to hash it.
+
+    `traced=False` runs the program without the tracer, at full speed, with the same
+    isolation and limits (see `check`): the result has status ok, exception, syntax_error
+    or a limit's, and a trace without frames.
     """
 
     context: str
     script: bool = False
     audit: bool = False
     compiled: bytes | None = field(default=None, repr=False)
+    traced: bool = True
 
     @classmethod
     def function(cls, source: str, call: str, audit: bool = False, compiled: bytes | None = None) -> "Program":
@@ -120,6 +125,13 @@ class Program:
     def whole_script(cls, source: str) -> "Program":
         return cls(script_context(source), script=True)
 
+    @classmethod
+    def check(cls, source: str) -> "Program":
+        """An untraced whole script, run as it is written: how execution benchmarks score an
+        answer (`{code}\nassert {output} == {answer}`). Status ok means it ran to its end;
+        any exception, SystemExit included, gives status exception."""
+        return cls(source, script=True, traced=False)
+
 
 class SandboxError(RuntimeError):
     """The sandbox itself could not be started (not a problem of a traced program)."""
@@ -127,6 +139,8 @@ class SandboxError(RuntimeError):
 
 def _program_request(program: Program) -> dict:
     request = {"context": program.context, "script": program.script, "audit": program.audit}
+    if not program.traced:
+        request["traced"] = False
     if program.compiled is not None:
         request["compiled"] = base64.b64encode(program.compiled).decode("ascii")
     return request

@@ -287,6 +287,7 @@ def trace_in_process(
     namespace: dict | None = None,
     frames: bool = True,
     compiled: bytes | None = None,
+    traced: bool = True,
 ) -> InProcessResult:
     """Trace a program in this process (trusted code only; see the module docstring).
 
@@ -299,7 +300,16 @@ def trace_in_process(
 
     `compiled` (`shippable_code(compile_program(context))`) is the context compiled
     beforehand by a trusted caller; the result is the same.
+
+    `traced=False` runs the program without the recorder: a check, as the benchmarks' scorers
+    run `{code}\nassert {output} == {answer}`, at full speed. The status is ok, exception
+    (the error rendered as in a traced run) or syntax_error, and the trace has no frames.
+    Such a run passes only when the code runs to its end: any SystemExit, even
+    `sys.exit(0)` from a script, is an exception (the scorers count every BaseException as
+    a failure).
     """
+    if not traced:
+        return _run_untraced(context, script, recorder or Recorder(options=options), namespace, compiled)
     recorder = recorder or Recorder(options=options)
     try:
         if compiled is not None:
@@ -337,6 +347,30 @@ def trace_in_process(
     built = steps_to_frames(recorder.steps, context)
     complete = status in ("ok", "exception") and _balanced(built)
     return InProcessResult(Trace(context, built, complete=complete), status, error)
+
+
+def _run_untraced(context: str, script: bool, recorder: Recorder, namespace: dict | None, compiled: bytes | None) -> InProcessResult:
+    """`trace_in_process(..., traced=False)`: the program runs with no hook installed."""
+    try:
+        code = _load_compiled(compiled, recorder.filename) if compiled is not None else compile_program(context, recorder.filename)
+    except (SyntaxError, ValueError) as exc:
+        return InProcessResult(Trace(context, [], complete=False), "syntax_error", _describe_syntax_error(exc))
+    globals_ = namespace if namespace is not None else {}
+    globals_.setdefault("__name__", "__main__")
+    globals_.setdefault("__builtins__", __builtins__)
+    status, error = "ok", None
+    try:
+        exec(code, globals_)
+        if not script:
+            entry = globals_.get(ENTRY_FUNCTION)
+            if not callable(entry):
+                raise NameError(f"the program defines no {ENTRY_FUNCTION}() entry point")
+            entry()
+    except SystemExit as exc:
+        status, error = "exception", f"SystemExit({exc.code!r})"
+    except BaseException as exc:
+        status, error = "exception", recorder.renderer.render(exc)
+    return InProcessResult(Trace(context, [], complete=False), status, error)
 
 
 def _balanced(frames: list[Frame]) -> bool:

@@ -440,7 +440,10 @@ def _run_child(batch: dict, first: int, channel: _SignedChannel, output_fd: int,
             compiled = program.get("compiled")
             if isinstance(compiled, str):  # compiled by codewm's host (see Program.compiled)
                 compiled = base64.b64decode(compiled)
-            result = trace_in_process(program["context"], script=program.get("script", False), recorder=recorder, frames=False, compiled=compiled)
+            result = trace_in_process(
+                program["context"], script=program.get("script", False), recorder=recorder, frames=False,
+                compiled=compiled, traced=program.get("traced", True) is not False,
+            )
             status, error = result.status, result.error
             if status == "exception" and error is not None and error.startswith("MemoryError("):
                 status = "memory_limit"

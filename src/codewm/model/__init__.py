@@ -1,0 +1,1 @@
+"""codewm's own world models: the tokenizer, the checkpoint format, training."""

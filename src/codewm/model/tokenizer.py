@@ -1,0 +1,60 @@
+"""The tokenizer of codewm's models: byte-level BPE (Hugging Face `tokenizers`) trained on
+trace text, with every CWM special token a single token.
+
+Byte-level means no text is ever out of vocabulary (any value a program prints can be
+written); the special tokens are added before training so that merges never cross them and
+a prompt written as a string (`"<|frame_sep|>"`) is read as the one token, as CWM's
+tokenizer does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator
+
+from codewm.format.cwm import BEGIN, END, SPECIAL_TOKENS
+
+PAD = "<|pad|>"  # padding for batches; never trained on, never generated
+_SPECIAL = re.compile("|".join(re.escape(token) for token in SPECIAL_TOKENS))
+
+
+def _pieces(texts: Iterable[str]) -> Iterator[str]:
+    # Train BPE on the text between special tokens: a merge must never swallow one.
+    for text in texts:
+        for piece in _SPECIAL.split(text):
+            if piece:
+                yield piece
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2):
+    """A `PreTrainedTokenizerFast` trained on `texts` (CWM trace sequences).
+
+    The vocabulary holds the 256 byte symbols, the CWM special tokens, `<|pad|>`, and merges
+    up to `vocab_size` in all. BOS is `<|begin_of_text|>`, EOS `<|end_of_text|>`.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = [*SPECIAL_TOKENS, PAD]
+    if vocab_size < 256 + len(specials):
+        raise ValueError(f"vocab_size must be at least {256 + len(specials)} (bytes and special tokens), got {vocab_size}")
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(_pieces(texts), trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token=BEGIN,
+        eos_token=END,
+        pad_token=PAD,
+        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (BEGIN, END)],
+        padding_side="left",  # generation appends on the right
+        clean_up_tokenization_spaces=False,
+    )

@@ -1,0 +1,1 @@
+"""World models behind one interface: `load_predictor("builtin" | "hf:PATH" | "openai:URL#MODEL" | "oracle" | "empty")`."""

@@ -1,0 +1,99 @@
+"""The oracle: a "world model" that runs the program. The upper bound of every benchmark and
+the sanity check of the harness (it must score 100 everywhere).
+
+Frames: each context is run once in the sandbox (a fresh process per program) and its real
+trace cached; the k-th frame request of a context gets the real k-th frame, written exactly
+as the CWM writer writes it. Direct answers: output mode runs the call and answers with the
+value's repr; input mode answers with the benchmark's own call, after running it to confirm
+that it returns the expected output (the scorer then executes it again, as it does every
+model's answer).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from codewm.format.cwm import format_frame, parse_trace, reference_index
+from codewm.predict.base import STEP_END, STEP_FRAME, STEP_LENGTH, AnswerRequest, FrameRequest, FrameStep
+from codewm.trace.types import Trace, build_context
+
+
+class OraclePredictor:
+    name = "oracle"
+
+    def __init__(self, sandbox=None, workers: int = 2) -> None:
+        self._sandbox = sandbox
+        self._owns_sandbox = sandbox is None
+        self._workers = workers
+        self._frames: dict[str, tuple[list[str], bool]] = {}  # context -> (frame texts, complete)
+
+    @property
+    def sandbox(self):
+        if self._sandbox is None:
+            from codewm.trace.sandbox import Sandbox
+
+            self._sandbox = Sandbox(workers=self._workers)
+        return self._sandbox
+
+    def close(self) -> None:
+        if self._owns_sandbox and self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def real_traces(self, contexts: Sequence[str]) -> list[Trace]:
+        """Run each context once (fresh process each) and return the real traces."""
+        from codewm.trace.sandbox import Program
+
+        programs = [Program(context) for context in contexts]
+        return [result.trace for result in self.sandbox.map(programs, batch_size=1)]
+
+    def _ensure(self, contexts: Sequence[str]) -> None:
+        missing = list(dict.fromkeys(c for c in contexts if c not in self._frames))
+        for context, trace in zip(missing, self.real_traces(missing)):
+            frames = trace.frames
+            texts = []
+            for i, frame in enumerate(frames):
+                ref = reference_index(frames, i)
+                texts.append(format_frame(frame, frames[ref] if ref is not None else None))
+            self._frames[context] = (texts, trace.complete)
+
+    def next_frames(self, requests: Sequence[FrameRequest]) -> list[FrameStep]:
+        self._ensure([r.context for r in requests])
+        steps = []
+        for request in requests:
+            texts, complete = self._frames[request.context]
+            k = len(parse_trace(request.frames_text, request.context).trace.frames) if request.frames_text else 0
+            if k < len(texts):
+                steps.append(FrameStep(texts[k], STEP_FRAME, 1, [texts[k]] if request.logprobs else None, [0.0] if request.logprobs else None))
+            else:  # past the real trace: its end, or (a run cut short by a limit) nothing known
+                steps.append(FrameStep("", STEP_END if complete else STEP_LENGTH, 0))
+        return steps
+
+    def answer(self, requests: Sequence[AnswerRequest]) -> list[list[str]]:
+        contexts = [build_context(r.code, r.call) if r.call else "" for r in requests]
+        runnable = [c for c in contexts if c]
+        traces = dict(zip(runnable, self.real_traces(runnable))) if runnable else {}
+        out = []
+        for request, context in zip(requests, contexts):
+            trace = traces.get(context)
+            value = trace.output if trace is not None and not trace.raised else None
+            if request.mode == "output":
+                answer = value if value is not None else ""
+            elif request.mode == "input":
+                # the benchmark's own call, if it really returns the expected output
+                answer = request.call if value is not None and _same_literal(value, request.output) else ""
+            else:
+                raise ValueError(f"AnswerRequest.mode must be 'output' or 'input', got {request.mode!r}")
+            out.append([answer] * request.samples)
+        return out
+
+
+def _same_literal(rendered: str, literal: str) -> bool:
+    import ast
+
+    if rendered == literal:
+        return True
+    try:
+        return ast.literal_eval(rendered) == ast.literal_eval(literal)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False

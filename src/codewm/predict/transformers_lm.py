@@ -1,0 +1,152 @@
+"""Hugging Face causal LMs as a `LanguageModel`: codewm's own checkpoints (`builtin`) and
+any local model directory (`hf:PATH`, e.g. the released CWM weights).
+
+Generation is `model.generate` (KV cache, left-padded batches, greedy or sampled). A stop
+string that is one token of the model's vocabulary (CWM's `<|frame_sep|>`) stops its row
+as an end-of-sequence token does, exactly and for free; other stop strings use
+`generate`'s `stop_strings`. Nothing is downloaded: the directory must hold the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from codewm.predict.base import FINISH_LENGTH, FINISH_STOP, Completion, Sampling
+
+
+class ModelLoadError(ValueError):
+    """A model directory is missing or is not a loadable Hugging Face causal LM."""
+
+
+class TransformersLanguageModel:
+    """`complete()` over a local Hugging Face model directory.
+
+    device: "cpu", "cuda", ... (default: cuda when available); dtype: "float32",
+    "bfloat16", ... (default: bfloat16 on cuda, float32 on cpu, where bf16 matmuls are slow);
+    batch_size: prompts generated together.
+    """
+
+    def __init__(self, path: str | Path, *, name: str | None = None, device: str | None = None, dtype: str | None = None, batch_size: int = 16) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(path).expanduser()
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"{path}: not a Hugging Face model directory (no config.json)")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.path = path
+        self.name = name or path.name
+        self.batch_size = batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=getattr(torch, dtype))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"{path}: cannot load the model: {exc}") from None
+        self.model.to(self.device).eval()
+        tok = self.tokenizer
+        tok.padding_side = "left"  # generation appends on the right
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        self.eos_ids = _as_list(self.model.generation_config.eos_token_id) or _as_list(tok.eos_token_id)
+        self.context_length = int(getattr(self.model.config, "max_position_embeddings", 0) or tok.model_max_length)
+        self.special_tokens = tuple(tok.all_special_tokens)
+
+    # -- the LanguageModel interface ---------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def complete(self, prompts: Sequence[str], sampling: Sampling) -> list[Completion]:
+        out: list[Completion] = []
+        for start in range(0, len(prompts), self.batch_size):
+            out.extend(self._complete_batch(list(prompts[start : start + self.batch_size]), sampling))
+        return out
+
+    # -- generation ---------------------------------------------------------------------------
+    def _token_stop(self, stop: str) -> int | None:
+        ids = self.tokenizer(stop, add_special_tokens=False)["input_ids"]
+        return ids[0] if len(ids) == 1 else None
+
+    def _complete_batch(self, prompts: list[str], sampling: Sampling) -> list[Completion]:
+        import torch
+        from transformers import GenerationConfig
+
+        tok = self.tokenizer
+        encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        results: list[Completion | None] = [None] * len(prompts)
+        room = [self.context_length - len(ids) for ids in encoded]
+        fits = [i for i, r in enumerate(room) if r > 0]
+        for i, r in enumerate(room):
+            if r <= 0:  # the prompt alone fills the context: nothing can be generated
+                results[i] = Completion("", FINISH_LENGTH, None, len(encoded[i]), 0)
+        if not fits:
+            return results  # type: ignore[return-value]
+        max_new = min(sampling.max_tokens, min(room[i] for i in fits))
+        token_stops: dict[int, str] = {}
+        string_stops: list[str] = []
+        for stop in sampling.stop:
+            token = self._token_stop(stop)
+            if token is None:
+                string_stops.append(stop)
+            else:
+                token_stops[token] = stop
+        ends = set(self.eos_ids) | set(token_stops)
+        batch = tok.pad({"input_ids": [encoded[i] for i in fits]}, return_tensors="pt").to(self.device)
+        config = GenerationConfig(
+            max_new_tokens=max_new,
+            do_sample=sampling.temperature > 0,
+            temperature=sampling.temperature if sampling.temperature > 0 else None,
+            top_p=sampling.top_p if sampling.temperature > 0 else None,
+            top_k=None,
+            eos_token_id=sorted(ends),
+            pad_token_id=tok.pad_token_id,
+            stop_strings=string_stops or None,
+            return_dict_in_generate=True,
+            output_logits=sampling.logprobs,
+        )
+        if sampling.temperature > 0 and sampling.seed is not None:
+            torch.manual_seed(sampling.seed)
+        with torch.inference_mode():
+            generated = self.model.generate(**batch, generation_config=config, tokenizer=tok if string_stops else None)
+        width = batch["input_ids"].shape[1]
+        new_tokens = generated.sequences[:, width:].tolist()
+        logprobs = None
+        if sampling.logprobs:
+            logits = torch.stack(generated.logits, dim=1).float()  # (batch, new, vocab)
+            chosen = generated.sequences[:, width:].unsqueeze(-1)
+            logprobs = torch.log_softmax(logits, dim=-1).gather(-1, chosen).squeeze(-1).tolist()
+        for row, i in enumerate(fits):
+            results[i] = self._completion(new_tokens[row], ends, token_stops, string_stops, len(encoded[i]), max_new, logprobs[row] if logprobs else None, sampling.logprobs)
+        return results  # type: ignore[return-value]
+
+    def _completion(self, ids, ends, token_stops, string_stops, prompt_tokens, max_new, logprobs, want_logprobs) -> Completion:
+        tok = self.tokenizer
+        kept, stop_reason, finish = ids, None, FINISH_LENGTH
+        for position, token in enumerate(ids):
+            if token in ends:
+                kept, finish = ids[:position], FINISH_STOP
+                stop_reason = token_stops.get(token)  # None: the model's end-of-sequence
+                break
+        text = tok.decode(kept, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        if string_stops:
+            hits = [(text.find(s), s) for s in string_stops if s in text]
+            if hits:
+                at, stop = min(hits)
+                text, finish, stop_reason = text[:at], FINISH_STOP, stop
+                # keep the tokens that make up the text (for counts and logprobs)
+                while kept and len(tok.decode(kept, skip_special_tokens=False, clean_up_tokenization_spaces=False)) > at:
+                    kept = kept[:-1]
+        completion = Completion(text, finish, stop_reason, prompt_tokens, len(kept))
+        if want_logprobs:
+            completion.tokens = [tok.decode([t], skip_special_tokens=False, clean_up_tokenization_spaces=False) for t in kept]
+            completion.token_logprobs = list(logprobs[: len(kept)]) if logprobs else [0.0] * len(kept)
+        return completion
+
+
+def _as_list(value) -> list[int]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [int(value)]

@@ -100,6 +100,18 @@ def test_infinite_loop_times_out():
         assert box.run(Program.check("assert 1 == 1\n")).ok
 
 
+def test_limits_given_per_call_replace_the_sandboxs_own(sandbox):
+    # A sandbox made for tracing (3 s here) checks answers under a benchmark's own limit.
+    tight = SandboxLimits(wall_seconds=1, cpu_seconds=1)
+    started = time.monotonic()
+    results = list(sandbox.map([Program.check("while True:\n    pass\n"), Program.check("assert 1 == 1\n")], limits=tight))
+    assert [r.status for r in results] == ["timeout", "ok"]
+    assert time.monotonic() - started < 2.5
+    assert "1 s" in results[0].error
+    assert sandbox.limits == LIMITS  # untouched
+    assert sandbox.run_batch([Program.check("import time\ntime.sleep(1.5)\n")])[0].ok
+
+
 def test_the_tracer_is_really_off(sandbox):
     # A million loop iterations: far past the step limit when traced, and quick untraced.
     source = "total = 0\nfor i in range(1_000_000):\n    total += i\nassert total == 499999500000\n"

@@ -349,7 +349,7 @@ class Sandbox:
         """Trace one program in a child process of its own."""
         return self.run_batch([program])[0]
 
-    def run_batch(self, programs: list[Program], text: bool = False) -> list[RunResult]:
+    def run_batch(self, programs: list[Program], text: bool = False, limits: SandboxLimits | None = None) -> list[RunResult]:
         """Trace programs one after another in as few child processes as possible.
 
         Each program gets its own limits, trace, output and a clean working directory, and
@@ -363,10 +363,13 @@ class Sandbox:
         `text=True` returns each trace as CWM text (`RunResult.text`, with `n_frames`,
         `linenos` and `max_value_chars`) without building its frames: the sandbox formats
         it where the steps are, which is what a dataset build needs and much cheaper.
+
+        `limits` replaces the sandbox's own limits for these programs (benchmark checks use
+        the benchmark's time limit on a sandbox made for tracing).
         """
         if not programs:
             return []
-        limits = self.limits
+        limits = limits or self.limits
         request = {
             "id": next(self._ids),
             "programs": [_program_request(p) for p in programs],
@@ -444,21 +447,22 @@ class Sandbox:
         """Trace a whole script."""
         return self.run(Program.whole_script(source))
 
-    def map(self, programs: Iterable[Program], batch_size: int = 1) -> Iterator[RunResult]:
+    def map(self, programs: Iterable[Program], batch_size: int = 1, limits: SandboxLimits | None = None) -> Iterator[RunResult]:
         """Run many programs across the pool's workers; results come back in input order.
 
         With `batch_size` > 1, up to that many programs share a child process (see
         `run_batch` for what that does and does not isolate); the default gives each its own.
+        `limits`, when given, replaces the sandbox's own for these programs.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         programs = list(programs)
-        yield from self.map_batches([programs[i : i + batch_size] for i in range(0, len(programs), batch_size)])
+        yield from self.map_batches([programs[i : i + batch_size] for i in range(0, len(programs), batch_size)], limits=limits)
 
-    def map_batches(self, batches: Iterable[list[Program]], text: bool = False) -> Iterator[RunResult]:
+    def map_batches(self, batches: Iterable[list[Program]], text: bool = False, limits: SandboxLimits | None = None) -> Iterator[RunResult]:
         """Run the given batches across the pool's workers; results in input order, flat."""
         with ThreadPoolExecutor(max_workers=self._size) as pool:
-            for results in pool.map(lambda batch: self.run_batch(batch, text=text), batches):
+            for results in pool.map(lambda batch: self.run_batch(batch, text=text, limits=limits), batches):
                 yield from results
 
     # -- lifetime -----------------------------------------------------------------------------

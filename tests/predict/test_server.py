@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytest.importorskip("fastapi")
-uvicorn = pytest.importorskip("uvicorn")
-openai = pytest.importorskip("openai")
+import openai
+import uvicorn
+
 try:
     import httpx
 except ImportError:  # the openai client's own HTTP library, under its new name
-    httpx = pytest.importorskip("httpx2")
+    import httpx2 as httpx
 
 from codewm.predict.base import Sampling
 from codewm.predict.fake import ScriptedLanguageModel
@@ -269,8 +269,8 @@ def test_prompt_longer_than_the_context():
     lm = ScriptedLanguageModel(SCRIPT)
     lm.context_length = 100
     with running(lm) as base, httpx.Client(base_url=base, timeout=10) as http:
-        r = http.post("/v1/completions", json={"model": "scripted", "prompt": "x" * 95, "max_tokens": 10})
-        message = "maximum context length is 100 tokens; the prompt has 95 tokens and max_tokens is 10"
+        r = http.post("/v1/completions", json={"model": "scripted", "prompt": "x" * 100, "max_tokens": 10})
+        message = "maximum context length is 100 tokens; the prompt has 100 tokens, which leaves no room"
         _check_error(r, 400, "prompt", message)
         r = http.post("/v1/completions", json={"model": "scripted", "prompt": ["a", "x" * 500], "max_tokens": 1})
         _check_error(r, 400, "prompt", "has 500 tokens")

@@ -62,6 +62,20 @@ class OpenAILanguageModel:
         return out
 
     def _request(self, prompts: list[str], sampling: Sampling) -> list[Completion]:
+        import openai
+
+        try:
+            return self._create(prompts, sampling)
+        except openai.BadRequestError as exc:
+            if "context length" not in str(exc):
+                raise
+            if len(prompts) > 1:  # find the prompt that does not fit; the others are fine
+                return [self._request([prompt], sampling)[0] for prompt in prompts]
+            # a prompt that fills the model's context: nothing can be generated (as with a
+            # local model), which the caller sees as a completion cut by length
+            return [Completion("", FINISH_LENGTH, None, 0, 0, [] if sampling.logprobs else None, [] if sampling.logprobs else None)]
+
+    def _create(self, prompts: list[str], sampling: Sampling) -> list[Completion]:
         response = self.client.completions.create(
             model=self.model,
             prompt=prompts,

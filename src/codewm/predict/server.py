@@ -402,12 +402,15 @@ def make_app(
             counts = [lm.count_tokens(p) for p in req.prompts]
             if context_length:
                 for i, count in enumerate(counts):
-                    if count + req.max_tokens > context_length:
+                    # A prompt that leaves no room is refused; one that leaves some gets at
+                    # most what fits (finish_reason "length"), as codewm's backends do when
+                    # called directly, so that served and direct results agree.
+                    if count >= context_length:
                         which = f" (prompt {i})" if len(counts) > 1 else ""
                         raise ApiError(
                             400,
                             f"This model's maximum context length is {context_length} tokens; the prompt{which} "
-                            f"has {count} tokens and max_tokens is {req.max_tokens}",
+                            f"has {count} tokens, which leaves no room for a completion",
                             "prompt",
                         )
             expanded = [p for p in req.prompts for _ in range(req.n)]

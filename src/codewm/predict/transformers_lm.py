@@ -71,20 +71,28 @@ class TransformersLanguageModel:
         return ids[0] if len(ids) == 1 else None
 
     def _complete_batch(self, prompts: list[str], sampling: Sampling) -> list[Completion]:
-        import torch
-        from transformers import GenerationConfig
-
         tok = self.tokenizer
         encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         results: list[Completion | None] = [None] * len(prompts)
         room = [self.context_length - len(ids) for ids in encoded]
-        fits = [i for i, r in enumerate(room) if r > 0]
+        # Rows with room for max_tokens go together; a row near the end of the context is
+        # generated alone with what fits, so that no row's result depends on its batch.
+        full = [i for i, r in enumerate(room) if r >= sampling.max_tokens]
+        groups = [(full, sampling.max_tokens)] if full else []
+        groups += [([i], r) for i, r in enumerate(room) if 0 < r < sampling.max_tokens]
         for i, r in enumerate(room):
             if r <= 0:  # the prompt alone fills the context: nothing can be generated
-                results[i] = Completion("", FINISH_LENGTH, None, len(encoded[i]), 0)
-        if not fits:
-            return results  # type: ignore[return-value]
-        max_new = min(sampling.max_tokens, min(room[i] for i in fits))
+                results[i] = Completion("", FINISH_LENGTH, None, len(encoded[i]), 0, [] if sampling.logprobs else None, [] if sampling.logprobs else None)
+        for rows, max_new in groups:
+            for i, completion in zip(rows, self._generate([encoded[i] for i in rows], max_new, sampling)):
+                results[i] = completion
+        return results  # type: ignore[return-value]
+
+    def _generate(self, encoded: list[list[int]], max_new: int, sampling: Sampling) -> list[Completion]:
+        import torch
+        from transformers import GenerationConfig
+
+        tok = self.tokenizer
         token_stops: dict[int, str] = {}
         string_stops: list[str] = []
         for stop in sampling.stop:
@@ -94,7 +102,7 @@ class TransformersLanguageModel:
             else:
                 token_stops[token] = stop
         ends = set(self.eos_ids) | set(token_stops)
-        batch = tok.pad({"input_ids": [encoded[i] for i in fits]}, return_tensors="pt").to(self.device)
+        batch = tok.pad({"input_ids": encoded}, return_tensors="pt").to(self.device)
         config = GenerationConfig(
             max_new_tokens=max_new,
             do_sample=sampling.temperature > 0,
@@ -118,11 +126,12 @@ class TransformersLanguageModel:
             logits = torch.stack(generated.logits, dim=1).float()  # (batch, new, vocab)
             chosen = generated.sequences[:, width:].unsqueeze(-1)
             logprobs = torch.log_softmax(logits, dim=-1).gather(-1, chosen).squeeze(-1).tolist()
-        for row, i in enumerate(fits):
-            results[i] = self._completion(new_tokens[row], ends, token_stops, string_stops, len(encoded[i]), max_new, logprobs[row] if logprobs else None, sampling.logprobs)
-        return results  # type: ignore[return-value]
+        return [
+            self._completion(new_tokens[row], ends, token_stops, string_stops, len(encoded[row]), logprobs[row] if logprobs else None, sampling.logprobs)
+            for row in range(len(encoded))
+        ]
 
-    def _completion(self, ids, ends, token_stops, string_stops, prompt_tokens, max_new, logprobs, want_logprobs) -> Completion:
+    def _completion(self, ids, ends, token_stops, string_stops, prompt_tokens, logprobs, want_logprobs) -> Completion:
         tok = self.tokenizer
         kept, stop_reason, finish = ids, None, FINISH_LENGTH
         for position, token in enumerate(ids):

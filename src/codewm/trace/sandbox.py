@@ -128,7 +128,7 @@ class Program:
     @classmethod
     def check(cls, source: str) -> "Program":
         """An untraced whole script, run as it is written: how execution benchmarks score an
-        answer (`{code}\nassert {output} == {answer}`). Status ok means it ran to its end;
+        answer (`{code}\\nassert {output} == {answer}`). Status ok means it ran to its end;
         any exception, SystemExit included, gives status exception."""
         return cls(source, script=True, traced=False)
 

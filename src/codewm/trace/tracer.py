@@ -302,7 +302,7 @@ def trace_in_process(
     beforehand by a trusted caller; the result is the same.
 
     `traced=False` runs the program without the recorder: a check, as the benchmarks' scorers
-    run `{code}\nassert {output} == {answer}`, at full speed. The status is ok, exception
+    run `{code}\\nassert {output} == {answer}`, at full speed. The status is ok, exception
     (the error rendered as in a traced run) or syntax_error, and the trace has no frames.
     Such a run passes only when the code runs to its end: any SystemExit, even
     `sys.exit(0)` from a script, is an exception (the scorers count every BaseException as

@@ -259,8 +259,8 @@ def test_exception_trace_wrong_exception_value():
     assert score.state_exact_match == pytest.approx(6 / 8, rel=1e-12)
     assert score.action_exact_match == 1.0
     assert score.key_match == score.key_value_match == 1.0
-    # only return values are compared for the output, and both are "None"
-    assert score.output_pass_at_1 == 1.0
+    # the outcome is the exception: a different exception is a different output
+    assert score.output_pass_at_1 == 0.0
     assert score.first_divergence == 4
 
 
@@ -378,3 +378,15 @@ def test_length_bucket_rejects_negative_and_buckets_sort_by_start():
         length_bucket(-1)
     labels = ["129+", "9-16", "1-8", "65-128", "33-64", "17-32", "other"]
     assert sorted(labels, key=bucket_start) == ["1-8", "9-16", "17-32", "33-64", "65-128", "129+", "other"]
+
+
+def test_a_normal_return_of_none_is_not_the_outcome_of_a_raising_program():
+    real = raising_trace()
+    frames = frames_copy(real)[:4] + [
+        Frame("return", "    return 1 // x\n", 1, value="None"),
+        Frame("return", "    return h(0)\n", 0, value="None"),
+    ]
+    score = score_trace(format_frames(frames), real)
+    assert score.valid_format == 1.0
+    assert score.output_pass_at_1 == 0.0  # returned None, but the real program raised
+    assert score_trace(format_frames(real.frames), real).output_pass_at_1 == 1.0

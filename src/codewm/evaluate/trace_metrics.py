@@ -34,11 +34,12 @@ The rules (CWM names the metrics but leaves these details open; these are codewm
   A piece without an `<|action_sep|>` after its step token (a frame cut off inside its locals)
   holds no delimited object and is not counted. No object at all scores 0.0 (nothing valid was
   written), unless the real trace has no locals frame either (1.0).
-- output_pass_at_1: 1.0 when the parsed predicted trace has an output (`Trace.output`: the
-  value of the final depth-0 return frame of a *complete* trace) and it equals the real one.
-  As in CWM, only the return value is compared: an entry point that raises returns "None",
-  so a prediction that returns None without raising also passes; `state_exact_match` and
-  `first_divergence` show the difference.
+- output_pass_at_1: 1.0 when the parsed predicted trace has an outcome and it equals the real
+  one. The outcome of a *complete* trace is its return value (`Trace.output`: the final
+  depth-0 return frame), or, when the entry point was left by an exception (`Trace.raised`),
+  that exception's value. A raising entry point returns "None" in the trace, so comparing
+  return values alone would let a prediction that returns None normally pass for a program
+  that raises; comparing outcomes does not.
 """
 
 from __future__ import annotations
@@ -97,6 +98,16 @@ class TraceScore:
         return asdict(self)
 
 
+def outcome(trace: Trace) -> tuple[str, str] | None:
+    """("return", value) or ("raise", exception) for a complete trace; None otherwise."""
+    value = trace.output
+    if value is None:
+        return None
+    if trace.raised:
+        return ("raise", trace.frames[-2].value or "")
+    return ("return", value)
+
+
 def score_trace(predicted_text: str, real: Trace) -> TraceScore:
     """Score the frames text a model wrote against the real trace (rules: module docstring).
 
@@ -121,7 +132,7 @@ def score_trace(predicted_text: str, real: Trace) -> TraceScore:
 
     keys, pairs = _key_overlaps(predicted, actual)
     real_has_locals = any(frame.locals is not None for frame in actual)
-    output = parsed.trace.output
+    output = outcome(parsed.trace)
     return TraceScore(
         valid_format=1.0 if parsed.error is None and parsed.trace.complete else 0.0,
         action_exact_match=actions / positions if positions else 1.0,
@@ -129,7 +140,7 @@ def score_trace(predicted_text: str, real: Trace) -> TraceScore:
         key_match=keys,
         key_value_match=pairs,
         valid_json=_valid_json(predicted_text if isinstance(predicted_text, str) else "", real_has_locals),
-        output_pass_at_1=1.0 if output is not None and output == real.output else 0.0,
+        output_pass_at_1=1.0 if output is not None and output == outcome(real) else 0.0,
         n_real_frames=len(actual),
         n_predicted_frames=len(predicted),
         parse_error=parsed.error,

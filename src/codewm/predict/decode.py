@@ -33,7 +33,7 @@ STOPS = (STOP_COMPLETE, STOP_END, STOP_UNPARSEABLE, STOP_MAX_FRAMES, STOP_MAX_TO
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    max_frames: int = 256  # frames per trace
+    max_frames: int = 2048  # frames per trace (the sandbox records up to 10,000 steps by default)
     max_frame_tokens: int = 512  # tokens per frame
     max_tokens: int = 16384  # tokens per trace, all frames together
     batch_size: int = 16  # programs decoded together

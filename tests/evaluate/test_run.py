@@ -1,0 +1,125 @@
+"""The evaluation harness end to end: the oracle scores 100 on every benchmark and metric, a
+model that writes nothing scores 0 without crashing anything, and bad benchmarks say why."""
+
+from __future__ import annotations
+
+import pytest
+
+from codewm.evaluate.run import BenchmarkError, benchmark_names, evaluate, load_benchmark
+from codewm.evaluate.trace_metrics import METRIC_NAMES
+from codewm.predict.registry import load_predictor
+
+# (benchmark, overrides, limit): every bundled benchmark, in every mode it has
+RUNS = [
+    ("cruxeval-o", {}, None),  # all 347 bundled functions, through the trace
+    ("cruxeval-o", {"via": "direct"}, 60),
+    ("cruxeval-i", {}, None),
+    ("livecodebench", {}, None),
+    ("livecodebench", {"via": "direct"}, None),
+    ("traces-synthetic", {}, 60),
+    ("traces-humaneval", {}, 60),
+]
+
+
+def _expected_metrics(bench) -> set[str]:
+    names = set(METRIC_NAMES) if bench.via == "trace" else set()
+    if bench.kind != "traces":
+        names.add("pass@1")
+    return names
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    predictor = load_predictor("oracle")
+    yield predictor
+    predictor.close()
+
+
+def test_every_bundled_benchmark_is_covered():
+    assert {name for name, _, _ in RUNS} == set(benchmark_names())
+
+
+@pytest.mark.parametrize("name, overrides, limit", RUNS)
+def test_the_oracle_scores_100_everywhere(oracle, name, overrides, limit):
+    bench = load_benchmark(name, **overrides)
+    result = evaluate(oracle, bench, limit=limit)
+    assert result["n"] >= (limit or 12)
+    assert set(result["metrics"]) == _expected_metrics(bench)
+    assert all(value == 100.0 for value in result["metrics"].values()), result["metrics"]
+    for kind, groups in result["by_group"].items():
+        for label, group in groups.items():
+            assert all(v == 100.0 for k, v in group.items() if k != "n"), (kind, label, group)
+    assert len(result["cases"]) == result["n"]
+
+
+@pytest.mark.parametrize("name, overrides, limit", RUNS)
+def test_a_model_that_writes_nothing_scores_0_everywhere(name, overrides, limit):
+    bench = load_benchmark(name, **overrides)
+    result = evaluate(load_predictor("empty"), bench, limit=min(limit or 20, 20))
+    assert set(result["metrics"]) == _expected_metrics(bench)
+    assert all(value == 0.0 for value in result["metrics"].values()), result["metrics"]
+    if bench.via == "trace":
+        assert {case["stop"] for case in result["cases"]} == {"end"}
+
+
+def test_trace_metrics_on_a_built_dataset_split(tmp_path, oracle):
+    from codewm.dataset.build import build_dataset
+    from codewm.dataset.config import load_config
+
+    config = tmp_path / "small.toml"
+    config.write_text(
+        'name = "tiny"\noutput = "data"\nseed = 0\nformats = ["jsonl.gz"]\n'
+        "[splits]\ntrain = 0.5\nvalidation = 0.0\ntest = 0.5\n"
+        '[[sources]]\nkind = "synthetic"\ncount = 40\n'
+    )
+    build_dataset(load_config(config), workers=2, progress=False)
+    bench = load_benchmark("traces-synthetic", data=str(tmp_path / "data"), split="test")
+    result = evaluate(oracle, bench)
+    assert 5 <= result["n"] <= 35
+    assert all(value == 100.0 for value in result["metrics"].values())
+    assert result["settings"]["split"] == "test" and result["settings"]["source"] is None
+    with pytest.raises(BenchmarkError, match="no whole traces in split 'validation'"):
+        evaluate(oracle, load_benchmark("traces-synthetic", data=str(tmp_path / "data"), split="validation"))
+
+
+def test_progress_reports_every_stage(oracle):
+    seen: dict[str, int] = {}
+
+    class Recorder:
+        stage = None
+
+        def start(self, stage, total):
+            self.stage = stage
+            seen[stage] = 0
+
+        def advance(self, n=1):
+            seen[self.stage] += n
+
+    evaluate(oracle, load_benchmark("cruxeval-o"), limit=5, progress=Recorder())
+    assert seen == {"running the programs": 5, "predicting traces": 5, "checking the answers": 5}
+
+
+def test_bad_benchmarks_say_what_is_wrong(tmp_path):
+    with pytest.raises(BenchmarkError, match="unknown benchmark 'nope'; known: cruxeval-i"):
+        load_benchmark("nope")
+    with pytest.raises(BenchmarkError, match="input prediction has no trace scratchpad"):
+        load_benchmark("cruxeval-i", via="trace")
+    with pytest.raises(BenchmarkError, match="via must be one of trace, direct"):
+        load_benchmark("cruxeval-o", via="sideways")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\nkind = "cruxeval"\ndata = "x.jsonl"\ncolour = "red"\n')
+    with pytest.raises(BenchmarkError, match="unknown field"):
+        load_benchmark(str(bad))
+    bad.write_text('name = "bad"\nkind = "cruxeval"\ndata = "missing.jsonl"\n')
+    with pytest.raises(BenchmarkError, match="data 'missing.jsonl' not found"):
+        evaluate(load_predictor("empty"), load_benchmark(str(bad)))
+    bad.write_text('name = "bad"\nkind = "cruxeval"\ndata = [1\n')
+    with pytest.raises(BenchmarkError, match="bad.toml"):
+        load_benchmark(str(bad))
+    with pytest.raises(BenchmarkError, match="limit must be at least 1"):
+        evaluate(load_predictor("empty"), load_benchmark("cruxeval-o"), limit=0)
+
+
+def test_direct_mode_samples_give_pass_at_k(oracle):
+    result = evaluate(oracle, load_benchmark("cruxeval-o", via="direct", samples=5), limit=4)
+    assert result["metrics"] == {"pass@1": 100.0, "pass@5": 100.0}

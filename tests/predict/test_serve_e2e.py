@@ -1,0 +1,79 @@
+"""End to end: `codewm serve` on loopback with a small checkpoint, evaluated through the
+`openai:` backend, gives exactly what the builtin backend gives when called directly."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from codewm.evaluate.run import evaluate, load_benchmark
+from codewm.predict.decode import DecodeLimits, predict_traces
+from codewm.predict.registry import load_predictor
+
+LIMITS = DecodeLimits(max_frames=6, max_frame_tokens=40, batch_size=4)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(checkpoint):
+    import openai
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{checkpoint}", "--port", str(port), "--name", "tiny", "--batch-size", "4", "--device", "cpu"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    client = openai.OpenAI(base_url=url, api_key="x", max_retries=0, timeout=5)
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"codewm serve exited with {process.returncode}:\n{process.stdout.read()}")
+        try:
+            client.models.list()
+            break
+        except openai.APIConnectionError:
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("codewm serve did not start in 120 s")
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_served_traces_are_the_builtin_traces(served, checkpoint, contexts):
+    direct = predict_traces(load_predictor(f"builtin:{checkpoint}", batch_size=4, device="cpu"), contexts, LIMITS)
+    remote = predict_traces(load_predictor(f"openai:{served}#tiny"), contexts, LIMITS)
+    assert [p.text for p in remote] == [p.text for p in direct]
+    assert [p.stop for p in remote] == [p.stop for p in direct]
+    assert [p.error for p in remote] == [p.error for p in direct]
+    assert sum(p.tokens for p in direct) > 0
+
+
+@pytest.mark.parametrize(
+    "bench, overrides",
+    [("traces-synthetic", {}), ("cruxeval-o", {}), ("cruxeval-o", {"via": "direct"}), ("livecodebench", {})],
+)
+def test_served_scores_equal_the_builtin_scores(served, checkpoint, bench, overrides):
+    benchmark = load_benchmark(bench, **overrides)
+    direct = evaluate(load_predictor(f"builtin:{checkpoint}", batch_size=4, device="cpu"), benchmark, limit=5, limits=LIMITS)
+    remote = evaluate(load_predictor(f"openai:{served}"), benchmark, limit=5, limits=LIMITS)
+    assert remote["n"] == direct["n"] == 5
+    assert remote["metrics"] == direct["metrics"]
+    assert remote["by_group"] == direct["by_group"]
+    assert remote["cases"] == direct["cases"]

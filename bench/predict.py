@@ -12,8 +12,10 @@ Both runs decode the same programs (CRUXEval-style synthetic functions with a se
 training uses) with greedy frame-by-frame decoding, exactly as `codewm eval` does. Frames are
 the frames the model wrote (each ended by `<|frame_sep|>`); tokens are every generated token.
 
-Prints a table, then as its last line a JSON object with frames_per_s and tokens_per_s for
-single and batched decoding, and batched_speedup (batched frames/s over single frames/s).
+Three runs: one program at a time without the prefix KV cache (the baseline: every frame
+recomputes the whole prompt), one at a time with it (the default), and batched. Prints a
+table, then as its last line a JSON object with frames_per_s and tokens_per_s for single and
+batched decoding, prefix_cache_speedup and batched_speedup (frames/s over single frames/s).
 """
 
 from __future__ import annotations
@@ -111,21 +113,29 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     spec, which = resolve_model(args.model)
     contexts = synthetic_contexts(args.programs, seed=90001)
-    predictor = load_predictor(spec, device="cpu", batch_size=args.batch) if spec.split(":")[0] in ("builtin", "hf") else load_predictor(spec)
+    hf = spec.split(":")[0] in ("builtin", "hf")
+    predictor = load_predictor(spec, device="cpu", batch_size=args.batch) if hf else load_predictor(spec)
     limits = dict(max_frames=args.max_frames, max_frame_tokens=256)
     run(predictor, contexts[:2], DecodeLimits(batch_size=1, **limits))  # warm-up (first-call costs)
+    uncached = None
+    if hf:  # the baseline: every frame recomputes the whole prompt
+        predictor.lm.prefix_cache = False
+        uncached = run(predictor, contexts, DecodeLimits(batch_size=1, **limits))
+        predictor.lm.prefix_cache = True
     single = run(predictor, contexts, DecodeLimits(batch_size=1, **limits))
     batched = run(predictor, contexts, DecodeLimits(batch_size=args.batch, **limits))
-    same = single["texts"] == batched["texts"]
+    same = single["texts"] == batched["texts"] and (uncached is None or uncached["texts"] == single["texts"])
 
     lm = getattr(predictor, "lm", None)
     params = sum(p.numel() for p in lm.model.parameters()) if lm is not None and hasattr(lm, "model") else None
     print(f"model: {spec} ({which}; {params:,} parameters)" if params else f"model: {spec} ({which})")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, Python {platform.python_version()}")
-    print(f"{args.programs} programs, greedy, at most {args.max_frames} frames each; batched texts identical to single: {same}")
-    print(f"{'run':<18}{'seconds':>9}{'frames':>8}{'tokens':>8}{'frames/s':>10}{'tokens/s':>10}{'complete':>10}")
-    for name, r in (("single (batch 1)", single), (f"batched ({args.batch})", batched)):
-        print(f"{name:<18}{r['seconds']:>9.2f}{r['frames']:>8}{r['tokens']:>8}{r['frames_per_s']:>10.1f}{r['tokens_per_s']:>10.1f}{r['complete']:>10}")
+    print(f"{args.programs} programs, greedy, at most {args.max_frames} frames each; every run wrote the same texts: {same}")
+    print(f"{'run':<30}{'seconds':>9}{'frames':>8}{'tokens':>8}{'frames/s':>10}{'tokens/s':>10}{'complete':>10}")
+    runs = [("single, no prefix cache", uncached)] if uncached else []
+    runs += [("single (batch 1)", single), (f"batched ({args.batch} programs)", batched)]
+    for name, r in runs:
+        print(f"{name:<30}{r['seconds']:>9.2f}{r['frames']:>8}{r['tokens']:>8}{r['frames_per_s']:>10.1f}{r['tokens_per_s']:>10.1f}{r['complete']:>10}")
     figures = {
         "model": spec,
         "parameters": params,
@@ -136,7 +146,9 @@ def main() -> None:
         "frames_per_s_batched": round(batched["frames_per_s"], 2),
         "tokens_per_s_batched": round(batched["tokens_per_s"], 1),
         "batched_speedup": round(batched["frames_per_s"] / single["frames_per_s"], 2) if single["frames_per_s"] else None,
-        "batched_equals_single": same,
+        "frames_per_s_single_uncached": round(uncached["frames_per_s"], 2) if uncached else None,
+        "prefix_cache_speedup": round(single["frames_per_s"] / uncached["frames_per_s"], 2) if uncached and uncached["frames_per_s"] else None,
+        "same_texts": same,
     }
     print(json.dumps(figures))
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from codewm.format.cwm import END, FRAME_SEP, format_prompt
+from codewm.format.cwm import END, FRAME_SEP, format_frames, format_prompt
 from codewm.predict.base import FINISH_LENGTH, FINISH_STOP, AnswerRequest, FrameRequest, Predictor, Sampling
 from codewm.predict.decode import DecodeLimits, predict_traces
 from codewm.predict.model_predictor import ModelPredictor, frame_step
@@ -139,3 +139,31 @@ def test_a_row_near_the_end_of_the_context_does_not_change_its_batch(lm, context
     alone = [lm.complete([p], sampling)[0] for p in prompts]
     assert [c.text for c in together] == [c.text for c in alone]
     assert together[1].completion_tokens <= room and together[1].finish_reason in (FINISH_LENGTH, FINISH_STOP)
+
+
+def test_frame_by_frame_decoding_reuses_the_kv_cache_without_changing_the_text(checkpoint, contexts, real_traces):
+    limits = DecodeLimits(max_frames=4, max_frame_tokens=24, batch_size=1)
+    plain = TransformersLanguageModel(checkpoint, batch_size=1, prefix_cache=False)
+    cached = TransformersLanguageModel(checkpoint, batch_size=1, prefix_cache=True)
+    reused = []
+    original = cached._reusable_cache
+
+    def spy(encoded):
+        cache = original(encoded)
+        reused.append(cache is not None)
+        return cache
+
+    cached._reusable_cache = spy
+    # the frames the model writes are garbage, so feed it real frames: a prompt that extends
+    # the previous one by a frame must reuse the cache and still give the uncached text
+    prompts = [format_prompt(contexts[1])]
+    pieces = format_frames(real_traces[1].frames).split(FRAME_SEP)
+    for k in range(1, 4):
+        prompts.append(prompts[0] + FRAME_SEP.join(pieces[:k]) + FRAME_SEP)
+    sampling = Sampling(max_tokens=12, stop=(FRAME_SEP,))
+    assert [cached.complete([p], sampling)[0].text for p in prompts] == [plain.complete([p], sampling)[0].text for p in prompts]
+    assert reused == [False, True, True, True]
+    # whole traces too
+    a = predict_traces(ModelPredictor(plain), contexts, limits)
+    b = predict_traces(ModelPredictor(cached), contexts, limits)
+    assert [p.text for p in a] == [p.text for p in b]

@@ -9,6 +9,7 @@ as an end-of-sequence token does, exactly and for free; other stop strings use
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Sequence
 
@@ -24,10 +25,11 @@ class TransformersLanguageModel:
 
     device: "cpu", "cuda", ... (default: cuda when available); dtype: "float32",
     "bfloat16", ... (default: bfloat16 on cuda, float32 on cpu, where bf16 matmuls are slow);
-    batch_size: prompts generated together.
+    batch_size: prompts generated together; prefix_cache: keep the KV cache of a single
+    prompt's generation for the next prompt that extends it (frame-by-frame decoding).
     """
 
-    def __init__(self, path: str | Path, *, name: str | None = None, device: str | None = None, dtype: str | None = None, batch_size: int = 16) -> None:
+    def __init__(self, path: str | Path, *, name: str | None = None, device: str | None = None, dtype: str | None = None, batch_size: int = 16, prefix_cache: bool = True) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -39,6 +41,8 @@ class TransformersLanguageModel:
         self.path = path
         self.name = name or path.name
         self.batch_size = batch_size
+        self.prefix_cache = prefix_cache  # reuse the previous single prompt's KV cache (see _reusable_cache)
+        self._cached = None  # (token ids, DynamicCache) of the last single-prompt call
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
         try:
@@ -47,6 +51,8 @@ class TransformersLanguageModel:
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"{path}: cannot load the model: {exc}") from None
         self.model.to(self.device).eval()
+        # transformers 5 calls generate()'s cache argument `cache`; 4.x `past_key_values`
+        self._cache_argument = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         tok = self.tokenizer
         tok.padding_side = "left"  # generation appends on the right
         if tok.pad_token_id is None:
@@ -117,9 +123,16 @@ class TransformersLanguageModel:
         )
         if sampling.temperature > 0 and sampling.seed is not None:
             torch.manual_seed(sampling.seed)
+        cache = self._reusable_cache(encoded) if self.prefix_cache else None
+        extra = {self._cache_argument: cache} if cache is not None else {}
         with torch.inference_mode():
-            generated = self.model.generate(**batch, generation_config=config, tokenizer=tok if string_stops else None)
+            generated = self.model.generate(**batch, generation_config=config, tokenizer=tok if string_stops else None, **extra)
         width = batch["input_ids"].shape[1]
+        if self.prefix_cache and len(encoded) == 1:
+            kept_cache = getattr(generated, "cache", None) or getattr(generated, "past_key_values", None)
+            if kept_cache is not None:
+                kept = kept_cache.get_seq_length()
+                self._cached = (generated.sequences[0, :kept].tolist(), kept_cache)
         new_tokens = generated.sequences[:, width:].tolist()
         logprobs = None
         if sampling.logprobs:
@@ -130,6 +143,33 @@ class TransformersLanguageModel:
             self._completion(new_tokens[row], ends, token_stops, string_stops, len(encoded[row]), logprobs[row] if logprobs else None, sampling.logprobs)
             for row in range(len(encoded))
         ]
+
+    def _reusable_cache(self, encoded: list[list[int]]):
+        """The KV cache of the previous single-prompt call, cut to the prefix it shares with
+        this prompt, or None.
+
+        Frame-by-frame decoding sends the same program again with one more frame each time:
+        without this, every frame would recompute the whole context (for a long trace, most
+        of the work). Batches of several prompts start afresh (their rows change from call to
+        call), which is why the cache holds one sequence only.
+        """
+        if len(encoded) != 1 or self._cached is None:
+            return None
+        ids, cache = self._cached
+        self._cached = None  # generate() extends the cache in place: never reuse it twice
+        prompt = encoded[0]
+        shared = 0
+        for a, b in zip(ids, prompt):
+            if a != b:
+                break
+            shared += 1
+        shared = min(shared, len(prompt) - 1)  # at least one prompt token must be fed
+        if shared < 16:  # not worth it (a different program)
+            return None
+        length = cache.get_seq_length()
+        if shared < length:
+            cache.crop(shared - length)  # a negative count removes that many from the end
+        return cache
 
     def _completion(self, ids, ends, token_stops, string_stops, prompt_tokens, logprobs, want_logprobs) -> Completion:
         tok = self.tokenizer

@@ -50,9 +50,20 @@ def _number(value) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
+_NAMED_LEVELS = {"easy": 0, "medium": 1, "hard": 2}
+
+
 def _ordered_labels(kind: str, groups: dict) -> list[str]:
     if kind == "length":
         return sorted(groups, key=bucket_start)
+    if kind == "difficulty":  # 1 < 2 < 10; easy < medium < hard; anything else after, by name
+        def level(label):
+            text = str(label)
+            if text.lstrip("-").isdigit():
+                return (0, int(text), "")
+            return (1, _NAMED_LEVELS.get(text.lower(), 99), text)
+
+        return sorted(groups, key=level)
     return list(groups)
 
 
@@ -66,6 +77,18 @@ def _group_metrics(result: dict, groups: dict) -> list[str]:
                 present.append(name)
     order = list(result.get("metrics") or {})
     return [name for name in order if name in present] + [name for name in present if name not in order]
+
+
+# Column headings of the breakdown tables, short enough for 80 columns.
+SHORT_NAMES = {
+    "valid_format": "format",
+    "action_exact_match": "action",
+    "state_exact_match": "state",
+    "key_match": "keys",
+    "key_value_match": "key+val",
+    "valid_json": "json",
+    "output_pass@1": "output",
+}
 
 
 def print_table(result: dict, console=None) -> None:
@@ -84,14 +107,14 @@ def print_table(result: dict, console=None) -> None:
         table.add_row(name, _percent(value))
     console.print(table)
     for kind, groups in (result.get("by_group") or {}).items():
-        if not groups:
+        if not groups or list(groups) == ["-"]:  # no labels: nothing to break down
             continue
         names = _group_metrics(result, groups)
         table = Table(title=f"by {kind}", title_justify="left")
         table.add_column(kind)
         table.add_column("n", justify="right")
         for name in names:
-            table.add_column(name, justify="right")
+            table.add_column(SHORT_NAMES.get(name, name), justify="right")
         for label in _ordered_labels(kind, groups):
             row = groups[label]
             table.add_row(str(label), str(row.get("n", "")), *(_percent(row.get(name)) for name in names))

@@ -13,6 +13,7 @@ directory and renamed into place, so a kill mid-save never leaves a half checkpo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -58,8 +59,9 @@ def save_checkpoint(directory: str | Path, model, tokenizer, provenance: dict | 
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
+    with quiet_transformers():
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
     record = {
         "format_version": FORMAT_VERSION,
         "codewm_version": codewm.__version__,
@@ -96,3 +98,18 @@ def random_checkpoint(directory: str | Path, texts: list[str], shape: ModelShape
     torch.manual_seed(seed)
     model = LlamaForCausalLM(llama_config(shape, tokenizer))
     return save_checkpoint(directory, model, tokenizer, {"made_by": "random_checkpoint", "seed": seed, "shape": asdict(shape)})
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """No progress bars from transformers while loading or saving a (small) model: codewm's
+    own output stays readable. Restores the setting afterwards."""
+    from transformers.utils import logging
+
+    shown = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            logging.enable_progress_bar()

@@ -13,6 +13,7 @@ import inspect
 from pathlib import Path
 from typing import Sequence
 
+from codewm.model.checkpoint import quiet_transformers
 from codewm.predict.base import FINISH_LENGTH, FINISH_STOP, Completion, Sampling
 
 
@@ -46,8 +47,9 @@ class TransformersLanguageModel:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=getattr(torch, dtype))
+            with quiet_transformers():
+                self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+                self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=getattr(torch, dtype))
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"{path}: cannot load the model: {exc}") from None
         self.model.to(self.device).eval()

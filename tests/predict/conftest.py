@@ -47,3 +47,36 @@ def checkpoint(tmp_path_factory, real_traces):
     # Untied embeddings: a random tied model mostly repeats its last token.
     shape = ModelShape(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=False)
     return random_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", [format_trace(t) for t in real_traces] * 4, shape=shape, vocab_size=400, seed=1)
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory, real_traces):
+    """A tiny model trained for a few seconds on the real traces of PROGRAMS: it writes
+    partly right traces of them, so that comparisons of backends compare real frames."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from codewm.model.checkpoint import ModelShape, llama_config, save_checkpoint
+    from codewm.model.tokenizer import train_tokenizer
+    from codewm.model.train import TrainSettings, train_on_texts
+
+    texts = [format_trace(t) for t in real_traces]
+    tokenizer = train_tokenizer(texts * 4, vocab_size=400, min_frequency=1)
+    torch.manual_seed(0)
+    shape = ModelShape(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)
+    model = LlamaForCausalLM(llama_config(shape, tokenizer))
+    train_on_texts(model, tokenizer, texts, TrainSettings(steps=150, batch_size=8, seq_len=128, lr=1e-2, warmup=10))
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "trained", model, tokenizer, {"made_by": "tests/predict/conftest.py"})
+
+
+@pytest.fixture(scope="session")
+def programs_benchmark(tmp_path_factory):
+    """A trace benchmark over PROGRAMS (a codewm JSONL file and a benchmark file naming it)."""
+    import json
+
+    folder = tmp_path_factory.mktemp("bench")
+    rows = folder / "programs.jsonl"
+    rows.write_text("".join(json.dumps({"id": f"p{i}", "code": source, "call": call}) + "\n" for i, (source, call) in enumerate(PROGRAMS)))
+    spec = folder / "programs.toml"
+    spec.write_text(f'name = "programs"\nkind = "traces"\n\n[source]\nkind = "jsonl"\npath = "{rows}"\n')
+    return str(spec)

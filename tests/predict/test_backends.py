@@ -167,3 +167,33 @@ def test_frame_by_frame_decoding_reuses_the_kv_cache_without_changing_the_text(c
     a = predict_traces(ModelPredictor(plain), contexts, limits)
     b = predict_traces(ModelPredictor(cached), contexts, limits)
     assert [p.text for p in a] == [p.text for p in b]
+
+
+def test_an_hf_model_without_the_cwm_tokens_still_decodes(tmp_path, real_traces, contexts):
+    """hf:PATH takes any causal LM: where `<|frame_sep|>` is not one token of its vocabulary,
+    the stop is matched on the text instead."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from codewm.format.cwm import format_trace
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    core.train_from_iterator([format_trace(t) for t in real_traces], trainers.BpeTrainer(vocab_size=300, special_tokens=["</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="</s>")
+    assert len(tokenizer(FRAME_SEP, add_special_tokens=False)["input_ids"]) > 1
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id, max_position_embeddings=1024)
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    predictor = load_predictor(f"hf:{tmp_path}", device="cpu")
+    lm = predictor.lm
+    free = lm.complete([format_prompt(contexts[0])], Sampling(max_tokens=20))[0]
+    if len(free.text) > 6:
+        stop = free.text[2:6]
+        cut = lm.complete([format_prompt(contexts[0])], Sampling(max_tokens=20, stop=(stop,)))[0]
+        assert cut.stop_reason == stop and cut.text == free.text[: free.text.index(stop)]
+    for p in predict_traces(predictor, contexts, DecodeLimits(max_frames=3, max_frame_tokens=12)):
+        assert p.stop in ("unparseable", "frame_too_long", "end", "max_frames", "complete")

@@ -262,6 +262,24 @@ def score(
     left out unless every sample has at least k generations.
     """
     _check_mode(mode)
+    return score_answers(
+        rows,
+        generations,
+        answer_of=(lambda generation: extract_answer(generation, mode)) if raw else (lambda generation: generation),
+        program_of=lambda row, answer: check_program(row["code"], row["input"], row["output"], answer, mode),
+        counts=sample_counts,
+        ks=ks,
+        timeout=timeout,
+        workers=workers,
+        sandbox=sandbox,
+        progress=progress,
+    )
+
+
+def score_answers(rows, generations, *, answer_of, program_of, counts, ks, timeout, workers, sandbox, progress) -> dict:
+    """The scoring both CRUXEval and LiveCodeBench do, given their rules: `answer_of(text)`
+    (the answer in a generation), `program_of(row, answer)` (the check, or None to skip) and
+    `counts(passed)` (a sample's n and c). Checks run in the sandbox (`run_checks`)."""
     ks = _check_ks(ks)
     rows = list(rows)
     by_id = _rows_by_id(rows)
@@ -274,8 +292,7 @@ def score(
         answers = generations[row_id]
         passed: list[bool | None] = [None] * len(answers)
         for index, generation in enumerate(answers):
-            answer = extract_answer(generation, mode) if raw else generation
-            program = check_program(row["code"], row["input"], row["output"], answer, mode)
+            program = program_of(row, answer_of(generation))
             if program is None:
                 skipped += 1
                 continue
@@ -286,7 +303,7 @@ def score(
         progress(skipped)
     for (row_id, index), result in zip(slots, run_checks(programs, timeout=timeout, workers=workers, progress=progress, sandbox=sandbox)):
         per_sample[row_id]["passed"][index] = result.passed
-    return _summary(per_sample, ks, skipped, sample_counts)
+    return _summary(per_sample, ks, skipped, counts)
 
 
 def _summary(per_sample: dict[str, dict], ks: tuple[int, ...], skipped: int, counts) -> dict:

@@ -24,16 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from codewm.evaluate.cruxeval import (
-    _check_generations,
-    _check_ks,
-    _id_of,
-    _read_rows,
-    _rows_by_id,
-    _summary,
-    load_generations,
-)
-from codewm.evaluate.execution import DEFAULT_TIMEOUT, run_checks
+from codewm.evaluate.cruxeval import _id_of, _read_rows, load_generations, score_answers
+from codewm.evaluate.execution import DEFAULT_TIMEOUT
 
 __all__ = ["IMPORTS", "SYSTEM_MESSAGE", "check_program", "extract_answer", "load_generations", "load_rows", "messages", "prompt", "score", "score_file"]
 
@@ -202,31 +194,18 @@ def score(
     `ks`); other ks follow the same estimator, reported when every sample has k generations.
     Returns the same form as `codewm.evaluate.cruxeval.score`.
     """
-    ks = _check_ks(ks)
-    rows = list(rows)
-    by_id = _rows_by_id(rows)
-    _check_generations(generations, by_id)
-    programs: list[str] = []
-    slots: list[tuple[str, int]] = []
-    per_sample: dict[str, dict] = {}
-    skipped = 0
-    for row_id, row in by_id.items():
-        answers = generations[row_id]
-        passed: list[bool | None] = [None] * len(answers)
-        for index, generation in enumerate(answers):
-            answer = extract_answer(generation, cot) if raw else generation
-            program = check_program(row, answer)
-            if program is None:
-                skipped += 1
-                continue
-            programs.append(program)
-            slots.append((row_id, index))
-        per_sample[row_id] = {"passed": passed}
-    if progress is not None and skipped:
-        progress(skipped)
-    for (row_id, index), result in zip(slots, run_checks(programs, timeout=timeout, workers=workers, progress=progress, sandbox=sandbox)):
-        per_sample[row_id]["passed"][index] = result.passed
-    return _summary(per_sample, ks, skipped, sample_counts)
+    return score_answers(
+        rows,
+        generations,
+        answer_of=(lambda generation: extract_answer(generation, cot)) if raw else (lambda generation: generation),
+        program_of=check_program,
+        counts=sample_counts,
+        ks=ks,
+        timeout=timeout,
+        workers=workers,
+        sandbox=sandbox,
+        progress=progress,
+    )
 
 
 def score_file(

@@ -330,7 +330,6 @@ def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: Deco
     from codewm.evaluate import cruxeval, livecodebench
     from codewm.evaluate.trace_metrics import length_bucket
 
-    scorer = cruxeval if bench.kind == "cruxeval" else livecodebench
     metrics: dict = {}
     groups: dict = {}
     rows: list[dict] = [{"id": c.id, "n_frames": len(c.real.frames) if c.real else 0, "difficulty": c.group} for c in cases]

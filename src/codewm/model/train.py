@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 

@@ -1,7 +1,7 @@
 """Benchmark: how fast a codewm model predicts traces on the CPU, one program at a time and
 batched across programs, in one run.
 
-    python bench/predict.py [--model builtin:DIR] [--programs 24] [--batch 8]
+    python bench/predict.py [--model builtin:DIR] [--programs 24] [--batch 8] [--device cuda]
 
 The model is `--model`, else codewm's built-in checkpoint, else (while codewm ships none) a
 small model trained here for about a minute on synthetic traces and kept under
@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="programs decoded together in the batched run")
     parser.add_argument("--max-frames", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--device", default="cpu", help="cpu (the figure the README reports), cuda, ...")
+    parser.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: float32 on cpu, bfloat16 on cuda)")
     args = parser.parse_args()
 
     import torch
@@ -114,7 +116,8 @@ def main() -> None:
     spec, which = resolve_model(args.model)
     contexts = synthetic_contexts(args.programs, seed=90001)
     hf = spec.split(":")[0] in ("builtin", "hf")
-    predictor = load_predictor(spec, device="cpu", batch_size=args.batch) if hf else load_predictor(spec)
+    options = {"device": args.device, "batch_size": args.batch} | ({"dtype": args.dtype} if args.dtype else {})
+    predictor = load_predictor(spec, **options) if hf else load_predictor(spec)
     limits = dict(max_frames=args.max_frames, max_frame_tokens=256)
     run(predictor, contexts[:2], DecodeLimits(batch_size=1, **limits))  # warm-up (first-call costs)
     uncached = None
@@ -130,6 +133,10 @@ def main() -> None:
     params = sum(p.numel() for p in lm.model.parameters()) if lm is not None and hasattr(lm, "model") else None
     print(f"model: {spec} ({which}; {params:,} parameters)" if params else f"model: {spec} ({which})")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, Python {platform.python_version()}")
+    if hf:
+        lm = predictor.lm
+        gpu = f" ({torch.cuda.get_device_name()})" if lm.device.startswith("cuda") else ""
+        print(f"device: {lm.device}{gpu}, dtype {lm.model.dtype}, torch {torch.__version__}")
     print(f"{args.programs} programs, greedy, at most {args.max_frames} frames each; every run wrote the same texts: {same}")
     print(f"{'run':<30}{'seconds':>9}{'frames':>8}{'tokens':>8}{'frames/s':>10}{'tokens/s':>10}{'complete':>10}")
     runs = [("single, no prefix cache", uncached)] if uncached else []
@@ -138,6 +145,7 @@ def main() -> None:
         print(f"{name:<30}{r['seconds']:>9.2f}{r['frames']:>8}{r['tokens']:>8}{r['frames_per_s']:>10.1f}{r['tokens_per_s']:>10.1f}{r['complete']:>10}")
     figures = {
         "model": spec,
+        "device": args.device,
         "parameters": params,
         "programs": args.programs,
         "batch": args.batch,

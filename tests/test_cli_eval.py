@@ -85,3 +85,13 @@ def test_serve_refuses_models_it_cannot_serve(tmp_path):
     assert result.exit_code == 2 and "serves builtin and hf models" in result.output
     result = runner.invoke(app, ["serve", "--model", f"hf:{tmp_path}"])
     assert result.exit_code == 2 and "no config.json" in result.output
+
+
+def test_eval_saves_predictions_and_resumes(tmp_path):
+    args = ["eval", "-m", "oracle", "-b", "traces-synthetic", "-n", "4", "--out", str(tmp_path), "-q"]
+    assert runner.invoke(app, args).exit_code == 0
+    saved = tmp_path / "traces-synthetic-oracle.predictions.jsonl"
+    assert len(saved.read_text().splitlines()) == 4
+    again = runner.invoke(app, [*args, "--resume"])
+    assert again.exit_code == 0
+    assert "reused 4 saved predictions" in again.output

@@ -303,9 +303,13 @@ def eval_main(
     max_frame_tokens: int = typer.Option(512, help="Tokens per predicted frame, at most."),
     workers: int = typer.Option(2, help="Sandbox workers (running programs, checking answers)."),
     device: Optional[str] = typer.Option(None, help="Hugging Face backends: cpu, cuda, ... (default: cuda if available)."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the predictions an earlier (killed) run of the same model and benchmark saved."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """`codewm eval --model M --bench B [--limit N]`: run a benchmark, print a table, write JSON and a PNG."""
+    """`codewm eval --model M --bench B [--limit N]`: run a benchmark, print a table, write JSON and a PNG.
+
+    Every prediction is saved as soon as it is finished (OUT/BENCH-MODEL.predictions.jsonl);
+    `--resume` reuses them, so a killed evaluation goes on where it stopped."""
     if ctx.invoked_subcommand is not None:
         return
     if model is None or bench is None:
@@ -325,22 +329,32 @@ def eval_main(
         predictor = load_predictor(model, **{k: v for k, v in options.items() if v is not None})
     except (BenchmarkError, ModelSpecError, ValueError, ConnectionError, OSError) as exc:
         _fail(str(exc))
+    from codewm.evaluate.cache import PredictionCache
+
     console = Console(stderr=True)
     progress = None if quiet else _RichProgress(console)
+    stem = out / f"{_safe_name(benchmark.name)}-{_safe_name(model)}{'' if benchmark.via == 'trace' or benchmark.kind == 'traces' else '-direct'}"
+    cache = PredictionCache(stem.with_name(stem.name + ".predictions.jsonl"), resume=resume)
     try:
         if progress is not None:
             with progress.bars:
-                result = evaluate(predictor, benchmark, limit=limit, limits=limits, workers=workers, progress=progress)
+                result = evaluate(predictor, benchmark, limit=limit, limits=limits, workers=workers, progress=progress, cache=cache)
         else:
-            result = evaluate(predictor, benchmark, limit=limit, limits=limits, workers=workers)
+            result = evaluate(predictor, benchmark, limit=limit, limits=limits, workers=workers, cache=cache)
     except (BenchmarkError, ValueError, OSError) as exc:
         _fail(str(exc))
+    except Exception as exc:  # a model server that went away, a backend that broke, ...
+        _fail(f"the evaluation stopped: {type(exc).__name__}: {exc}\n(the predictions finished so far are saved in {cache.path}; run again with --resume)")
     finally:
+        cache.close()
         close = getattr(predictor, "close", None)
         if callable(close):
             close()
     print_table(result)
-    stem = out / f"{_safe_name(benchmark.name)}-{_safe_name(model)}"
+    if result["left_out"]:
+        typer.echo(f"left out {sum(result['left_out'].values())} programs whose real run did not finish: {result['left_out']}", err=True)
+    if resume:
+        typer.echo(f"reused {result['reused_predictions']} saved predictions from {cache.path}", err=True)
     json_path = write_json(result, stem.with_suffix(".json"))
     png_path = draw_png(result, stem.with_suffix(".png"))
     typer.echo(f"wrote {json_path} and {png_path}", err=True)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from codewm.evaluate.cache import PredictionCache, prediction_key
+from codewm.format.cwm import parse_trace
 from codewm.predict.base import AnswerRequest, Predictor
 from codewm.predict.decode import DecodeLimits, PredictedTrace, predict_traces
 from codewm.trace.types import Trace, build_context
@@ -152,8 +154,12 @@ def evaluate(
     limits: DecodeLimits = DecodeLimits(),
     workers: int = 2,
     progress: Progress | None = None,
+    cache: PredictionCache | None = None,
 ) -> dict:
-    """Run `bench` on `predictor` (at most `limit` cases, in file order) and score it."""
+    """Run `bench` on `predictor` (at most `limit` cases, in file order) and score it.
+
+    With a `cache`, every prediction is saved as soon as it is finished, and predictions it
+    already holds for the same model, case and settings are reused (a killed run goes on)."""
     from codewm.trace.sandbox import Sandbox
 
     progress = progress or _Silent()
@@ -161,11 +167,12 @@ def evaluate(
         raise BenchmarkError(f"limit must be at least 1, got {limit}")
     started = time.perf_counter()
     with Sandbox(workers=workers) as sandbox:
-        cases = _load_cases(bench, limit, sandbox, progress)
+        left_out: dict[str, int] = {}  # status -> programs whose real run did not finish
+        cases = _load_cases(bench, limit, sandbox, progress, left_out)
         if bench.kind == "traces":
-            result = _run_traces(predictor, cases, limits, progress)
+            result = _run_traces(predictor, cases, limits, progress, cache)
         else:
-            result = _run_execution(predictor, bench, cases, limits, sandbox, workers, progress)
+            result = _run_execution(predictor, bench, cases, limits, sandbox, workers, progress, cache)
     result.update(
         {
             "model": getattr(predictor, "name", type(predictor).__name__),
@@ -186,13 +193,17 @@ def evaluate(
                 "max_tokens": limits.max_tokens,
             },
             "seconds": round(time.perf_counter() - started, 3),
+            # trace benchmarks compare with whole real traces: programs whose real run did
+            # not finish (a timeout, a step limit, ...) are left out, and counted here
+            "left_out": left_out,
+            "reused_predictions": cache.reused if cache is not None else 0,
         }
     )
     return result
 
 
 # -- cases ------------------------------------------------------------------------------------
-def _load_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress) -> list[_Case]:
+def _load_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress, left_out: dict[str, int]) -> list[_Case]:
     if bench.kind == "cruxeval":
         from codewm.evaluate import cruxeval
 
@@ -213,7 +224,7 @@ def _load_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress
             for row, program in zip(rows, programs)
         ]
     else:
-        return _trace_cases(bench, limit, sandbox, progress)
+        return _trace_cases(bench, limit, sandbox, progress, left_out)
     _attach_real_traces(cases, sandbox, progress)
     return cases
 
@@ -229,7 +240,7 @@ def _attach_real_traces(cases: list[_Case], sandbox, progress: Progress) -> None
         progress.advance()
 
 
-def _trace_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress) -> list[_Case]:
+def _trace_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress, left_out: dict[str, int]) -> list[_Case]:
     if bench.data is not None:
         from codewm.dataset.records import record_trace
         from codewm.dataset.stats import DatasetError, iter_records
@@ -237,8 +248,10 @@ def _trace_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progres
         cases = []
         try:
             for record in iter_records(data_path(bench), split=bench.split):
-                if not record.get("in_training"):
-                    continue  # runs that did not finish have no whole trace to compare with
+                if not record.get("in_training"):  # no whole trace to compare with
+                    reason = record.get("excluded") or f"status:{record.get('status')}"
+                    left_out[reason] = left_out.get(reason, 0) + 1
+                    continue
                 real = record_trace(record)
                 meta = record.get("meta") or {}
                 cases.append(_Case(record["id"], record["source"], record["call"], real.context, group=_difficulty(meta), real=real))
@@ -272,6 +285,8 @@ def _trace_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progres
         progress.advance()
         if result.status in ("ok", "exception") and result.trace.complete:
             cases.append(_Case(program.id, program.source, program.call, result.trace.context, group=_difficulty(program.meta), real=result.trace))
+        else:
+            left_out[f"status:{result.status}"] = left_out.get(f"status:{result.status}", 0) + 1
     return cases
 
 
@@ -281,9 +296,36 @@ def _difficulty(meta: dict) -> str:
 
 
 # -- running ----------------------------------------------------------------------------------
-def _predict(predictor: Predictor, cases: list[_Case], limits: DecodeLimits, progress: Progress) -> list[PredictedTrace]:
+def _identity(predictor: Predictor) -> str:
+    return str(getattr(predictor, "fingerprint", None) or getattr(predictor, "name", type(predictor).__name__))
+
+
+def _predict(predictor: Predictor, cases: list[_Case], limits: DecodeLimits, progress: Progress, cache: PredictionCache | None) -> list[PredictedTrace]:
+    """The predicted trace of every case: saved ones from `cache`, the rest from the model
+    (each saved to `cache` as soon as it is finished)."""
     progress.start("predicting traces", len(cases))
-    return predict_traces(predictor, [c.context for c in cases], limits, progress=progress.advance)
+    identity = _identity(predictor)
+    budget = (limits.max_frames, limits.max_frame_tokens, limits.max_tokens)
+    keys = [prediction_key(identity, "trace", c.context, budget) for c in cases]
+    predicted: list[PredictedTrace | None] = [None] * len(cases)
+    todo = []
+    for i, (case, key) in enumerate(zip(cases, keys)):
+        saved = cache.get(key) if cache is not None else None
+        if saved is None:
+            todo.append(i)
+            continue
+        parsed = parse_trace(saved["text"], case.context)
+        predicted[i] = PredictedTrace(case.context, saved["text"], parsed.trace, saved["stop"], saved["error"], saved["tokens"])
+        progress.advance()
+
+    def save(position: int, item: PredictedTrace) -> None:
+        if cache is not None:
+            cache.put(keys[todo[position]], {"text": item.text, "stop": item.stop, "error": item.error, "tokens": item.tokens})
+
+    fresh = predict_traces(predictor, [cases[i].context for i in todo], limits, progress=progress.advance, on_finish=save)
+    for i, item in zip(todo, fresh):
+        predicted[i] = item
+    return predicted  # type: ignore[return-value]
 
 
 def _trace_rows(cases: list[_Case], predicted: list[PredictedTrace]) -> tuple[dict, dict, list[dict]]:
@@ -320,13 +362,13 @@ def _trace_rows(cases: list[_Case], predicted: list[PredictedTrace]) -> tuple[di
     return metrics, groups, rows
 
 
-def _run_traces(predictor: Predictor, cases: list[_Case], limits: DecodeLimits, progress: Progress) -> dict:
-    predicted = _predict(predictor, cases, limits, progress)
+def _run_traces(predictor: Predictor, cases: list[_Case], limits: DecodeLimits, progress: Progress, cache: PredictionCache | None) -> dict:
+    predicted = _predict(predictor, cases, limits, progress, cache)
     metrics, groups, rows = _trace_rows(cases, predicted)
     return {"metrics": metrics, "by_group": groups, "cases": rows}
 
 
-def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: DecodeLimits, sandbox, workers: int, progress: Progress) -> dict:
+def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: DecodeLimits, sandbox, workers: int, progress: Progress, cache: PredictionCache | None) -> dict:
     from codewm.evaluate import cruxeval, livecodebench
     from codewm.evaluate.trace_metrics import length_bucket
 
@@ -334,18 +376,12 @@ def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: Deco
     groups: dict = {}
     rows: list[dict] = [{"id": c.id, "n_frames": len(c.real.frames) if c.real else 0, "difficulty": c.group} for c in cases]
     if bench.via == "trace":
-        predicted = _predict(predictor, cases, limits, progress)
+        predicted = _predict(predictor, cases, limits, progress, cache)
         generations = {c.id: [p.output if p.output is not None else ""] for c, p in zip(cases, predicted)}
         raw = False
         metrics, groups, rows = _trace_rows(cases, predicted)
     else:
-        requests = [_answer_request(bench, c) for c in cases]
-        progress.start("asking for answers", len(cases))
-        answers = []
-        for start in range(0, len(requests), limits.batch_size):
-            chunk = requests[start : start + limits.batch_size]
-            answers.extend(predictor.answer(chunk))
-            progress.advance(len(chunk))
+        answers = _answers(predictor, [_answer_request(bench, c) for c in cases], limits.batch_size, progress, cache)
         generations = {c.id: list(a) for c, a in zip(cases, answers)}
         raw = True
     progress.start("checking the answers", sum(len(g) for g in generations.values()))
@@ -377,6 +413,25 @@ def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: Deco
             entry = merged.setdefault(label, {"n": bucket["n"]})
             entry["pass@1"] = 100.0 * bucket["_sum"] / bucket["n"]
     return {"metrics": metrics, "by_group": groups, "cases": rows}
+
+
+def _answers(predictor: Predictor, requests: list[AnswerRequest], batch_size: int, progress: Progress, cache: PredictionCache | None) -> list[list[str]]:
+    """Each request's generations: saved ones from `cache`, the rest asked in batches and
+    saved batch by batch."""
+    progress.start("asking for answers", len(requests))
+    identity = _identity(predictor)
+    keys = [prediction_key(identity, "answer", r.mode, r.prompt, r.call, r.output, r.samples, r.temperature, r.max_tokens, list(r.stop)) for r in requests]
+    answers: list[list[str] | None] = [cache.get(key) if cache is not None else None for key in keys]
+    progress.advance(sum(a is not None for a in answers))
+    todo = [i for i, a in enumerate(answers) if a is None]
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        for i, generated in zip(chunk, predictor.answer([requests[i] for i in chunk])):
+            answers[i] = list(generated)
+            if cache is not None:
+                cache.put(keys[i], answers[i])
+        progress.advance(len(chunk))
+    return answers  # type: ignore[return-value]
 
 
 def _answer_request(bench: Benchmark, case: _Case) -> AnswerRequest:

@@ -70,8 +70,12 @@ def predict_traces(
     *,
     logprobs: bool = False,
     progress: Callable[[int], None] | None = None,
+    on_finish: Callable[[int, PredictedTrace], None] | None = None,
 ) -> list[PredictedTrace]:
-    """Predict the trace of each context (made by `build_context`), in order."""
+    """Predict the trace of each context (made by `build_context`), in order.
+
+    `progress(1)` is called as each program finishes, and `on_finish(index, predicted)` with
+    the finished prediction (to save it at once, say)."""
     results = [PredictedTrace(context) for context in contexts]
     waiting = list(range(len(contexts)))[::-1]  # pop() takes the next in order
     active: list[int] = []
@@ -90,7 +94,10 @@ def predict_traces(
         for i, step in zip(active, steps):
             if _advance(results[i], step, limits):
                 still.append(i)
-            elif progress is not None:
+                continue
+            if on_finish is not None:
+                on_finish(i, results[i])
+            if progress is not None:
                 progress(1)
         active = still
     return results

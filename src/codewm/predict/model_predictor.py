@@ -30,6 +30,11 @@ class ModelPredictor:
         self.lm = lm
         self.name = name or lm.name
 
+    @property
+    def fingerprint(self) -> str:
+        """What identifies the model behind the name (its weights, where the backend knows)."""
+        return str(getattr(self.lm, "fingerprint", self.lm.name))
+
     def next_frames(self, requests: Sequence[FrameRequest]) -> list[FrameStep]:
         steps: list[FrameStep | None] = [None] * len(requests)
         # One model call per distinct budget (normally one for the whole list).

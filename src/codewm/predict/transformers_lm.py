@@ -61,6 +61,7 @@ class TransformersLanguageModel:
             tok.pad_token = tok.eos_token
         self.eos_ids = _as_list(self.model.generation_config.eos_token_id) or _as_list(tok.eos_token_id)
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 0) or tok.model_max_length)
+        self.fingerprint = _fingerprint(path, dtype)
         self.special_tokens = tuple(tok.all_special_tokens)
 
     # -- the LanguageModel interface ---------------------------------------------------------
@@ -201,3 +202,18 @@ def _as_list(value) -> list[int]:
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [int(value)]
+
+
+def _fingerprint(path: Path, dtype: str) -> str:
+    """What identifies these weights for saved predictions: the config and tokenizer files'
+    bytes, each weight file's name, size and modification time, and the dtype."""
+    import hashlib
+
+    digest = hashlib.sha256(dtype.encode())
+    for item in sorted(path.iterdir()):
+        if item.suffix in (".json", ".txt", ".model"):
+            digest.update(item.name.encode() + item.read_bytes())
+        elif item.suffix in (".safetensors", ".bin"):
+            stat = item.stat()
+            digest.update(f"{item.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+import codewm
 from codewm.evaluate.cache import PredictionCache, prediction_key
 from codewm.format.cwm import parse_trace
 from codewm.predict.base import AnswerRequest, Predictor
@@ -197,6 +198,12 @@ def evaluate(
             # not finish (a timeout, a step limit, ...) are left out, and counted here
             "left_out": left_out,
             "reused_predictions": cache.reused if cache is not None else 0,
+            "provenance": {
+                "codewm_version": codewm.__version__,
+                "model_fingerprint": _identity(predictor),
+                "benchmark_file": bench.path,
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
         }
     )
     return result

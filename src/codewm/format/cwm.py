@@ -278,6 +278,34 @@ def _parse(text: str, context: str | None) -> ParseResult:
     return ParseResult(trace)
 
 
+class FrameReader:
+    """Reads a trace's frames piece by piece, as a decoder appends them, with the same rules
+    and messages as `parse_trace`: each `feed` reads only the new text, so reading a trace
+    frame by frame costs what one `parse_trace` of the whole text costs.
+
+    `feed(text)` takes whole frames (each through its `<|frame_sep|>`; no `<|end_of_text|>`)
+    and returns None, or the reason the text does not read (after which the reader holds the
+    frames read before it and must not be fed again).
+    """
+
+    def __init__(self, context: str) -> None:
+        self.trace = Trace(context, [], complete=False)
+        self.depth = 0  # scopes open after the frames read so far
+        self._line_numbers = _line_numbers(context)
+
+    def feed(self, text: str) -> str | None:
+        frames = self.trace.frames
+        pos = 0
+        try:
+            while pos < len(text):
+                frame, pos, self.depth = _read_frame(text, pos, frames, self.depth)
+                frame.lineno = self._line_numbers.get(frame.source, 0)
+                frames.append(frame)
+        except _Stop as stop:
+            return stop.message
+        return None
+
+
 def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[Frame, int, int]:
     frame_start = pos
     kind = None

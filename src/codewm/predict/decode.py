@@ -5,11 +5,11 @@
     traces[0].stop              # why decoding stopped (STOPS)
 
 Each round asks the predictor for the next frame of every unfinished program at once (one
-batched model call), appends it, and parses the text so far. A program stops when the entry
-point returns (depth 0; `<|end_of_text|>` is then appended, as the grammar says, without
-asking the model for it), when the model ends the trace itself, when a limit is reached, or
-as soon as its text stops parsing, with the parser's reason. Programs that finish make room
-for waiting ones, so the batch stays full.
+batched model call), appends it, and reads it (only the new frame: `FrameReader`). A
+program stops when the entry point returns (depth 0; `<|end_of_text|>` is then appended, as
+the grammar says, without asking the model for it), when the model ends the trace itself,
+when a limit is reached, or as soon as its text stops parsing, with the parser's reason.
+Programs that finish make room for waiting ones, so the batch stays full.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from codewm.format.cwm import END, parse_trace
+from codewm.format.cwm import END, FrameReader, parse_trace
 from codewm.predict.base import STEP_END, STEP_LENGTH, FrameRequest, FrameStep, Predictor
 from codewm.trace.types import Trace
 
@@ -56,6 +56,7 @@ class PredictedTrace:
     error: str | None = None  # the parser's reason, for STOP_UNPARSEABLE (and a bad END)
     tokens: int = 0  # generated tokens, all frames
     steps: list[FrameStep] = field(default_factory=list, repr=False)
+    _reader: FrameReader | None = field(default=None, repr=False, compare=False)  # frames read so far
 
     @property
     def output(self) -> str | None:
@@ -116,15 +117,18 @@ def _advance(item: PredictedTrace, step: FrameStep, limits: DecodeLimits) -> boo
         _finish(item, STOP_END)
         return False
     item.text += step.text
-    parsed = parse_trace(item.text, item.context)
-    item.trace = parsed.trace
-    if not parsed.ok:
-        item.stop, item.error = STOP_UNPARSEABLE, parsed.error
+    if item._reader is None:
+        item._reader = FrameReader(item.context)
+    error = item._reader.feed(step.text)  # only the new frame is read, not the whole text again
+    item.trace = item._reader.trace
+    if error is not None:
+        item.stop, item.error = STOP_UNPARSEABLE, error
         return False
-    frames = parsed.trace.frames
+    frames = item.trace.frames
     if frames and frames[-1].event == "return" and frames[-1].depth == 0:
         item.text += END
-        _finish(item, STOP_COMPLETE)
+        item.trace.complete = True  # every frame read and the entry point returned: END is valid
+        item.stop = STOP_COMPLETE
         return False
     if len(frames) >= limits.max_frames:
         item.stop = STOP_MAX_FRAMES

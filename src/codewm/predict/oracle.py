@@ -25,7 +25,8 @@ class OraclePredictor:
         self._sandbox = sandbox
         self._owns_sandbox = sandbox is None
         self._workers = workers
-        self._frames: dict[str, tuple[list[str], bool]] = {}  # context -> (frame texts, complete)
+        # context -> (frame texts, complete, whole frames text, length of the first k frames -> k)
+        self._frames: dict[str, tuple[list[str], bool, str, dict[int, int]]] = {}
 
     @property
     def sandbox(self):
@@ -55,14 +56,20 @@ class OraclePredictor:
             for i, frame in enumerate(frames):
                 ref = reference_index(frames, i)
                 texts.append(format_frame(frame, frames[ref] if ref is not None else None))
-            self._frames[context] = (texts, trace.complete)
+            ends, length = {0: 0}, 0
+            for k, text in enumerate(texts, 1):
+                length += len(text)
+                ends[length] = k
+            self._frames[context] = (texts, trace.complete, "".join(texts), ends)
 
     def next_frames(self, requests: Sequence[FrameRequest]) -> list[FrameStep]:
         self._ensure([r.context for r in requests])
         steps = []
         for request in requests:
-            texts, complete = self._frames[request.context]
-            k = len(parse_trace(request.frames_text, request.context).trace.frames) if request.frames_text else 0
+            texts, complete, whole, ends = self._frames[request.context]
+            k = ends.get(len(request.frames_text))
+            if k is None or not whole.startswith(request.frames_text):  # an edited prefix: count its frames
+                k = len(parse_trace(request.frames_text, request.context).trace.frames)
             if k < len(texts):
                 steps.append(FrameStep(texts[k], STEP_FRAME, 1, [texts[k]] if request.logprobs else None, [0.0] if request.logprobs else None))
             else:  # past the real trace: its end, or (a run cut short by a limit) nothing known

@@ -20,6 +20,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import codewm
 
@@ -53,14 +54,28 @@ def llama_config(shape: ModelShape, tokenizer):
     )
 
 
-def save_checkpoint(directory: str | Path, model, tokenizer, provenance: dict | None = None) -> Path:
-    """Write `model` and `tokenizer` to `directory` atomically (replacing what was there)."""
+def save_checkpoint(
+    directory: str | Path,
+    model,
+    tokenizer,
+    provenance: dict | None = None,
+    extra: Callable[[Path], None] | None = None,
+    max_shard_size: str | None = None,
+) -> Path:
+    """Write `model` and `tokenizer` to `directory` atomically (replacing what was there).
+
+    `extra(staging_dir)` may add files (a trainer's state) before the directory is renamed
+    into place; `max_shard_size` ("14MB") splits the weights into files of at most that size.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     with quiet_transformers():
-        model.save_pretrained(staging, safe_serialization=True)
+        if max_shard_size:
+            model.save_pretrained(staging, safe_serialization=True, max_shard_size=max_shard_size)
+        else:
+            model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
     record = {
         "format_version": FORMAT_VERSION,
@@ -70,12 +85,23 @@ def save_checkpoint(directory: str | Path, model, tokenizer, provenance: dict | 
         **(provenance or {}),
     }
     (staging / PROVENANCE_FILE).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    if extra is not None:
+        extra(staging)
+    _sync_directory(staging)
     old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
     if directory.exists():
         directory.rename(old)
     staging.rename(directory)
     shutil.rmtree(old, ignore_errors=True)
     return directory
+
+
+def _sync_directory(directory: Path) -> None:
+    # Flush every file before the rename, so a crash right after it never leaves empty files.
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
 
 
 def read_provenance(directory: str | Path) -> dict:

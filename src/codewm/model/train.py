@@ -1,16 +1,612 @@
-"""Training codewm's models: next-token prediction on CWM trace text, packed into fixed-length
-sequences. This is the core loop; `codewm train` (presets, data streaming, checkpoints that
-resume, evaluation during training) builds on it.
+"""Training codewm's world models: `codewm train --preset NAME` (see `codewm.model.presets`).
+
+    run = train(get_preset("smoke"), "out/train/smoke")       # -> out/train/smoke/checkpoint
+
+A run directory holds
+
+    checkpoint/      the latest model: a codewm checkpoint (Hugging Face Llama + tokenizer +
+                     codewm.json) plus trainer_state.pt (optimizer, step, data position) and,
+                     with multi-token prediction, mtp_heads.safetensors. Written atomically
+                     every `save_every` steps; a killed run resumes from it.
+    metrics.jsonl    one line per log step and per validation (appended, flushed)
+    loss.png         the loss curve, redrawn at every validation
+    run.json         the settings, the data and where the run stands
+
+Engines: one process on a CPU or a GPU, or several GPUs through accelerate
+(`accelerate launch -m codewm.cli train ...` or `torchrun`): each process trains on its share
+of every step's rows and gradients are averaged (DDP). On a GPU the forward pass runs in
+bf16 (autocast, fp32 master weights).
+
+`train_on_texts` at the end is the minimal in-memory loop tests and benchmarks use to make a
+tiny model in seconds.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
-from dataclasses import dataclass
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable
 
+from codewm.model.presets import Preset
 
+STATE_FILE = "trainer_state.pt"
+ADAPTER_DIR = "adapter"
+
+
+class TrainError(RuntimeError):
+    """A training run that cannot start or go on (says what and where)."""
+
+
+@dataclass
+class TrainOptions:
+    """How to run a preset (what does not change the model a preset describes)."""
+
+    target: str = "trace"  # "trace" (the CWM scratchpad) or "direct" (output only); see model.data
+    data: str | None = None  # a built dataset directory; None: build the preset's own
+    data_root: str = "out/train-data"  # where a preset's own dataset is built
+    init: str | None = None  # "hf:PATH": start from a pretrained causal LM instead of from scratch
+    lora: int = 0  # LoRA rank (with init): train low-rank adapters only; 0: full fine-tuning
+    mtp: int = 0  # extra multi-token-prediction heads (tokens 2..mtp+1 ahead); 0: off
+    mtp_weight: float = 1.0  # weight of the extra heads' loss (each) against the next-token loss
+    device: str | None = None  # "cpu", "cuda"; None: cuda when there is one
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    fresh: bool = False  # delete an existing run directory's checkpoint instead of resuming
+    max_shard_size: str | None = None  # split saved weights into files of at most this size
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    steps: int
+    tokens: int  # real (non-padding) tokens trained on
+    seconds: float  # training time of this process, this session (data build excluded)
+    tokens_per_second: float
+    val_loss: float | None
+    resumed_from: int  # 0 for a fresh run
+    history: list[dict] = field(default_factory=list)
+
+
+# -- data -----------------------------------------------------------------------------------
+def ensure_dataset(preset: Preset, root: str | Path, workers: int | None = None, console=None) -> Path:
+    """The preset's dataset, built under `root/<preset>` if it is not there yet (a killed
+    build resumes where it stopped)."""
+    from codewm.dataset.build import build_dataset
+    from codewm.dataset.config import config_from_dict
+
+    output = Path(root) / preset.name
+    config = config_from_dict(dict(preset.data, output=str(output)), where=f"preset {preset.name} data")
+    if (output / "manifest.json").exists():
+        manifest = json.loads((output / "manifest.json").read_text())
+        if manifest.get("config") == config.to_dict():
+            return output
+    build_dataset(config, workers=workers or os.cpu_count() or 1, progress=console is not None, console=console)
+    return output
+
+
+def _rows(source, count: int) -> list:
+    out = []
+    for row in source:
+        out.append(row)
+        if len(out) == count:
+            break
+    return out
+
+
+# -- the model --------------------------------------------------------------------------------
+def _make_objective(lm, heads, bos_id: int, mtp_weight: float):
+    """The training loss as an nn.Module (so DDP wraps the whole computation): next-token
+    cross-entropy summed over labelled positions, plus the extra heads' when there are some."""
+    import torch
+    from torch import nn
+
+    from codewm.model.mtp import shifted_labels
+
+    class Objective(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lm = lm
+            self.heads = heads
+
+        def forward(self, input_ids, labels):
+            out = self.lm(input_ids=input_ids, output_hidden_states=self.heads is not None)
+            logits = out.logits
+            vocab = logits.shape[-1]
+            main = nn.functional.cross_entropy(logits.float().reshape(-1, vocab), labels.reshape(-1), ignore_index=-100, reduction="sum")
+            correct = ((logits.argmax(-1) == labels) & (labels != -100)).sum()
+            extra = []
+            if self.heads is not None:
+                output_layer = self.lm.get_output_embeddings()
+                for ahead, hidden in enumerate(self.heads(out.hidden_states[-1]), start=1):
+                    head_logits = output_layer(hidden).float()
+                    target = shifted_labels(labels, input_ids, bos_id, ahead)
+                    extra.append(nn.functional.cross_entropy(head_logits.reshape(-1, vocab), target.reshape(-1), ignore_index=-100, reduction="sum"))
+            total = main + mtp_weight * sum(extra) if extra else main
+            return total, main.detach(), correct, [e.detach() for e in extra]
+
+    return Objective()
+
+
+def _load_init(spec: str, device):
+    """A pretrained causal LM and its tokenizer (`hf:PATH`), with the CWM special tokens added
+    to a tokenizer that lacks them (and the embeddings grown to match)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codewm.format.cwm import SPECIAL_TOKENS
+    from codewm.model.checkpoint import quiet_transformers
+    from codewm.model.tokenizer import PAD
+
+    kind, _, path = spec.partition(":")
+    if kind != "hf" or not path:
+        raise TrainError(f"--init takes hf:PATH (a local Hugging Face model directory), got {spec!r}")
+    if not Path(path).is_dir():
+        raise TrainError(f"--init {spec}: {path} is not a directory")
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    vocab = tokenizer.get_vocab()
+    missing = [token for token in SPECIAL_TOKENS if token not in vocab]
+    added = 0
+    if missing:
+        added += tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False) if _accepts_replace(tokenizer) else tokenizer.add_special_tokens({"additional_special_tokens": missing})
+    if tokenizer.pad_token is None:
+        added += tokenizer.add_special_tokens({"pad_token": PAD})
+    if tokenizer.eos_token is None:
+        raise TrainError(f"--init {spec}: the tokenizer has no end-of-sequence token")
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model.to(device), tokenizer, missing
+
+
+def _accepts_replace(tokenizer) -> bool:
+    import inspect
+
+    return "replace_extra_special_tokens" in inspect.signature(tokenizer.add_special_tokens).parameters
+
+
+def _apply_lora(model, rank: int, new_tokens: bool):
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise TrainError("--lora needs peft: pip install 'codewm[train]'") from None
+    targets = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if name.rsplit(".", 1)[-1] in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")})
+    if not targets:
+        raise TrainError("--lora: the model has no q_proj/k_proj/v_proj/o_proj/*_proj layers to adapt")
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=2 * rank,
+        lora_dropout=0.0,
+        target_modules=targets,
+        # Tokens added for the CWM format start untrained: their embeddings must learn too.
+        modules_to_save=["embed_tokens", "lm_head"] if new_tokens else None,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+def _plain_model(lm):
+    """The model to save: LoRA adapters merged into a copy (the checkpoint stays a plain
+    Hugging Face model every loader reads)."""
+    import copy
+
+    if hasattr(lm, "merge_and_unload"):
+        return copy.deepcopy(lm).merge_and_unload()
+    return lm
+
+
+# -- the run --------------------------------------------------------------------------------
+def lr_at(preset: Preset, step: int) -> float:
+    """Linear warmup over `warmup` steps, then cosine decay to `lr * min_lr_ratio`."""
+    if step < preset.warmup:
+        return preset.lr * (step + 1) / preset.warmup
+    progress = min(1.0, (step - preset.warmup) / max(1, preset.steps - preset.warmup))
+    return preset.lr * (preset.min_lr_ratio + (1 - preset.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _run_settings(preset: Preset, options: TrainOptions, data_dir: Path) -> dict:
+    from codewm.dataset.stats import load_manifest
+
+    manifest = load_manifest(data_dir)
+    return {
+        "preset": preset.settings(),
+        "target": options.target,
+        "init": options.init,
+        "lora": options.lora,
+        "mtp": options.mtp,
+        "mtp_weight": options.mtp_weight,
+        "data": {"path": str(data_dir), "name": manifest.get("name"), "config_sha": manifest.get("config_sha256"), "records": manifest.get("counts", {}).get("records")},
+    }
+
+
+def _comparable(settings: dict) -> dict:
+    # What a resumed run must share with the run that wrote the checkpoint. The data's path
+    # may move; how often it logs, evaluates and saves may change; `steps` may grow (train
+    # longer: the learning-rate schedule follows the new total from there on).
+    preset = {k: v for k, v in settings["preset"].items() if k not in ("steps", "eval_every", "eval_rows", "save_every", "log_every")}
+    return {**{k: v for k, v in settings.items() if k not in ("data", "preset")}, "preset": preset, "data": {k: v for k, v in settings["data"].items() if k != "path"}}
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def _truncate_history(path: Path, step: int) -> list[dict]:
+    """Metrics up to `step` (a resumed run drops what it logged after its last checkpoint)."""
+    if not path.exists():
+        return []
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut by a kill
+            continue
+        if record.get("step", 0) <= step:
+            kept.append(record)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    os.replace(tmp, path)
+    return kept
+
+
+def draw_loss_curve(history: list[dict], path: Path, title: str) -> Path | None:
+    """The training and validation loss against tokens seen, as a PNG (written atomically)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    train = [r for r in history if "loss" in r]
+    val = [r for r in history if "val_loss" in r]
+    if not train:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    xs = [r["tokens"] / 1e6 for r in train]
+    ax.plot(xs, [r["loss"] for r in train], label="train", color="#4c72b0", linewidth=1)
+    if val:
+        ax.plot([r["tokens"] / 1e6 for r in val], [r["val_loss"] for r in val], "o-", label="validation", color="#dd8452")
+    ax.set_xlabel("tokens trained on (millions)")
+    ax.set_ylabel("loss (nats per token)")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = None, log: Callable[[str], None] | None = print, console=None) -> TrainResult:
+    """Train (or resume training) `preset` into `run_dir`; returns where the checkpoint is."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    from codewm.format.cwm import FRAME_SEP
+    from codewm.model.checkpoint import llama_config, quiet_transformers, save_checkpoint
+    from codewm.model.data import TARGETS, PackingStats, iter_texts, pack_rows, row_stream, tokenize
+    from codewm.model.mtp import MultiTokenHeads, load_heads, save_heads
+    from codewm.model.tokenizer import train_tokenizer
+
+    options = options or TrainOptions()
+    log = log or (lambda message: None)
+    if options.target not in TARGETS:
+        raise TrainError(f"target must be one of {', '.join(TARGETS)}, got {options.target!r}")
+    if options.lora and not options.init:
+        raise TrainError("--lora adapts a pretrained model: give --init hf:PATH too")
+    if options.lora < 0 or options.mtp < 0:
+        raise TrainError("--lora and --mtp take a rank / a number of heads >= 0")
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    run_dir = Path(run_dir)
+    checkpoint_dir = run_dir / "checkpoint"
+    cpu = options.device == "cpu" or (options.device is None and not torch.cuda.is_available())
+    if options.device not in (None, "cpu", "cuda"):
+        raise TrainError(f"--device must be cpu or cuda, got {options.device!r}")
+    if options.device == "cuda" and not torch.cuda.is_available():
+        raise TrainError("--device cuda: no CUDA device is available")
+    accelerator = Accelerator(cpu=cpu, mixed_precision="no" if cpu else "bf16")
+    main_process = accelerator.is_main_process
+    say = log if main_process else (lambda message: None)
+
+    # The data: a given dataset, or the preset's own, built once by the main process.
+    if options.data:
+        data_dir = Path(options.data)
+    else:
+        with accelerator.main_process_first():
+            if main_process:
+                say(f"data: building the {preset.name} preset's dataset in {Path(options.data_root) / preset.name} (once; resumable)")
+            data_dir = ensure_dataset(preset, options.data_root, console=console if main_process else None)
+    settings = _run_settings(preset, options, data_dir)
+
+    if options.fresh and main_process and run_dir.exists():
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        for name in ("metrics.jsonl", "loss.png", "run.json"):
+            (run_dir / name).unlink(missing_ok=True)
+    accelerator.wait_for_everyone()
+    resume = (checkpoint_dir / STATE_FILE).exists()
+    state = None
+    if resume:
+        state = torch.load(checkpoint_dir / STATE_FILE, map_location="cpu", weights_only=False)
+        if _comparable(state["settings"]) != _comparable(settings):
+            theirs, ours = _comparable(state["settings"]), _comparable(settings)
+            diffs = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            if "preset" in diffs:
+                diffs.remove("preset")
+                diffs += [f"preset.{k}" for k in sorted(set(theirs["preset"]) | set(ours["preset"])) if theirs["preset"].get(k) != ours["preset"].get(k)]
+            raise TrainError(f"{checkpoint_dir}: a run with other settings is there ({', '.join(diffs)} differ); resume it with the same settings, or pass --fresh to start over")
+        if state["step"] >= preset.steps:
+            say(f"{run_dir}: already trained {state['step']} of {preset.steps} steps; nothing to do")
+
+    set_seed(preset.seed)
+    device = accelerator.device
+    new_tokens: list[str] = []
+    with quiet_transformers():
+        if options.init:
+            model, tokenizer, new_tokens = _load_init(options.init, device)
+            if new_tokens:
+                say(f"init: added {len(new_tokens)} CWM special tokens to {options.init}'s tokenizer")
+            if resume and not options.lora:
+                from transformers import AutoModelForCausalLM
+
+                model = AutoModelForCausalLM.from_pretrained(checkpoint_dir, dtype=torch.float32).to(device)
+        elif resume:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(checkpoint_dir)
+            model = AutoModelForCausalLM.from_pretrained(checkpoint_dir, dtype=torch.float32).to(device)
+        else:
+            sample = _rows(iter_texts(data_dir, "train", target=options.target, seed=preset.seed, epochs=1), preset.tokenizer_texts)
+            tokenizer = train_tokenizer(sample, vocab_size=preset.vocab_size)
+            from transformers import LlamaForCausalLM
+
+            model = LlamaForCausalLM(llama_config(preset.shape, tokenizer)).to(device)
+    if options.lora:
+        model = _apply_lora(model, options.lora, bool(new_tokens))
+        if resume:
+            from peft import set_peft_model_state_dict
+            from safetensors.torch import load_file
+
+            set_peft_model_state_dict(model, load_file(str(checkpoint_dir / ADAPTER_DIR / "adapter_model.safetensors")))
+    heads = None
+    if options.mtp:
+        hidden = model.config.hidden_size
+        heads = (load_heads(checkpoint_dir, hidden) if resume else None) or MultiTokenHeads(hidden, options.mtp)
+        heads = heads.to(device)
+    objective = _make_objective(model, heads, tokenizer.bos_token_id if tokenizer.bos_token_id is not None else -1, options.mtp_weight)
+
+    trainable = [(name, p) for name, p in objective.named_parameters() if p.requires_grad]
+    decay = [p for name, p in trainable if p.ndim >= 2]
+    no_decay = [p for name, p in trainable if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": preset.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=preset.lr,
+        betas=(0.9, 0.95),
+        fused=not cpu and torch.cuda.is_available(),
+    )
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    objective, optimizer = accelerator.prepare(objective, optimizer)
+    parameters = sum(p.numel() for p in model.parameters())
+    trainable_count = sum(p.numel() for _, p in trainable)
+
+    # Validation rows: the first rows of the validation split, the same every time.
+    frame_sep_id = tokenizer.convert_tokens_to_ids(FRAME_SEP)
+    if frame_sep_id is None or frame_sep_id == tokenizer.unk_token_id:
+        raise TrainError("the tokenizer has no <|frame_sep|> token")
+    val_rows = _rows(
+        pack_rows(tokenize(iter_texts(data_dir, "validation", target=options.target, seed=0, epochs=1), tokenizer), preset.seq_len, tokenizer.pad_token_id, frame_sep_id),
+        preset.eval_rows,
+    )
+    if not val_rows:
+        raise TrainError(f"{data_dir}: the validation split gives no rows of at most {preset.seq_len} tokens")
+
+    # The training stream, fast-forwarded past the rows a resumed run has already used.
+    packing = PackingStats()
+    stream = row_stream(data_dir, "train", tokenizer, preset.seq_len, target=options.target, seed=preset.seed, stats=packing)
+    start_step = state["step"] if state is not None else 0
+    tokens_seen = state["tokens"] if state is not None else 0
+    for _ in range(start_step * preset.batch_size):
+        next(stream)
+    world, rank = accelerator.num_processes, accelerator.process_index
+    if preset.batch_size % world:
+        raise TrainError(f"batch_size {preset.batch_size} does not divide over {world} processes")
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    metrics_path = run_dir / "metrics.jsonl"
+    history = _truncate_history(metrics_path, start_step) if main_process else []
+    title = f"codewm {preset.name} ({options.target}{', mtp ' + str(options.mtp) if options.mtp else ''}): {parameters / 1e6:.2f}M parameters"
+
+    def evaluate_validation() -> tuple[float, float]:
+        objective.eval()
+        loss_sum = correct = count = 0.0
+        with torch.no_grad():
+            for i in range(0, len(val_rows), preset.micro_batch):
+                rows = val_rows[i : i + preset.micro_batch]
+                ids = torch.tensor([r.input_ids for r in rows], device=device)
+                labels = torch.tensor([r.labels for r in rows], device=device)
+                with accelerator.autocast():
+                    _, main, right, _ = objective(ids, labels)
+                loss_sum += float(main)
+                correct += float(right)
+                count += float((labels != -100).sum())
+        objective.train()
+        return loss_sum / max(count, 1), correct / max(count, 1)
+
+    def save(step: int, val_loss: float | None) -> None:
+        accelerator.wait_for_everyone()
+        if main_process:
+            lm = accelerator.unwrap_model(objective).lm
+            plain = _plain_model(lm)
+            record = {
+                "made_by": "codewm train",
+                "preset": preset.name,
+                "target": options.target,
+                "step": step,
+                "steps": preset.steps,
+                "tokens": tokens_seen,
+                "val_loss": val_loss,
+                "init": options.init,
+                "lora": options.lora,
+                "mtp": options.mtp,
+                "data": settings["data"],
+                "settings": settings["preset"],
+                "git_commit": _git_commit(),
+                "device": str(device) + ("" if cpu else f" ({torch.cuda.get_device_name()}) x{world}"),
+            }
+
+            def extra(staging: Path) -> None:
+                torch.save({"step": step, "tokens": tokens_seen, "optimizer": optimizer.state_dict(), "settings": settings, "val_loss": val_loss}, staging / STATE_FILE)
+                if heads is not None:
+                    save_heads(accelerator.unwrap_model(objective).heads, staging)
+                if options.lora:
+                    lm.save_pretrained(staging / ADAPTER_DIR)
+
+            save_checkpoint(checkpoint_dir, plain, tokenizer, record, extra=extra, max_shard_size=options.max_shard_size)
+            write_run_json(step, val_loss)
+        accelerator.wait_for_everyone()
+
+    def write_run_json(step: int, val_loss: float | None) -> None:
+        info = {"settings": settings, "step": step, "tokens": tokens_seen, "val_loss": val_loss, "parameters": parameters, "trainable_parameters": trainable_count, "packing": asdict(packing), "processes": world}
+        tmp = run_dir / "run.json.tmp"
+        tmp.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, run_dir / "run.json")
+
+    if resume:
+        say(f"resuming {run_dir} at step {start_step} of {preset.steps}")
+    say(
+        f"model: {parameters / 1e6:.2f}M parameters ({trainable_count / 1e6:.2f}M trained), vocab {len(tokenizer)}, "
+        f"{preset.seq_len}-token rows x {preset.batch_size} per step, {world} process(es) on {device}"
+        + (", bf16 autocast" if not cpu else "")
+    )
+    objective.train()
+    val_loss = state.get("val_loss") if state is not None else None
+    started = time.monotonic()
+    session_tokens = 0
+    window_tokens, window_start = 0, time.monotonic()
+    step = start_step
+    micro = max(1, min(preset.micro_batch, preset.batch_size // world))
+    for step in range(start_step, preset.steps):
+        global_rows = [next(stream) for _ in range(preset.batch_size)]
+        mine = global_rows[rank::world]
+        step_tokens = sum(sum(1 for t in r.input_ids if t != tokenizer.pad_token_id) for r in global_rows)
+        loss_tokens = sum(sum(1 for label in r.labels if label != -100) for r in mine)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(preset, step)
+        loss_total = main_total = 0.0
+        extra_totals = [0.0] * options.mtp
+        chunks = [mine[i : i + micro] for i in range(0, len(mine), micro)]
+        for i, chunk in enumerate(chunks):
+            ids = torch.tensor([r.input_ids for r in chunk], device=device)
+            labels = torch.tensor([r.labels for r in chunk], device=device)
+            sync = accelerator.no_sync(objective) if (world > 1 and i < len(chunks) - 1) else _nothing()
+            with sync, accelerator.autocast():
+                total, main, _, extra = objective(ids, labels)
+                accelerator.backward(total / max(loss_tokens, 1))
+            loss_total += float(total.detach())
+            main_total += float(main)
+            for j, e in enumerate(extra):
+                extra_totals[j] += float(e)
+        if preset.grad_clip:
+            accelerator.clip_grad_norm_(objective.parameters(), preset.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        tokens_seen += step_tokens
+        session_tokens += step_tokens
+        window_tokens += step_tokens
+        done = step + 1
+        if main_process and (done % preset.log_every == 0 or done == preset.steps):
+            now = time.monotonic()
+            rate = window_tokens / max(now - window_start, 1e-9)
+            record = {"step": done, "loss": main_total / max(loss_tokens, 1), "lr": lr_at(preset, step), "tokens": tokens_seen, "tokens_per_s": rate, "elapsed_s": now - started}
+            for j, e in enumerate(extra_totals):
+                record[f"loss_ahead_{j + 2}"] = e / max(loss_tokens, 1)
+            history.append(record)
+            _append_jsonl(metrics_path, record)
+            say(f"step {done:>6}/{preset.steps}  loss {record['loss']:.4f}  lr {record['lr']:.2e}  {rate:,.0f} tokens/s")
+            window_tokens, window_start = 0, now
+        if done % preset.eval_every == 0 or done == preset.steps:
+            val_loss, val_accuracy = evaluate_validation()
+            if main_process:
+                record = {"step": done, "val_loss": val_loss, "val_token_accuracy": val_accuracy, "tokens": tokens_seen}
+                history.append(record)
+                _append_jsonl(metrics_path, record)
+                draw_loss_curve(history, run_dir / "loss.png", title)
+                say(f"step {done:>6}/{preset.steps}  validation loss {val_loss:.4f}  next-token accuracy {100 * val_accuracy:.2f} %")
+        if done % preset.save_every == 0 or done == preset.steps:
+            save(done, val_loss)
+    seconds = time.monotonic() - started
+    if start_step >= preset.steps:
+        if main_process and not (run_dir / "run.json").exists():
+            write_run_json(start_step, val_loss)
+    if main_process:
+        draw_loss_curve(history, run_dir / "loss.png", title)
+    return TrainResult(
+        run_dir=run_dir,
+        checkpoint=checkpoint_dir,
+        steps=max(step + 1, start_step) if start_step < preset.steps else start_step,
+        tokens=tokens_seen,
+        seconds=seconds,
+        tokens_per_second=session_tokens / seconds if seconds > 0 else 0.0,
+        val_loss=val_loss,
+        resumed_from=start_step,
+        history=history,
+    )
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+MODEL_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "codewm.json", "chat_template.jinja")
+
+
+def export_checkpoint(source: str | Path, destination: str | Path, dtype: str | None = None, max_shard_size: str = "14MB") -> Path:
+    """A copy of a run's checkpoint with the model only (no optimizer state): what ships as
+    `builtin` or goes to a model hub. `dtype` ("bfloat16") converts the weights."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codewm.model.checkpoint import quiet_transformers, read_provenance, save_checkpoint
+
+    source = Path(source)
+    with quiet_transformers():
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype) if dtype else torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    provenance = read_provenance(source)
+    provenance.update({"exported_from": str(source), "dtype": dtype or "float32"})
+    return save_checkpoint(destination, model, tokenizer, provenance, max_shard_size=max_shard_size)
+
+
+# -- the minimal in-memory loop ----------------------------------------------------------------
 @dataclass(frozen=True)
 class TrainSettings:
     steps: int = 200  # optimizer steps
@@ -33,7 +629,8 @@ def pack(token_lists: Iterable[list[int]], seq_len: int) -> list[list[int]]:
 
 
 def train_on_texts(model, tokenizer, texts: list[str], settings: TrainSettings = TrainSettings(), log: Callable[[int, float], None] | None = None) -> list[float]:
-    """Train `model` in place on `texts` (each a whole CWM sequence); returns the loss per step."""
+    """Train `model` in place on `texts` (each a whole CWM sequence), all in memory; returns
+    the loss per step. Tests and benchmarks use it to make a small trained model in seconds."""
     import torch
 
     eos = tokenizer.eos_token_id
@@ -44,12 +641,7 @@ def train_on_texts(model, tokenizer, texts: list[str], settings: TrainSettings =
     rng = random.Random(settings.seed)
     torch.manual_seed(settings.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=(0.9, 0.95))
-
-    def lr_at(step: int) -> float:
-        if step < settings.warmup:
-            return settings.lr * (step + 1) / settings.warmup
-        progress = (step - settings.warmup) / max(1, settings.steps - settings.warmup)
-        return settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    schedule = Preset(name="", description="", shape=None, data={}, steps=settings.steps, lr=settings.lr, warmup=settings.warmup)  # type: ignore[arg-type]
 
     model.train()
     losses = []
@@ -63,7 +655,7 @@ def train_on_texts(model, tokenizer, texts: list[str], settings: TrainSettings =
             batch.append(sequences[order.pop()])
         data = torch.tensor(batch, dtype=torch.long, device=model.device)  # (batch, seq_len + 1)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
+            group["lr"] = lr_at(schedule, step)
         logits = model(input_ids=data[:, :-1]).logits  # (batch, seq_len, vocab)
         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), data[:, 1:].flatten())
         loss.backward()

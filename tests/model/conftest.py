@@ -1,0 +1,33 @@
+"""Shared fixtures: the `smoke` preset's dataset and one real `codewm train --preset smoke` run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory) -> Path:
+    """The smoke preset's own dataset (built once for the session)."""
+    from codewm.model.presets import get_preset
+    from codewm.model.train import ensure_dataset
+
+    return ensure_dataset(get_preset("smoke"), tmp_path_factory.mktemp("train-data"))
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, smoke_data) -> Path:
+    """The run directory of `codewm train --preset smoke`, run as a user runs it."""
+    run_dir = tmp_path_factory.mktemp("runs") / "smoke"
+    done = subprocess.run(
+        [sys.executable, "-m", "codewm.cli", "train", "--preset", "smoke", "--out", str(run_dir), "--data", str(smoke_data), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained 120 steps" in done.stdout
+    return run_dir

@@ -210,6 +210,18 @@ def test_multi_token_heads_train_save_and_measure(smoke_data, tmp_path):
     row = next(row_stream(smoke_data, "validation", tokenizer, 1024, epochs=1))
     rate = speculative_accept_rate(model, heads, torch.tensor([row.input_ids]), torch.tensor([row.labels]))
     assert 0.0 <= rate <= 1.0
+    # self-speculative decoding writes what plain greedy writes, in no more passes
+    from codewm.format.cwm import END, format_prompt
+    from codewm.model.mtp import greedy_generate
+    from codewm.trace.types import build_context
+
+    stop = {tokenizer.convert_tokens_to_ids(END)}
+    for source, call in PROGRAMS:
+        prompt = tokenizer(format_prompt(build_context(source, call)), add_special_tokens=False)["input_ids"]
+        plain, plain_passes = greedy_generate(model, prompt, 60, stop)
+        drafted, passes = greedy_generate(model, prompt, 60, stop, heads)
+        assert drafted == plain and plain_passes == len(plain) and passes <= len(plain)
+        assert plain == model.generate(torch.tensor([prompt]), max_new_tokens=60, do_sample=False, eos_token_id=list(stop), pad_token_id=tokenizer.pad_token_id)[0, len(prompt):].tolist()
     # a longer run resumes from it, heads included (a run without the heads is refused)
     with pytest.raises(TrainError, match="mtp"):
         train(get_preset("smoke", steps=8, eval_every=8), tmp_path / "mtp", TrainOptions(data=str(smoke_data), device="cpu"), log=None)

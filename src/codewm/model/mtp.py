@@ -78,3 +78,53 @@ def speculative_accept_rate(model, heads: MultiTokenHeads, input_ids: torch.Tens
     valid = (labels[:, :-1] != -100) & (labels[:, 1:] != -100)
     agree = (draft[:, :-1] == greedy[:, 1:]) & valid
     return float(agree.sum() / valid.sum().clamp(min=1))
+
+
+@torch.no_grad()
+def greedy_generate(model, prompt_ids: list[int], max_new_tokens: int, stop_ids: set[int], heads: MultiTokenHeads | None = None) -> tuple[list[int], int]:
+    """Greedy decoding of one prompt; returns the new tokens and the number of forward passes.
+
+    With `heads`, self-speculative decoding: every forward pass feeds the next token and
+    head 2's draft of the one after; when the model's own choice there equals the draft, two
+    tokens were written for one pass, else the draft is dropped from the KV cache. The text
+    is the plain greedy text (up to floating-point ties); only the number of passes changes.
+    """
+    from transformers import DynamicCache
+
+    import inspect
+
+    output_layer = model.get_output_embeddings()
+    cache = DynamicCache()
+    # transformers 5 names the cache argument `cache`; 4.x `past_key_values`
+    cache_kw = {"cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values": cache}
+    out = model(input_ids=torch.tensor([prompt_ids], device=model.device), **cache_kw, use_cache=True, output_hidden_states=heads is not None)
+    passes = 1
+
+    def draft_at(hidden_states, position: int) -> int:
+        return int(output_layer(heads(hidden_states[-1][0, position])[0]).argmax(-1))
+
+    token = int(out.logits[0, -1].argmax())
+    draft = draft_at(out.hidden_states, -1) if heads is not None else None
+    new: list[int] = []
+    while True:
+        new.append(token)
+        if token in stop_ids or len(new) >= max_new_tokens:
+            return new, passes
+        if draft is None:
+            out = model(input_ids=torch.tensor([[token]], device=model.device), **cache_kw, use_cache=True)
+            passes += 1
+            token = int(out.logits[0, -1].argmax())
+            continue
+        out = model(input_ids=torch.tensor([[token, draft]], device=model.device), **cache_kw, use_cache=True, output_hidden_states=True)
+        passes += 1
+        verified = int(out.logits[0, 0].argmax())
+        if verified == draft:
+            new.append(draft)
+            if draft in stop_ids or len(new) >= max_new_tokens:
+                return new, passes
+            token = int(out.logits[0, 1].argmax())
+            draft = draft_at(out.hidden_states, 1)
+        else:
+            cache.crop(cache.get_seq_length() - 1)  # the rejected draft's keys and values
+            token = verified
+            draft = draft_at(out.hidden_states, 0)

@@ -95,3 +95,18 @@ def test_eval_saves_predictions_and_resumes(tmp_path):
     again = runner.invoke(app, [*args, "--resume"])
     assert again.exit_code == 0
     assert "reused 4 saved predictions" in again.output
+
+
+def test_eval_source_options_reach_the_program_source(tmp_path):
+    # one call per HumanEval problem instead of every call of its tests
+    result = runner.invoke(app, ["eval", "-m", "empty", "-b", "traces-humaneval", "-s", "max_calls_per_task=1", "-s", "limit=5", "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "traces-humaneval-empty.json").read_text())
+    assert document["n"] == 5
+    assert len({case["id"].split("#")[0] for case in document["cases"]}) == 5
+    result = runner.invoke(app, ["eval", "-m", "empty", "-b", "traces-humaneval", "-s", "bogus=1", "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 2 and "rejects its options ['bogus']" in result.output
+    result = runner.invoke(app, ["eval", "-m", "empty", "-b", "cruxeval-o", "-s", "x=1", "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 2 and "reads no program source" in result.output
+    result = runner.invoke(app, ["eval", "-m", "empty", "-b", "traces-synthetic", "-s", "count", "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 2 and "--source-option needs KEY=VALUE" in result.output

@@ -228,6 +228,20 @@ def programs_mine(
     typer.echo(report.to_table())
 
 
+def _key_values(items: list[str], flag: str) -> dict:
+    """KEY=VALUE options; values are parsed as JSON when they can be (numbers, lists, ...)."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"{flag} needs KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
 @programs_app.command("sample")
 def programs_sample(
     kind: str = typer.Argument(..., help="A source name (synthetic, humaneval, cruxeval, livecodebench, jsonl, miner)."),
@@ -237,15 +251,7 @@ def programs_sample(
     """Print the first cases a program source yields."""
     from codewm.programs.base import SourceConfigError, make_source
 
-    options = {}
-    for item in option:
-        key, sep, value = item.partition("=")
-        if not sep:
-            _fail(f"--option needs KEY=VALUE, got {item!r}")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
+    options = _key_values(option, "--option")
     try:
         source = make_source(kind, **options)
         for index, case in enumerate(source.cases()):
@@ -297,6 +303,7 @@ def eval_main(
     via: Optional[str] = typer.Option(None, help="trace (answer through the predicted trace) | direct (the benchmark's prompt)."),
     samples: Optional[int] = typer.Option(None, help="Generations per case in direct mode (pass@k for k <= samples)."),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature in direct mode (0: greedy)."),
+    source_option: list[str] = typer.Option([], "--source-option", "-s", help="KEY=VALUE: an option of a trace benchmark's program source (e.g. max_calls_per_task=1 for traces-humaneval)."),
     out: Path = typer.Option(Path("out/eval"), help="Folder for the JSON results and the PNG."),
     batch_size: int = typer.Option(16, help="Programs decoded together."),
     max_frames: int = typer.Option(2048, help="Frames per predicted trace, at most."),
@@ -324,6 +331,12 @@ def eval_main(
 
     try:
         benchmark = load_benchmark(bench, data=data, split=split, via=via, samples=samples, temperature=temperature)
+        if source_option:
+            if benchmark.source is None or data is not None:
+                raise BenchmarkError(f"--source-option: benchmark {benchmark.name!r} reads no program source here (it reads {benchmark.data})")
+            from dataclasses import replace as _replace
+
+            benchmark = _replace(benchmark, source={**benchmark.source, **_key_values(source_option, "--source-option")})
         limits = DecodeLimits(max_frames=max_frames, max_frame_tokens=max_frame_tokens, batch_size=batch_size)
         options = {"device": device, "batch_size": batch_size} if model.split(":")[0] in ("builtin", "hf") else {}
         predictor = load_predictor(model, **{k: v for k, v in options.items() if v is not None})

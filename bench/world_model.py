@@ -1,0 +1,98 @@
+"""The README's results table: codewm's built-in model (trained on traces) against a model
+trained for direct output prediction with the same data and compute, measured with the
+evaluation harness.
+
+    python bench/world_model.py [--model builtin] [--direct builtin:out/train/cpu-direct/checkpoint]
+
+Benchmarks (all programs the models never saw):
+
+- traces-synthetic: the 200 held-out synthetic programs (seed 90001);
+- traces-humaneval: HumanEval's canonical solutions, one call per problem (its first test
+  input), 161 programs;
+- cruxeval-o: the 347 bundled CRUXEval-style functions, answered through the trace and
+  scored with CRUXEval's own rule (the assert runs in the sandbox).
+
+Predictions are saved under out/eval/ as they finish and reused when run again (a killed
+run resumes). Prints a Markdown table, then as its last line a JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = ("state_exact_match", "action_exact_match", "output_pass@1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="builtin", help="the trace model")
+    parser.add_argument("--direct", default=str("builtin:" + str(ROOT / "out" / "train" / "cpu-direct" / "checkpoint")), help="the direct-output model ('' to skip)")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N cases of each benchmark")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default=str(ROOT / "out" / "eval"))
+    args = parser.parse_args()
+
+    from dataclasses import replace
+
+    from codewm.evaluate.cache import PredictionCache
+    from codewm.evaluate.report import write_json
+    from codewm.evaluate.run import evaluate, load_benchmark
+    from codewm.predict.decode import DecodeLimits
+    from codewm.predict.registry import load_predictor
+
+    benchmarks = {
+        "traces-synthetic": load_benchmark("traces-synthetic"),
+        "traces-humaneval": None,
+        "cruxeval-o": load_benchmark("cruxeval-o"),
+    }
+    humaneval = load_benchmark("traces-humaneval")
+    benchmarks["traces-humaneval"] = replace(humaneval, source={**humaneval.source, "max_calls_per_task": 1})
+    models = {"trace scratchpad": args.model}
+    if args.direct:
+        models["direct output"] = args.direct
+    limits = DecodeLimits(batch_size=args.batch_size)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures: dict = {}
+    rows = []
+    for label, spec in models.items():
+        options = {"device": args.device, "batch_size": args.batch_size} if spec.split(":")[0] in ("builtin", "hf") else {}
+        predictor = load_predictor(spec, **options)
+        for bench_name, bench in benchmarks.items():
+            stem = out / f"results-{bench_name}-{'trace' if label.startswith('trace') else 'direct'}"
+            cache = PredictionCache(stem.with_name(stem.name + ".predictions.jsonl"), resume=True)
+            started = time.monotonic()
+            try:
+                result = evaluate(predictor, bench, limit=args.limit, limits=limits, cache=cache)
+            finally:
+                cache.close()
+            write_json(result, stem.with_suffix(".json"))
+            metrics = result["metrics"]
+            entry = {key: metrics.get(key) for key in METRICS}
+            if bench_name == "cruxeval-o":
+                entry["pass@1"] = metrics.get("pass@1")
+            entry["n"] = result["n"]
+            entry["seconds"] = time.monotonic() - started
+            figures[f"{bench_name}/{label}"] = entry
+            rows.append((bench_name, label, entry))
+            print(f"{bench_name} {label}: {json.dumps(entry)}", file=sys.stderr, flush=True)
+
+    print(f"models: trace scratchpad = {args.model}" + (f"; direct output = {args.direct}" if args.direct else ""))
+    print("| benchmark | model | n | state exact match | action exact match | output pass@1 |")
+    print("|---|---|---|---|---|---|")
+    for bench_name, label, entry in rows:
+        output = entry.get("pass@1") if bench_name == "cruxeval-o" else entry["output_pass@1"]
+        cells = [f"{entry[k]:.1f}" if entry[k] is not None else "-" for k in ("state_exact_match", "action_exact_match")]
+        print(f"| {bench_name} | {label} | {entry['n']} | {cells[0]} | {cells[1]} | {output:.1f} |")
+    sys.stdout.flush()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

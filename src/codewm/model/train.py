@@ -510,27 +510,41 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
     window_tokens, window_start = 0, time.monotonic()
     step = start_step
     micro = max(1, min(preset.micro_batch, preset.batch_size // world))
+    pad_id = tokenizer.pad_token_id
+
+    def step_batches():
+        # Everything a step needs, made ahead of time in a background thread (see _Prefetch):
+        # packing and tensor building are Python work a GPU should not wait for.
+        while True:
+            global_rows = [next(stream) for _ in range(preset.batch_size)]
+            mine = global_rows[rank::world]
+            step_tokens = sum(len(r.input_ids) - r.input_ids.count(pad_id) for r in global_rows)
+            loss_tokens = sum(len(r.labels) - r.labels.count(-100) for r in mine)
+            chunks = []
+            for i in range(0, len(mine), micro):
+                ids = torch.tensor([r.input_ids for r in mine[i : i + micro]])
+                labels = torch.tensor([r.labels for r in mine[i : i + micro]])
+                if not cpu:
+                    ids, labels = ids.pin_memory(), labels.pin_memory()
+                chunks.append((ids, labels))
+            yield step_tokens, loss_tokens, chunks
+
+    batches = _Prefetch(step_batches(), depth=4)
     for step in range(start_step, preset.steps):
-        global_rows = [next(stream) for _ in range(preset.batch_size)]
-        mine = global_rows[rank::world]
-        step_tokens = sum(sum(1 for t in r.input_ids if t != tokenizer.pad_token_id) for r in global_rows)
-        loss_tokens = sum(sum(1 for label in r.labels if label != -100) for r in mine)
+        step_tokens, loss_tokens, chunks = next(batches)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(preset, step)
-        loss_total = main_total = 0.0
-        extra_totals = [0.0] * options.mtp
-        chunks = [mine[i : i + micro] for i in range(0, len(mine), micro)]
-        for i, chunk in enumerate(chunks):
-            ids = torch.tensor([r.input_ids for r in chunk], device=device)
-            labels = torch.tensor([r.labels for r in chunk], device=device)
+        main_total = torch.zeros((), device=device)
+        extra_totals = [torch.zeros((), device=device) for _ in range(options.mtp)]
+        for i, (ids, labels) in enumerate(chunks):
+            ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             sync = accelerator.no_sync(objective) if (world > 1 and i < len(chunks) - 1) else _nothing()
             with sync, accelerator.autocast():
                 total, main, _, extra = objective(ids, labels)
                 accelerator.backward(total / max(loss_tokens, 1))
-            loss_total += float(total.detach())
-            main_total += float(main)
+            main_total += main
             for j, e in enumerate(extra):
-                extra_totals[j] += float(e)
+                extra_totals[j] += e
         if preset.grad_clip:
             accelerator.clip_grad_norm_(objective.parameters(), preset.grad_clip)
         optimizer.step()
@@ -542,9 +556,9 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         if main_process and (done % preset.log_every == 0 or done == preset.steps):
             now = time.monotonic()
             rate = window_tokens / max(now - window_start, 1e-9)
-            record = {"step": done, "loss": main_total / max(loss_tokens, 1), "lr": lr_at(preset, step), "tokens": tokens_seen, "tokens_per_s": rate, "elapsed_s": now - started}
+            record = {"step": done, "loss": float(main_total) / max(loss_tokens, 1), "lr": lr_at(preset, step), "tokens": tokens_seen, "tokens_per_s": rate, "elapsed_s": now - started}
             for j, e in enumerate(extra_totals):
-                record[f"loss_ahead_{j + 2}"] = e / max(loss_tokens, 1)
+                record[f"loss_ahead_{j + 2}"] = float(e) / max(loss_tokens, 1)
             history.append(record)
             _append_jsonl(metrics_path, record)
             say(f"step {done:>6}/{preset.steps}  loss {record['loss']:.4f}  lr {record['lr']:.2e}  {rate:,.0f} tokens/s")
@@ -576,6 +590,32 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         resumed_from=start_step,
         history=history,
     )
+
+
+class _Prefetch:
+    """Runs an iterator ahead in a daemon thread, `depth` items at most; errors surface at
+    `next()` in the caller."""
+
+    def __init__(self, iterator, depth: int = 4) -> None:
+        import queue
+        import threading
+
+        self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._fill, args=(iterator,), daemon=True, name="codewm-train-data")
+        self._thread.start()
+
+    def _fill(self, iterator) -> None:
+        try:
+            for item in iterator:
+                self._queue.put((True, item))
+        except BaseException as exc:  # handed to the training loop, which raises it
+            self._queue.put((False, exc))
+
+    def __next__(self):
+        ok, item = self._queue.get()
+        if not ok:
+            raise item
+        return item
 
 
 class _nothing:

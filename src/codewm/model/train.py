@@ -203,12 +203,16 @@ def _plain_model(lm):
 
 
 # -- the run --------------------------------------------------------------------------------
+def cosine_lr(step: int, steps: int, peak: float, warmup: int, min_ratio: float = 0.1) -> float:
+    """Linear warmup over `warmup` steps, then cosine decay to `peak * min_ratio`."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+    return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
 def lr_at(preset: Preset, step: int) -> float:
-    """Linear warmup over `warmup` steps, then cosine decay to `lr * min_lr_ratio`."""
-    if step < preset.warmup:
-        return preset.lr * (step + 1) / preset.warmup
-    progress = min(1.0, (step - preset.warmup) / max(1, preset.steps - preset.warmup))
-    return preset.lr * (preset.min_lr_ratio + (1 - preset.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return cosine_lr(step, preset.steps, preset.lr, preset.warmup, preset.min_lr_ratio)
 
 
 def _run_settings(preset: Preset, options: TrainOptions, data_dir: Path) -> dict:
@@ -681,7 +685,6 @@ def train_on_texts(model, tokenizer, texts: list[str], settings: TrainSettings =
     rng = random.Random(settings.seed)
     torch.manual_seed(settings.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, betas=(0.9, 0.95))
-    schedule = Preset(name="", description="", shape=None, data={}, steps=settings.steps, lr=settings.lr, warmup=settings.warmup)  # type: ignore[arg-type]
 
     model.train()
     losses = []
@@ -695,7 +698,7 @@ def train_on_texts(model, tokenizer, texts: list[str], settings: TrainSettings =
             batch.append(sequences[order.pop()])
         data = torch.tensor(batch, dtype=torch.long, device=model.device)  # (batch, seq_len + 1)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(schedule, step)
+            group["lr"] = cosine_lr(step, settings.steps, settings.lr, settings.warmup)
         logits = model(input_ids=data[:, :-1]).logits  # (batch, seq_len, vocab)
         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), data[:, 1:].flatten())
         loss.backward()

@@ -322,3 +322,27 @@ def test_multi_process_training_with_torchrun(smoke_data, tmp_path):
     assert "2 process(es)" in done.stderr.replace("\n", " ")
     run = json.loads((tmp_path / "ddp" / "run.json").read_text())
     assert run["processes"] == 2 and run["step"] == 4
+
+
+def test_export_writes_the_model_only_in_small_files(smoke_run, tmp_path):
+    """What ships as `builtin`: no optimizer state, weights split into files under a size
+    limit, optionally converted to bf16, and still loaded by every loader."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from codewm.model.train import export_checkpoint
+    from codewm.predict.registry import load_predictor
+
+    exported = export_checkpoint(smoke_run / "checkpoint", tmp_path / "builtin", dtype="bfloat16", max_shard_size="300KB")
+    names = sorted(p.name for p in exported.iterdir())
+    assert STATE_FILE not in names
+    shards = [p for p in exported.iterdir() if p.suffix == ".safetensors"]
+    assert len(shards) >= 2 and all(p.stat().st_size <= 300_000 for p in shards)
+    provenance = json.loads((exported / "codewm.json").read_text())
+    assert provenance["dtype"] == "bfloat16" and provenance["preset"] == "smoke"
+    model = AutoModelForCausalLM.from_pretrained(exported)
+    assert next(model.parameters()).dtype == torch.bfloat16
+    original = AutoModelForCausalLM.from_pretrained(smoke_run / "checkpoint")
+    for (name, a), (_, b) in zip(original.state_dict().items(), model.state_dict().items()):
+        assert torch.allclose(a, b.float(), rtol=1e-2, atol=1e-2), name
+    load_predictor(f"builtin:{exported}", device="cpu")

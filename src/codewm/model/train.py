@@ -647,6 +647,10 @@ def export_checkpoint(source: str | Path, destination: str | Path, dtype: str | 
         tokenizer = AutoTokenizer.from_pretrained(source)
     provenance = read_provenance(source)
     provenance.update({"exported_from": str(source), "dtype": dtype or "float32"})
+    data = provenance.get("data") or {}
+    manifest = Path(data.get("path") or "") / "manifest.json"
+    if data and not data.get("config_sha") and manifest.is_file():  # runs before it was recorded
+        data["config_sha"] = json.loads(manifest.read_text()).get("config_sha256")
     return save_checkpoint(destination, model, tokenizer, provenance, max_shard_size=max_shard_size)
 
 

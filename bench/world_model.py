@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--direct", default=str("builtin:" + str(ROOT / "out" / "train" / "cpu-direct" / "checkpoint")), help="the direct-output model ('' to skip)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N cases of each benchmark")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per predicted trace (the built-in model's context is 4,096)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=str(ROOT / "out" / "eval"))
     args = parser.parse_args()
@@ -56,7 +57,7 @@ def main() -> None:
     models = {"trace scratchpad": args.model}
     if args.direct:
         models["direct output"] = args.direct
-    limits = DecodeLimits(batch_size=args.batch_size)
+    limits = DecodeLimits(batch_size=args.batch_size, max_tokens=args.max_tokens)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     figures: dict = {}

@@ -25,6 +25,14 @@ def test_builtin_checkpoint_says_how_it_was_made():
     assert provenance["git_commit"]
 
 
+def test_builtin_checkpoint_is_what_the_cpu_preset_trains():
+    # the shipped model and the preset that claims to make it must not drift apart
+    from codewm.model.presets import get_preset
+
+    provenance = json.loads((BUILTIN_CHECKPOINT / "codewm.json").read_text())
+    assert provenance["settings"] == json.loads(json.dumps(get_preset("cpu").settings()))
+
+
 def test_builtin_loads_offline_and_predicts_traces(monkeypatch):
     from codewm.predict.decode import DecodeLimits, predict_traces
     from codewm.predict.registry import load_predictor

@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="builtin", help="the trace model")
     parser.add_argument("--direct", default=str("builtin:" + str(ROOT / "out" / "train" / "cpu-direct" / "checkpoint")), help="the direct-output model ('' to skip)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N cases of each benchmark")
+    parser.add_argument("--limit", action="append", default=[], metavar="[BENCH=]N", help="evaluate the first N cases (of BENCH only, when named; repeatable)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per predicted trace (the built-in model's context is 4,096)")
     parser.add_argument("--device", default="cpu")
@@ -59,6 +59,12 @@ def main() -> None:
         models["direct output"] = args.direct
     limits = DecodeLimits(batch_size=args.batch_size, max_tokens=args.max_tokens)
     out = Path(args.out)
+    limit_of = {}
+    for item in args.limit:
+        name, _, count = item.rpartition("=")
+        if name and name not in benchmarks or not count.isdigit():
+            parser.error(f"--limit {item!r}: expected N or BENCH=N with BENCH one of {', '.join(benchmarks)}")
+        limit_of[name or None] = int(count)
     out.mkdir(parents=True, exist_ok=True)
     figures: dict = {}
     rows = []
@@ -70,7 +76,7 @@ def main() -> None:
             cache = PredictionCache(stem.with_name(stem.name + ".predictions.jsonl"), resume=True)
             started = time.monotonic()
             try:
-                result = evaluate(predictor, bench, limit=args.limit, limits=limits, cache=cache)
+                result = evaluate(predictor, bench, limit=limit_of.get(bench_name, limit_of.get(None)), limits=limits, cache=cache)
             finally:
                 cache.close()
             write_json(result, stem.with_suffix(".json"))

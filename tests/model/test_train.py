@@ -222,6 +222,14 @@ def test_multi_token_heads_train_save_and_measure(smoke_data, tmp_path):
         drafted, passes = greedy_generate(model, prompt, 60, stop, heads)
         assert drafted == plain and plain_passes == len(plain) and passes <= len(plain)
         assert plain == model.generate(torch.tensor([prompt]), max_new_tokens=60, do_sample=False, eos_token_id=list(stop), pad_token_id=tokenizer.pad_token_id)[0, len(prompt):].tolist()
+    # heads that draft badly: every rejected draft is dropped from the KV cache, and the text is still plain greedy's
+    torch.manual_seed(0)
+    for parameter in heads.parameters():
+        torch.nn.init.normal_(parameter, std=1.0)
+    prompt = tokenizer(format_prompt(build_context(*PROGRAMS[0])), add_special_tokens=False)["input_ids"]
+    plain, _ = greedy_generate(model, prompt, 60, stop)
+    drafted, passes = greedy_generate(model, prompt, 60, stop, heads)
+    assert drafted == plain and passes > len(plain) // 2 + 1  # some drafts were rejected
     # a longer run resumes from it, heads included (a run without the heads is refused)
     with pytest.raises(TrainError, match="mtp"):
         train(get_preset("smoke", steps=8, eval_every=8), tmp_path / "mtp", TrainOptions(data=str(smoke_data), device="cpu"), log=None)

@@ -125,6 +125,6 @@ def greedy_generate(model, prompt_ids: list[int], max_new_tokens: int, stop_ids:
             token = int(out.logits[0, 1].argmax())
             draft = draft_at(out.hidden_states, 1)
         else:
-            cache.crop(cache.get_seq_length() - 1)  # the rejected draft's keys and values
+            cache.crop(-1)  # drop the rejected draft's keys and values
             token = verified
             draft = draft_at(out.hidden_states, 0)

@@ -95,7 +95,7 @@ def main() -> None:
     print(f"{'training':<12}{'val loss':>10}{'val acc':>9}{'state EM':>10}{'action EM':>11}{'output pass@1':>15}")
     for name, run in runs.items():
         m = run["metrics"]
-        print(f"{name:<12}{run['val_loss']:>10.4f}{100 * run['val_token_accuracy']:>8.2f}%{100 * m['state_exact_match']:>9.1f}%{100 * m['action_exact_match']:>10.1f}%{100 * m['output_pass@1']:>14.1f}%")
+        print(f"{name:<12}{run['val_loss']:>10.4f}{100 * run['val_token_accuracy']:>8.2f}%{m['state_exact_match']:>9.1f}%{m['action_exact_match']:>10.1f}%{m['output_pass@1']:>14.1f}%")
     print(f"{'decoding (mtp model)':<24}{'tokens/s':>10}{'passes/token':>14}")
     for name, s in speed.items():
         print(f"{name:<24}{s['tokens_per_s']:>10.1f}{s['passes_per_token']:>14.3f}")

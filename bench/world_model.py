@@ -31,7 +31,7 @@ METRICS = ("state_exact_match", "action_exact_match", "output_pass@1")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="builtin", help="the trace model")
-    parser.add_argument("--direct", default=str("builtin:" + str(ROOT / "out" / "train" / "cpu-direct" / "checkpoint")), help="the direct-output model ('' to skip)")
+    parser.add_argument("--direct", default=f"builtin:{ROOT / 'out' / 'train' / 'cpu-direct' / 'checkpoint'}", help="the direct-output model ('' to skip)")
     parser.add_argument("--limit", action="append", default=[], metavar="[BENCH=]N", help="evaluate the first N cases (of BENCH only, when named; repeatable)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per predicted trace (the built-in model's context is 4,096)")
@@ -62,7 +62,7 @@ def main() -> None:
     limit_of = {}
     for item in args.limit:
         name, _, count = item.rpartition("=")
-        if name and name not in benchmarks or not count.isdigit():
+        if (name and name not in benchmarks) or not count.isdigit():
             parser.error(f"--limit {item!r}: expected N or BENCH=N with BENCH one of {', '.join(benchmarks)}")
         limit_of[name or None] = int(count)
     out.mkdir(parents=True, exist_ok=True)

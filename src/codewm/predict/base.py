@@ -82,12 +82,20 @@ class FrameRequest:
 
     `frames_text` is the CWM text of the frames so far (each ending in `<|frame_sep|>`),
     empty for the first frame; the model sees `format_prompt(context) + frames_text`.
+
+    `prefix` is how the frame must start: the model continues from
+    `format_prompt(context) + frames_text + prefix`, and `FrameStep.text` includes the
+    prefix. The debugger steps over a call with `prefix="<|return_sep|>"` right after the
+    call frame, so the model predicts the return without simulating the body (as CWM's demo
+    debugger does). A predictor that cannot honour a prefix returns a frame that does not
+    start with it; the caller must check.
     """
 
     context: str
     frames_text: str = ""
     max_tokens: int = 512  # tokens for this one frame
     logprobs: bool = False
+    prefix: str = ""
 
 
 # FrameStep.finish values

@@ -42,10 +42,10 @@ class ModelPredictor:
         for i, request in enumerate(requests):
             groups.setdefault((request.max_tokens, request.logprobs), []).append(i)
         for (max_tokens, logprobs), indices in groups.items():
-            prompts = [format_prompt(requests[i].context) + requests[i].frames_text for i in indices]
+            prompts = [format_prompt(requests[i].context) + requests[i].frames_text + requests[i].prefix for i in indices]
             completions = self.lm.complete(prompts, Sampling(max_tokens=max_tokens, stop=(FRAME_SEP,), logprobs=logprobs))
             for i, completion in zip(indices, completions):
-                steps[i] = frame_step(completion)
+                steps[i] = frame_step(completion, requests[i].prefix)
         return steps  # type: ignore[return-value]
 
     def answer(self, requests: Sequence[AnswerRequest]) -> list[list[str]]:
@@ -65,8 +65,9 @@ class ModelPredictor:
         return out
 
 
-def frame_step(completion: Completion) -> FrameStep:
-    """Read one completion stopped at `<|frame_sep|>` as a frame step.
+def frame_step(completion: Completion, prefix: str = "") -> FrameStep:
+    """Read one completion stopped at `<|frame_sep|>` as a frame step (`prefix`: the start
+    of the frame that was given to the model, put back in front of what it wrote).
 
     Servers differ in what they say about why they stopped (vLLM and codewm serve report the
     matched stop string; others only "stop"): a non-empty text that stopped is a frame, an
@@ -74,6 +75,13 @@ def frame_step(completion: Completion) -> FrameStep:
     """
     text = completion.text
     tokens = completion.completion_tokens
+    if prefix:
+        # A frame was begun for the model: whatever it wrote finishes that frame (an empty
+        # text or an <|end_of_text|> in it makes a frame that does not parse, which says so).
+        text = prefix + text
+        if completion.finish_reason == FINISH_LENGTH and END not in text:
+            return FrameStep(text, STEP_LENGTH, tokens, completion.tokens, completion.token_logprobs)
+        return FrameStep(text + FRAME_SEP, STEP_FRAME, tokens, completion.tokens, completion.token_logprobs)
     if END in text:
         return FrameStep(text[: text.index(END)], STEP_END, tokens, completion.tokens, completion.token_logprobs)
     if completion.finish_reason == FINISH_LENGTH:

@@ -3,7 +3,10 @@ the sanity check of the harness (it must score 100 everywhere).
 
 Frames: each context is run once in the sandbox (a fresh process per program) and its real
 trace cached; the k-th frame request of a context gets the real k-th frame, written exactly
-as the CWM writer writes it. Direct answers: output mode runs the call and answers with the
+as the CWM writer writes it. A request that starts the frame with `<|return_sep|>` right
+after a call frame (the debugger stepping over the call) gets the real return of that call;
+frames before it are matched to the real ones by `codewm.trace.align` (an edited state does
+not change what really happens: the oracle goes on with the real run). Direct answers: output mode runs the call and answers with the
 value's repr; input mode answers with the benchmark's own call, after running it to confirm
 that it returns the expected output (the scorer then executes it again, as it does every
 model's answer).
@@ -13,8 +16,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from codewm.format.cwm import format_frame, parse_trace, reference_index
+from codewm.format.cwm import RETURN_SEP, format_frame, parse_trace, reference_index
 from codewm.predict.base import STEP_END, STEP_FRAME, STEP_LENGTH, AnswerRequest, FrameRequest, FrameStep
+from codewm.trace.align import align_frames, matching_return
 from codewm.trace.types import Trace, build_context
 
 
@@ -27,6 +31,7 @@ class OraclePredictor:
         self._workers = workers
         # context -> (frame texts, complete, whole frames text, length of the first k frames -> k)
         self._frames: dict[str, tuple[list[str], bool, str, dict[int, int]]] = {}
+        self._traces: dict[str, Trace] = {}
 
     @property
     def sandbox(self):
@@ -51,6 +56,7 @@ class OraclePredictor:
     def _ensure(self, contexts: Sequence[str]) -> None:
         missing = list(dict.fromkeys(c for c in contexts if c not in self._frames))
         for context, trace in zip(missing, self.real_traces(missing)):
+            self._traces[context] = trace
             frames = trace.frames
             texts = []
             for i, frame in enumerate(frames):
@@ -68,13 +74,35 @@ class OraclePredictor:
         for request in requests:
             texts, complete, whole, ends = self._frames[request.context]
             k = ends.get(len(request.frames_text))
-            if k is None or not whole.startswith(request.frames_text):  # an edited prefix: count its frames
-                k = len(parse_trace(request.frames_text, request.context).trace.frames)
+            if k is None or not whole.startswith(request.frames_text):  # not the real run's text: align it
+                k = self._real_position(request)
+            if request.prefix:
+                k = self._with_prefix(request, k)
             if k < len(texts):
                 steps.append(FrameStep(texts[k], STEP_FRAME, 1, [texts[k]] if request.logprobs else None, [0.0] if request.logprobs else None))
             else:  # past the real trace: its end, or (a run cut short by a limit) nothing known
                 steps.append(FrameStep("", STEP_END if complete else STEP_LENGTH, 0))
         return steps
+
+    def _real_position(self, request: FrameRequest) -> int:
+        """The index of the real frame that follows the frames of `request.frames_text`."""
+        predicted = parse_trace(request.frames_text, request.context).trace.frames
+        if not predicted:
+            return 0
+        aligned = align_frames(predicted, self._traces[request.context].frames)
+        return aligned[-1] + 1 if aligned[-1] is not None else len(self._frames[request.context][0])
+
+    def _with_prefix(self, request: FrameRequest, k: int) -> int:
+        """Where a frame that must start with `request.prefix` is in the real run: a return
+        given right after a call frame is that call's real return; any other prefix must
+        start the real next frame (else nothing is known: past the end)."""
+        texts = self._frames[request.context][0]
+        if request.prefix == RETURN_SEP and k > 0:
+            real = self._traces[request.context].frames
+            if real[k - 1].event == "call":
+                end = matching_return(real, k - 1)
+                return end if end is not None else len(texts)
+        return k if k < len(texts) and texts[k].startswith(request.prefix) else len(texts)
 
     def answer(self, requests: Sequence[AnswerRequest]) -> list[list[str]]:
         contexts = [build_context(r.code, r.call) if r.call else "" for r in requests]

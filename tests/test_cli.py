@@ -1,4 +1,4 @@
-"""The `codewm` command: trace and demo, every output format, and bad input."""
+"""The `codewm` command: trace, every output format, and bad input (demo and debug: tests/debugger)."""
 
 from __future__ import annotations
 
@@ -101,14 +101,6 @@ def test_program_failures_are_statuses_not_cli_errors(tmp_path):
     result = runner.invoke(app, ["trace", str(path), "--call", "f()", "-f", "json", "--max-steps", "100"])
     document = json.loads(result.stdout)
     assert document["status"] == "step_limit" and len(document["frames"]) == 100 and not document["complete"]
-
-
-def test_demo_traces_the_bundled_examples():
-    result = runner.invoke(app, ["demo", "--count", "2"])
-    assert result.exit_code == 0, result.output
-    for name in ("fibonacci", "sort_vs_sorted", "word_count", "safe_divide", "crux_style_0000", "crux_style_0001"):
-        assert name in result.stdout
-    assert "sandbox:" in result.stdout
 
 
 def test_console_script_starts_without_heavy_imports():

@@ -109,25 +109,105 @@ def trace(
         raise typer.Exit(1)
 
 
+def _load_model(spec: str):
+    from codewm.predict.registry import ModelSpecError, load_predictor
+
+    try:
+        return load_predictor(spec)
+    except ImportError as exc:
+        _fail(f"model {spec!r} needs a package that is not installed ({exc}); `pip install 'codewm[model]'` installs torch and transformers")
+    except (ModelSpecError, ValueError, OSError) as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def demo(
-    count: int = typer.Option(3, "--count", "-n", help="How many of the bundled CRUXEval-style functions to add."),
-    output_format: str = typer.Option("pretty", "--format", "-f", help="pretty | cwm | json"),
+    model: str = typer.Option("builtin", "--model", "-m", help="The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."),
+    count: int = typer.Option(3, "--count", "-n", help="How many of the bundled CRUXEval-style functions to add to the hand-written examples."),
+    report: Path = typer.Option(Path("codewm-demo.html"), "--report", help="Where to write the HTML report."),
+    max_frames: int = typer.Option(2000, help="Frames predicted per program at most."),
+    isolation: str = typer.Option("auto", help="auto | bwrap | process: the sandbox of the real runs."),
 ) -> None:
-    """Trace the bundled examples in the sandbox and show their traces."""
+    """A world model predicts the traces of the bundled examples; see them against the real runs."""
+    from codewm.debugger.demo import run_demo, summary_lines, write_demo_report
     from codewm.examples import bundled_examples
 
-    if output_format not in FORMATS:
-        _fail(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
-    from codewm.trace.sandbox import Program
-
+    if count < 0 or max_frames < 1:
+        _fail("--count must be 0 or more and --max-frames at least 1")
     examples = bundled_examples(count)
-    with _sandbox("auto", 10_000, 10.0, 400) as sandbox:
-        if output_format == "pretty":
-            typer.secho(f"codewm demo: tracing {len(examples)} bundled programs (sandbox: {sandbox.isolation})", bold=True)
-        programs = [Program.function(example.source, example.call) for example in examples]
-        for example, result in zip(examples, sandbox.map(programs)):
-            _emit(result, example.name, output_format)
+    predictor = _load_model(model)
+    with _sandbox(isolation, 10_000, 10.0, 400) as sandbox:
+        typer.secho(
+            f"codewm demo: {getattr(predictor, 'name', model)} predicts the traces of {len(examples)} bundled programs; "
+            f"the sandbox ({sandbox.isolation}) runs them for the truth",
+            bold=True,
+        )
+        results = run_demo(examples, predictor, sandbox=sandbox, max_frames=max_frames)
+    typer.echo("")
+    for line in summary_lines(results):
+        typer.echo(line)
+    path = write_demo_report(results, report)
+    typer.secho(f"report: {path}", bold=True)
+
+
+@app.command()
+def debug(
+    file: Path = typer.Argument(..., help="The Python file to debug: its functions (with --call) or a whole script."),
+    call: Optional[str] = typer.Option(None, "--call", help="The call to debug, e.g. \"f(1, [2, 3])\"; without it, the whole script."),
+    model: str = typer.Option("builtin", "--model", "-m", help="The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."),
+    command: Optional[list[str]] = typer.Option(None, "--command", "-c", help="A debugger command to run first (repeatable); the session ends after them unless the terminal is interactive."),
+    commands: Optional[Path] = typer.Option(None, "--commands", help="A file of debugger commands, one per line ('#' starts a comment)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="At the end, write an HTML report: the code, predicted and real traces side by side."),
+    max_frames: int = typer.Option(2000, help="Frames predicted at most."),
+    max_frame_tokens: int = typer.Option(512, help="Tokens the model may write for one frame."),
+    isolation: str = typer.Option("auto", help="auto | bwrap | process: the sandbox `truth` runs the program in."),
+    timeout: float = typer.Option(10.0, help="Seconds the real run (`truth`) may take."),
+) -> None:
+    """Step through a program while a world model predicts each step (pdb-like prompt)."""
+    import ast
+
+    from codewm.debugger.session import DebugSession, Program, SessionLimits
+    from codewm.debugger.shell import HISTORY_FILE, DebuggerShell
+
+    try:
+        source = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {file}: {exc}")
+    try:
+        ast.parse(source, filename=str(file))
+    except SyntaxError as exc:
+        _fail(f"{file}:{exc.lineno}: {exc.msg} (the file must be valid Python)")
+    if call is not None:
+        try:
+            ast.parse(call.strip(), mode="eval")
+        except SyntaxError as exc:
+            _fail(f"--call {call!r} is not a Python expression ({exc.msg}); write it as you would call it, e.g. --call \"f(1, 'a')\"")
+    script: list[str] = list(command or [])
+    if commands is not None:
+        try:
+            lines = commands.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"cannot read --commands {commands}: {exc}")
+        script = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")] + script
+    try:
+        limits = SessionLimits(max_frames=max_frames, max_frame_tokens=max_frame_tokens)
+    except ValueError as exc:
+        _fail(str(exc))
+    program = Program.function(source, call, file.name) if call is not None else Program.whole_script(source, file.name)
+    predictor = _load_model(model)
+    with _sandbox(isolation, 10_000, timeout, 400) as sandbox:
+        session = DebugSession(program, predictor, limits, sandbox=sandbox)
+        shell = DebuggerShell(session, history_file=HISTORY_FILE)
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        try:
+            shell.run(script, interactive=interactive)
+        finally:
+            if report is not None and session.steps:
+                from codewm.debugger.report import ReportSection, write_report
+
+                label = f"{file.name}: {call}" if call is not None else file.name
+                path = write_report(report, [ReportSection.from_session(session, session.truth(), label=label)])
+                typer.echo(f"report: {path}")
 
 
 dataset_app = typer.Typer(no_args_is_help=True, help="Build, inspect and export datasets of execution traces.")

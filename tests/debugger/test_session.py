@@ -119,15 +119,20 @@ def test_next_over_a_call_predicts_its_return_without_the_body(oracle, sandbox):
     assert_all_agree(session)
 
 
-def test_next_at_a_call_frame_steps_over_the_whole_call(oracle, sandbox):
+def test_next_from_a_line_with_two_calls_skips_both_bodies(oracle, sandbox):
     session = session_for(oracle, *PROGRAMS[0], sandbox)
     session.start()
     session.step(2)  # fib(4)'s call frame
     assert session.current.event == "call"
-    motion = session.next()
-    assert motion.moved == 1 and session.current.skipped_body and session.current.frame.value == "3"
+    session.next()  # at a call frame, as in pdb: on to the function's first line
+    assert session.current.event == "line" and session.current.lineno == 2
+    session.next()
+    assert session.current.lineno == 4  # `return fib(n - 1) + fib(n - 2)`
+    session.next()  # both calls predicted without their bodies, then fib(4) returns
+    assert [s.frame.value for s in session.steps if s.skipped_body] == ["2", "1"]
+    assert session.current.event == "return" and session.current.frame.value == "3"
     assert_all_agree(session)
-    assert session.truth().rows[-1].skipped_real > 30  # the whole recursion, skipped
+    assert [row.skipped_real for row in session.truth().rows if row.skipped_real] == [18, 10]
 
 
 def test_out_until_back_and_replay(oracle, sandbox):
@@ -239,7 +244,8 @@ def test_set_refuses_what_is_not_a_literal(oracle, sandbox, text, message):
         session.set_value("1n", "1")
     session.set_value("n", "{'a': (1, 2.5)}")
     assert session.current.frame.locals["n"] == "{'a': (1, 2.5)}"
-    session.next()
+    session.out()
+    assert session.current.event == "return"
     with pytest.raises(DebuggerError, match="holds no locals"):
         session.set_value("n", "1")
 
@@ -257,10 +263,11 @@ def test_a_backend_that_ignores_the_return_prefix_steps_through_the_body(oracle,
     session = session_for(IgnoresPrefix(), *PROGRAMS[1], sandbox)
     session.start()
     session.step(2)
-    session.next()  # over f's call: this backend cannot skip it, so the body is predicted
+    session.until(7)  # about to run `total += sq(x) + sq(x + 1)`
+    session.next()  # over the sq calls: this backend cannot skip a body, so it is predicted
     assert not session.step_over_works
     assert any("cannot skip a call's body" in note for note in session.notes)
-    assert session.current.event == "return" and session.current.function == "f"
+    assert session.current.function == "f" and session.current.lineno == 6
     assert not any(step.skipped_body for step in session.steps)
     assert_all_agree(session)
 
@@ -344,11 +351,12 @@ def test_a_language_model_is_given_the_return_separator_to_step_over(sandbox):
 
     session = session_for(ModelPredictor(ScriptedLanguageModel(model)), WRONG_SOURCE, WRONG_CALL, sandbox)
     session.start()
-    session.step(2)
-    session.next()
-    assert prompts[-1].endswith(frames[2] + RETURN_SEP)
-    assert session.current.skipped_body and session.current.frame.value == "7" and session.current.text.startswith(RETURN_SEP)
-    session.next()
+    session.step()  # main's line: `return double(3)`
+    session.next()  # the model predicts double's call frame, then is given <|return_sep|>
+    assert any(p.endswith(frames[2] + RETURN_SEP) for p in prompts)
+    skipped = session.steps[3]
+    assert skipped.skipped_body and skipped.frame.value == "7" and skipped.text.startswith(RETURN_SEP)
+    assert session.current.function == "main" and session.current.event == "return"
     assert session.ended == ENDED_COMPLETE
     truth = session.truth()
     assert truth.first_divergence is None and truth.rows[3].skipped_real == 3

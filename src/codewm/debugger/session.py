@@ -12,7 +12,7 @@ Motions (each stops early at a breakpoint, and wherever the prediction ends):
     next     the next frame of this function or its caller. A call on the way is stepped
              over as CWM's demo debugger does: right after the call frame the session gives
              the model `<|return_sep|>`, so it predicts the return value without simulating
-             the body. At a call frame, `next` steps over that whole call.
+             the body. (At a call frame, `next` goes to the function's first line, as pdb.)
     out      on to the return of the current function, simulating its body
     until L  on to a line >= L in this function (or its return)
     cont     on to a breakpoint, or the end of the prediction
@@ -290,10 +290,9 @@ class DebugSession:
 
     def _next_once(self) -> Motion:
         here = self._require_current()
-        if here.event == "call":  # over this whole call: on to its return
-            depth = here.depth
-            return self._forward(lambda s: "return" if s.event == "return" and s.depth == depth else None, over_depth=depth - 1)
-        depth = here.depth - 1 if here.event == "return" else here.depth  # from a return: the caller's next frame
+        # From a return, the caller's next frame; otherwise this function's (at a call frame,
+        # its first line, as in pdb).
+        depth = here.depth - 1 if here.event == "return" else here.depth
         return self._forward(lambda s: "step" if s.depth <= depth else None, over_depth=depth)
 
     def out(self) -> Motion:

@@ -96,7 +96,12 @@ class DebuggerShell(cmd.Cmd):
 
     def where_text(self, step: Step) -> str:
         line = self.program.shown(step.lineno)
-        place = f"{self.program.name}:{line}" if line else f"{self.program.name}:?"
+        if line:
+            place = f"{self.program.name}:{line}"
+        elif self.program.script and step.event == "call" and not step.frame.source.strip():
+            place = self.program.name  # a script's opening frame stands on the marker line, not a line of the file
+        else:
+            place = f"{self.program.name}:?"
         return f"{place} in {step.function}()"
 
     def show_step(self, step: Step | None = None) -> None:
@@ -110,7 +115,7 @@ class DebuggerShell(cmd.Cmd):
         action = confidence.action if confidence is not None else None
         tag = {"call": "call", "line": "line", "return": "return", "exception": "exception"}[step.event]
         self.say(f"> {self.where_text(step)}   [step {index + 1}, {tag}, depth {step.depth}]")
-        code = step.frame.source.rstrip("\n")
+        code = step.frame.source.rstrip("\n") or "(the script starts)"
         note = f"  (line {percent(action)})" if action is not None and step.event in ("call", "line") else ""
         self.say(f"-> {code.strip()}{note}")
         if step.event in ("call", "line"):
@@ -190,8 +195,7 @@ class DebuggerShell(cmd.Cmd):
 
     def do_next(self, argument: str) -> None:
         """next [N]  (n): on to the next line of this function. A call on the way is stepped
-        over: the model predicts its return value without simulating its body (at a call
-        frame, the whole call is stepped over)."""
+        over: the model predicts its return value without simulating its body."""
         self._move(self.session.next(self._count(argument, "next")))
 
     def do_out(self, argument: str) -> None:

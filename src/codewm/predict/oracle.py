@@ -19,7 +19,7 @@ from typing import Sequence
 from codewm.format.cwm import RETURN_SEP, format_frame, parse_trace, reference_index
 from codewm.predict.base import STEP_END, STEP_FRAME, STEP_LENGTH, AnswerRequest, FrameRequest, FrameStep
 from codewm.trace.align import align_frames, matching_return
-from codewm.trace.types import Trace, build_context
+from codewm.trace.types import START_MARKER, Trace, build_context
 
 
 class OraclePredictor:
@@ -50,7 +50,8 @@ class OraclePredictor:
         """Run each context once (fresh process each) and return the real traces."""
         from codewm.trace.sandbox import Program
 
-        programs = [Program(context) for context in contexts]
+        # a whole script's context opens with the marker line (see script_context)
+        programs = [Program(context, script=context.startswith(START_MARKER)) for context in contexts]
         return [result.trace for result in self.sandbox.map(programs, batch_size=1)]
 
     def _ensure(self, contexts: Sequence[str]) -> None:

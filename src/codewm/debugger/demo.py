@@ -1,0 +1,92 @@
+"""The README's main command (`codewm demo`): a world model predicts the trace of every
+bundled example, the real run is put beside it, and one HTML report holds them all.
+
+Each example is a debugger session driven to its end (`continue` with no breakpoints), then
+`truth`. A model that never lets the entry point return would run on to the session's frame
+limit; the demo knows the real run's length and stops a prediction 16 frames after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TextIO
+
+from codewm.debugger.session import DebugSession, Program, SessionLimits
+from codewm.debugger.shell import truth_lines
+from codewm.debugger.truth import Truth
+
+EXTRA_FRAMES = 16  # predicted frames allowed past the real run's length
+
+
+@dataclass
+class DemoResult:
+    name: str
+    call: str
+    session: DebugSession
+    truth: Truth
+
+    @property
+    def output_right(self) -> bool:
+        predicted = self.session.steps[-1].frame.value if self.session.ended == "complete" else None
+        return predicted is not None and predicted == self.truth.real_output
+
+
+def run_demo(
+    examples,
+    predictor,
+    *,
+    sandbox=None,
+    max_frames: int = 2000,
+    out: TextIO | None = None,
+    on_example: Callable[[str], None] | None = None,
+) -> list[DemoResult]:
+    """Predict every example's trace with `predictor`, compare each with its real run, and
+    print the comparison to `out`."""
+    import sys
+
+    out = out or sys.stdout
+    results = []
+    for example in examples:
+        if on_example is not None:
+            on_example(example.name)
+        program = Program.function(example.source, example.call, f"{example.name}.py")
+        probe = DebugSession(program, predictor, sandbox=sandbox)
+        real = probe.real_run()
+        limit = min(max_frames, len(real.trace.frames) + EXTRA_FRAMES)
+        session = DebugSession(program, predictor, SessionLimits(max_frames=limit), sandbox=sandbox)
+        session._truth = real  # the same program: run it once
+        session.start()
+        session.cont()
+        truth = session.truth()
+        results.append(DemoResult(example.name, example.call, session, truth))
+        out.write(f"\n== {example.name}.py: {example.call} ==\n")
+        for line in truth_lines(session, truth, rows_after_divergence=3):
+            out.write(line + "\n")
+        predicted = session.steps[-1].frame.value if session.ended == "complete" else None
+        verdict = "right" if predicted is not None and predicted == truth.real_output else "wrong"
+        stopped = "" if session.ended == "complete" else f" (prediction stopped: {session.ended})"
+        out.write(f"output: predicted {predicted if predicted is not None else '(none)'}, real {truth.real_output} ({verdict}){stopped}\n")
+    return results
+
+
+def summary_lines(results: list[DemoResult]) -> list[str]:
+    agree = sum(r.truth.agreeing for r in results)
+    compared = sum(r.truth.compared for r in results)
+    outputs = sum(r.output_right for r in results)
+    lines = [f"{'program':28} {'steps agree':>12} {'first divergence':>17} {'output':>7}"]
+    for r in results:
+        first = r.truth.first_divergence
+        lines.append(
+            f"{(r.name + '.py')[:28]:28} {f'{r.truth.agreeing}/{r.truth.compared}':>12} "
+            f"{('step ' + str(first + 1)) if first is not None else 'none':>17} {'right' if r.output_right else 'wrong':>7}"
+        )
+    lines.append(f"{'all':28} {f'{agree}/{compared}':>12} {'':>17} {f'{outputs}/{len(results)}':>7}")
+    return lines
+
+
+def write_demo_report(results: list[DemoResult], path: Path) -> Path:
+    from codewm.debugger.report import ReportSection, write_report
+
+    sections = [ReportSection.from_session(r.session, r.truth, label=f"{r.name}.py: {r.call}") for r in results]
+    return write_report(path, sections, title="codewm demo: predicted against real")

@@ -141,7 +141,14 @@ def test_line_editing_history_ctrl_c_and_ctrl_d(terminal, tmp_path):
     child.send("whree\b\b\b\bhere\r")
     child.expect(r"> prog\.py:4 in total\(\)")
     child.expect(PROMPT)
+    # tab completes command names, and the names of the locals after print
+    child.send("pri\tx\t\r")
+    child.expect(r"xs = \[1, 2, 3\]  \(100%\)")
+    child.expect(PROMPT)
     # the up arrow brings back the previous command
+    child.send("whe\t\r")
+    child.expect(r"> prog\.py:4 in total\(\)")
+    child.expect(PROMPT)
     child.send(UP + "\r")
     child.expect(r"> prog\.py:4 in total\(\)")
     child.expect(PROMPT)

@@ -179,7 +179,19 @@ class DebuggerShell(cmd.Cmd):
         return False
 
     def completenames(self, text, *ignored):
-        return [name for name in COMMANDS if name.startswith(text)]
+        # with the space after it (Python's readline adds none), so a name can follow at once
+        return [name + " " for name in COMMANDS if name.startswith(text)]
+
+    def completedefault(self, text, line, begidx, endidx):
+        """Tab after `print` or `set`: the names of the locals at this step."""
+        word = line.split()[0] if line.split() else ""
+        try:
+            if resolve_command(word) not in ("print", "set") or self.session.current is None:
+                return []
+        except DebuggerError:
+            return []
+        values, _, _ = self.session.visible_locals()
+        return [name for name in values if name.startswith(text)]
 
     # -- commands -------------------------------------------------------------------------
     def _count(self, argument: str, command: str) -> int:
@@ -425,6 +437,10 @@ class DebuggerShell(cmd.Cmd):
             except (OSError, ValueError):
                 pass
             readline.set_history_length(1000)
+        if readline is not None:
+            readline.set_completer(self.complete)
+            readline.set_completer_delims(" \t\n,=")
+            readline.parse_and_bind("tab: complete")
         try:
             while True:
                 try:

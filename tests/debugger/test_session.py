@@ -330,6 +330,10 @@ def test_a_checkpoint_wrong_on_purpose_diverges_where_it_lies(wrong_checkpoint, 
     # the real backend gives token probabilities: every value has a confidence
     step = session.steps[WRONG_INDEX]
     assert step.confidence is not None and 0 < step.confidence.of("y") <= 1 and step.confidence.action is not None
+    # x is written at double's call and "unchanged" after: it keeps the confidence it was written with
+    assert '"x": ".."' in session.steps[5].text
+    values, confidences, edited = session.visible_locals(session.steps[5])
+    assert values["x"] == "3" and confidences["x"] == session.steps[2].confidence.of("x") and not edited
 
 
 def test_a_language_model_is_given_the_return_separator_to_step_over(sandbox):

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from codewm.debugger.confidence import RETURN_VALUE, FrameConfidence, frame_confidence
+from codewm.debugger.confidence import RETURN_VALUE, FrameConfidence, frame_confidence, value_spans
 from codewm.format.cwm import RETURN_SEP, FrameReader, format_frame, reference_index
 from codewm.predict.base import STEP_END, STEP_LENGTH, FrameRequest, Predictor
 from codewm.trace.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context
@@ -333,21 +333,51 @@ class DebugSession:
         return step
 
     # -- inspecting -----------------------------------------------------------------------
-    def visible_locals(self, step: Step | None = None) -> tuple[dict[str, str], dict[str, float | None], Step | None]:
-        """The locals at a step, with each value's confidence, and the step they come from:
-        a return or exception frame carries no locals in the CWM format, so its function's
-        last line frame's are shown, with the return value as `__return__`."""
+    def visible_locals(self, step: Step | None = None) -> tuple[dict[str, str], dict[str, float | None], set[str]]:
+        """The locals at a step, each value's confidence, and the names the user set.
+
+        A return or exception frame carries no locals in the CWM format, so its function's
+        last line frame's are shown, with the return value as `__return__`. A value the
+        model wrote as `".."` (unchanged) has the confidence it had where it was last written
+        out: what the model was sure of is the value, not only that it did not change."""
         step = step or self._require_current()
         index = self.steps.index(step)
-        source = step
+        source = index
         if step.frame.locals is None:
-            source = next((s for s in reversed(self.steps[:index]) if s.depth == step.depth and s.frame.locals is not None), None)
-        values: dict[str, str] = dict(source.frame.locals) if source is not None else {}
-        confidences = {name: _confidence(source, name) for name in values} if source is not None else {}
+            source = next((i for i in range(index - 1, -1, -1) if self.steps[i].depth == step.depth and self.steps[i].frame.locals is not None), None)
+        values: dict[str, str] = {}
+        confidences: dict[str, float | None] = {}
+        edited: set[str] = set()
+        if source is not None:
+            for name, value in self.steps[source].frame.locals.items():
+                values[name] = value
+                origin = self.value_origin(source, name)
+                if origin is not None and name in origin.edited:
+                    edited.add(name)
+                    confidences[name] = None
+                else:
+                    confidences[name] = _confidence(origin, name) if origin is not None else None
         if step.frame.value is not None:
             values[RETURN_VALUE] = step.frame.value
             confidences[RETURN_VALUE] = _confidence(step, RETURN_VALUE)
-        return values, confidences, source
+        return values, confidences, edited
+
+    def value_origin(self, index: int, name: str) -> Step | None:
+        """The step at which the value of `name` seen at step `index` was last written out
+        (by the model, or by `set`), following `".."` back through the frames it refers to."""
+        frames = self.frames
+        at: int | None = index
+        while at is not None:
+            step = self.steps[at]
+            if name in step.edited:
+                return step
+            span = value_spans(step.text)[1].get(name)
+            if span is None:
+                return None
+            if step.text[span[0] : span[1]] != '".."':
+                return step
+            at = reference_index(frames, at)
+        return None
 
     def changed(self, index: int) -> list[str]:
         """The names whose value differs from what the step before showed (every name at a

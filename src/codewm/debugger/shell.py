@@ -285,24 +285,22 @@ class DebuggerShell(cmd.Cmd):
         names = [name for name in re.split(r"[\s,]+", argument) if name]
         if not names:
             raise DebuggerError("print needs a name: print NAME [NAME ...]")
-        values, confidences, source = self.session.visible_locals()
+        values, confidences, edited = self.session.visible_locals()
         for name in names:
             if name not in values:
                 known = ", ".join(values) or "none"
                 self.error(f"{name!r} is not a local at this step (locals: {known})")
                 continue
-            edited = source is not None and name in source.edited
-            self.say(f"{name} = {values[name]}{confidence_note(confidences.get(name), edited)}")
+            self.say(f"{name} = {values[name]}{confidence_note(confidences.get(name), name in edited)}")
 
     def do_locals(self, argument: str) -> None:
         """locals  (a): every local at this step, with the model's confidence in each."""
         self._no_argument(argument, "locals")
-        values, confidences, source = self.session.visible_locals()
+        values, confidences, edited = self.session.visible_locals()
         if not values:
             self.say("(no locals)")
         for name, value in values.items():
-            edited = source is not None and name in source.edited
-            self.say(f"{name} = {value}{confidence_note(confidences.get(name), edited)}")
+            self.say(f"{name} = {value}{confidence_note(confidences.get(name), name in edited)}")
 
     def do_where(self, argument: str) -> None:
         """where  (w, bt): the call stack, innermost last."""

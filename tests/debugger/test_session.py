@@ -277,11 +277,16 @@ def test_the_frame_limit_and_a_model_that_writes_nonsense(oracle, sandbox):
     session.start()
     motion = session.cont()
     assert motion.reason == "ended" and len(session.steps) == 5 and "limit of 5 frames" in session.ended
+    assert not session.model_failed
     garbage = ModelPredictor(ScriptedLanguageModel(lambda prompt: "<|line_sep|>{not json}<|action_sep|>x\n<|frame_sep|>"))
     session = session_for(garbage, *PROGRAMS[0], sandbox)
     motion = session.start()
     assert motion.moved == 0 and session.current is None
     assert "does not read as a frame" in session.ended and "{not json}" in session.ended
+    assert session.model_failed
+    from codewm.debugger.shell import truth_lines
+
+    assert any(line.startswith("first divergence at step 1: the model could not write it") for line in truth_lines(session, session.truth()))
     with pytest.raises(DebuggerError, match="nothing is predicted yet"):
         session.out()
 

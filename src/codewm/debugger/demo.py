@@ -77,9 +77,15 @@ def summary_lines(results: list[DemoResult]) -> list[str]:
     lines = [f"{'program':28} {'steps agree':>12} {'first divergence':>17} {'output':>7}"]
     for r in results:
         first = r.truth.first_divergence
+        if first is not None:
+            where = f"step {first + 1}"
+        elif r.session.model_failed:
+            where = f"step {len(r.session.steps) + 1} (no frame)"
+        else:
+            where = "none"
         lines.append(
             f"{(r.name + '.py')[:28]:28} {f'{r.truth.agreeing}/{r.truth.compared}':>12} "
-            f"{('step ' + str(first + 1)) if first is not None else 'none':>17} {'right' if r.output_right else 'wrong':>7}"
+            f"{where:>17} {'right' if r.output_right else 'wrong':>7}"
         )
     lines.append(f"{'all':28} {f'{agree}/{compared}':>12} {'':>17} {f'{outputs}/{len(results)}':>7}")
     return lines

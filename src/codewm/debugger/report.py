@@ -63,6 +63,7 @@ class ReportSection:
     truth: Truth
     ended: str | None  # why the prediction ended (DebugSession.ended; None: it could go on)
     notes: list[str] = field(default_factory=list)  # what the session told the user (e.g. `next` cannot skip)
+    model_failed: bool = False  # the prediction ended because the model could not write a frame
 
     @classmethod
     def from_session(cls, session, truth: Truth, label: str | None = None) -> "ReportSection":
@@ -81,6 +82,7 @@ class ReportSection:
             truth=truth,
             ended=session.ended,
             notes=list(session.notes),
+            model_failed=session.model_failed,
         )
 
     # -- what the summary says ------------------------------------------------------------
@@ -361,6 +363,8 @@ def _toc(sections: list[ReportSection]) -> str:
         truth = section.truth
         if section.first_divergence is not None:
             badge = f'<span class="badge bad">diverges at step {section.first_divergence + 1}</span>'
+        elif section.model_failed:
+            badge = f'<span class="badge bad">no frame at step {len(section.steps) + 1}</span>'
         elif truth.compared:
             badge = '<span class="badge ok">no divergence</span>'
         else:
@@ -401,6 +405,8 @@ def _summary(section: ReportSection, sid: str) -> str:
         where = f"step {row.index + 1}" + (f", line {line}" if line else "")
         diffs = "".join(f"<li>{_e(d)}</li>" for d in row.differences)
         rows.append(("First divergence", f'<a href="#{sid}-first-divergence">{_e(where)}</a><ul class="diffs">{diffs}</ul>'))
+    elif section.model_failed:
+        rows.append(("First divergence", f"step {len(section.steps) + 1}: the model could not write it ({_e(section.ended or '')})"))
     else:
         rows.append(("First divergence", '<span class="badge ok">no divergence</span>' if truth.compared else '<span class="none">nothing to compare</span>'))
     predicted, real = section.predicted_outcome, section.real_outcome

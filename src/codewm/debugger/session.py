@@ -151,6 +151,13 @@ class DebugSession:
         return self.steps[self.position] if 0 <= self.position < len(self.steps) else None
 
     @property
+    def model_failed(self) -> bool:
+        """Whether the prediction ended because the model could not write the next frame
+        (not because the run is complete, nor at the frame limit): a divergence of its own,
+        at the step after the last one predicted."""
+        return self.ended is not None and self.ended != ENDED_COMPLETE and not self.ended.startswith("the prediction limit")
+
+    @property
     def frames(self) -> list[Frame]:
         return [step.frame for step in self.steps]
 

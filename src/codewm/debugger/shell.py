@@ -516,6 +516,8 @@ def truth_lines(session: DebugSession, truth, rows_after_divergence: int | None 
         row = truth.rows[truth.first_divergence]
         step = session.steps[row.index]
         out.append(f"first divergence at step {row.index + 1} ({program.name}:{program.shown(step.lineno) or '?'}): {'; '.join(row.differences)}")
+    elif session.model_failed:
+        out.append(f"first divergence at step {len(truth.rows) + 1}: the model could not write it ({session.ended})")
     elif truth.rows:
         out.append("no divergence: every step predicted so far is what really happens")
     if session.first_edit is not None:

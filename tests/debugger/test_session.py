@@ -369,3 +369,14 @@ def test_a_language_model_is_given_the_return_separator_to_step_over(sandbox):
     assert session.ended == ENDED_COMPLETE
     truth = session.truth()
     assert truth.first_divergence is None and truth.rows[3].skipped_real == 3
+
+
+def test_what_a_step_changed_ignores_the_nested_calls_in_between(oracle, sandbox):
+    session = session_for(oracle, *PROGRAMS[1], sandbox)  # total += sq(x) + sq(x + 1)
+    session.start()
+    session.cont()
+    after = next(i for i, step in enumerate(session.steps) if i and session.steps[i - 1].event == "return" and step.function == "f")
+    # the CWM text writes every value again after a call returns; only `total` changed
+    assert session.changed(after) == ["total"]
+    call = next(i for i, step in enumerate(session.steps) if step.event == "call" and step.function == "f")
+    assert session.changed(call) == ["xs"]

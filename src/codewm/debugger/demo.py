@@ -74,7 +74,7 @@ def summary_lines(results: list[DemoResult]) -> list[str]:
     agree = sum(r.truth.agreeing for r in results)
     compared = sum(r.truth.compared for r in results)
     outputs = sum(r.output_right for r in results)
-    lines = [f"{'program':28} {'steps agree':>12} {'first divergence':>17} {'output':>7}"]
+    lines = [f"{'program':28} {'steps agree':>12} {'first divergence':>20} {'output':>7}"]
     for r in results:
         first = r.truth.first_divergence
         if first is not None:
@@ -85,9 +85,9 @@ def summary_lines(results: list[DemoResult]) -> list[str]:
             where = "none"
         lines.append(
             f"{(r.name + '.py')[:28]:28} {f'{r.truth.agreeing}/{r.truth.compared}':>12} "
-            f"{where:>17} {'right' if r.output_right else 'wrong':>7}"
+            f"{where:>20} {'right' if r.output_right else 'wrong':>7}"
         )
-    lines.append(f"{'all':28} {f'{agree}/{compared}':>12} {'':>17} {f'{outputs}/{len(results)}':>7}")
+    lines.append(f"{'all':28} {f'{agree}/{compared}':>12} {'':>20} {f'{outputs}/{len(results)}':>7}")
     return lines
 
 

@@ -387,15 +387,9 @@ class DebugSession:
         return None
 
     def changed(self, index: int) -> list[str]:
-        """The names whose value differs from what the step before showed (every name at a
-        call), in order."""
-        frames = self.frames
-        frame = frames[index]
-        if frame.locals is None:
-            return []
-        ref = reference_index(frames, index)
-        before = frames[ref].locals if ref is not None else {}
-        return [name for name, value in frame.locals.items() if before.get(name) != value]
+        """The names whose value differs from the function's previous step (every name at a
+        call), in order: what the step did."""
+        return changed_names(self.frames, index)
 
     def stack(self) -> list[Step]:
         """The frames on the call stack at the cursor, outermost first: for each open
@@ -491,6 +485,28 @@ class DebugSession:
         return compare(self, self.real_run())
 
 
+def changed_names(frames: list[Frame], index: int) -> list[str]:
+    """The locals of `frames[index]` whose value differs from the previous frame of the same
+    function call (all of them at a call frame). Unlike the CWM `".."` rule, a nested call in
+    between does not count: after `y = g(x)` returns, only `y` changed."""
+    frame = frames[index]
+    if frame.locals is None:
+        return []
+    before: dict[str, str] = {}
+    if frame.event != "call":
+        for j in range(index - 1, -1, -1):
+            earlier = frames[j]
+            if earlier.depth < frame.depth:
+                break
+            if earlier.depth == frame.depth and earlier.locals is not None:
+                before = earlier.locals
+                break
+    return [name for name, value in frame.locals.items() if before.get(name, _MISSING) != value]
+
+
+_MISSING = object()
+
+
 def _confidence(step: Step, name: str) -> float | None:
     if step.confidence is None or name in step.edited:
         return None
@@ -551,5 +567,6 @@ __all__ = [
     "Program",
     "SessionLimits",
     "Step",
+    "changed_names",
     "render_literal",
 ]

@@ -460,20 +460,13 @@ class DebuggerShell(cmd.Cmd):
                     pass
 
 
-def _state_text(session: DebugSession, frame, index: int | None = None, frames=None) -> str:
-    """A frame's state in a few words: the changed locals, or what it returns."""
-    if frame is None:
-        return "(none)"
-    if frame.locals is not None:
-        frames = frames if frames is not None else session.frames
-        if index is not None:
-            from codewm.format.cwm import reference_index
+def _state_text(frames, index: int) -> str:
+    """A frame's state in a few words: what it changed, or what it returns."""
+    from codewm.debugger.session import changed_names
 
-            ref = reference_index(frames, index)
-            before = frames[ref].locals if ref is not None else {}
-        else:
-            before = {}
-        changed = [f"{name}={value}" for name, value in frame.locals.items() if before.get(name) != value]
+    frame = frames[index]
+    if frame.locals is not None:
+        changed = [f"{name}={frame.locals[name]}" for name in changed_names(frames, index)]
         return " ".join(changed) if changed else "-"
     return ("-> " if frame.event == "return" else "raise ") + (frame.value or "")
 
@@ -497,18 +490,18 @@ def truth_lines(session: DebugSession, truth, rows_after_divergence: int | None 
         shown_rows = truth.rows[: truth.first_divergence + 1 + rows_after_divergence]
     for row in shown_rows:
         step = session.steps[row.index]
-        predicted = f"{step.event[:6]:6} {_state_text(session, step.frame, row.index)}"
+        predicted = f"{step.event[:6]:6} {_state_text(session.frames, row.index)}"
         if row.real is None:
             real_text = "(the real run has ended)"
         elif row.agree:
             real_text = "="
         else:
             real_line = program.shown(real[row.real_index].lineno)
-            real_text = f"{row.real.event[:6]:6} {_state_text(session, row.real, row.real_index, real)}" + (f" (line {real_line})" if real_line != program.shown(step.lineno) else "")
+            real_text = f"{row.real.event[:6]:6} {_state_text(real, row.real_index)}" + (f" (line {real_line})" if real_line != program.shown(step.lineno) else "")
         mark = ">>" if row.index == truth.first_divergence else "  "
         verdict = "ok" if row.agree else ("what-if" if row.what_if else "DIFFERS")
         if row.skipped_real:
-            out.append(f"{'':2}{'':>4} {'':>4}  ({row.skipped_real} real steps of the body skipped by next)")
+            out.append(f"{'':2}{'':>4} {'':>4}  ({row.skipped_real} real step{'s' if row.skipped_real != 1 else ''} of the body skipped by next)")
         out.append(f"{mark}{row.index + 1:>4} {program.shown(step.lineno) or '?':>4}  {_cut(predicted, 44):44} {_cut(real_text, 44):44} {verdict}")
     if len(shown_rows) < len(truth.rows):
         out.append(f"{'':2}{'':>4} {'':>4}  ... {len(truth.rows) - len(shown_rows)} more steps")

@@ -1,7 +1,7 @@
 """The HTML report, read as text: what it says, what it escapes, what it never references.
 
 The sessions here are real (the oracle, or a scripted model that recites the real run with
-one value changed); `test_report_browser.py` opens the same pages in a real browser.
+one value changed); `test_html_report_browser.py` opens the same pages in a real browser.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 
 from codewm.debugger.report import write_report
 from debugger_helpers import WRONG_INDEX
-from test_report import HOSTILE_CALL, HOSTILE_SOURCE, HOSTILE_VALUE, LIE_CONFIDENCE, oracle_session, section, skip_session, wrong_session
+from test_html_report import HOSTILE_CALL, HOSTILE_SOURCE, HOSTILE_VALUE, LIE_CONFIDENCE, oracle_session, section, skip_session, wrong_session
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 INSTALL_HINT = "run `bash scripts/install-system-packages` (it installs Debian's chromium) and `pip install -e '.[test]'` (playwright)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pexpect
 import pytest
@@ -179,3 +180,40 @@ def test_a_report_is_written_when_the_session_ends(terminal, tmp_path):
     child.expect(pexpect.EOF)
     html = (tmp_path / "out.html").read_text()
     assert "total([1, 2, 3])" in html and "square" in html
+
+
+def test_ctrl_c_stops_a_long_motion_where_it_got_to(tmp_path):
+    """A model that is slow to write each frame; Ctrl-C during `continue` stops it, shows
+    the step it reached, and the session goes on."""
+    (tmp_path / "slow_model.py").write_text(
+        "import time\n"
+        "from codewm.predict.oracle import OraclePredictor\n"
+        "class SlowOracle(OraclePredictor):\n"
+        "    name = 'slow-oracle'\n"
+        "    def next_frames(self, requests):\n"
+        "        time.sleep(0.2)\n"
+        "        return super().next_frames(requests)\n"
+    )
+    (tmp_path / "loop.py").write_text("def f(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n")
+    env = dict(os.environ, NO_COLOR="1", TERM="xterm", CODEWM_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(tmp_path))
+    child = pexpect.spawn(
+        sys.executable, ["-m", "codewm.cli", "debug", str(tmp_path / "loop.py"), "--call", "f(1000)", "--model", "slow_model.SlowOracle"],
+        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60,
+    )
+    try:
+        child.expect(PROMPT)
+        child.sendline("continue")
+        time.sleep(1.5)
+        child.sendintr()
+        child.expect(r"\*\*\* interrupted")
+        child.expect(r"> loop\.py:\d in f\(\)   \[step (\d+),")
+        reached = int(child.match.group(1))
+        assert 3 < reached < 100  # it got some way, and no further
+        child.expect(PROMPT)
+        run(child, "p total", r"total = \d+  \(100%\)")
+        out = run(child, "truth", r"no divergence")
+        assert f"{reached} of {reached} steps agree" in out
+        child.sendline("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)

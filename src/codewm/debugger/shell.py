@@ -167,8 +167,9 @@ class DebuggerShell(cmd.Cmd):
             return bool(getattr(self, f"do_{name}")(argument.strip()))
         except DebuggerError as exc:
             self.error(str(exc))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C during a long motion: stay where it got to
             self.error("interrupted")
+            self.show_step()
         except Exception as exc:  # a model or server failure must not end the session
             self.error(f"{type(exc).__name__}: {exc}")
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from codewm.format.cwm import format_frames, format_prompt
 from codewm.trace.types import build_context
 
 # A program and the step at which the wrong checkpoint lies: at step 5 (index 4, about to
@@ -22,3 +23,18 @@ def tampered_frames(oracle, source: str, call: str, index: int, name: str, value
     assert name in frames[index].locals
     frames[index].locals[name] = value
     return context, real, frames
+
+
+def reciting_model(frames, context):
+    """A continuation function (for ScriptedLanguageModel) that recites `frames`, one per
+    prompt, then ends the trace: a model wrong exactly where the frames are."""
+    whole = format_frames(frames, complete=False)
+    prompt_start = format_prompt(context)
+
+    def continuation(prompt: str) -> str:
+        written = prompt[len(prompt_start) :]
+        assert whole.startswith(written), "the session sent frames the model never wrote"
+        k = written.count("<|frame_sep|>")
+        return format_frames(frames[: k + 1], complete=False)[len(written) :] if k < len(frames) else "<|end_of_text|>"
+
+    return continuation

@@ -15,10 +15,10 @@ import pytest
 from codewm.debugger.confidence import value_spans
 from codewm.debugger.report import ReportSection, render_report, write_report
 from codewm.debugger.session import DebugSession, Program
-from codewm.format.cwm import format_frames, format_prompt
+from codewm.format.cwm import format_prompt
 from codewm.predict.fake import ScriptedLanguageModel
 from codewm.predict.model_predictor import ModelPredictor
-from debugger_helpers import WRONG_CALL, WRONG_INDEX, WRONG_SOURCE, tampered_frames
+from debugger_helpers import WRONG_CALL, WRONG_INDEX, WRONG_SOURCE, reciting_model, tampered_frames
 
 # A program whose data (and code) is hostile to a page that would not escape it: if any of it
 # reached the HTML as markup, the script would set window.__pwned.
@@ -63,20 +63,6 @@ class _UnsureModel(ScriptedLanguageModel):
                     logprobs[at] = math.log(p) / (high - low)
             completion.token_logprobs = logprobs
         return out
-
-
-def reciting_model(frames, context):
-    """A continuation function that recites `frames`, one per prompt, then ends the trace."""
-    whole = format_frames(frames, complete=False)
-    prompt_start = format_prompt(context)
-
-    def continuation(prompt: str) -> str:
-        written = prompt[len(prompt_start) :]
-        assert whole.startswith(written), "the session sent frames the model never wrote"
-        k = written.count("<|frame_sep|>")
-        return format_frames(frames[: k + 1], complete=False)[len(written) :] if k < len(frames) else "<|end_of_text|>"
-
-    return continuation
 
 
 def wrong_session(oracle, sandbox) -> DebugSession:

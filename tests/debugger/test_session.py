@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from codewm.debugger.session import ENDED_COMPLETE, DebuggerError, DebugSession, Program, SessionLimits
 from codewm.examples import bundled_examples
-from codewm.format.cwm import RETURN_SEP, format_frames, format_prompt
+from codewm.format.cwm import RETURN_SEP
 from codewm.predict.fake import ScriptedLanguageModel
 from codewm.predict.model_predictor import ModelPredictor
 
-from debugger_helpers import WRONG_CALL, WRONG_INDEX, WRONG_SOURCE, tampered_frames
+from debugger_helpers import WRONG_CALL, WRONG_INDEX, WRONG_SOURCE, reciting_model, tampered_frames
 
 # Programs with what makes stepping hard: recursion, nested calls on one line, exceptions
 # caught and escaping, generators, comprehensions, lambdas, loops.
@@ -291,25 +291,9 @@ def test_the_frame_limit_and_a_model_that_writes_nonsense(oracle, sandbox):
         session.out()
 
 
-def _reciting_model(frames, context):
-    """A language model that recites `frames` (the real run, tampered), one per prompt."""
-    texts = [format_frames([f], complete=False) for f in frames]
-    whole = format_frames(frames, complete=False)
-    prompt_start = format_prompt(context)
-
-    def continuation(prompt: str) -> str:
-        written = prompt[len(prompt_start) :]
-        # the frames so far are a prefix of the recited text; answer with the next one
-        assert whole.startswith(written), "the session sent frames the model never wrote"
-        k = written.count("<|frame_sep|>")
-        return format_frames(frames[: k + 1], complete=False)[len(written) :] if k < len(texts) else "<|end_of_text|>"
-
-    return continuation
-
-
 def test_a_wrong_model_first_divergence_is_found(oracle, sandbox):
     context, real, frames = tampered_frames(oracle, WRONG_SOURCE, WRONG_CALL, WRONG_INDEX, "y", "7")
-    predictor = ModelPredictor(ScriptedLanguageModel(_reciting_model(frames, context)), name="wrong-on-purpose")
+    predictor = ModelPredictor(ScriptedLanguageModel(reciting_model(frames, context)), name="wrong-on-purpose")
     session = session_for(predictor, WRONG_SOURCE, WRONG_CALL, sandbox)
     session.start()
     session.cont()

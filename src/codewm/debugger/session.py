@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from codewm.debugger.confidence import RETURN_VALUE, FrameConfidence, frame_confidence, value_spans

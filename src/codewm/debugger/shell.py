@@ -461,15 +461,24 @@ class DebuggerShell(cmd.Cmd):
                     pass
 
 
-def _state_text(frames, index: int) -> str:
-    """A frame's state in a few words: what it changed, or what it returns."""
+def _state_text(frames, index: int, step: Step | None = None) -> str:
+    """A frame's state in a few words: what it changed, or what it returns; with `step`
+    (a predicted one), each value followed by the model's confidence in it."""
     from codewm.debugger.session import changed_names
+
+    def conf(name: str) -> str:
+        if step is None:
+            return ""
+        if name in step.edited:
+            return " (set)"
+        probability = step.confidence.of(name) if step.confidence is not None else None
+        return f" ({percent(probability)})" if probability is not None else ""
 
     frame = frames[index]
     if frame.locals is not None:
-        changed = [f"{name}={frame.locals[name]}" for name in changed_names(frames, index)]
+        changed = [f"{name}={frame.locals[name]}{conf(name)}" for name in changed_names(frames, index)]
         return " ".join(changed) if changed else "-"
-    return ("-> " if frame.event == "return" else "raise ") + (frame.value or "")
+    return ("-> " if frame.event == "return" else "raise ") + (frame.value or "") + conf(RETURN_VALUE)
 
 
 def _cut(text: str, width: int) -> str:
@@ -491,7 +500,7 @@ def truth_lines(session: DebugSession, truth, rows_after_divergence: int | None 
         shown_rows = truth.rows[: truth.first_divergence + 1 + rows_after_divergence]
     for row in shown_rows:
         step = session.steps[row.index]
-        predicted = f"{step.event[:6]:6} {_state_text(session.frames, row.index)}"
+        predicted = f"{step.event[:6]:6} {_state_text(session.frames, row.index, step)}"
         if row.real is None:
             real_text = "(the real run has ended)"
         elif row.agree:

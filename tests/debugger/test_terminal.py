@@ -77,6 +77,10 @@ def test_every_command_through_a_terminal(terminal):
     run(child, "break", r"breakpoint at prog\.py:1", r"breakpoint at prog\.py:8")
     run(child, "continue", r"prog\.py:1 in square\(\)", r"x = 2", r"\(breakpoint at line 1\)")
     run(child, "where", r"main\(\)", r"total\(\)", r"> prog\.py:1 in square\(\)")
+    run(child, "up", r"> prog\.py:7 in total\(\)", r"-> s \+= square\(x\)")
+    run(child, "p s", r"s = 1  \(100%\)")  # the caller's locals, as the call was made
+    run(child, "w", r"  prog\.py:10 in main\(\)", r"> prog\.py:7 in total\(\)", r"  prog\.py:1 in square\(\)")
+    run(child, "down", r"> prog\.py:1 in square\(\)")
     run(child, "out", r"<- square\(\) returns 4  \(100%\)")
     run(child, "cl 1", r"cleared the breakpoint at prog\.py:1")
     run(child, "c", r"prog\.py:8 in total\(\)", r"-> return s", r"\(breakpoint at line 8\)")
@@ -108,6 +112,9 @@ def test_every_command_through_a_terminal(terminal):
         ("step -1", r"\*\*\* step takes a count \(a positive whole number\), got '-1'"),
         ("next x", r"\*\*\* next takes a count"),
         ("back", r"\*\*\* already at the first step"),
+        ("up", r"\*\*\* already at the outermost frame"),
+        ("d", r"\*\*\* already at the innermost frame"),
+        ("print xs[0]", r"\*\*\* print shows locals by name, not expressions \('xs\[0\]'\)"),
         ("break 99", r"\*\*\* line 99 is not in prog\.py \(it has 8 lines\)"),
         ("break 3", r"\*\*\* line 3 of prog\.py has no code \(blank or a comment\); the next line with code is 4"),
         ("break nosuch", r"\*\*\* no function named 'nosuch' in prog\.py"),

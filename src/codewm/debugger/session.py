@@ -391,6 +391,17 @@ class DebugSession:
         call), in order: what the step did."""
         return changed_names(self.frames, index)
 
+    def call_of(self, step: Step) -> Step | None:
+        """The call frame that opened the function call `step` is in."""
+        index = self.steps.index(step)
+        for j in range(index, -1, -1):
+            earlier = self.steps[j]
+            if earlier.depth < step.depth:
+                return None
+            if earlier.depth == step.depth and earlier.event == "call":
+                return earlier
+        return None
+
     def stack(self) -> list[Step]:
         """The frames on the call stack at the cursor, outermost first: for each open
         function, the latest step in it."""

@@ -25,13 +25,14 @@ from codewm.debugger.session import ENDED_COMPLETE, DebuggerError, DebugSession,
 
 COMMANDS = (
     "step", "next", "out", "back", "continue", "break", "clear", "until", "print", "locals",
-    "where", "list", "longlist", "set", "truth", "restart", "quit", "help",
+    "where", "up", "down", "list", "longlist", "set", "truth", "restart", "quit", "help",
 )
 # pdb's abbreviations, and the names other debuggers use for the same command
 ALIASES = {
     "s": "step", "n": "next", "o": "out", "r": "out", "return": "out", "finish": "out",
     "b": "break", "cl": "clear", "c": "continue", "cont": "continue", "unt": "until",
     "p": "print", "a": "locals", "args": "locals", "w": "where", "bt": "where", "l": "list",
+    "u": "up", "d": "down",
     "ll": "longlist", "q": "quit", "exit": "quit", "h": "help", "?": "help", "run": "restart",
     "bk": "back", "rev": "back",
 }
@@ -82,6 +83,7 @@ class DebuggerShell(cmd.Cmd):
         self.session = session
         self.history_file = history_file
         self.lastcmd = ""
+        self.selected = 0  # frames up from the innermost (`up` / `down`); every motion resets it
 
     # -- output ---------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
@@ -133,6 +135,7 @@ class DebuggerShell(cmd.Cmd):
 
     def report_motion(self, motion: Motion) -> None:
         session = self.session
+        self.selected = 0
         for note in session.notes:
             self.say(f"note: {note}")
         session.notes.clear()
@@ -220,6 +223,7 @@ class DebuggerShell(cmd.Cmd):
         """back [N]  (bk): back to the previous frame (the timeline is kept: stepping on again
         replays it; `set` changes it)."""
         self.session.back(self._count(argument, "back"))
+        self.selected = 0
         self.show_step()
 
     def do_continue(self, argument: str) -> None:
@@ -286,8 +290,11 @@ class DebuggerShell(cmd.Cmd):
         names = [name for name in re.split(r"[\s,]+", argument) if name]
         if not names:
             raise DebuggerError("print needs a name: print NAME [NAME ...]")
-        values, confidences, edited = self.session.visible_locals()
+        values, confidences, edited = self.session.visible_locals(self.selected_step())
         for name in names:
+            if not name.isidentifier():
+                self.error(f"print shows locals by name, not expressions ({name!r}): the values are the model's text, not objects")
+                continue
             if name not in values:
                 known = ", ".join(values) or "none"
                 self.error(f"{name!r} is not a local at this step (locals: {known})")
@@ -297,7 +304,7 @@ class DebuggerShell(cmd.Cmd):
     def do_locals(self, argument: str) -> None:
         """locals  (a): every local at this step, with the model's confidence in each."""
         self._no_argument(argument, "locals")
-        values, confidences, edited = self.session.visible_locals()
+        values, confidences, edited = self.session.visible_locals(self.selected_step())
         if not values:
             self.say("(no locals)")
         for name, value in values.items():
@@ -307,15 +314,46 @@ class DebuggerShell(cmd.Cmd):
         """where  (w, bt): the call stack, innermost last."""
         self._no_argument(argument, "where")
         stack = self.session.stack()
+        chosen = len(stack) - 1 - min(self.selected, len(stack) - 1)
         for depth, step in enumerate(stack):
-            marker = ">" if depth == len(stack) - 1 else " "
+            marker = ">" if depth == chosen else " "
             self.say(f"{marker} {self.where_text(step)}")
             self.say(f"    {step.frame.source.strip()}")
+
+    def selected_step(self) -> Step:
+        """The step `print`, `locals` and `list` look at: the innermost frame's, or the one
+        `up` chose (the caller's latest step: the line that made the call)."""
+        stack = self.session.stack()
+        self.selected = min(self.selected, len(stack) - 1)
+        return stack[-1 - self.selected]
+
+    def do_up(self, argument: str) -> None:
+        """up [N]  (u): to the caller's frame (print, locals and list then show it)."""
+        count = self._count(argument, "up")
+        stack = self.session.stack()
+        if self.selected >= len(stack) - 1:
+            raise DebuggerError("already at the outermost frame")
+        self.selected = min(self.selected + count, len(stack) - 1)
+        self._show_selected()
+
+    def do_down(self, argument: str) -> None:
+        """down [N]  (d): back towards the frame of the current step."""
+        count = self._count(argument, "down")
+        self.session.stack()
+        if self.selected == 0:
+            raise DebuggerError("already at the innermost frame")
+        self.selected = max(self.selected - count, 0)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        step = self.selected_step()
+        self.say(f"> {self.where_text(step)}")
+        self.say(f"-> {step.frame.source.strip()}")
 
     def do_list(self, argument: str) -> None:
         """list [LINE | FIRST, LAST]  (l): the source around the current line (or LINE)."""
         total = len(self.session._lines)
-        current = self.session.current
+        current = self.selected_step() if self.session.current is not None else None
         here = current.lineno if current is not None else 0
         if argument:
             parts = [part for part in re.split(r"[\s,]+", argument) if part]
@@ -338,15 +376,13 @@ class DebuggerShell(cmd.Cmd):
     def do_longlist(self, argument: str) -> None:
         """longlist  (ll): the whole source of the current function."""
         self._no_argument(argument, "longlist")
-        current = self.session.current
-        if current is None:
+        if self.session.current is None:
             raise DebuggerError("nothing is predicted yet")
-        scope = self.session.stack()[-1]
-        low, high = self.session._scopes.get(scope.lineno if scope.event == "call" else 0, (0, 0))
-        if not low:
-            call = next((s for s in reversed(self.session.steps[: self.session.position + 1]) if s.event == "call" and s.depth == current.depth), None)
-            low, high = self.session._scopes.get(call.lineno if call else 0, (1 + self.program.offset, len(self.session._lines)))
-        self._listing(low, high, current.lineno)
+        step = self.selected_step()
+        call = self.session.call_of(step)
+        whole = (1 + self.program.offset, len(self.session._lines))
+        low, high = self.session._scopes.get(call.lineno, whole) if call is not None else whole
+        self._listing(low, high, step.lineno)
 
     def _listing(self, first: int, last: int, here: int) -> None:
         lines = self.session._lines
@@ -359,6 +395,8 @@ class DebuggerShell(cmd.Cmd):
         predict on from there ("what if x were 0?"). The frames after this step are dropped."""
         name, equals, value = argument.partition("=")
         name = name.strip()
+        if self.selected:
+            raise DebuggerError("set changes the current step's locals: go `down` to it first")
         if not equals or not name:
             raise DebuggerError("usage: set NAME = VALUE (VALUE a Python literal, e.g. set x = 0)")
         dropped = len(self.session.steps) - self.session.position - 1
@@ -378,6 +416,7 @@ class DebuggerShell(cmd.Cmd):
         dropped)."""
         self._no_argument(argument, "restart")
         self.session.restart()
+        self.selected = 0
         self.say("restarted (breakpoints kept)")
         self.show_step()
 

@@ -222,11 +222,11 @@ class DebugSession:
     def _locate(self, frame: Frame) -> tuple[int, str]:
         """The frame's line number and function. The parser leaves a line number out where the
         text of the line appears more than once; here the function the frame is in decides."""
-        scope = self._scope_of_new(frame)
         candidates = self._line_index.get(frame.source, [])
-        if frame.event == "call":
-            line = candidates[0] if len(candidates) == 1 else self._call_line(candidates)
-            return line, _function_name(self._lines[line - 1]) if line else _function_name(frame.source)
+        if frame.event == "call":  # a def line: the first with this text (all name the same function)
+            line = candidates[0] if candidates else 0
+            return line, _function_name(frame.source)
+        scope = self._scope_of_new(frame)
         if scope is None:
             return (candidates[0] if len(candidates) == 1 else 0), "?"
         call_line, function = scope
@@ -237,9 +237,6 @@ class DebugSession:
         previous = next((s.lineno for s in reversed(self.steps) if s.depth == frame.depth and s.event != "call" and s.function == function), low)
         after = [c for c in inside if c >= previous]
         return (after or inside)[0], function
-
-    def _call_line(self, candidates: list[int]) -> int:
-        return candidates[0] if candidates else 0
 
     def _scope_of_new(self, frame: Frame) -> tuple[int, str] | None:
         """(def line, function name) of the scope a new non-call frame belongs to."""

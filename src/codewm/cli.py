@@ -516,6 +516,7 @@ def train(
     device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda when there is one)."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming the run in --out."),
+    minutes: Optional[float] = typer.Option(None, help="Train for this many minutes (warmup-stable-decay: the last part of the time decays the learning rate; a later run goes on from the stable phase)."),
     export: Optional[Path] = typer.Option(None, help="Also write the final model (no optimizer state) here, e.g. src/codewm/model/builtin."),
     export_dtype: Optional[str] = typer.Option(None, help="With --export: bfloat16 | float16 (default: float32)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
@@ -534,7 +535,7 @@ def train(
     try:
         chosen = get_preset(preset, steps=steps, batch_size=batch_size, micro_batch=micro_batch, seq_len=seq_len, lr=lr, eval_every=eval_every, save_every=save_every)
         run_dir = out or Path("out/train") / (preset + ("" if target == "trace" else f"-{target}") + (f"-mtp{mtp}" if mtp else ""))
-        options = TrainOptions(target=target, data=str(data) if data else None, data_root=str(data_root), init=init, lora=lora, mtp=mtp, device=device, threads=threads, fresh=fresh)
+        options = TrainOptions(target=target, data=str(data) if data else None, data_root=str(data_root), init=init, lora=lora, mtp=mtp, device=device, threads=threads, fresh=fresh, minutes=minutes)
         result = run_training(chosen, run_dir, options, log=None if quiet else (lambda line: console.print(line, soft_wrap=True, highlight=False)), console=None if quiet else console)
         if export is not None:
             export_checkpoint(result.checkpoint, export, dtype=export_dtype)

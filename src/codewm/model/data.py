@@ -23,6 +23,12 @@ Targets: what the model learns to write after the program.
 
 The loss is on the model's part only (after the `<|frame_sep|>` that ends the prompt), which
 is what a world model is asked to produce; the program text is context.
+
+Copy spans (`copy_fraction` > 0): a few percent of the tokens are sequences of a random span
+of ordinary tokens written twice, `<|begin_of_text|> SPAN SPAN <|end_of_text|>`, with the loss
+on the repeat only. A world model mostly copies (source lines into actions, call literals
+into locals); these rows make the induction heads that copy form early instead of after
+tens of millions of tokens (Olsson et al. 2022; Aoyama et al. 2025).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from codewm.format.cwm import END, FRAME_SEP, format_frames, format_prompt, parse_trace
 
@@ -143,12 +149,34 @@ def _labels(ids: list[int], prompt_end: int | None) -> list[int]:
     return labels
 
 
-def pack_rows(sequences: Iterable[list[int]], seq_len: int, pad_id: int, frame_sep_id: int | None = None, window: int = 8, stats: PackingStats | None = None) -> Iterator[PackedRow]:
+def mix_copy_spans(sequences: Iterable[list[int]], fraction: float, vocab: Sequence[int], bos: int, eos: int, seed: int = 0, span: tuple[int, int] = (8, 64)) -> Iterator[list[int] | tuple[list[int], int]]:
+    """`sequences` with copy-span sequences in between, so that about `fraction` of all tokens
+    are theirs. A copy span is `(ids, prompt_end)`: `[bos] + s + s + [eos]` for a random `s`
+    of `span` tokens drawn from `vocab`, learned from the second `s` on (see pack_rows).
+    Deterministic in `seed` and the order of `sequences` (a resumed run sees the same stream)."""
+    if not 0 <= fraction < 1:
+        raise TrainingDataError(f"copy_fraction must be within 0..1, got {fraction!r}")
+    rng = random.Random(f"codewm-copy-spans/{seed}")
+    owed = 0.0  # copy tokens due, against the tokens seen so far
+    for ids in sequences:
+        yield ids
+        if fraction <= 0:
+            continue
+        owed += len(ids) * fraction / (1 - fraction)
+        while owed > 0:
+            tokens = [vocab[int(rng.random() * len(vocab))] for _ in range(rng.randint(*span))]
+            copy = [bos] + tokens + tokens + [eos]
+            owed -= len(copy)
+            yield copy, 1 + len(tokens)
+
+
+def pack_rows(sequences: Iterable[list[int] | tuple[list[int], int]], seq_len: int, pad_id: int, frame_sep_id: int | None = None, window: int = 8, stats: PackingStats | None = None) -> Iterator[PackedRow]:
     """Whole sequences placed best-fit into `window` open rows of `seq_len` tokens; a row is
     emitted once nothing more fits in it (or the window overflows, the fullest first).
 
     With `frame_sep_id`, labels inside each sequence's prompt (up to and including its first
-    `<|frame_sep|>`) are IGNORE.
+    `<|frame_sep|>`) are IGNORE. A sequence given as `(ids, prompt_end)` says itself where its
+    prompt ends (copy spans: see mix_copy_spans).
     """
     stats = stats if stats is not None else PackingStats()
     open_rows: list[PackedRow] = []
@@ -163,13 +191,15 @@ def pack_rows(sequences: Iterable[list[int]], seq_len: int, pad_id: int, frame_s
         return row
 
     for ids in sequences:
+        prompt_end = None
+        if isinstance(ids, tuple):
+            ids, prompt_end = ids
+        elif frame_sep_id is not None:
+            prompt_end = ids.index(frame_sep_id) if frame_sep_id in ids else len(ids)
         if len(ids) > seq_len:
             stats.skipped_too_long += 1
             continue
         stats.sequences += 1
-        prompt_end = None
-        if frame_sep_id is not None:
-            prompt_end = ids.index(frame_sep_id) if frame_sep_id in ids else len(ids)
         labels = _labels(ids, prompt_end)
         fits = [row for row in open_rows if seq_len - len(row.input_ids) >= len(ids)]
         if fits:
@@ -191,8 +221,19 @@ def pack_rows(sequences: Iterable[list[int]], seq_len: int, pad_id: int, frame_s
         yield emit(row)
 
 
-def row_stream(directory: str | Path, split: str, tokenizer, seq_len: int, target: str = "trace", seed: int = 0, epochs: int | None = None, stats: PackingStats | None = None) -> Iterator[PackedRow]:
+def ordinary_tokens(tokenizer):
+    """The ids of the tokenizer's ordinary (non-special) tokens: a range where the special
+    tokens come first (codewm's tokenizers), else a list."""
+    special = set(tokenizer.all_special_ids)
+    if special == set(range(len(special))):
+        return range(len(special), len(tokenizer))
+    return [i for i in range(len(tokenizer)) if i not in special]
+
+
+def row_stream(directory: str | Path, split: str, tokenizer, seq_len: int, target: str = "trace", seed: int = 0, epochs: int | None = None, stats: PackingStats | None = None, copy_fraction: float = 0.0) -> Iterator[PackedRow]:
     """Packed rows of a dataset split, end to end (see the module docstring)."""
     frame_sep_id = tokenizer.convert_tokens_to_ids(FRAME_SEP)
-    texts = iter_texts(directory, split, target=target, seed=seed, epochs=epochs)
-    return pack_rows(tokenize(texts, tokenizer), seq_len, tokenizer.pad_token_id, frame_sep_id, stats=stats)
+    sequences = tokenize(iter_texts(directory, split, target=target, seed=seed, epochs=epochs), tokenizer)
+    if copy_fraction:
+        sequences = mix_copy_spans(sequences, copy_fraction, ordinary_tokens(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, seed=seed)
+    return pack_rows(sequences, seq_len, tokenizer.pad_token_id, frame_sep_id, stats=stats)

@@ -20,7 +20,13 @@ class PresetError(ValueError):
     """An unknown preset or an override it cannot take."""
 
 
-def _data(name: str, general: int, cruxeval: int, max_trace_tokens: int, shard_size: int) -> dict:
+def _data(name: str, general: int, cruxeval: int, max_trace_tokens: int, shard_size: int, simple: int = 0, loops: int = 0) -> dict:
+    # The curriculum's tiers (codewm.programs.synthetic: "simple" straight-line code, "loops"
+    # small loops and one helper, "cruxeval" string and list methods, "general" everything),
+    # mixed in every stretch of the stream rather than ramped from easy to hard (Zaremba and
+    # Sutskever 2014 found mixing beats a pure easy-to-hard schedule). Enough fresh programs
+    # that no epoch repeats within a run.
+    tiers = [("simple", simple), ("loops", loops), ("general", general), ("cruxeval", cruxeval)]
     return {
         "name": f"train-{name}",
         "seed": 7,  # the synthetic sources' seed: never 90001 (the held-out benchmark)
@@ -30,10 +36,7 @@ def _data(name: str, general: int, cruxeval: int, max_trace_tokens: int, shard_s
         "batch_size": 64,
         "splits": {"train": 0.96, "validation": 0.02, "test": 0.02},
         "limits": {"wall_seconds": 5, "cpu_seconds": 5, "max_steps": 2000},
-        "sources": [
-            {"kind": "synthetic", "count": general, "mode": "general"},
-            {"kind": "synthetic", "count": cruxeval, "mode": "cruxeval"},
-        ],
+        "sources": [{"kind": "synthetic", "count": count, "mode": mode} for mode, count in tiers if count],
     }
 
 
@@ -48,10 +51,19 @@ class Preset:
     seq_len: int = 4096  # tokens per packed row; longer sequences are skipped
     batch_size: int = 2  # rows per optimizer step (over all processes)
     micro_batch: int = 2  # rows per forward pass (gradient accumulation up to batch_size)
-    steps: int = 800  # optimizer steps
-    lr: float = 2e-3  # peak learning rate (AdamW); linear warmup, cosine decay to lr * min_lr_ratio
-    min_lr_ratio: float = 0.1
+    steps: int = 800  # optimizer steps (with --minutes: the most this run may take)
+    lr: float = 2e-3  # peak learning rate (AdamW) after a linear warmup; see `schedule`
+    min_lr_ratio: float = 0.1  # where the decay ends, as a fraction of lr
     warmup: int = 50
+    # "cosine": decay over the whole run. "wsd" (warmup-stable-decay): lr stays at its peak,
+    # and only the last `decay_fraction` of a run (of its steps, or of its --minutes) decays
+    # it (1 - sqrt shape); the state at the start of the decay is kept, so a later run goes
+    # on from the stable phase and the model can be trained further, run after run.
+    schedule: str = "cosine"
+    decay_fraction: float = 0.15
+    # Rows of random token spans written twice (loss on the repeat only), as this fraction of
+    # all tokens: they teach copying (induction heads) early; 0: none.
+    copy_fraction: float = 0.0
     weight_decay: float = 0.1  # on matrices only, not on norms
     grad_clip: float = 1.0
     eval_every: int = 100  # steps between validation losses (and loss-curve redraws)
@@ -91,25 +103,30 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu": Preset(
         name="cpu",
-        # Sized so that the built-in model and its direct-output twin (the README's comparison)
-        # both train in about an hour on 2 cores: ~30 minutes each alone, an hour side by side.
-        # Measured on this machine: d192 x 6 layers (3M parameters) reached a validation loss
-        # of only 1.22 in 800 such steps, still falling fast; a 1.1M model takes 2.2x the
-        # steps in the same time, and at this budget more steps beat more width.
-        description="the built-in model: ~1.1M parameters, about half an hour on 2 CPU cores",
-        shape=ModelShape(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096),
-        data=_data("cpu", general=8000, cruxeval=4000, max_trace_tokens=8000, shard_size=1000),
+        # The built-in model, trained in runs of a few hours on 2 cores that go on from each
+        # other (warmup-stable-decay; scripts/train-builtin). What it must learn first is to
+        # copy (source lines into actions, literals into locals): the tokenizer keeps a line's
+        # tokens the same wherever it appears, 4 % of the tokens are copy spans, and rows are
+        # 2,048 tokens x 2 per step, since induction heads form after about
+        # 10^5.7 x sqrt(tokens per step) tokens (Aoyama et al. 2025): ~32M here.
+        description="the built-in model: ~1.1M parameters, trained on 2 CPU cores in resumable runs (--minutes)",
+        shape=ModelShape(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=2048),
+        data=_data("cpu2", simple=40000, loops=40000, general=50000, cruxeval=30000, max_trace_tokens=2500, shard_size=2000),
         vocab_size=2048,
-        tokenizer_texts=2000,
-        seq_len=4096,
+        tokenizer_texts=3000,
+        seq_len=2048,
         batch_size=2,
         micro_batch=2,
-        steps=1700,
+        steps=100000,  # with --minutes, a cap only
         lr=3e-3,
-        warmup=100,
-        eval_every=100,
+        warmup=200,
+        schedule="wsd",
+        decay_fraction=0.15,
+        min_lr_ratio=0.05,
+        copy_fraction=0.04,
+        eval_every=250,
         eval_rows=16,
-        save_every=50,
+        save_every=250,
     ),
     "gpu": Preset(
         name="gpu",

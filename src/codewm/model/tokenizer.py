@@ -5,6 +5,15 @@ Byte-level means no text is ever out of vocabulary (any value a program prints c
 written); the special tokens are added before training so that merges never cross them and
 a prompt written as a string (`"<|frame_sep|>"`) is read as the one token, as CWM's
 tokenizer does.
+
+It is made for copying, which is most of what a world model writes (source lines into
+actions, call literals into locals):
+
+- a newline ends its piece, so a source line has the same tokens in the program context
+  (after the previous line's newline) as in an action (after `<|action_sep|>`); GPT-2's
+  pre-tokenizer would glue the newline to the next line's indentation (`'\n   '`);
+- digits are one per token, so `12345` is written digit by digit in any context instead of
+  in chunks that depend on what surrounds it (`123`, `45`).
 """
 
 from __future__ import annotations
@@ -26,6 +35,17 @@ def _pieces(texts: Iterable[str]) -> Iterator[str]:
                 yield piece
 
 
+def copying_pre_tokenizer():
+    """Lines end at their newline, digits stand alone, then GPT-2's byte-level split."""
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex("\n"), behavior="merged_with_previous"),
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+
+
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2):
     """A `PreTrainedTokenizerFast` trained on `texts` (CWM trace sequences).
 
@@ -39,7 +59,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency:
     if vocab_size < 256 + len(specials):
         raise ValueError(f"vocab_size must be at least {256 + len(specials)} (bytes and special tokens), got {vocab_size}")
     core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.pre_tokenizer = copying_pre_tokenizer()
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

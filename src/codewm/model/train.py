@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 from codewm.model.presets import Preset
 
 STATE_FILE = "trainer_state.pt"
+STABLE_DIR = "stable"  # a warmup-stable-decay run's resumable state (see train())
 ADAPTER_DIR = "adapter"
 
 
@@ -58,6 +59,8 @@ class TrainOptions:
     threads: int | None = None  # torch CPU threads (None: torch's default)
     fresh: bool = False  # delete an existing run directory's checkpoint instead of resuming
     max_shard_size: str | None = None  # split saved weights into files of at most this size
+    minutes: float | None = None  # a wall-clock budget for this run's training: the schedule becomes
+    # warmup-stable-decay, and the last `decay_fraction` of the budget decays the learning rate
 
 
 @dataclass
@@ -211,7 +214,21 @@ def cosine_lr(step: int, steps: int, peak: float, warmup: int, min_ratio: float 
     return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def lr_at(preset: Preset, step: int) -> float:
+def wsd_lr(step: int, peak: float, warmup: int, decay_start: int | None, decay_steps: int | None, min_ratio: float = 0.1) -> float:
+    """Warmup-stable-decay: linear warmup, the peak until `decay_start`, then a 1 - sqrt
+    decay to `peak * min_ratio` over `decay_steps` (Hägele et al. 2024; the shape that matched
+    cosine in their runs). `decay_start` None: still in the stable phase."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if decay_start is None or step < decay_start:
+        return peak
+    progress = min(1.0, (step - decay_start + 1) / max(1, decay_steps or 1))
+    return peak * (min_ratio + (1 - min_ratio) * (1 - math.sqrt(progress)))
+
+
+def lr_at(preset: Preset, step: int, decay_start: int | None = None, decay_steps: int | None = None) -> float:
+    if preset.schedule == "wsd":
+        return wsd_lr(step, preset.lr, preset.warmup, decay_start, decay_steps, preset.min_lr_ratio)
     return cosine_lr(step, preset.steps, preset.lr, preset.warmup, preset.min_lr_ratio)
 
 
@@ -326,8 +343,20 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         raise TrainError("--lora and --mtp take a rank / a number of heads >= 0")
     if options.threads:
         torch.set_num_threads(options.threads)
+    if options.minutes is not None and not options.minutes > 0:
+        raise TrainError(f"--minutes must be a positive number, got {options.minutes!r}")
+    if options.minutes is not None and preset.schedule != "wsd":
+        from dataclasses import replace
+
+        preset = replace(preset, schedule="wsd")  # a wall-clock budget ends in a decay of its own
+    if preset.schedule not in ("cosine", "wsd"):
+        raise TrainError(f"preset {preset.name}: schedule must be cosine or wsd, got {preset.schedule!r}")
     run_dir = Path(run_dir)
     checkpoint_dir = run_dir / "checkpoint"
+    wsd = preset.schedule == "wsd"
+    # Where a killed or a later run resumes from: with warmup-stable-decay, the stable phase's
+    # last state (STABLE_DIR), never a decayed model; with cosine, the latest checkpoint.
+    state_dir = run_dir / STABLE_DIR if wsd else checkpoint_dir
     cpu = options.device == "cpu" or (options.device is None and not torch.cuda.is_available())
     if options.device not in (None, "cpu", "cuda"):
         raise TrainError(f"--device must be cpu or cuda, got {options.device!r}")
@@ -349,21 +378,22 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
 
     if options.fresh and main_process and run_dir.exists():
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        shutil.rmtree(run_dir / STABLE_DIR, ignore_errors=True)
         for name in ("metrics.jsonl", "loss.png", "run.json"):
             (run_dir / name).unlink(missing_ok=True)
     accelerator.wait_for_everyone()
-    resume = (checkpoint_dir / STATE_FILE).exists()
+    resume = (state_dir / STATE_FILE).exists()
     state = None
     if resume:
-        state = torch.load(checkpoint_dir / STATE_FILE, map_location="cpu", weights_only=False)
+        state = torch.load(state_dir / STATE_FILE, map_location="cpu", weights_only=False)
         if _comparable(state["settings"]) != _comparable(settings):
             theirs, ours = _comparable(state["settings"]), _comparable(settings)
             diffs = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
             if "preset" in diffs:
                 diffs.remove("preset")
                 diffs += [f"preset.{k}" for k in sorted(set(theirs["preset"]) | set(ours["preset"])) if theirs["preset"].get(k) != ours["preset"].get(k)]
-            raise TrainError(f"{checkpoint_dir}: a run with other settings is there ({', '.join(diffs)} differ); resume it with the same settings, or pass --fresh to start over")
-        if state["step"] >= preset.steps:
+            raise TrainError(f"{state_dir}: a run with other settings is there ({', '.join(diffs)} differ); resume it with the same settings, or pass --fresh to start over")
+        if state["step"] >= preset.steps and options.minutes is None:
             say(f"{run_dir}: already trained {state['step']} of {preset.steps} steps; nothing to do")
 
     set_seed(preset.seed)
@@ -377,12 +407,12 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
             if resume and not options.lora:
                 from transformers import AutoModelForCausalLM
 
-                model = AutoModelForCausalLM.from_pretrained(checkpoint_dir, dtype=torch.float32).to(device)
+                model = AutoModelForCausalLM.from_pretrained(state_dir, dtype=torch.float32).to(device)
         elif resume:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(checkpoint_dir)
-            model = AutoModelForCausalLM.from_pretrained(checkpoint_dir, dtype=torch.float32).to(device)
+            tokenizer = AutoTokenizer.from_pretrained(state_dir)
+            model = AutoModelForCausalLM.from_pretrained(state_dir, dtype=torch.float32).to(device)
         else:
             sample = _rows(iter_texts(data_dir, "train", target=options.target, seed=preset.seed, epochs=1), preset.tokenizer_texts)
             tokenizer = train_tokenizer(sample, vocab_size=preset.vocab_size)
@@ -395,11 +425,11 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
             from peft import set_peft_model_state_dict
             from safetensors.torch import load_file
 
-            set_peft_model_state_dict(model, load_file(str(checkpoint_dir / ADAPTER_DIR / "adapter_model.safetensors")))
+            set_peft_model_state_dict(model, load_file(str(state_dir / ADAPTER_DIR / "adapter_model.safetensors")))
     heads = None
     if options.mtp:
         hidden = model.config.hidden_size
-        heads = (load_heads(checkpoint_dir, hidden) if resume else None) or MultiTokenHeads(hidden, options.mtp)
+        heads = (load_heads(state_dir, hidden) if resume else None) or MultiTokenHeads(hidden, options.mtp)
         heads = heads.to(device)
     objective = _make_objective(model, heads, tokenizer.bos_token_id if tokenizer.bos_token_id is not None else -1, options.mtp_weight)
 
@@ -431,7 +461,7 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
 
     # The training stream, fast-forwarded past the rows a resumed run has already used.
     packing = PackingStats()
-    stream = row_stream(data_dir, "train", tokenizer, preset.seq_len, target=options.target, seed=preset.seed, stats=packing)
+    stream = row_stream(data_dir, "train", tokenizer, preset.seq_len, target=options.target, seed=preset.seed, stats=packing, copy_fraction=preset.copy_fraction)
     start_step = state["step"] if state is not None else 0
     tokens_seen = state["tokens"] if state is not None else 0
     for _ in range(start_step * preset.batch_size):
@@ -461,7 +491,7 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         objective.train()
         return loss_sum / max(count, 1), correct / max(count, 1)
 
-    def save(step: int, val_loss: float | None) -> None:
+    def save(step: int, val_loss: float | None, where: Path = checkpoint_dir, phase: str = "cosine") -> None:
         accelerator.wait_for_everyone()
         if main_process:
             lm = accelerator.unwrap_model(objective).lm
@@ -481,16 +511,19 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
                 "settings": settings["preset"],
                 "git_commit": _git_commit(),
                 "device": str(device) + ("" if cpu else f" ({torch.cuda.get_device_name()}) x{world}"),
+                "schedule": preset.schedule,
+                "phase": phase,  # "stable" (resumable, lr at its peak), "decayed" (the model to use), "cosine"
+                "decay": {"start": decay_start, "steps": decay_steps} if wsd else None,
             }
 
             def extra(staging: Path) -> None:
-                torch.save({"step": step, "tokens": tokens_seen, "optimizer": optimizer.state_dict(), "settings": settings, "val_loss": val_loss}, staging / STATE_FILE)
+                torch.save({"step": step, "tokens": tokens_seen, "optimizer": optimizer.state_dict(), "settings": settings, "val_loss": val_loss, "phase": phase}, staging / STATE_FILE)
                 if heads is not None:
                     save_heads(accelerator.unwrap_model(objective).heads, staging)
                 if options.lora:
                     lm.save_pretrained(staging / ADAPTER_DIR)
 
-            save_checkpoint(checkpoint_dir, plain, tokenizer, record, extra=extra, max_shard_size=options.max_shard_size)
+            save_checkpoint(where, plain, tokenizer, record, extra=extra, max_shard_size=options.max_shard_size)
             write_run_json(step, val_loss)
         accelerator.wait_for_everyone()
 
@@ -501,7 +534,7 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         os.replace(tmp, run_dir / "run.json")
 
     if resume:
-        say(f"resuming {run_dir} at step {start_step} of {preset.steps}")
+        say(f"resuming {run_dir} at step {start_step}" + (f" of {preset.steps}" if options.minutes is None else f" ({state.get('phase', 'stable')} phase), for {options.minutes:g} minutes"))
     say(
         f"model: {parameters / 1e6:.2f}M parameters ({trainable_count / 1e6:.2f}M trained), vocab {len(tokenizer)}, "
         f"{preset.seq_len}-token rows x {preset.batch_size} per step, {world} process(es) on {device}"
@@ -534,10 +567,29 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
             yield step_tokens, loss_tokens, chunks
 
     batches = _Prefetch(step_batches(), depth=4)
-    for step in range(start_step, preset.steps):
+    # The learning-rate schedule's decay: where it starts and how long it is. Cosine decays
+    # over the whole run; wsd over the last decay_fraction of the steps, or of the --minutes
+    # budget (its length in steps then comes from the speed measured in the stable phase).
+    end_step = preset.steps if options.minutes is None else 1 << 62  # with --minutes, time ends the run
+    decay_start = decay_steps = None
+    if wsd and options.minutes is None:
+        decay_steps = max(1, round(preset.decay_fraction * preset.steps))
+        decay_start = preset.steps - decay_steps
+    budget = options.minutes * 60 if options.minutes is not None else None
+    step = start_step
+    while step < end_step:
+        if wsd and decay_start is None and budget is not None and (time.monotonic() - started) >= (1 - preset.decay_fraction) * budget:
+            decay_start = step
+            seconds_per_step = (time.monotonic() - started) / max(1, step - start_step)
+            decay_steps = max(1, round(preset.decay_fraction * budget / seconds_per_step))
+            end_step = step + decay_steps
+            say(f"step {step:>6}  decay starts: {decay_steps} steps to lr {preset.lr * preset.min_lr_ratio:.2e}")
+        if wsd and step == decay_start and step > start_step:
+            save(step, val_loss, state_dir, "stable")  # what the next run goes on from
         step_tokens, loss_tokens, chunks = next(batches)
+        lr = lr_at(preset, step, decay_start, decay_steps)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(preset, step)
+            group["lr"] = lr
         main_total = torch.zeros((), device=device)
         extra_totals = [torch.zeros((), device=device) for _ in range(options.mtp)]
         for i, (ids, labels) in enumerate(chunks):
@@ -556,27 +608,37 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         tokens_seen += step_tokens
         session_tokens += step_tokens
         window_tokens += step_tokens
-        done = step + 1
-        if main_process and (done % preset.log_every == 0 or done == preset.steps):
+        step += 1
+        done = step
+        last = done == end_step
+        if main_process and (done % preset.log_every == 0 or last):
             now = time.monotonic()
             rate = window_tokens / max(now - window_start, 1e-9)
-            record = {"step": done, "loss": float(main_total) / max(loss_tokens, 1), "lr": lr_at(preset, step), "tokens": tokens_seen, "tokens_per_s": rate, "elapsed_s": now - started}
+            record = {"step": done, "loss": float(main_total) / max(loss_tokens, 1), "lr": lr, "tokens": tokens_seen, "tokens_per_s": rate, "elapsed_s": now - started}
             for j, e in enumerate(extra_totals):
                 record[f"loss_ahead_{j + 2}"] = float(e) / max(loss_tokens, 1)
             history.append(record)
             _append_jsonl(metrics_path, record)
-            say(f"step {done:>6}/{preset.steps}  loss {record['loss']:.4f}  lr {record['lr']:.2e}  {rate:,.0f} tokens/s")
+            say(f"step {done:>6}/{end_step}  loss {record['loss']:.4f}  lr {record['lr']:.2e}  {rate:,.0f} tokens/s")
             window_tokens, window_start = 0, now
-        if done % preset.eval_every == 0 or done == preset.steps:
+        if done % preset.eval_every == 0 or last:
             val_loss, val_accuracy = evaluate_validation()
             if main_process:
                 record = {"step": done, "val_loss": val_loss, "val_token_accuracy": val_accuracy, "tokens": tokens_seen}
+                if wsd:
+                    record["phase"] = "decay" if decay_start is not None and done > decay_start else "stable"
                 history.append(record)
                 _append_jsonl(metrics_path, record)
                 draw_loss_curve(history, run_dir / "loss.png", title)
-                say(f"step {done:>6}/{preset.steps}  validation loss {val_loss:.4f}  next-token accuracy {100 * val_accuracy:.2f} %")
-        if done % preset.save_every == 0 or done == preset.steps:
-            save(done, val_loss)
+                say(f"step {done:>6}/{end_step}  validation loss {val_loss:.4f}  next-token accuracy {100 * val_accuracy:.2f} %")
+        if last:
+            save(done, val_loss, checkpoint_dir, "decayed" if wsd else "cosine")
+            if wsd and decay_start is None:  # a run too short to decay: it is still stable
+                save(done, val_loss, state_dir, "stable")
+        elif done % preset.save_every == 0 and (decay_start is None or done <= decay_start):
+            # In the decay phase nothing is saved until its end: a kill then resumes from
+            # the stable state and decays again.
+            save(done, val_loss, state_dir if wsd else checkpoint_dir, "stable" if wsd else "cosine")
     seconds = time.monotonic() - started
     if start_step >= preset.steps:
         if main_process and not (run_dir / "run.json").exists():
@@ -586,7 +648,7 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
     return TrainResult(
         run_dir=run_dir,
         checkpoint=checkpoint_dir,
-        steps=max(step + 1, start_step) if start_step < preset.steps else start_step,
+        steps=step,
         tokens=tokens_seen,
         seconds=seconds,
         tokens_per_second=session_tokens / seconds if seconds > 0 else 0.0,

@@ -36,6 +36,9 @@ with SHA-512, not with `hash()`), so the same options give byte-identical cases 
 order in any process, and the first n cases of a larger `count` are the same n cases.
 `case(i)` makes one case alone.
 
+Modes "simple" and "loops" are the curriculum's easy tiers (see `TIER_KNOBS`): straight-line
+code of at most 4 statements, and small loops with at most one helper.
+
 Mode "cruxeval" makes short functions `f` (75..300 characters) over strings, lists and dicts
 in the style of CRUXEval: a few statements mixing str/list/dict methods, loops,
 comprehensions and conditionals, and no helpers, classes, recursion or exceptions. It uses
@@ -59,7 +62,7 @@ from typing import Iterator
 
 from codewm.programs.base import ProgramCase, SourceConfigError
 
-MODES = ("general", "cruxeval")
+MODES = ("general", "cruxeval", "simple", "loops")
 DATA_TYPES = ("int", "str", "list", "dict", "set", "tuple", "bool")
 CRUX_MIN_CHARS, CRUX_MAX_CHARS = 75, 300
 _MAX_ATTEMPTS = 64
@@ -71,7 +74,7 @@ class SyntheticOptions:
 
     count: int = 1000  # programs to yield
     seed: int = 0  # base seed; case i uses its own sub-seed (see the module docstring)
-    mode: str = "general"  # "general" or "cruxeval"
+    mode: str = "general"  # "general", "cruxeval", or a curriculum tier: "simple", "loops"
     max_statements: int = 10  # statements in f's body, nested ones included (helpers get about half)
     max_depth: int = 2  # nesting of if/for/while/try blocks in a function (one-line guards excluded)
     max_loop_bound: int = 6  # most iterations of any one loop (literal ranges, lengths iterated)
@@ -149,7 +152,7 @@ def generate_case(options: SyntheticOptions, index: int, knobs: dict | None = No
     knobs = knobs if knobs is not None else options.knobs()
     base = f"codewm-synthetic/{mode}/{seed}/{index}"
     crux = mode == "cruxeval"
-    program_options = _crux_options(options) if crux else options
+    program_options = _crux_options(options) if crux else _tier_options(options) if mode in TIER_KNOBS else options
     for attempt in range(_MAX_ATTEMPTS):
         rng = _Rng(f"{base}/{attempt}")
         try:
@@ -196,6 +199,25 @@ def _crux_options(options: SyntheticOptions) -> SyntheticOptions:
         types=types, exception_prob=0.0, class_prob=0.0, mutation=options.mutation, max_args=3,
         max_steps=200, validate=options.validate,
     )
+
+
+# The curriculum's easy tiers (the training presets mix them with "cruxeval" and "general"):
+# "simple" is straight-line code of at most 4 statements in `f` alone; "loops" adds loops of
+# at most 4 iterations, one level of nesting and at most one helper, in at most 6 statements.
+# Their knobs are fixed, as "cruxeval"'s are: only count, seed, types, mutation and validate
+# of the caller's options apply.
+TIER_KNOBS = {
+    "simple": dict(max_statements=4, max_depth=0, max_loop_bound=4, max_call_depth=0, max_helpers=0, helper_prob=0.0,
+                   recursion=False, exception_prob=0.0, class_prob=0.0, max_args=2, max_steps=40),
+    "loops": dict(max_statements=6, max_depth=1, max_loop_bound=4, max_call_depth=1, max_helpers=1, helper_prob=0.5,
+                  recursion=False, exception_prob=0.0, class_prob=0.0, max_args=2, max_steps=80),
+}
+
+
+@functools.lru_cache(maxsize=16)
+def _tier_options(options: SyntheticOptions) -> SyntheticOptions:
+    return SyntheticOptions(count=options.count, seed=options.seed, mode="general", types=options.types,
+                            mutation=options.mutation, validate=options.validate, **TIER_KNOBS[options.mode])
 
 
 _CRUX_METHODS = frozenset(

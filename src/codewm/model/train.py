@@ -576,6 +576,10 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         decay_steps = max(1, round(preset.decay_fraction * preset.steps))
         decay_start = preset.steps - decay_steps
     budget = options.minutes * 60 if options.minutes is not None else None
+
+    def of_steps() -> str:  # "/N" once the run's last step is known
+        return f"/{end_step}" if budget is None or decay_start is not None else ""
+
     step = start_step
     while step < end_step:
         if wsd and decay_start is None and budget is not None and (time.monotonic() - started) >= (1 - preset.decay_fraction) * budget:
@@ -619,7 +623,7 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
                 record[f"loss_ahead_{j + 2}"] = float(e) / max(loss_tokens, 1)
             history.append(record)
             _append_jsonl(metrics_path, record)
-            say(f"step {done:>6}/{end_step}  loss {record['loss']:.4f}  lr {record['lr']:.2e}  {rate:,.0f} tokens/s")
+            say(f"step {done:>6}{of_steps()}  loss {record['loss']:.4f}  lr {record['lr']:.2e}  {rate:,.0f} tokens/s")
             window_tokens, window_start = 0, now
         if done % preset.eval_every == 0 or last:
             val_loss, val_accuracy = evaluate_validation()
@@ -630,7 +634,7 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
                 history.append(record)
                 _append_jsonl(metrics_path, record)
                 draw_loss_curve(history, run_dir / "loss.png", title)
-                say(f"step {done:>6}/{end_step}  validation loss {val_loss:.4f}  next-token accuracy {100 * val_accuracy:.2f} %")
+                say(f"step {done:>6}{of_steps()}  validation loss {val_loss:.4f}  next-token accuracy {100 * val_accuracy:.2f} %")
         if last:
             save(done, val_loss, checkpoint_dir, "decayed" if wsd else "cosine")
             if wsd and decay_start is None:  # a run too short to decay: it is still stable

@@ -162,6 +162,8 @@ def generate_case(options: SyntheticOptions, index: int, knobs: dict | None = No
             continue
         if crux and not _crux_shape_ok(source):
             continue
+        if mode in TIER_KNOBS and _too_nested(source, TIER_KNOBS[mode]["max_depth"]):
+            continue  # the tiers count one-line guards (`if x in xs:`) as nesting too
         if options.validate and not _runs_cleanly(source, call):
             continue
         meta = {
@@ -212,6 +214,14 @@ TIER_KNOBS = {
     "loops": dict(max_statements=6, max_depth=1, max_loop_bound=4, max_call_depth=1, max_helpers=1, helper_prob=0.5,
                   recursion=False, exception_prob=0.0, class_prob=0.0, max_args=2, max_steps=80),
 }
+
+
+_BLOCK = re.compile(r"^( +)(?:if|elif|else|for|while|try|except|with)\b", re.M)
+
+
+def _too_nested(source: str, max_depth: int) -> bool:
+    # a block statement at function-body depth d is indented 4 * (d + 1) spaces
+    return any(len(indent) > 4 * max_depth for indent in _BLOCK.findall(source))
 
 
 @functools.lru_cache(maxsize=16)

@@ -160,7 +160,7 @@ def test_a_minutes_run_ends_decayed_and_the_next_goes_on_from_the_stable_phase(s
     from codewm.model.presets import get_preset
     from codewm.model.train import STABLE_DIR, STATE_FILE, TrainOptions, train
 
-    preset = get_preset("smoke", eval_every=1000, save_every=1000)
+    preset = get_preset("smoke", eval_every=1000, save_every=1000, probe_texts=3)
     first = train(preset, tmp_path / "run", TrainOptions(data=str(smoke_data), device="cpu", minutes=0.15), log=None)
     stable = torch.load(tmp_path / "run" / STABLE_DIR / STATE_FILE, weights_only=False)
     decayed = torch.load(tmp_path / "run" / "checkpoint" / STATE_FILE, weights_only=False)
@@ -170,8 +170,40 @@ def test_a_minutes_run_ends_decayed_and_the_next_goes_on_from_the_stable_phase(s
     assert provenance["schedule"] == "wsd" and provenance["decay"]["start"] == stable["step"]
     lrs = [r["lr"] for r in first.history if "lr" in r]
     assert lrs[-1] < preset.lr
+    # the final validation carries the teacher-forced probe's headline figures
+    (probed,) = [r for r in first.history if "probe" in r]
+    assert probed["step"] == first.steps and probed["phase"] == "decay"
+    assert 0 <= probed["probe"]["token_accuracy"] <= 1 and probed["probe"]["copy_loss_ratio"] > 0
     second = train(preset, tmp_path / "run", TrainOptions(data=str(smoke_data), device="cpu", minutes=0.15), log=None)
     assert second.resumed_from == stable["step"]  # not the decayed step
     assert second.steps > stable["step"]
     with pytest.raises(Exception, match="minutes must be a positive number"):
         train(preset, tmp_path / "bad", TrainOptions(data=str(smoke_data), device="cpu", minutes=0), log=None)
+    # the stable state travels through the repository, compacted, and comes back whole
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from codewm.model.carry import restore_state, save_state
+
+    stable_step = torch.load(tmp_path / "run" / STABLE_DIR / STATE_FILE, weights_only=False)["step"]
+    state = tmp_path / "train-state" / "smoke"
+    assert save_state(tmp_path / "run", state) == stable_step
+    carried = torch.load(state / STATE_FILE, weights_only=False)
+    moments = [v for slot in carried["optimizer"]["state"].values() for v in slot.values() if torch.is_tensor(v) and v.ndim > 0]
+    assert moments and all(v.dtype == torch.bfloat16 for v in moments)
+    assert (state / "metrics.jsonl").read_text() == (tmp_path / "run" / "metrics.jsonl").read_text()
+    fresh_machine = tmp_path / "elsewhere"
+    assert restore_state(state, fresh_machine) == stable_step
+    restored, original = load_file(fresh_machine / STABLE_DIR / "model.safetensors"), load_file(tmp_path / "run" / STABLE_DIR / "model.safetensors")
+    assert restored.keys() == original.keys() and all(torch.equal(restored[k], original[k]) for k in original)
+    assert restore_state(state, fresh_machine) is None  # it is there already
+    third = train(preset, fresh_machine, TrainOptions(data=str(smoke_data), device="cpu", minutes=0.1), log=None)
+    assert third.resumed_from == stable_step
+    # an earlier state never replaces a later one
+    earlier = tmp_path / "earlier"
+    shutil.copytree(tmp_path / "run" / STABLE_DIR, earlier / STABLE_DIR)
+    provenance = json.loads((earlier / STABLE_DIR / "codewm.json").read_text())
+    (earlier / STABLE_DIR / "codewm.json").write_text(json.dumps(dict(provenance, step=1)))
+    with pytest.raises(Exception, match="holds a later state"):
+        save_state(earlier, state)

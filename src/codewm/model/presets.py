@@ -64,6 +64,7 @@ class Preset:
     # Rows of random token spans written twice (loss on the repeat only), as this fraction of
     # all tokens: they teach copying (induction heads) early; 0: none.
     copy_fraction: float = 0.0
+    probe_texts: int = 0  # validation traces the teacher-forced probe (codewm.model.probe) reads at each validation; 0: off
     weight_decay: float = 0.1  # on matrices only, not on norms
     grad_clip: float = 1.0
     eval_every: int = 100  # steps between validation losses (and loss-curve redraws)
@@ -124,6 +125,7 @@ PRESETS: dict[str, Preset] = {
         decay_fraction=0.15,
         min_lr_ratio=0.05,
         copy_fraction=0.04,
+        probe_texts=16,
         eval_every=250,
         eval_rows=16,
         save_every=250,
@@ -148,7 +150,7 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-OVERRIDABLE = ("steps", "batch_size", "micro_batch", "seq_len", "lr", "warmup", "eval_every", "eval_rows", "save_every", "log_every", "seed")
+OVERRIDABLE = ("steps", "batch_size", "micro_batch", "seq_len", "lr", "warmup", "eval_every", "eval_rows", "save_every", "log_every", "seed", "probe_texts")
 
 
 def get_preset(name: str, **overrides) -> Preset:

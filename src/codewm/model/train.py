@@ -251,7 +251,7 @@ def _comparable(settings: dict) -> dict:
     # What a resumed run must share with the run that wrote the checkpoint. The data's path
     # may move; how often it logs, evaluates and saves may change; `steps` may grow (train
     # longer: the learning-rate schedule follows the new total from there on).
-    preset = {k: v for k, v in settings["preset"].items() if k not in ("steps", "eval_every", "eval_rows", "save_every", "log_every")}
+    preset = {k: v for k, v in settings["preset"].items() if k not in ("steps", "eval_every", "eval_rows", "save_every", "log_every", "probe_texts")}
     return {**{k: v for k, v in settings.items() if k not in ("data", "preset")}, "preset": preset, "data": {k: v for k, v in settings["data"].items() if k != "path"}}
 
 
@@ -491,6 +491,21 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         objective.train()
         return loss_sum / max(count, 1), correct / max(count, 1)
 
+    # The teacher-forced probe's traces: the first validation texts that fit a row.
+    probe_texts = []
+    if preset.probe_texts:
+        for text in iter_texts(data_dir, "validation", target=options.target, seed=0, epochs=1):
+            if len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= preset.seq_len:
+                probe_texts.append(text)
+            if len(probe_texts) == preset.probe_texts:
+                break
+
+    def run_probe() -> dict:
+        from codewm.model.probe import probe
+
+        lm = accelerator.unwrap_model(objective).lm
+        return probe_summary(probe(lm, tokenizer, probe_texts, copy_trials=16))
+
     def save(step: int, val_loss: float | None, where: Path = checkpoint_dir, phase: str = "cosine") -> None:
         accelerator.wait_for_everyone()
         if main_process:
@@ -631,10 +646,14 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
                 record = {"step": done, "val_loss": val_loss, "val_token_accuracy": val_accuracy, "tokens": tokens_seen}
                 if wsd:
                     record["phase"] = "decay" if decay_start is not None and done > decay_start else "stable"
+                if probe_texts:
+                    record["probe"] = run_probe()
                 history.append(record)
                 _append_jsonl(metrics_path, record)
                 draw_loss_curve(history, run_dir / "loss.png", title)
                 say(f"step {done:>6}{of_steps()}  validation loss {val_loss:.4f}  next-token accuracy {100 * val_accuracy:.2f} %")
+                if "probe" in record:
+                    say("             probe: " + ", ".join(f"{k} {v:.3f}" for k, v in record["probe"].items() if v is not None))
         if last:
             save(done, val_loss, checkpoint_dir, "decayed" if wsd else "cosine")
             if wsd and decay_start is None:  # a run too short to decay: it is still stable
@@ -660,6 +679,23 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         resumed_from=start_step,
         history=history,
     )
+
+
+def probe_summary(result: dict) -> dict:
+    """The probe's headline figures (what the gates of the built-in model's recipe read)."""
+    parts = result.get("parts", {})
+    induction = next(iter(result.get("induction", {}).values()), {})
+    return {
+        "token_accuracy": result.get("token_accuracy"),
+        "action_tokens": parts.get("action", {}).get("accuracy"),
+        "changed_value_tokens": parts.get("changed_values", {}).get("accuracy"),
+        "return_value_tokens": parts.get("return_values", {}).get("accuracy"),
+        "whole_frames": result.get("whole_frame_accuracy"),
+        "action_exact": result.get("action_exact"),
+        "call_values_exact": result.get("call_values_exact"),
+        "frame2_right": result.get("frame2_right"),
+        "copy_loss_ratio": induction.get("ratio"),
+    }
 
 
 class _Prefetch:

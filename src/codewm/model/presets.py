@@ -1,8 +1,8 @@
 """Training presets: the model size, the data and the schedule of a `codewm train` run.
 
     codewm train --preset smoke    # ~0.4M parameters, trains on a CPU in about a minute (the tests use it)
-    codewm train --preset cpu      # the built-in model: ~1.1M parameters, about half an hour on 2 CPU cores
-    codewm train --preset gpu      # ~23M parameters on one H100 in under 8 minutes, data made on its CPUs
+    codewm train --preset cpu --minutes 120   # the built-in model: ~1.1M parameters, on 2 CPU cores, run after run
+    codewm train --preset gpu --minutes 6   # ~23M parameters on one H100/H200, data made on its CPUs
 
 Each preset names the dataset it trains on as a build config (`codewm dataset build`'s
 format); `codewm train` builds it first (resumably) unless `--data DIR` names one. The
@@ -132,17 +132,25 @@ PRESETS: dict[str, Preset] = {
     ),
     "gpu": Preset(
         name="gpu",
-        description="~23M parameters on one H100 in under 8 minutes (bf16); data generated on that machine's CPUs first",
-        shape=ModelShape(hidden_size=512, intermediate_size=1280, num_hidden_layers=7, num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=4096),
-        data=_data("gpu", general=200000, cruxeval=60000, max_trace_tokens=8000, shard_size=5000),
+        # The cpu preset's recipe at GPU scale: one H200 command of at most 8 minutes
+        # (scripts/train-gpu: data on its CPUs, then `--minutes`, the decay tied to the time).
+        # ~23M parameters: about 10^5.7 x sqrt(131k tokens per step) = 180M tokens for
+        # induction heads by the Aoyama et al. fit, less with the copy spans.
+        description="~23M parameters on one H100/H200 in a few minutes (bf16, --minutes); data generated on that machine's CPUs first",
+        shape=ModelShape(hidden_size=512, intermediate_size=1280, num_hidden_layers=7, num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=2048),
+        data=_data("gpu2", simple=60000, loops=60000, general=150000, cruxeval=50000, max_trace_tokens=2500, shard_size=5000),
         vocab_size=4096,
         tokenizer_texts=5000,
-        seq_len=4096,
-        batch_size=32,
-        micro_batch=16,
-        steps=1500,
+        seq_len=2048,
+        batch_size=64,
+        micro_batch=32,
+        steps=100000,  # with --minutes, a cap only
         lr=1.5e-3,
         warmup=100,
+        schedule="wsd",
+        decay_fraction=0.2,
+        min_lr_ratio=0.05,
+        copy_fraction=0.04,
         eval_every=250,
         eval_rows=64,
         save_every=250,

@@ -2,7 +2,7 @@
 model predicts right when it is always shown the real trace, how soon in a trace it first
 slips, and whether it can copy a repeated random span (induction).
 
-    python bench/probe.py [--model builtin | builtin:DIR | DIR] [--data DIR --split test] [--n 30] [--seed 0]
+    python bench/probe.py [--model builtin | builtin:DIR | DIR] [--data DIR --split test] [--n 30] [--seed 0] [--mode simple]
 
 Without --data the texts are the real traces of held-out synthetic programs (seed 90001,
 mode general: the programs of the traces-synthetic benchmark, which no training preset
@@ -10,7 +10,9 @@ uses), traced in the sandbox the way the dataset builder traces (`Sandbox.run_ba
 text=True)`); programs whose run does not finish by itself are left out and counted. With
 --data the first N texts of a built dataset's split are probed.
 
-Prints a table, then as its last line a JSON object with the figures.
+Prints a table and the recipe's gates (codewm.model.probe.GATES: copying formed, actions and
+call-frame literals copied, frame 2 right), then as its last line a JSON object with the
+figures.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ import time
 HELD_OUT_SEED = 90001  # the traces-synthetic benchmark's seed; never used for training
 
 
-def held_out_texts(n: int, seed: int = HELD_OUT_SEED) -> tuple[list[str], dict[str, int]]:
+def held_out_texts(n: int, seed: int = HELD_OUT_SEED, mode: str = "general") -> tuple[list[str], dict[str, int]]:
     """CWM texts of the first `n` held-out synthetic programs whose run is whole, and the
     statuses of those left out."""
     from codewm.programs.synthetic import SyntheticSource
     from codewm.trace.sandbox import Program, Sandbox
 
-    cases = list(SyntheticSource(count=n, seed=seed, mode="general").cases())
+    cases = list(SyntheticSource(count=n, seed=seed, mode=mode).cases())
     texts, left_out = [], {}
     with Sandbox(workers=1) as sandbox:
         for result in sandbox.run_batch([Program.function(c.source, c.call) for c in cases], text=True):
@@ -49,12 +51,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the induction spans' seed (and the dataset order with --data)")
     parser.add_argument("--copy-length", type=int, action="append", default=None, help="induction span length (repeatable; default 20)")
     parser.add_argument("--copy-trials", type=int, default=32)
+    parser.add_argument("--mode", default="general", help="the held-out programs' synthetic mode (general, simple, loops, cruxeval)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
 
     import torch
 
-    from codewm.model.probe import format_probe, load_model, probe, resolve_model_dir
+    from codewm.model.probe import check_gates, format_probe, load_model, probe, resolve_model_dir
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -66,8 +69,8 @@ def main() -> None:
         texts = dataset_texts(args.data, args.split, args.n, args.seed)
         source = {"data": args.data, "split": args.split}
     else:
-        texts, left_out = held_out_texts(args.n)
-        source = {"synthetic_seed": HELD_OUT_SEED, "programs": args.n, "left_out": left_out}
+        texts, left_out = held_out_texts(args.n, mode=args.mode)
+        source = {"synthetic_seed": HELD_OUT_SEED, "mode": args.mode, "programs": args.n, "left_out": left_out}
     traced = time.monotonic()
     model, tokenizer = load_model(args.model)
     result = probe(model, tokenizer, texts, copy_lengths=tuple(args.copy_length or (20,)), copy_trials=args.copy_trials, seed=args.seed)
@@ -80,8 +83,13 @@ def main() -> None:
     if args.data:
         print(f"texts: the first {len(texts)} of {args.data} split {args.split}")
     else:
-        print(f"texts: {len(texts)} held-out synthetic programs (seed {HELD_OUT_SEED})" + (f"; left out: {left_out}" if left_out else ""))
+        print(f"texts: {len(texts)} held-out synthetic programs ({args.mode}, seed {HELD_OUT_SEED})" + (f"; left out: {left_out}" if left_out else ""))
     print(format_probe(result))
+    result["gates"] = check_gates(result)
+    print("\ngates (issue 13: pass them before spending more compute)")
+    for gate in result["gates"]:
+        value = "-" if gate["value"] is None else f"{gate['value']:.3f}"
+        print(f"  {'PASS' if gate['passed'] else 'fail'}  {gate['gate']:<45} {value}")
     print(f"({result['seconds']['texts']:.1f} s getting the texts, {result['seconds']['probe']:.1f} s loading and probing)")
     sys.stdout.flush()
     print(json.dumps(result))

@@ -309,3 +309,13 @@ def test_probe_dataset_reads_the_first_n_texts_of_a_split(texts, tokenizer, tmp_
     result = probe_dataset((model, tokenizer), tmp_path, split="validation", n=3, copy_trials=1, copy_lengths=(3,))
     assert result["n_traces"] == 3 and result["token_accuracy"] == 1.0
     assert result["source"] == {"data": str(tmp_path), "split": "validation"}
+
+
+def test_gates_pass_and_fail_on_their_thresholds():
+    from codewm.model.probe import check_gates
+
+    good = {"induction": {"20": {"ratio": 0.1}}, "parts": {"action": {"accuracy": 0.97}}, "call_values_exact": 0.95, "frame2_right": 0.95}
+    assert [g["passed"] for g in check_gates(good)] == [True, True, True, True]
+    bad = {"induction": {"20": {"ratio": 0.3}}, "parts": {"action": {"accuracy": 0.95}}, "call_values_exact": 0.9, "frame2_right": 0.94}
+    assert [g["passed"] for g in check_gates(bad)] == [False, False, False, False]
+    assert not any(g["passed"] for g in check_gates({}))  # a missing figure fails

@@ -602,3 +602,43 @@ def format_probe(result: dict) -> str:
                 f"{length:<18}{_num(entry['first_copy_loss']):>10}{_num(entry['second_copy_loss']):>10}{_num(entry['ratio']):>8}{_num(entry['uniform']):>9}"
             )
     return "\n".join(lines)
+
+
+# The gates the built-in model's recipe must pass (issue 13) before more compute is spent on
+# it: copying has formed, actions and call-frame literals are copied, frame 2 comes out right.
+GATES = (
+    # (name, what it reads, threshold, "below" | "above")
+    ("second copy loss below 30 % of the first", "copy_loss_ratio", 0.30, "below"),
+    ("action tokens above 95 %", "action_tokens", 0.95, "above"),
+    ("call-frame values above 90 % exact", "call_values_exact", 0.90, "above"),
+    ("frame 2 right in at least 95 % of traces", "frame2_right", 0.95, "above_or_equal"),
+)
+
+
+def gate_figures(result: dict) -> dict:
+    """The figures the gates read, from a `probe` result."""
+    induction = next(iter(result.get("induction", {}).values()), {})
+    return {
+        "copy_loss_ratio": induction.get("ratio"),
+        "action_tokens": result.get("parts", {}).get("action", {}).get("accuracy"),
+        "call_values_exact": result.get("call_values_exact"),
+        "frame2_right": result.get("frame2_right"),
+    }
+
+
+def check_gates(result: dict) -> list[dict]:
+    """Each gate with its figure and whether it passes (a missing figure fails)."""
+    figures = gate_figures(result)
+    out = []
+    for name, key, threshold, how in GATES:
+        value = figures[key]
+        if value is None:
+            passed = False
+        elif how == "below":
+            passed = value < threshold
+        elif how == "above":
+            passed = value > threshold
+        else:
+            passed = value >= threshold
+        out.append({"gate": name, "figure": key, "value": value, "threshold": threshold, "passed": passed})
+    return out

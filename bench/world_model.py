@@ -6,6 +6,8 @@ evaluation harness.
 
 Benchmarks (all programs the models never saw):
 
+- traces-synthetic-simple: 200 held-out programs of the easiest curriculum tier
+  (straight-line code, at most 4 statements; seed 90001);
 - traces-synthetic: the 200 held-out synthetic programs (seed 90001);
 - traces-humaneval: HumanEval's canonical solutions, one call per problem (its first test
   input), 161 programs;
@@ -13,7 +15,10 @@ Benchmarks (all programs the models never saw):
   scored with CRUXEval's own rule (the assert runs in the sandbox).
 
 Predictions are saved under out/eval/ as they finish and reused when run again (a killed
-run resumes). Prints a Markdown table, then as its last line a JSON object with every figure.
+run resumes). Prints a Markdown table (each figure with its 95 % confidence interval:
+Wilson's for output pass@1, a bootstrap over programs for the per-frame metrics; see
+codewm.evaluate.stats) and the stop reasons of the predicted traces, then as its last line a
+JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ def main() -> None:
     from codewm.predict.registry import load_predictor
 
     benchmarks = {
+        "traces-synthetic-simple": load_benchmark("traces-synthetic-simple"),
         "traces-synthetic": load_benchmark("traces-synthetic"),
         "traces-humaneval": None,
         "cruxeval-o": load_benchmark("cruxeval-o"),
@@ -81,9 +87,12 @@ def main() -> None:
                 cache.close()
             write_json(result, stem.with_suffix(".json"))
             metrics = result["metrics"]
+            intervals = result.get("ci") or {}
             entry = {key: metrics.get(key) for key in METRICS}
             if bench_name == "cruxeval-o":
                 entry["pass@1"] = metrics.get("pass@1")
+            entry["ci"] = {key: [intervals[key]["low"], intervals[key]["high"]] for key in entry if key in intervals}
+            entry["stops"] = result.get("stops", {})
             entry["n"] = result["n"]
             entry["seconds"] = time.monotonic() - started
             figures[f"{bench_name}/{label}"] = entry
@@ -91,12 +100,20 @@ def main() -> None:
             print(f"{bench_name} {label}: {json.dumps(entry)}", file=sys.stderr, flush=True)
 
     print(f"models: trace scratchpad = {args.model}" + (f"; direct output = {args.direct}" if args.direct else ""))
-    print("| benchmark | model | n | state exact match | action exact match | output pass@1 |")
-    print("|---|---|---|---|---|---|")
+    print("| benchmark | model | n | state exact match | action exact match | output pass@1 | stops |")
+    print("|---|---|---|---|---|---|---|")
+
+    def cell(entry: dict, key: str) -> str:
+        if entry.get(key) is None:
+            return "-"
+        low_high = entry["ci"].get(key)
+        return f"{entry[key]:.1f}" + (f" [{low_high[0]:.1f}, {low_high[1]:.1f}]" if low_high else "")
+
     for bench_name, label, entry in rows:
-        output = entry.get("pass@1") if bench_name == "cruxeval-o" else entry["output_pass@1"]
-        cells = [f"{entry[k]:.1f}" if entry[k] is not None else "-" for k in ("state_exact_match", "action_exact_match")]
-        print(f"| {bench_name} | {label} | {entry['n']} | {cells[0]} | {cells[1]} | {output:.1f} |")
+        output = cell(entry, "pass@1" if bench_name == "cruxeval-o" else "output_pass@1")
+        stops = ", ".join(f"{reason} {count}" for reason, count in entry["stops"].items())
+        print(f"| {bench_name} | {label} | {entry['n']} | {cell(entry, 'state_exact_match')} | {cell(entry, 'action_exact_match')} | {output} | {stops} |")
+    print("\n95 % intervals in brackets: Wilson's for output pass@1, a bootstrap over programs (1,000 resamples) for the per-frame metrics.")
     sys.stdout.flush()
     print(json.dumps(figures))
 

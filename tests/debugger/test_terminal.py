@@ -224,3 +224,37 @@ def test_ctrl_c_stops_a_long_motion_where_it_got_to(tmp_path):
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def test_a_long_motion_shows_a_spinner_that_is_erased_before_the_result(tmp_path):
+    """On a terminal, a motion that takes more than a second shows that the model is at work
+    (on stderr), and the line is cleared before the result is printed; quick commands show
+    nothing more than before."""
+    (tmp_path / "slow_model.py").write_text(
+        "import time\n"
+        "from codewm.predict.oracle import OraclePredictor\n"
+        "class SlowOracle(OraclePredictor):\n"
+        "    name = 'slow-oracle'\n"
+        "    def next_frames(self, requests):\n"
+        "        time.sleep(0.1)\n"
+        "        return super().next_frames(requests)\n"
+    )
+    (tmp_path / "loop.py").write_text("def f(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n")
+    env = dict(os.environ, NO_COLOR="1", TERM="xterm", CODEWM_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(tmp_path))
+    child = pexpect.spawn(
+        sys.executable, ["-m", "codewm.cli", "debug", str(tmp_path / "loop.py"), "--call", "f(15)", "--model", "slow_model.SlowOracle"],
+        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(50, 160),
+    )
+    try:
+        child.expect(PROMPT)
+        out = run(child, "continue", r"predicting loop\.py: step \d+, \d+ new frames \(Ctrl-C stops here\)", r"--- the program returns 105")
+        last = out.rindex("predicting loop.py")
+        erased = out.find("\r\x1b[2K", last)
+        assert last < erased < out.index("> loop.py:7 in main()", last)  # cleared before the result
+        assert "predicting" not in out[erased:]
+        for command in ("back", "step", "p __return__"):  # quick: no spinner
+            assert "predicting" not in run(child, command)
+        child.sendline("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from codewm.evaluate.report import draw_png, print_table, write_json
-from codewm.evaluate.trace_metrics import METRIC_NAMES, aggregate, by_group, length_bucket, score_trace
+from codewm.evaluate.trace_metrics import METRIC_NAMES, aggregate, by_group, confidence_intervals, length_bucket, score_trace
 from codewm.format.cwm import format_frames
 from codewm.trace.types import Frame, Trace, build_context
 
@@ -153,3 +153,32 @@ def test_draw_png(tmp_path, make):
 def test_draw_png_without_groups_or_metrics(tmp_path):
     path = draw_png({"model": "m", "bench": "b", "n": 0}, tmp_path / "bare.png")
     assert path.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_print_table_shows_each_interval_and_the_stops():
+    result = full_result()
+    reals = [small_trace(x) for x in range(4)]
+    texts = [format_frames(reals[0].frames), format_frames(reals[1].frames[:3], complete=False), "garbage", format_frames(reals[3].frames)]
+    result["ci"] = confidence_intervals([score_trace(text, real) for text, real in zip(texts, reals)])
+    result["stops"] = {"complete": 2, "unparseable": 1, "repeated_state": 1}
+    # output pass@1 is 2 of 4: Wilson's interval; state exact match averages frames: bootstrap
+    assert result["ci"]["output_pass@1"]["method"] == "wilson"
+    assert (result["ci"]["output_pass@1"]["low"], result["ci"]["output_pass@1"]["high"]) == pytest.approx((15.0, 85.0), abs=0.1)
+    assert result["ci"]["state_exact_match"]["method"] == "bootstrap"
+    text = rendered(result)
+    lines = text.splitlines()
+    assert any("95% CI" in line for line in lines)
+    assert any("output_pass@1" in line and "50.0" in line and "[15.0, 85.0]" in line for line in lines)
+    state = result["ci"]["state_exact_match"]
+    assert any("state_exact_match" in line and f"[{state['low']:.1f}, {state['high']:.1f}]" in line for line in lines)
+    assert "95% CI: Wilson's for a pass/fail per program, else a bootstrap over programs" in text
+    assert "stops: complete 2, unparseable 1, repeated_state 1" in text
+    # a result without intervals (an older JSON file) prints as before: no third column
+    assert "95% CI" not in rendered(full_result())
+
+
+def test_draw_png_with_intervals(tmp_path):
+    result = full_result()
+    result["ci"] = {name: {"low": max(0.0, v - 10), "high": min(100.0, v + 10), "method": "bootstrap", "n": 4} for name, v in result["metrics"].items()}
+    path = draw_png(result, tmp_path / "ci.png")
+    assert path.read_bytes().startswith(PNG_SIGNATURE)

@@ -17,6 +17,7 @@ RUNS = [
     ("livecodebench", {}, None),
     ("livecodebench", {"via": "direct"}, None),
     ("traces-synthetic", {}, 60),
+    ("traces-synthetic-simple", {}, 60),
     ("traces-humaneval", {}, 60),
 ]
 
@@ -50,6 +51,12 @@ def test_the_oracle_scores_100_everywhere(oracle, name, overrides, limit):
         for label, group in groups.items():
             assert all(v == 100.0 for k, v in group.items() if k != "n"), (kind, label, group)
     assert len(result["cases"]) == result["n"]
+    # every figure has its 95 % interval, and every prediction ran to its end
+    assert set(result["ci"]) == set(result["metrics"])
+    for name, ci in result["ci"].items():
+        assert ci["high"] == 100.0 and ci["low"] <= 100.0 and ci["n"] == result["n"], (name, ci)
+    if bench.via == "trace":
+        assert result["stops"] == {"complete": result["n"]}
 
 
 @pytest.mark.parametrize("name, overrides, limit", RUNS)
@@ -60,6 +67,46 @@ def test_a_model_that_writes_nothing_scores_0_everywhere(name, overrides, limit)
     assert all(value == 0.0 for value in result["metrics"].values()), result["metrics"]
     if bench.via == "trace":
         assert {case["stop"] for case in result["cases"]} == {"end"}
+        assert result["stops"] == {"end": result["n"]}
+    for name, ci in result["ci"].items():
+        assert ci["low"] == 0.0, (name, ci)
+    # one pass/fail per program: Wilson's interval, wider than nothing even at 0 of n
+    for name in {"output_pass@1", "valid_format", "pass@1"} & set(result["ci"]):
+        assert result["ci"][name]["method"] == "wilson" and result["ci"][name]["high"] > 0
+
+
+def test_intervals_of_a_mixed_run():
+    """About half the programs right: Wilson's interval of output pass@1 from the count of
+    programs that passed, the bootstrap over programs for the per-frame metrics, and the
+    stop reasons counted."""
+    import zlib
+
+    from codewm.evaluate.stats import wilson
+    from codewm.predict.base import STEP_END, FrameStep
+    from codewm.predict.oracle import OraclePredictor
+
+    class HalfOracle(OraclePredictor):
+        """The real frames for about half the programs (by a hash of the context), nothing
+        for the others."""
+
+        def next_frames(self, requests):
+            steps = super().next_frames(requests)
+            return [step if zlib.crc32(r.context.encode()) % 2 else FrameStep("", STEP_END) for r, step in zip(requests, steps)]
+
+    predictor = HalfOracle()
+    try:
+        result = evaluate(predictor, load_benchmark("traces-synthetic"), limit=20)
+    finally:
+        predictor.close()
+    n = result["n"]
+    passed = round(result["metrics"]["output_pass@1"] * n / 100)
+    assert 0 < passed < n
+    assert result["stops"] == {"complete": passed, "end": n - passed} or result["stops"] == {"end": n - passed, "complete": passed}
+    low, high = wilson(passed, n)
+    ci = result["ci"]["output_pass@1"]
+    assert ci["method"] == "wilson" and (ci["low"], ci["high"]) == pytest.approx((100 * low, 100 * high), abs=1e-3)
+    state = result["ci"]["state_exact_match"]
+    assert state["method"] == "bootstrap" and state["low"] < result["metrics"]["state_exact_match"] < state["high"]
 
 
 def test_trace_metrics_on_a_built_dataset_split(tmp_path, oracle):
@@ -123,3 +170,26 @@ def test_bad_benchmarks_say_what_is_wrong(tmp_path):
 def test_direct_mode_samples_give_pass_at_k(oracle):
     result = evaluate(oracle, load_benchmark("cruxeval-o", via="direct", samples=5), limit=4)
     assert result["metrics"] == {"pass@1": 100.0, "pass@5": 100.0}
+
+
+def test_the_simple_tier_from_the_command_line(tmp_path):
+    """`codewm eval -m oracle -b traces-synthetic-simple -n 20`: straight-line held-out
+    programs, 100 % everywhere, each figure with its interval, every trace complete."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from codewm.cli import app
+
+    bench = load_benchmark("traces-synthetic-simple")
+    assert bench.source == {"kind": "synthetic", "count": 200, "seed": 90001, "mode": "simple"}
+    result = CliRunner(env={"COLUMNS": "160"}).invoke(app, ["eval", "-m", "oracle", "-b", "traces-synthetic-simple", "-n", "20", "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "traces-synthetic-simple — oracle (n=20)" in result.stdout and "95% CI" in result.stdout
+    assert "[83.9, 100.0]" in result.stdout  # output pass@1, 20 of 20: Wilson
+    assert "stops: complete 20" in result.stdout
+    document = json.loads((tmp_path / "traces-synthetic-simple-oracle.json").read_text())
+    assert document["n"] == 20 and set(document["metrics"].values()) == {100.0}
+    assert document["ci"]["output_pass@1"] == {"low": 83.8875, "high": 100.0, "method": "wilson", "n": 20}
+    assert all(case["id"].startswith("synthetic/simple/90001/") for case in document["cases"])
+    assert max(case["n_frames"] for case in document["cases"]) <= 32  # at most 4 statements: short traces

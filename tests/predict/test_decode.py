@@ -11,12 +11,16 @@ from codewm.predict.decode import (
     STOP_FRAME_TOO_LONG,
     STOP_MAX_FRAMES,
     STOP_MAX_TOKENS,
+    STOP_REPEATED_STATE,
+    STOP_UNKNOWN_LINE,
     STOP_UNPARSEABLE,
+    STOPS,
     DecodeLimits,
     predict_traces,
 )
 from codewm.predict.fake import EmptyLanguageModel, ScriptedLanguageModel
 from codewm.predict.model_predictor import ModelPredictor
+from codewm.trace.types import Frame, build_context
 
 
 def _frame_model(real_traces, corrupt=None):
@@ -93,8 +97,11 @@ def test_a_model_that_never_stops_writing_frames_is_cut_at_max_frames(contexts, 
     first = format_frames(real_traces[1].frames, complete=False).split(FRAME_SEP)
     line = next(piece for piece in first if piece.startswith("<|line_sep|>")) + FRAME_SEP
     lm = ScriptedLanguageModel(lambda prompt: first[0] + FRAME_SEP if prompt.endswith(format_prompt(real_traces[1].context)) else line)
-    p = predict_traces(ModelPredictor(lm), contexts[1:2], DecodeLimits(max_frames=20))[0]
+    # (it writes main's line over and over: without the early stops, only the cap ends it)
+    p = predict_traces(ModelPredictor(lm), contexts[1:2], DecodeLimits(max_frames=20, early_stops=False))[0]
     assert p.stop == STOP_MAX_FRAMES and len(p.trace.frames) == 20
+    early = predict_traces(ModelPredictor(lm), contexts[1:2], DecodeLimits(max_frames=20))[0]
+    assert early.stop == STOP_REPEATED_STATE and len(early.trace.frames) == 3
 
 
 @pytest.mark.parametrize("field", ["max_frames", "max_frame_tokens", "max_tokens", "batch_size"])
@@ -107,3 +114,142 @@ def test_logprobs_reach_the_steps(contexts, real_traces):
     lm = _frame_model(real_traces)
     p = predict_traces(ModelPredictor(lm), contexts[:1], logprobs=True)[0]
     assert p.steps and all(step.token_logprobs is not None for step in p.steps)
+
+
+# -- early stops: a model that has lost the thread ---------------------------------------------
+LOOP_SOURCE = "def f(n):\n    i = 0\n    while i < n:\n        i += 1\n    return i\n"
+
+
+def _reciting(context: str, frame_at):
+    """A model that writes `frame_at(k)` as frame k (each with its `".."` against the frames
+    before it, as the CWM writer writes them), for ever."""
+    head = format_prompt(context)
+
+    def continuation(prompt: str) -> str:
+        k = prompt[len(head):].count(FRAME_SEP)
+        frames = [frame_at(j) for j in range(k + 1)]
+        return format_frames(frames, complete=False).split(FRAME_SEP)[k] + FRAME_SEP
+
+    return ScriptedLanguageModel(continuation)
+
+
+def _looping_frames(k: int) -> Frame:
+    """The trace of f(3) up to its first `i += 1`, then `while` and `i += 1` for ever, with i
+    stuck at 0: a model that forgot to add 1."""
+    start = [
+        Frame("call", "def main():\n", 0, {}),
+        Frame("line", "    return f(3)\n", 0, {}),
+        Frame("call", "def f(n):\n", 1, {"n": "3"}),
+        Frame("line", "    i = 0\n", 1, {"n": "3"}),
+        Frame("line", "    while i < n:\n", 1, {"n": "3", "i": "0"}),
+        Frame("line", "        i += 1\n", 1, {"n": "3", "i": "0"}),
+    ]
+    if k < len(start):
+        return start[k]
+    return start[4] if (k - len(start)) % 2 == 0 else start[5]
+
+
+def test_a_model_that_loops_for_ever_stops_at_the_first_repeated_state():
+    context = build_context(LOOP_SOURCE, "f(3)")
+    lm = _reciting(context, _looping_frames)
+    p = predict_traces(ModelPredictor(lm), [context], DecodeLimits(max_frames=500))[0]
+    assert p.stop == STOP_REPEATED_STATE
+    # frame 7 (`while` with i still 0) is where frame 5 was: the frame is kept, nothing after it
+    assert len(p.trace.frames) == 7 and p.trace.frames[-1] == _looping_frames(4)
+    assert p.error == "frame 7 repeats the whole state of frame 5 (line 'while i < n:')"
+    assert '".."' in p.text.split(FRAME_SEP)[6]  # the model wrote i as unchanged: resolved before comparing
+    assert sum(len(prompts) for prompts, _ in lm.calls) == 7  # no model call after the repeat
+    assert not p.trace.complete and p.output is None
+    # without the early stops the same model runs on to the cap
+    capped = predict_traces(ModelPredictor(lm), [context], DecodeLimits(max_frames=40, early_stops=False))[0]
+    assert capped.stop == STOP_MAX_FRAMES and len(capped.trace.frames) == 40
+
+
+def test_a_changed_local_or_a_deeper_call_is_a_new_state():
+    """The same loop where the model does count (i = 0, 1, 2, ... for ever): never a repeat;
+    and a recursion that calls itself with the same argument for ever: deeper each time."""
+    context = build_context(LOOP_SOURCE, "f(3)")
+
+    def counting(k: int) -> Frame:
+        if k < 4:
+            return _looping_frames(k)
+        i = (k - 4) // 2
+        return Frame("line", "    while i < n:\n" if k % 2 == 0 else "        i += 1\n", 1, {"n": "3", "i": str(i)})
+
+    p = predict_traces(ModelPredictor(_reciting(context, counting)), [context], DecodeLimits(max_frames=60))[0]
+    assert p.stop == STOP_MAX_FRAMES and len(p.trace.frames) == 60
+
+    deep = build_context("def r(n):\n    return r(n)\n", "r(1)")
+
+    def recursing(k: int) -> Frame:
+        if k < 2:
+            return [Frame("call", "def main():\n", 0, {}), Frame("line", "    return r(1)\n", 0, {})][k]
+        depth = k // 2
+        return Frame("call", "def r(n):\n", depth, {"n": "1"}) if k % 2 == 0 else Frame("line", "    return r(n)\n", depth, {"n": "1"})
+
+    p = predict_traces(ModelPredictor(_reciting(deep, recursing)), [deep], DecodeLimits(max_frames=50))[0]
+    assert p.stop == STOP_MAX_FRAMES
+
+
+def test_a_frame_on_a_line_that_is_not_in_the_program_stops_decoding():
+    context = build_context(LOOP_SOURCE, "f(3)")
+
+    def inventing(k: int) -> Frame:
+        if k < 4:
+            return _looping_frames(k)
+        return Frame("line", "    i = i * 7\n", 1, {"n": "3", "i": "0"})
+
+    p = predict_traces(ModelPredictor(_reciting(context, inventing)), [context], DecodeLimits(max_frames=50))[0]
+    assert p.stop == STOP_UNKNOWN_LINE and len(p.trace.frames) == 5
+    assert p.error == "frame 5: its line 'i = i * 7' is not a line of the program"
+    assert STOP_UNKNOWN_LINE in STOPS and STOP_REPEATED_STATE in STOPS
+
+
+# Real runs that pass through the same *visible* state more than once: the early stops must
+# let each of them run to the end. (program, call, whether the trace shows a repeated state)
+REPEATING_REAL_RUNS = [
+    # one line calls f(0) twice from the same state: same stack, same locals, twice
+    ("def f(x):\n    if x > 0:\n        return f(x - 1) + f(x - 1)\n    return 1\n", "f(2)", True),
+    # a for loop over equal items: its place in the string is not a local
+    ("def f(s):\n    k = 0\n    for c in s:\n        if c == 'b':\n            k += 1\n    return k\n", "f('aaaa')", True),
+    # two lines with the same text: a trace cannot tell them apart
+    ("def f(ok):\n    ok = not ok\n    ok = not ok\n    ok = not ok\n    return ok\n", "f(False)", True),
+    # module state: the loop turns on a global the trace does not show
+    ("count = 0\n\ndef tick():\n    global count\n    count += 1\n    return count\n\ndef f():\n    while tick() < 4:\n        pass\n    return count\n", "f()", True),
+    # an object whose repr does not show its state
+    ("class C:\n    def __init__(self):\n        self.n = 0\n\n    def step(self):\n        self.n += 1\n        return self.n < 4\n\ndef f():\n    c = C()\n    while c.step():\n        pass\n    return c.n\n", "f()", True),
+    # a generator resumed from one line (`while True` in it; its caller runs no line of its own)
+    ("from itertools import islice\n\ndef ones():\n    while True:\n        yield 1\n\ndef f():\n    return list(islice(ones(), 4))\n", "f()", True),
+    # loops whose counters change, recursion: no repeat at all
+    (LOOP_SOURCE, "f(5)", False),
+    ("def fact(n):\n    if n <= 1:\n        return 1\n    return n * fact(n - 1)\n", "fact(5)", False),
+    ("def f(xs):\n    out = []\n    while xs:\n        out.append(xs.pop())\n    return out\n", "f([1, 1, 1])", False),
+]
+
+
+def _visible_repeat(frames) -> bool:
+    """Whether a trace passes the same visible state twice: the same call stack (each
+    function's latest frame: event, line text, locals) at two call/line frames."""
+    stack, seen = [], set()
+    for frame in frames:
+        if frame.event == "return":
+            stack = stack[: frame.depth]
+            continue
+        if frame.event == "exception":
+            continue
+        stack = stack[: frame.depth] + [(frame.event, frame.source, tuple(frame.locals.items()))]
+        if tuple(stack) in seen:
+            return True
+        seen.add(tuple(stack))
+    return False
+
+
+@pytest.mark.parametrize("source, call, repeats", REPEATING_REAL_RUNS)
+def test_real_traces_are_never_stopped_early(oracle, source, call, repeats):
+    context = build_context(source, call)
+    [real] = oracle.real_traces([context])
+    assert real.complete
+    assert _visible_repeat(real.frames) == repeats  # the test covers what it says it covers
+    [p] = predict_traces(oracle, [context])
+    assert p.stop == STOP_COMPLETE, (p.stop, p.error)
+    assert p.trace == real and p.text == format_frames(real.frames, complete=True)

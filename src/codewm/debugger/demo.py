@@ -4,6 +4,9 @@ bundled example, the real run is put beside it, and one HTML report holds them a
 Each example is a debugger session driven to its end (`continue` with no breakpoints), then
 `truth`. A model that never lets the entry point return would run on to the session's frame
 limit; the demo knows the real run's length and stops a prediction 16 frames after it.
+
+While an example takes more than a second, a spinner on stderr (a terminal only, never piped
+output) names it and counts the frames predicted so far (`codewm.debugger.shell.Spinner`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from codewm.debugger.session import DebugSession, Program, SessionLimits
-from codewm.debugger.shell import truth_lines
+from codewm.debugger.shell import Spinner, truth_lines
 from codewm.debugger.truth import Truth
 
 EXTRA_FRAMES = 16  # predicted frames allowed past the real run's length
@@ -40,25 +43,37 @@ def run_demo(
     max_frames: int = 2000,
     out: TextIO | None = None,
     on_example: Callable[[str], None] | None = None,
+    status: TextIO | None = None,
 ) -> list[DemoResult]:
     """Predict every example's trace with `predictor`, compare each with its real run, and
-    print the comparison to `out`."""
+    print the comparison to `out`. `status` (default: stderr) shows a spinner while an
+    example takes more than a second, when it is a terminal."""
     import sys
 
     out = out or sys.stdout
     results = []
-    for example in examples:
+    name = getattr(predictor, "name", "the model")
+    examples = list(examples)
+    for number, example in enumerate(examples, start=1):
         if on_example is not None:
             on_example(example.name)
         program = Program.function(example.source, example.call, f"{example.name}.py")
-        probe = DebugSession(program, predictor, sandbox=sandbox)
-        real = probe.real_run()
-        limit = min(max_frames, len(real.trace.frames) + EXTRA_FRAMES)
-        session = DebugSession(program, predictor, SessionLimits(max_frames=limit), sandbox=sandbox)
-        session._truth = real  # the same program: run it once
-        session.start()
-        session.cont()
-        truth = session.truth()
+        current: list[DebugSession] = []
+
+        def progress(example=example, number=number, current=current) -> str:
+            frames = len(current[0].steps) if current else 0
+            return f"{name} is predicting {example.name}.py ({number}/{len(examples)}): {frames} frame{'s' if frames != 1 else ''} so far"
+
+        with Spinner(progress, status):
+            probe = DebugSession(program, predictor, sandbox=sandbox)
+            real = probe.real_run()
+            limit = min(max_frames, len(real.trace.frames) + EXTRA_FRAMES)
+            session = DebugSession(program, predictor, SessionLimits(max_frames=limit), sandbox=sandbox)
+            session._truth = real  # the same program: run it once
+            current.append(session)
+            session.start()
+            session.cont()
+            truth = session.truth()
         results.append(DemoResult(example.name, example.call, session, truth))
         out.write(f"\n== {example.name}.py: {example.call} ==\n")
         for line in truth_lines(session, truth, rows_after_divergence=3):

@@ -16,9 +16,11 @@ from __future__ import annotations
 import cmd
 import os
 import re
+import shutil
 import sys
+import threading
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Callable, Iterable
 
 from codewm.debugger.confidence import RETURN_VALUE
 from codewm.debugger.session import ENDED_COMPLETE, DebuggerError, DebugSession, Motion, Step
@@ -74,16 +76,134 @@ def confidence_note(probability: float | None, edited: bool = False) -> str:
     return f"  ({percent(probability)}{mark})"
 
 
+class Spinner:
+    """A line on stderr saying that the model is at work, for work that takes a while.
+
+    Drawn only on a terminal (never into piped or scripted output, whose transcripts stay
+    byte for byte what they were) and only once the work has taken `delay` seconds, so quick
+    commands print nothing more. It redraws every `interval` seconds with `text()` (called on
+    its own thread: it should only read), and is erased (`\r`, clear line) when the work ends,
+    however it ends (Ctrl-C included), before anything else is printed.
+
+        with Spinner(lambda: f"predicting: {len(session.steps)} frames so far"):
+            session.cont()
+    """
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # rich's "dots" spinner
+    ASCII_FRAMES = "|/-\\"
+    ERASE = "\r\x1b[2K"  # to the line's start, clear the line
+
+    def __init__(self, text: Callable[[], str], stream: IO[str] | None = None, delay: float = 1.0, interval: float = 0.1) -> None:
+        self.text = text
+        self.stream = stream if stream is not None else sys.stderr
+        self.delay = delay
+        self.interval = interval
+        self.enabled = _is_terminal(self.stream)
+        self.frames = self.FRAMES if _can_encode(self.stream, self.FRAMES) else self.ASCII_FRAMES
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._drawn = False
+
+    def __enter__(self) -> "Spinner":
+        if self.enabled:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="codewm-spinner", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop drawing and erase the line (if it was drawn)."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        with self._lock:  # the drawing thread checks the flag under this lock: nothing is drawn after
+            if self._drawn:
+                self._write(self.ERASE)
+                self._drawn = False
+        self._thread.join(timeout=1.0)
+        self._thread = None
+
+    def _run(self) -> None:
+        if self._stop.wait(self.delay):
+            return  # done within the delay: nothing shown
+        turn = 0
+        while True:
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                try:
+                    text = self.text()
+                except Exception:  # what it reads changed under it: draw the next time
+                    text = None
+                if text is not None:
+                    width = max(shutil.get_terminal_size((80, 24)).columns - 1, 10)
+                    line = f"{self.frames[turn % len(self.frames)]} {text}"
+                    self._write(self.ERASE + line[:width])
+                    self._drawn = True
+            turn += 1
+            if self._stop.wait(self.interval):
+                return
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken terminal: the work goes on without
+            pass
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _can_encode(stream, text: str) -> bool:
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 class DebuggerShell(cmd.Cmd):
     prompt = "(codewm) "
     doc_header = "Commands (help NAME for one; pdb's abbreviations work, and so does any unique prefix):"
 
-    def __init__(self, session: DebugSession, stdout: IO[str] | None = None, stdin: IO[str] | None = None, history_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        session: DebugSession,
+        stdout: IO[str] | None = None,
+        stdin: IO[str] | None = None,
+        history_file: Path | None = None,
+        status: IO[str] | None = None,
+    ) -> None:
         super().__init__(stdin=stdin, stdout=stdout or sys.stdout)
         self.session = session
         self.history_file = history_file
+        self.status = status  # where the spinner of long motions goes (default: stderr, when a terminal)
         self.lastcmd = ""
         self.selected = 0  # frames up from the innermost (`up` / `down`); every motion resets it
+
+    def working(self, doing: str | None = None) -> Spinner:
+        """The spinner shown while the model predicts (or, with `doing`, something else runs)
+        for more than a second: what it is doing, to which program, and how far it got."""
+        session = self.session
+        name = self.program.name
+        before = session.predicted_frames
+
+        def text() -> str:
+            if doing is not None:
+                return doing
+            new = session.predicted_frames - before
+            return f"predicting {name}: step {len(session.steps)}, {new} new frame{'s' if new != 1 else ''} (Ctrl-C stops here)"
+
+        return Spinner(text, self.status)
 
     # -- output ---------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
@@ -207,17 +327,25 @@ class DebuggerShell(cmd.Cmd):
 
     def do_step(self, argument: str) -> None:
         """step [N]  (s): on to the next frame the model predicts, into calls."""
-        self._move(self.session.step(self._count(argument, "step")))
+        count = self._count(argument, "step")
+        with self.working():
+            motion = self.session.step(count)
+        self._move(motion)
 
     def do_next(self, argument: str) -> None:
         """next [N]  (n): on to the next line of this function. A call on the way is stepped
         over: the model predicts its return value without simulating its body."""
-        self._move(self.session.next(self._count(argument, "next")))
+        count = self._count(argument, "next")
+        with self.working():
+            motion = self.session.next(count)
+        self._move(motion)
 
     def do_out(self, argument: str) -> None:
         """out  (o, r, return, finish): on to the return of the current function."""
         self._no_argument(argument, "out")
-        self._move(self.session.out())
+        with self.working():
+            motion = self.session.out()
+        self._move(motion)
 
     def do_back(self, argument: str) -> None:
         """back [N]  (bk): back to the previous frame (the timeline is kept: stepping on again
@@ -229,7 +357,9 @@ class DebuggerShell(cmd.Cmd):
     def do_continue(self, argument: str) -> None:
         """continue  (c, cont): on to the next breakpoint, or the end of the prediction."""
         self._no_argument(argument, "continue")
-        self._move(self.session.cont())
+        with self.working():
+            motion = self.session.cont()
+        self._move(motion)
 
     def do_until(self, argument: str) -> None:
         """until [LINE]  (unt): on to a line numbered LINE or more in this function (without
@@ -240,9 +370,12 @@ class DebuggerShell(cmd.Cmd):
             line = int(argument)
             if not 1 <= line <= self.program.source_lines + (0 if self.program.script else 2):
                 raise DebuggerError(f"line {line} is not in {self.program.name}")
-            self._move(self.session.until(line + self.program.offset))
+            with self.working():
+                motion = self.session.until(line + self.program.offset)
         else:
-            self._move(self.session.until())
+            with self.working():
+                motion = self.session.until()
+        self._move(motion)
 
     def _move(self, motion: Motion) -> None:
         if motion.moved == 0 and motion.reason in ("end", "ended"):
@@ -408,14 +541,17 @@ class DebuggerShell(cmd.Cmd):
         """truth: run the real program in the sandbox and show real against predicted for the
         steps so far, with the first divergence marked."""
         self._no_argument(argument, "truth")
-        for line in truth_lines(self.session, self.session.truth()):
+        with self.working(f"running {self.program.name} in the sandbox (the real run)"):
+            truth = self.session.truth()
+        for line in truth_lines(self.session, truth):
             self.say(line)
 
     def do_restart(self, argument: str) -> None:
         """restart  (run): predict again from the first step (breakpoints are kept, edits are
         dropped)."""
         self._no_argument(argument, "restart")
-        self.session.restart()
+        with self.working():
+            self.session.restart()
         self.selected = 0
         self.say("restarted (breakpoints kept)")
         self.show_step()
@@ -441,7 +577,8 @@ class DebuggerShell(cmd.Cmd):
         """Start the session, run `commands`, then read more: from the terminal (line
         editing, history) when `interactive`, else from stdin lines, echoed."""
         commands = list(commands)
-        motion = self.session.start()
+        with self.working():
+            motion = self.session.start()
         self.say(self.banner())
         self.report_motion(motion)
         for command in commands:

@@ -7,6 +7,9 @@ All three take the same result dict:
       "bench": str,                  # which benchmark
       "n": int,                      # number of cases scored
       "metrics": {name: percent},    # macro-averages, 0-100 (e.g. trace_metrics.aggregate)
+      "ci": {name: {"low": percent, "high": percent, "method": "wilson" | "bootstrap", "n": int}},
+                                     # optional: the 95 % interval of each metric (evaluate.stats)
+      "stops": {reason: count},      # optional: why the predicted traces stopped (decode.STOPS)
       "by_group": {                  # optional breakdowns, by kind of group
         "difficulty" | "length": {label: {"n": int, metric-name: percent, ...}},
       },
@@ -28,6 +31,7 @@ import json
 import os
 from pathlib import Path
 
+from codewm.evaluate.stats import format_ci
 from codewm.evaluate.trace_metrics import bucket_start
 
 # Accuracy-by-length lines, in order of preference; "pass@1" serves benchmarks without trace
@@ -79,6 +83,9 @@ def _group_metrics(result: dict, groups: dict) -> list[str]:
     return [name for name in order if name in present] + [name for name in present if name not in order]
 
 
+# How the intervals were made (codewm.evaluate.stats), said under the table; fits 80 columns.
+_CI_NOTE = "95% CI: Wilson's for a pass/fail per program, else a bootstrap over programs"
+
 # Column headings of the breakdown tables, short enough for 80 columns.
 SHORT_NAMES = {
     "valid_format": "format",
@@ -92,20 +99,30 @@ SHORT_NAMES = {
 
 
 def print_table(result: dict, console=None) -> None:
-    """Print the metrics (one decimal) as a rich table titled "<bench> — <model> (n=N)", then
-    one table per group kind (rows: labels, columns: n and the metrics present)."""
+    """Print the metrics (one decimal) as a rich table titled "<bench> — <model> (n=N)", with
+    each metric's 95 % interval where the result has one; why the predicted traces stopped;
+    then one table per group kind (rows: labels, columns: n and the metrics present)."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
     title = _title(result)
+    intervals = result.get("ci") or {}
     # A title is wrapped to its table's width; keep the table wide enough for it on one line.
     table = Table(title=title, title_justify="left", min_width=len(title))
     table.add_column("metric")
     table.add_column("value", justify="right")
+    if intervals:
+        table.add_column("95% CI", justify="right")
     for name, value in (result.get("metrics") or {}).items():
-        table.add_row(name, _percent(value))
+        cells = [name, _percent(value)] + ([format_ci(intervals.get(name))] if intervals else [])
+        table.add_row(*cells)
     console.print(table)
+    if intervals:
+        console.print(_CI_NOTE, highlight=False)
+    stops = result.get("stops") or {}
+    if stops:
+        console.print("stops: " + ", ".join(f"{reason} {count}" for reason, count in stops.items()), highlight=False)
     for kind, groups in (result.get("by_group") or {}).items():
         if not groups or list(groups) == ["-"]:  # no labels: nothing to break down
             continue
@@ -147,7 +164,8 @@ def write_json(result: dict, path: str | Path) -> Path:
 def draw_png(result: dict, path: str | Path) -> Path:
     """Draw the run into a PNG at `path` (atomically) and return the path.
 
-    Left panel: a bar per metric (0-100, value labels). Right panel: accuracy against trace
+    Left panel: a bar per metric (0-100, value labels), with its 95 % interval as an error bar
+    where the result has one. Right panel: accuracy against trace
     length, one line per metric among "state_exact_match" and "output_pass@1" (else
     "pass@1"), over the length buckets of `result["by_group"]["length"]`; the panel says
     "no trace-length data" when there are none. Works for an empty run (n=0).
@@ -167,13 +185,21 @@ def draw_png(result: dict, path: str | Path) -> Path:
     if names:
         positions = range(len(names))
         values = [float(metrics[name]) for name in names]
-        left.barh(positions, values, height=0.6, color="tab:blue")
+        intervals = result.get("ci") or {}
+        # the 95 % interval of each bar as an error bar (none where the result has none)
+        errors = [[0.0] * len(names), [0.0] * len(names)]
+        for i, name in enumerate(names):
+            ci = intervals.get(name)
+            if isinstance(ci, dict) and isinstance(ci.get("low"), (int, float)) and isinstance(ci.get("high"), (int, float)):
+                errors[0][i] = max(0.0, values[i] - ci["low"])
+                errors[1][i] = max(0.0, ci["high"] - values[i])
+        left.barh(positions, values, height=0.6, color="tab:blue", xerr=errors if intervals else None, ecolor="black", capsize=3)
         left.set_yticks(list(positions), labels=names)
         # First metric at the top, as in the table; room for at least 3 rows so that a lone
         # metric (pass@1) is not drawn as one huge bar.
         left.set_ylim(max(len(names), 3) - 0.5, -0.5)
-        for y, value in zip(positions, values):
-            left.text(min(value, 100.0) + 1, y, f"{value:.1f}", va="center", fontsize=9)
+        for y, value, above in zip(positions, values, errors[1]):
+            left.text(min(value + above, 100.0) + 1, y, f"{value:.1f}", va="center", fontsize=9)  # past the error bar
     else:
         left.text(0.5, 0.5, "no metrics", ha="center", va="center", transform=left.transAxes)
         left.set_yticks([])

@@ -192,6 +192,7 @@ def evaluate(
                 "max_frames": limits.max_frames,
                 "max_frame_tokens": limits.max_frame_tokens,
                 "max_tokens": limits.max_tokens,
+                "decode_rules": limits.rules,
             },
             "seconds": round(time.perf_counter() - started, 3),
             # trace benchmarks compare with whole real traces: programs whose real run did
@@ -312,7 +313,7 @@ def _predict(predictor: Predictor, cases: list[_Case], limits: DecodeLimits, pro
     (each saved to `cache` as soon as it is finished)."""
     progress.start("predicting traces", len(cases))
     identity = _identity(predictor)
-    budget = (limits.max_frames, limits.max_frame_tokens, limits.max_tokens)
+    budget = (limits.max_frames, limits.max_frame_tokens, limits.max_tokens, limits.rules)
     keys = [prediction_key(identity, "trace", c.context, budget) for c in cases]
     predicted: list[PredictedTrace | None] = [None] * len(cases)
     todo = []
@@ -335,13 +336,15 @@ def _predict(predictor: Predictor, cases: list[_Case], limits: DecodeLimits, pro
     return predicted  # type: ignore[return-value]
 
 
-def _trace_rows(cases: list[_Case], predicted: list[PredictedTrace]) -> tuple[dict, dict, list[dict]]:
-    """Trace metrics per case, overall, per difficulty and per trace length."""
-    from codewm.evaluate.trace_metrics import aggregate, by_group, length_bucket, score_trace
+def _trace_rows(cases: list[_Case], predicted: list[PredictedTrace]) -> tuple[dict, dict, dict, list[dict]]:
+    """Trace metrics overall, their 95 % intervals, per difficulty and per trace length, and
+    per case."""
+    from codewm.evaluate.trace_metrics import aggregate, by_group, confidence_intervals, length_bucket, score_trace
 
     scores = [score_trace(p.text, c.real) for c, p in zip(cases, predicted)]
     metrics = aggregate(scores)
     metrics.pop("n", None)
+    intervals = confidence_intervals(scores)
     groups = {
         "difficulty": by_group(scores, [c.group for c in cases]),
         "length": by_group(scores, [length_bucket(len(c.real.frames)) for c in cases]),
@@ -366,13 +369,22 @@ def _trace_rows(cases: list[_Case], predicted: list[PredictedTrace]) -> tuple[di
                 "output_pass@1": s.output_pass_at_1,
             }
         )
-    return metrics, groups, rows
+    return metrics, intervals, groups, rows
+
+
+def _stop_counts(predicted: list[PredictedTrace]) -> dict[str, int]:
+    """How many predictions stopped for each reason (`codewm.predict.decode.STOPS`), most
+    frequent first."""
+    counts: dict[str, int] = {}
+    for p in predicted:
+        counts[p.stop] = counts.get(p.stop, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _run_traces(predictor: Predictor, cases: list[_Case], limits: DecodeLimits, progress: Progress, cache: PredictionCache | None) -> dict:
     predicted = _predict(predictor, cases, limits, progress, cache)
-    metrics, groups, rows = _trace_rows(cases, predicted)
-    return {"metrics": metrics, "by_group": groups, "cases": rows}
+    metrics, intervals, groups, rows = _trace_rows(cases, predicted)
+    return {"metrics": metrics, "ci": intervals, "stops": _stop_counts(predicted), "by_group": groups, "cases": rows}
 
 
 def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: DecodeLimits, sandbox, workers: int, progress: Progress, cache: PredictionCache | None) -> dict:
@@ -380,13 +392,16 @@ def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: Deco
     from codewm.evaluate.trace_metrics import length_bucket
 
     metrics: dict = {}
+    intervals: dict = {}
     groups: dict = {}
+    stops: dict | None = None
     rows: list[dict] = [{"id": c.id, "n_frames": len(c.real.frames) if c.real else 0, "difficulty": c.group} for c in cases]
     if bench.via == "trace":
         predicted = _predict(predictor, cases, limits, progress, cache)
         generations = {c.id: [p.output if p.output is not None else ""] for c, p in zip(cases, predicted)}
         raw = False
-        metrics, groups, rows = _trace_rows(cases, predicted)
+        metrics, intervals, groups, rows = _trace_rows(cases, predicted)
+        stops = _stop_counts(predicted)
     else:
         answers = _answers(predictor, [_answer_request(bench, c) for c in cases], limits.batch_size, progress, cache)
         generations = {c.id: list(a) for c, a in zip(cases, answers)}
@@ -398,10 +413,11 @@ def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: Deco
         scored = cruxeval.score(rows_by_id, generations, bench.mode, ks=ks, workers=workers, sandbox=sandbox, progress=progress.advance, raw=raw)
     else:
         scored = livecodebench.score(rows_by_id, generations, workers=workers, sandbox=sandbox, progress=progress.advance, raw=raw)
+    per_sample = scored.get("per_sample", {})
     for k in ks:
         if f"pass@{k}" in scored:
             metrics = {f"pass@{k}": scored[f"pass@{k}"], **metrics}
-    per_sample = scored.get("per_sample", {})
+            intervals = {f"pass@{k}": _pass_at_k_interval(per_sample, k, bench.samples), **intervals}
     for row, case in zip(rows, cases):
         sample = per_sample.get(case.id, {})
         n, c = sample.get("n", 0), sample.get("c", 0)
@@ -419,7 +435,22 @@ def _run_execution(predictor, bench: Benchmark, cases: list[_Case], limits: Deco
         for label, bucket in buckets.items():
             entry = merged.setdefault(label, {"n": bucket["n"]})
             entry["pass@1"] = 100.0 * bucket["_sum"] / bucket["n"]
-    return {"metrics": metrics, "by_group": groups, "cases": rows}
+    result = {"metrics": metrics, "ci": intervals, "by_group": groups, "cases": rows}
+    if stops is not None:
+        result["stops"] = stops
+    return result
+
+
+def _pass_at_k_interval(per_sample: dict, k: int, samples: int) -> dict:
+    """The 95 % interval of a pass@k: Wilson's when it is one pass/fail per case (k = 1, one
+    generation each), else the bootstrap over cases of each case's pass@k."""
+    from codewm.evaluate.cruxeval import sample_pass_at_k
+    from codewm.evaluate.stats import mean_ci, proportion_ci
+
+    values = [sample_pass_at_k(s["n"], s["c"], k) for s in per_sample.values()]
+    if k == 1 and samples == 1 and all(v in (0.0, 1.0) for v in values):
+        return proportion_ci(values)
+    return mean_ci(values)
 
 
 def _answers(predictor: Predictor, requests: list[AnswerRequest], batch_size: int, progress: Progress, cache: PredictionCache | None) -> list[list[str]]:

@@ -220,6 +220,24 @@ def aggregate(scores: list[TraceScore]) -> dict[str, float]:
     return out
 
 
+# Metrics that are one yes/no outcome per trace (their interval is Wilson's); the others average
+# per-frame (or per-object) scores within a trace (their interval is the bootstrap over traces).
+PROPORTIONS: tuple[str, ...] = ("valid_format", "output_pass@1")
+
+
+def confidence_intervals(scores: list[TraceScore]) -> dict[str, dict]:
+    """A 95 % interval for each metric `aggregate` reports, in percent (`codewm.evaluate.stats`):
+    Wilson's for the per-trace proportions (`PROPORTIONS`), the bootstrap over traces (the
+    clusters of frames) for the macro-averaged per-frame metrics."""
+    from codewm.evaluate.stats import mean_ci, proportion_ci
+
+    out: dict[str, dict] = {}
+    for name, field in _FIELDS.items():
+        values = [getattr(score, field) for score in scores]
+        out[name] = proportion_ci(values) if name in PROPORTIONS else mean_ci(values)
+    return out
+
+
 def by_group(scores: list[TraceScore], groups: list[str]) -> dict[str, dict]:
     """`aggregate` per group label (`groups[i]` labels `scores[i]`), each with its "n".
 

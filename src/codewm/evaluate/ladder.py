@@ -1,0 +1,665 @@
+"""The trace-or-direct question, asked properly: does writing the whole trace first (CWM's
+scratchpad) give better outputs than answering directly, as a function of how many dependent
+steps a program needs?
+
+    programs = ladder_cell("loop", k=5, n=300)            # 300 distinct held-out programs
+    result = run_ladder(trace_predictor, direct_predictor, families=("loop", "chain"), ks=range(1, 9), n=300)
+    print(format_table(result))
+
+**The ladder.** Programs that need exactly k dependent steps, k = 1..8, in two families:
+
+- `loop`: one loop whose body runs exactly k times, each iteration reading what the one before
+  wrote. Variants: an int accumulator (`acc = (acc * a + i) % m`, `(acc + a * i) % m`,
+  `(acc * acc + a) % m` over `range(k)`), a fold over a list of k digits
+  (`acc = (acc * a + x) % m`), a list built from its own last element
+  (`out.append((out[-1] * a + x) % m)`), and a string rebuilt from its previous value
+  (`s = c + s[::-1]`, `s = (s + c)[::-1]`) over a string of k letters.
+- `chain`: k straight-line assignments `x1 = ...`, `x2 = ...`, ... `xk = ...`, each using the
+  one before it (and sometimes an older one): `x2 = x1 * 2 - x0`, `x3 = (x2 + x1) % 7`, ...
+
+Every program is a function `f` called on literal arguments (the `main` wrapper of
+`build_context`, as every function-level trace). Program `index` of `(family, k, seed)` is
+made by its own `random.Random("codewm-ladder/{family}/{k}/{seed}/{index}")` (string seeds are
+hashed with SHA-512), so it is the same in every process. A cell (`ladder_cell`) takes the
+first n *distinct* programs of indices 0, 1, 2, ... (small k has few distinct programs: a
+cell holds fewer than n when the space runs out, and says so). Values stay small (mod, small
+ints, strings of at most a dozen letters), so a whole trace is a few dozen frames.
+
+The default seed, `HELD_OUT_SEED` = 91000, is used by no training preset (they use 7 and 0)
+nor by the traces-synthetic benchmark (90001); the ladder's shapes are not the synthetic
+generator's either.
+
+**The reference.** The expected output is never computed here: each program is run in the
+sandbox (`codewm.trace.sandbox`, the tracer the evaluation uses) and its real trace is the
+reference. `step_count` checks on the real trace that the program took exactly k steps (the
+loop's body line ran k times; k assignment lines of `f` ran), and `run_ladder` refuses a
+program that does not.
+
+**Paired scoring.** Both models see the same programs and are decoded the same way
+(`codewm.predict.decode.predict_traces`, the same `DecodeLimits`): the trace model writes the
+whole trace, the direct model (trained with `--target direct`, see
+`codewm.model.data.direct_text`) only `main`'s call, line and return. An answer is right when
+the outcome of the predicted trace (its entry point's return value, or the exception it
+raised) equals the real one: `output_pass@1` of `codewm.evaluate.trace_metrics.score_trace`,
+exactly as the traces-synthetic benchmark scores it.
+
+**Statistics, per cell (family, k) and per family over all k.** n pairs; each arm's accuracy
+with its 95 % Wilson interval; the discordant counts b (trace right, direct wrong) and c
+(direct right, trace wrong); McNemar's exact test (conditional on b + c discordant pairs,
+b ~ Binomial(b + c, 1/2) under "no difference"; two-sided p = min(1, 2 P(X <= min(b, c))),
+computed with `math.comb`); its mid-p version (the exact p less one point probability
+P(X = min(b, c)), less conservative, recommended by Fagerland et al. 2013); the accuracy
+difference trace - direct with the Agresti-Min 95 % interval for paired proportions (0.5 added
+to each cell of the 2x2 table, then the Wald interval); and, across all the per-k cells of the
+table, Holm's adjustment of the exact p-values (16 tests are 16 chances of a false alarm).
+
+**Equal compute** is the caller's duty: two checkpoints trained on the same tokens.
+`checkpoint_info` reads a checkpoint's `codewm.json` (`tokens`, `target`, `steps`) and
+`compute_warnings` says when the token counts differ by more than 5 %, when one is unknown,
+or when a model's training target is not its arm's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from codewm.programs.base import ProgramCase
+from codewm.trace.types import Trace, build_context
+
+FAMILIES = ("loop", "chain")
+HELD_OUT_SEED = 91000  # no training preset (7, 0) nor traces-synthetic (90001) uses it
+MAX_K = 8
+ARMS = ("trace", "direct")
+LEVEL = 0.95
+TOKEN_TOLERANCE = 0.05  # equal compute: token counts may differ by this fraction at most
+
+
+class LadderError(ValueError):
+    """A ladder that cannot be made or run as asked."""
+
+
+# -- the programs -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LadderProgram:
+    """One program of the ladder: `f` defined by `source`, called as `call`."""
+
+    family: str
+    k: int  # dependent steps
+    index: int  # position in the (family, k, seed) stream
+    seed: int
+    variant: str  # which shape of the family (e.g. "int-affine", "list-build", "chain")
+    source: str
+    call: str
+    step_line: str = ""  # loop: the body line that runs k times (stripped); chain: ""
+
+    @property
+    def id(self) -> str:
+        return f"ladder/{self.family}/k{self.k}/{self.seed}/{self.index}"
+
+    @property
+    def context(self) -> str:
+        return build_context(self.source, self.call)
+
+    def case(self) -> ProgramCase:
+        meta = {"family": self.family, "k": self.k, "index": self.index, "seed": self.seed, "variant": self.variant}
+        return ProgramCase(self.source, self.call, "ladder", self.id, meta)
+
+
+def _check_family_k(family: str, k: int) -> None:
+    if family not in FAMILIES:
+        raise LadderError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise LadderError(f"k must be an int within 1..{MAX_K}, got {k!r}")
+
+
+def ladder_program(family: str, k: int, index: int, seed: int = HELD_OUT_SEED) -> LadderProgram:
+    """Program `index` of `(family, k, seed)`: the same in every process."""
+    _check_family_k(family, k)
+    rng = random.Random(f"codewm-ladder/{family}/{k}/{seed}/{index}")
+    make = _loop_program if family == "loop" else _chain_program
+    variant, source, call, step_line = make(rng, k)
+    return LadderProgram(family, k, index, seed, variant, source, call, step_line)
+
+
+def ladder_cell(family: str, k: int, n: int, seed: int = HELD_OUT_SEED, max_tries: int | None = None) -> list[LadderProgram]:
+    """The first `n` distinct programs of `(family, k, seed)` (indices 0, 1, 2, ..., skipping
+    repeats of an earlier program). Fewer than `n` when `max_tries` (default 50 n + 100)
+    indices give no more: the space of small-k programs is small."""
+    _check_family_k(family, k)
+    if n < 0:
+        raise LadderError(f"n must be >= 0, got {n}")
+    tries = max_tries if max_tries is not None else 50 * n + 100
+    seen: set[tuple[str, str]] = set()
+    out: list[LadderProgram] = []
+    index = 0
+    while len(out) < n and index < tries:
+        program = ladder_program(family, k, index, seed)
+        index += 1
+        key = (program.source, program.call)
+        if key not in seen:
+            seen.add(key)
+            out.append(program)
+    return out
+
+
+_INT_BODIES = (
+    ("int-affine", "acc = (acc * a + i) % m"),
+    ("int-sum", "acc = (acc + a * i) % m"),
+    ("int-square", "acc = (acc * acc + a) % m"),
+)
+_STR_BODIES = (
+    ("str-flip", "s = c + s[::-1]"),
+    ("str-append-flip", "s = (s + c)[::-1]"),
+)
+_LETTERS = "abcde"
+
+
+def _loop_program(rng: random.Random, k: int) -> tuple[str, str, str, str]:
+    shape = rng.choice(("int", "int", "list-fold", "list-build", "str"))
+    m = rng.randint(5, 19)
+    a = rng.randint(2, 9)
+    if shape == "int":
+        variant, body = rng.choice(_INT_BODIES)
+        source = f"def f(acc, a, m):\n    for i in range({k}):\n        {body}\n    return acc\n"
+        return variant, source, f"f({rng.randrange(m)}, {a}, {m})", body
+    if shape == "list-fold":
+        body = "acc = (acc * a + x) % m"
+        xs = [rng.randint(0, 9) for _ in range(k)]
+        source = f"def f(xs, a, m):\n    acc = {rng.randrange(m)}\n    for x in xs:\n        {body}\n    return acc\n"
+        return "list-fold", source, f"f({xs!r}, {a}, {m})", body
+    if shape == "list-build":
+        body = "out.append((out[-1] * a + x) % m)"
+        xs = [rng.randint(0, 9) for _ in range(k)]
+        source = f"def f(xs, a, m):\n    out = [{rng.randrange(m)}]\n    for x in xs:\n        {body}\n    return out\n"
+        return "list-build", source, f"f({xs!r}, {a}, {m})", body
+    variant, body = rng.choice(_STR_BODIES)
+    start = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(1, 3)))
+    text = "".join(rng.choice(_LETTERS) for _ in range(k))
+    source = f"def f(s, t):\n    for c in t:\n        {body}\n    return s\n"
+    return variant, source, f"f({start!r}, {text!r})", body
+
+
+# Chain steps: (template, needs an older variable). p: the previous variable, q: an older one,
+# c: a small constant, m: a small modulus. Values are kept within -99..99 (see _chain_program).
+_CHAIN_STEPS = (
+    ("{p} + {c}", False),
+    ("{p} - {c}", False),
+    ("{p} * {c2}", False),
+    ("{p} % {m}", False),
+    ("{p} // 2", False),
+    ("abs({p} - {c})", False),
+    ("{p} * 2 - {q}", True),
+    ("{p} + {q}", True),
+    ("{p} - {q}", True),
+    ("({p} + {q}) % {m}", True),
+)
+_CHAIN_BOUND = 99
+
+
+def _chain_program(rng: random.Random, k: int) -> tuple[str, str, str, str]:
+    x0 = rng.randint(0, 20)
+    values = [x0]  # only to keep the values small while choosing steps; never the reference
+    lines = []
+    for j in range(1, k + 1):
+        options = [(t, q) for t, q in _CHAIN_STEPS if not q or j >= 2]
+        for _ in range(20):
+            template, needs_q = rng.choice(options)
+            r = rng.randrange(j - 1) if needs_q else None
+            c, c2, m = rng.randint(1, 9), rng.randint(2, 3), rng.randint(3, 11)
+            expr = template.format(p=f"x{j - 1}", q=f"x{r}", c=c, c2=c2, m=m)
+            value = _small_eval(template, values[j - 1], values[r] if r is not None else 0, c, c2, m)
+            if -_CHAIN_BOUND <= value <= _CHAIN_BOUND:
+                break
+        else:  # nothing small came up: fall back on a step that is always small
+            expr, value = f"x{j - 1} % {m}", values[j - 1] % m
+        values.append(value)
+        lines.append(f"    x{j} = {expr}\n")
+    source = "def f(x0):\n" + "".join(lines) + f"    return x{k}\n"
+    return "chain", source, f"f({x0})", ""
+
+
+def _small_eval(template: str, p: int, q: int, c: int, c2: int, m: int) -> int:
+    # The value of one chain step, for the bound only (the same Python operators).
+    return {
+        "{p} + {c}": lambda: p + c,
+        "{p} - {c}": lambda: p - c,
+        "{p} * {c2}": lambda: p * c2,
+        "{p} % {m}": lambda: p % m,
+        "{p} // 2": lambda: p // 2,
+        "abs({p} - {c})": lambda: abs(p - c),
+        "{p} * 2 - {q}": lambda: p * 2 - q,
+        "{p} + {q}": lambda: p + q,
+        "{p} - {q}": lambda: p - q,
+        "({p} + {q}) % {m}": lambda: (p + q) % m,
+    }[template]()
+
+
+_ASSIGNMENT = re.compile(r"^\s+x\d+ = ")
+
+
+def step_count(program: LadderProgram, trace: Trace) -> int:
+    """How many dependent steps the real trace shows: for a loop, how many times the body
+    line ran; for a chain, how many `xj = ...` lines of `f` ran."""
+    frames = [f for f in trace.frames if f.event == "line" and f.depth == 1]
+    if program.family == "loop":
+        return sum(f.source.strip() == program.step_line for f in frames)
+    return sum(bool(_ASSIGNMENT.match(f.source)) for f in frames)
+
+
+class LadderSource:
+    """The ladder as a program source (`codewm.programs.base.ProgramSource`), for the dataset
+    builder or a `traces` benchmark: every family and k, `n` programs each, cell by cell."""
+
+    name = "ladder"
+    batchable = True  # codewm's own programs
+
+    def __init__(self, n: int = 300, seed: int = HELD_OUT_SEED, families: Sequence[str] = FAMILIES, ks: Sequence[int] = tuple(range(1, MAX_K + 1))) -> None:
+        self.n, self.seed, self.families, self.ks = n, seed, tuple(families), tuple(ks)
+        for family in self.families:
+            for k in self.ks:
+                _check_family_k(family, k)
+
+    def cases(self) -> Iterator[ProgramCase]:
+        for family in self.families:
+            for k in self.ks:
+                for program in ladder_cell(family, k, self.n, self.seed):
+                    yield program.case()
+
+
+# -- statistics -------------------------------------------------------------------------------
+def wilson_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """The Wilson score interval of `successes` of `n`, as fractions (n = 0: (0, 1)):
+    `codewm.evaluate.stats.wilson`, the evaluation's own."""
+    from codewm.evaluate.stats import wilson
+
+    return wilson(successes, n, level)
+
+
+def _tail(b: int, c: int) -> tuple[int, int, int]:
+    """(P(X <= min(b, c)), P(X = min(b, c))) for X ~ Binomial(b + c, 1/2), as integer numerators
+    over 2 ** (b + c), and that power."""
+    if b < 0 or c < 0:
+        raise ValueError(f"discordant counts must be >= 0, got b={b}, c={c}")
+    n, low = b + c, min(b, c)
+    return sum(math.comb(n, i) for i in range(low + 1)), math.comb(n, low), 2**n
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """McNemar's exact test: the two-sided binomial p-value of b discordant pairs one way and
+    c the other, under p = 1/2: min(1, 2 P(X <= min(b, c))). No discordant pair gives 1."""
+    tail, _, total = _tail(b, c)
+    return min(1.0, 2 * tail / total)
+
+
+def mcnemar_midp(b: int, c: int) -> float:
+    """The mid-p McNemar test: the exact p-value less the probability of the observed count,
+    2 (P(X < min) + P(X = min) / 2), at most 1 (Fagerland, Lydersen and Laake 2013)."""
+    tail, point, total = _tail(b, c)
+    return min(1.0, (2 * tail - point) / total)
+
+
+def paired_difference_ci(both: int, b: int, c: int, neither: int, level: float = LEVEL) -> tuple[float, float]:
+    """The Agresti-Min interval of p(trace right) - p(direct right) from a paired 2x2 table
+    (both right, b: only trace right, c: only direct right, neither): 0.5 added to each cell,
+    then the Wald interval of the difference of paired proportions; clipped to [-1, 1]."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    n = both + b + c + neither + 2.0
+    b2, c2 = b + 0.5, c + 0.5
+    diff = (b2 - c2) / n
+    se = math.sqrt(max(0.0, (b2 + c2) - (b2 - c2) ** 2 / n)) / n
+    return max(-1.0, diff - z * se), min(1.0, diff + z * se)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of `pvalues` (same order), each at most 1."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    adjusted = [0.0] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def summarize(pairs: Sequence[tuple[bool, bool]]) -> dict:
+    """The paired figures of (trace right, direct right) pairs: see the module docstring.
+    Accuracies and intervals in percent."""
+    n = len(pairs)
+    both = sum(t and d for t, d in pairs)
+    b = sum(t and not d for t, d in pairs)
+    c = sum(d and not t for t, d in pairs)
+    neither = n - both - b - c
+    trace_right, direct_right = both + b, both + c
+    out = {"n": n, "both": both, "b": b, "c": c, "neither": neither}
+    for arm, right in (("trace", trace_right), ("direct", direct_right)):
+        low, high = wilson_interval(right, n)
+        out[arm] = {"right": right, "accuracy": 100.0 * right / n if n else 0.0, "ci": [round(100 * low, 2), round(100 * high, 2)]}
+    low, high = paired_difference_ci(both, b, c, neither)
+    out["difference"] = {"points": 100.0 * (b - c) / n if n else 0.0, "ci": [round(100 * low, 2), round(100 * high, 2)], "method": "agresti-min"}
+    out["p_exact"] = mcnemar_exact(b, c)
+    out["p_midp"] = mcnemar_midp(b, c)
+    return out
+
+
+# -- running ----------------------------------------------------------------------------------
+def _identity(predictor) -> str:
+    return str(getattr(predictor, "fingerprint", None) or getattr(predictor, "name", type(predictor).__name__))
+
+
+def real_traces(programs: Sequence[LadderProgram], sandbox=None, batch_size: int = 32) -> list:
+    """Each program run in the sandbox (`RunResult`s, in order). Ladder programs are codewm's
+    own, so up to `batch_size` share a sandbox process (`Sandbox.run_batch`)."""
+    from codewm.trace.sandbox import Program, Sandbox
+
+    own = sandbox is None
+    sandbox = sandbox or Sandbox(workers=1)
+    try:
+        return list(sandbox.map([Program.function(p.source, p.call) for p in programs], batch_size=batch_size))
+    finally:
+        if own:
+            sandbox.close()
+
+
+def _predict(predictor, contexts: Sequence[str], limits, cache) -> list[dict]:
+    """The predicted trace of each context, as {"text", "stop", "error", "tokens"}: saved ones
+    from `cache` (keyed like `codewm.evaluate.run`: model, context, limits), the rest decoded
+    and saved as each finishes."""
+    from codewm.evaluate.cache import prediction_key
+    from codewm.predict.decode import predict_traces
+
+    identity = _identity(predictor)
+    budget = (limits.max_frames, limits.max_frame_tokens, limits.max_tokens, limits.rules)
+    keys = [prediction_key(identity, "trace", context, budget) for context in contexts]
+    out: list[dict | None] = [cache.get(key) if cache is not None else None for key in keys]
+    todo = [i for i, item in enumerate(out) if item is None]
+
+    def save(position: int, item) -> None:
+        value = {"text": item.text, "stop": item.stop, "error": item.error, "tokens": item.tokens}
+        out[todo[position]] = value
+        if cache is not None:
+            cache.put(keys[todo[position]], value)
+
+    if todo:
+        predict_traces(predictor, [contexts[i] for i in todo], limits, on_finish=save)
+    return out  # type: ignore[return-value]
+
+
+def _judge(saved: dict, real: Trace) -> dict:
+    from codewm.evaluate.trace_metrics import score_trace
+    from codewm.format.cwm import parse_trace
+
+    score = score_trace(saved["text"], real)
+    predicted = parse_trace(saved["text"], real.context).trace
+    return {
+        "right": score.output_pass_at_1 == 1.0,
+        "output": predicted.output,
+        "stop": saved["stop"],
+        "frames": score.n_predicted_frames,
+        "tokens": saved["tokens"],
+    }
+
+
+def run_ladder(
+    trace_predictor,
+    direct_predictor,
+    families: Sequence[str] = FAMILIES,
+    ks: Iterable[int] = range(1, MAX_K + 1),
+    n: int = 300,
+    seed: int = HELD_OUT_SEED,
+    limits=None,
+    *,
+    cache=None,
+    sandbox=None,
+    limit_seconds: float | None = None,
+    log: Callable[[str], None] | None = None,
+    round_size: int | None = None,
+) -> dict:
+    """Both models on the same ladder programs, paired (see the module docstring).
+
+    Work goes in rounds that take the next few programs of every cell (so a run stopped by
+    `limit_seconds` has every cell about equally far): the round's programs are run in the
+    sandbox, then predicted by the trace model and by the direct model. No round starts after
+    `limit_seconds`; the result then covers the pairs finished (`"partial": true`). With a
+    `cache` (`codewm.evaluate.cache.PredictionCache`) every prediction is saved as it
+    finishes and reused by the next run. `log` gets one progress line per round.
+
+    Returns {"settings", "cells": [...], "families": {family: overall}, "partial", "rows",
+    "left_out", "seconds"}; each cell has family, k and the figures of `summarize`, plus the
+    mean generated tokens of each arm and the Holm-adjusted exact p-value.
+    """
+    from codewm.predict.decode import DecodeLimits
+    from codewm.trace.sandbox import Sandbox
+
+    limits = limits or DecodeLimits(max_frames=64, max_tokens=2048, batch_size=16)
+    ks = sorted(set(ks))
+    for family in families:
+        for k in ks:
+            _check_family_k(family, k)
+    if n < 1:
+        raise LadderError(f"n must be >= 1, got {n}")
+    started = time.monotonic()
+    cells = {(family, k): ladder_cell(family, k, n, seed) for family in families for k in ks}
+    step = round_size or max(1, math.ceil(4 * limits.batch_size / max(1, len(cells))))
+    rows: list[dict] = []
+    left_out: dict[str, int] = {}
+    partial = False
+    total = sum(len(p) for p in cells.values())
+    longest = max(len(p) for p in cells.values())
+    own_sandbox = sandbox is None
+    sandbox = sandbox or Sandbox(workers=1)
+    try:
+        for start in range(0, longest, step):
+            if limit_seconds is not None and time.monotonic() - started >= limit_seconds:
+                partial = True
+                break
+            batch = [p for programs in cells.values() for p in programs[start : start + step]]
+            rows.extend(_round(batch, trace_predictor, direct_predictor, limits, cache, sandbox, left_out))
+            if log is not None:
+                done = len(rows)
+                t = sum(r["trace"]["right"] for r in rows)
+                d = sum(r["direct"]["right"] for r in rows)
+                log(f"[{time.monotonic() - started:7.0f}s] {done}/{total} pairs; so far trace {100 * t / max(done, 1):.1f}% right, direct {100 * d / max(done, 1):.1f}%")
+    finally:
+        if own_sandbox:
+            sandbox.close()
+    return _report(rows, families, ks, n, seed, limits, cells, partial, left_out, time.monotonic() - started, trace_predictor, direct_predictor)
+
+
+def _round(batch, trace_predictor, direct_predictor, limits, cache, sandbox, left_out: dict) -> list[dict]:
+    """One round: the programs run in the sandbox, then predicted by both models; the rows."""
+    kept: list[tuple[LadderProgram, Trace]] = []
+    for program, result in zip(batch, real_traces(batch, sandbox)):
+        if result.status not in ("ok", "exception") or not result.trace.complete:
+            left_out[f"status:{result.status}"] = left_out.get(f"status:{result.status}", 0) + 1
+            continue
+        steps = step_count(program, result.trace)
+        if steps != program.k:
+            raise LadderError(f"{program.id}: the real run took {steps} dependent steps, not {program.k}:\n{program.source}{program.call}")
+        kept.append((program, result.trace))
+    contexts = [trace.context for _, trace in kept]
+    judged = {}
+    for arm, predictor in (("trace", trace_predictor), ("direct", direct_predictor)):
+        judged[arm] = [_judge(saved, trace) for saved, (_, trace) in zip(_predict(predictor, contexts, limits, cache), kept)]
+    return [
+        {
+            "id": program.id,
+            "family": program.family,
+            "k": program.k,
+            "variant": program.variant,
+            "real_frames": len(trace.frames),
+            "real_output": trace.output,
+            "trace": judged["trace"][i],
+            "direct": judged["direct"][i],
+        }
+        for i, (program, trace) in enumerate(kept)
+    ]
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _figures(rows: Sequence[dict]) -> dict:
+    out = summarize([(r["trace"]["right"], r["direct"]["right"]) for r in rows])
+    for arm in ARMS:
+        out[arm]["tokens_mean"] = round(_mean([r[arm]["tokens"] for r in rows]), 2)
+        out[arm]["frames_mean"] = round(_mean([r[arm]["frames"] for r in rows]), 2)
+    out["real_frames_mean"] = round(_mean([r["real_frames"] for r in rows]), 2)
+    return out
+
+
+def _report(rows, families, ks, n, seed, limits, cells, partial, left_out, seconds, trace_predictor, direct_predictor) -> dict:
+    table = []
+    for family in families:
+        for k in ks:
+            members = [r for r in rows if r["family"] == family and r["k"] == k]
+            table.append({"family": family, "k": k, "programs": len(cells[(family, k)]), **_figures(members)})
+    for cell, adjusted in zip(table, holm([cell["p_exact"] for cell in table])):
+        cell["p_holm"] = adjusted
+    overall = {family: {"family": family, "k": "all", **_figures([r for r in rows if r["family"] == family])} for family in families}
+    short = [f"{cell['family']}/k{cell['k']}: {cell['programs']} distinct programs" for cell in table if cell["programs"] < n]
+    return {
+        "settings": {
+            "trace_model": _identity(trace_predictor),
+            "direct_model": _identity(direct_predictor),
+            "families": list(families),
+            "ks": list(ks),
+            "n": n,
+            "seed": seed,
+            "max_frames": limits.max_frames,
+            "max_frame_tokens": limits.max_frame_tokens,
+            "max_tokens": limits.max_tokens,
+            "decode_rules": limits.rules,
+            "level": LEVEL,
+            "tests": "McNemar exact two-sided (binomial, p=1/2, math.comb) and mid-p; Holm over the per-k cells; difference: Agresti-Min",
+        },
+        "cells": table,
+        "families": overall,
+        "partial": partial,
+        "short_cells": short,
+        "left_out": left_out,
+        "seconds": round(seconds, 1),
+        "rows": rows,
+    }
+
+
+def _p(value: float) -> str:
+    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
+
+
+def format_table(result: dict) -> str:
+    """The result as a Markdown table: one row per (family, k), then one per family."""
+    lines = [
+        "| family | k | n | trace % [95% CI] | direct % [95% CI] | b | c | trace - direct, points [95% CI] | McNemar exact p | mid-p | Holm p |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def row(cell: dict, holm_p: str) -> str:
+        t, d, diff = cell["trace"], cell["direct"], cell["difference"]
+        return (
+            f"| {cell['family']} | {cell['k']} | {cell['n']} | {t['accuracy']:.1f} [{t['ci'][0]:.1f}, {t['ci'][1]:.1f}] "
+            f"| {d['accuracy']:.1f} [{d['ci'][0]:.1f}, {d['ci'][1]:.1f}] | {cell['b']} | {cell['c']} "
+            f"| {diff['points']:+.1f} [{diff['ci'][0]:+.1f}, {diff['ci'][1]:+.1f}] | {_p(cell['p_exact'])} | {_p(cell['p_midp'])} | {holm_p} |"
+        )
+
+    for family in result["settings"]["families"]:
+        for cell in result["cells"]:
+            if cell["family"] == family:
+                lines.append(row(cell, _p(cell["p_holm"])))
+        lines.append(row(result["families"][family], "-"))
+    return "\n".join(lines)
+
+
+def summary_json(result: dict) -> dict:
+    """The result without its per-program rows (the bench's last line)."""
+    return {key: value for key, value in result.items() if key != "rows"}
+
+
+# -- equal compute ----------------------------------------------------------------------------
+def checkpoint_dir(spec: str) -> Path | None:
+    """The checkpoint directory behind a model name (`builtin`, `builtin:DIR`, `hf:PATH`, or a
+    directory), None for models without one (oracle, openai:, ...)."""
+    kind, _, rest = spec.partition(":")
+    if kind == "builtin":
+        from codewm.predict.registry import BUILTIN_CHECKPOINT
+
+        return Path(rest) if rest else BUILTIN_CHECKPOINT
+    if kind == "hf" and rest:
+        return Path(rest)
+    if ":" not in spec and Path(spec).is_dir():
+        return Path(spec)
+    return None
+
+
+def checkpoint_info(spec: str) -> dict:
+    """What a model's `codewm.json` says about its training: {"spec", "dir", "tokens",
+    "target", "steps"}; the fields are None where unknown (no checkpoint, no provenance)."""
+    from codewm.model.checkpoint import PROVENANCE_FILE
+
+    directory = checkpoint_dir(spec)
+    info = {"spec": spec, "dir": str(directory) if directory else None, "tokens": None, "target": None, "steps": None}
+    if directory is None:
+        return info
+    try:
+        provenance = json.loads((directory / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return info
+    if isinstance(provenance, dict):
+        tokens = provenance.get("tokens")
+        info["tokens"] = tokens if isinstance(tokens, (int, float)) and not isinstance(tokens, bool) else None
+        info["target"] = provenance.get("target") or (provenance.get("settings") or {}).get("target")
+        info["steps"] = provenance.get("steps", provenance.get("step"))
+    return info
+
+
+def compute_warnings(trace_info: dict, direct_info: dict, tolerance: float = TOKEN_TOLERANCE) -> list[str]:
+    """Why the comparison may not be at equal compute: token counts more than `tolerance`
+    apart or unknown, or a model trained for the other arm's target."""
+    warnings = []
+    a, b = trace_info.get("tokens"), direct_info.get("tokens")
+    if a is None or b is None:
+        unknown = [info["spec"] for info in (trace_info, direct_info) if info.get("tokens") is None]
+        warnings.append(f"training tokens unknown for {', '.join(unknown)}: equal compute NOT checked")
+    elif max(a, b) > 0 and abs(a - b) / max(a, b) > tolerance:
+        warnings.append(
+            f"the models were NOT trained on equal tokens: trace {a:,} vs direct {b:,} "
+            f"({100 * abs(a - b) / max(a, b):.1f}% apart, more than {100 * tolerance:.0f}%): the comparison is not at equal compute"
+        )
+    for arm, info in (("trace", trace_info), ("direct", direct_info)):
+        target = info.get("target")
+        if target is not None and target != arm:
+            warnings.append(f"the {arm} model {info['spec']} was trained with target {target!r}, not {arm!r}")
+    return warnings
+
+
+__all__ = [
+    "FAMILIES",
+    "HELD_OUT_SEED",
+    "LadderError",
+    "LadderProgram",
+    "LadderSource",
+    "checkpoint_info",
+    "compute_warnings",
+    "format_table",
+    "holm",
+    "ladder_cell",
+    "ladder_program",
+    "mcnemar_exact",
+    "mcnemar_midp",
+    "paired_difference_ci",
+    "real_traces",
+    "run_ladder",
+    "step_count",
+    "summarize",
+    "summary_json",
+    "wilson_interval",
+]

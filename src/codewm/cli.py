@@ -109,11 +109,18 @@ def trace(
         raise typer.Exit(1)
 
 
-def _load_model(spec: str):
+_STRUCTURED_HELP = (
+    "Structure-aware decoding (--structured) or free text (--free): each frame's event, keys and source line "
+    "chosen by the model among what the program allows, only values written freely. Default: on for builtin "
+    "and builtin:DIR, off for hf:PATH; not available for openai: or oracle."
+)
+
+
+def _load_model(spec: str, structured: Optional[bool] = None):
     from codewm.predict.registry import ModelSpecError, load_predictor
 
     try:
-        return load_predictor(spec)
+        return load_predictor(spec, structured=structured)
     except ImportError as exc:
         _fail(f"model {spec!r} needs a package that is not installed ({exc}); `pip install 'codewm[model]'` installs torch and transformers")
     except (ModelSpecError, ValueError, OSError) as exc:
@@ -123,6 +130,7 @@ def _load_model(spec: str):
 @app.command()
 def demo(
     model: str = typer.Option("builtin", "--model", "-m", help="The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."),
+    structured: Optional[bool] = typer.Option(None, "--structured/--free", help=_STRUCTURED_HELP),
     count: int = typer.Option(3, "--count", "-n", help="How many of the bundled CRUXEval-style functions to add to the hand-written examples."),
     report: Path = typer.Option(Path("codewm-demo.html"), "--report", help="Where to write the HTML report."),
     max_frames: int = typer.Option(2000, help="Frames predicted per program at most."),
@@ -135,7 +143,7 @@ def demo(
     if count < 0 or max_frames < 1:
         _fail("--count must be 0 or more and --max-frames at least 1")
     examples = bundled_examples(count)
-    predictor = _load_model(model)
+    predictor = _load_model(model, structured)
     with _sandbox(isolation, 10_000, 10.0, 400) as sandbox:
         typer.secho(
             f"codewm demo: {getattr(predictor, 'name', model)} predicts the traces of {len(examples)} bundled programs; "
@@ -155,6 +163,7 @@ def debug(
     file: Path = typer.Argument(..., help="The Python file to debug: its functions (with --call) or a whole script."),
     call: Optional[str] = typer.Option(None, "--call", help="The call to debug, e.g. \"f(1, [2, 3])\"; without it, the whole script."),
     model: str = typer.Option("builtin", "--model", "-m", help="The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."),
+    structured: Optional[bool] = typer.Option(None, "--structured/--free", help=_STRUCTURED_HELP),
     command: Optional[list[str]] = typer.Option(None, "--command", "-c", help="A debugger command to run first (repeatable); the session ends after them unless the terminal is interactive."),
     commands: Optional[Path] = typer.Option(None, "--commands", help="A file of debugger commands, one per line ('#' starts a comment)."),
     report: Optional[Path] = typer.Option(None, "--report", help="At the end, write an HTML report: the code, predicted and real traces side by side."),
@@ -194,7 +203,7 @@ def debug(
     except ValueError as exc:
         _fail(str(exc))
     program = Program.function(source, call, file.name) if call is not None else Program.whole_script(source, file.name)
-    predictor = _load_model(model)
+    predictor = _load_model(model, structured)
     with _sandbox(isolation, 10_000, timeout, 400) as sandbox:
         session = DebugSession(program, predictor, limits, sandbox=sandbox)
         shell = DebuggerShell(session, history_file=HISTORY_FILE)
@@ -376,6 +385,7 @@ def _safe_name(text: str) -> str:
 def eval_main(
     ctx: typer.Context,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="oracle | builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | empty"),
+    structured: Optional[bool] = typer.Option(None, "--structured/--free", help=_STRUCTURED_HELP),
     bench: Optional[str] = typer.Option(None, "--bench", "-b", help="A benchmark name (`codewm eval list`) or a .toml file."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Evaluate the first N cases only."),
     data: Optional[str] = typer.Option(None, help="The benchmark's data: a file in its format, or a dataset directory (trace benchmarks)."),
@@ -419,6 +429,7 @@ def eval_main(
             benchmark = _replace(benchmark, source={**benchmark.source, **_key_values(source_option, "--source-option")})
         limits = DecodeLimits(max_frames=max_frames, max_frame_tokens=max_frame_tokens, batch_size=batch_size)
         options = {"device": device, "batch_size": batch_size} if model.split(":")[0] in ("builtin", "hf") else {}
+        options["structured"] = structured
         predictor = load_predictor(model, **{k: v for k, v in options.items() if v is not None})
     except (BenchmarkError, ModelSpecError, ValueError, ConnectionError, OSError) as exc:
         _fail(str(exc))

@@ -4,6 +4,11 @@ The prompt for frame k is CWM's: `<|begin_of_text|><|trace_context_start|>CONTEX
 followed by the k frames so far. A completion that ends with `<|frame_sep|>` is a frame; one
 that ends at the model's end-of-sequence (`<|end_of_text|>`) with nothing written ends the
 trace. Requests are sent to the model in one list, so a backend batches across programs.
+
+With `structured=True` (a local Hugging Face model only) frames are written by
+`codewm.predict.structured.StructuredDecoder` instead: the event, the keys and the source line
+chosen by the model among what the program allows, the values written freely. Requests it
+cannot write (a context that does not compile, an unusual prefix) are decoded freely.
 """
 
 from __future__ import annotations
@@ -26,21 +31,35 @@ from codewm.predict.base import (
 
 
 class ModelPredictor:
-    def __init__(self, lm: LanguageModel, name: str | None = None) -> None:
+    def __init__(self, lm: LanguageModel, name: str | None = None, structured: bool = False) -> None:
         self.lm = lm
         self.name = name or lm.name
+        self.decoder = None  # the structure-aware decoder, when on
+        if structured:
+            from codewm.predict.structured import StructuredDecoder
+
+            self.decoder = StructuredDecoder(lm)
+
+    @property
+    def structured(self) -> bool:
+        """Whether frames are decoded structure-aware (see the module docstring)."""
+        return self.decoder is not None
 
     @property
     def fingerprint(self) -> str:
-        """What identifies the model behind the name (its weights, where the backend knows)."""
-        return str(getattr(self.lm, "fingerprint", self.lm.name))
+        """What identifies the model behind the name (its weights, where the backend knows),
+        and how frames are decoded from it."""
+        return str(getattr(self.lm, "fingerprint", self.lm.name)) + ("+structured" if self.decoder is not None else "")
 
     def next_frames(self, requests: Sequence[FrameRequest]) -> list[FrameStep]:
         steps: list[FrameStep | None] = [None] * len(requests)
+        if self.decoder is not None:
+            steps = self.decoder.next_frames(requests)
         # One model call per distinct budget (normally one for the whole list).
         groups: dict[tuple[int, bool], list[int]] = {}
         for i, request in enumerate(requests):
-            groups.setdefault((request.max_tokens, request.logprobs), []).append(i)
+            if steps[i] is None:
+                groups.setdefault((request.max_tokens, request.logprobs), []).append(i)
         for (max_tokens, logprobs), indices in groups.items():
             prompts = [format_prompt(requests[i].context) + requests[i].frames_text + requests[i].prefix for i in indices]
             completions = self.lm.complete(prompts, Sampling(max_tokens=max_tokens, stop=(FRAME_SEP,), logprobs=logprobs))

@@ -9,6 +9,13 @@
     package.module.Class    an import string: a Predictor, or a LanguageModel to wrap
 
 Options for the Hugging Face backends: device, dtype, batch_size.
+
+`structured` (a `load_predictor` option): structure-aware decoding
+(`codewm.predict.structured`): the event, the keys and the source line of each frame chosen
+among what the program allows, the values written freely. None (the default) means on for
+codewm's own models (`builtin`, `builtin:DIR`) and off for `hf:PATH`; True asks for it
+(only local Hugging Face models have it: an `openai:` server gives no prompt
+log-probabilities); False decodes frames as free text.
 """
 
 from __future__ import annotations
@@ -62,26 +69,51 @@ def load_language_model(spec: str, **options) -> LanguageModel:
     return obj(**options) if isinstance(obj, type) else obj
 
 
-def load_predictor(spec: str, **options) -> Predictor:
+def load_predictor(spec: str, structured: bool | None = None, **options) -> Predictor:
     """The `Predictor` behind `spec` (see the module docstring)."""
     if not isinstance(spec, str) or not spec:
         raise ModelSpecError(f"a model name is a non-empty string, got {spec!r}")
-    from codewm.predict.model_predictor import ModelPredictor
-
+    kind = spec.partition(":")[0]
+    if structured and kind not in ("builtin", "hf") and kind in (*KINDS, "oracle"):
+        raise ModelSpecError(
+            f"structure-aware decoding needs a local Hugging Face model (builtin, builtin:DIR, hf:PATH), not {spec!r}"
+            + (": an OpenAI-compatible server returns no prompt log-probabilities to choose with" if kind == "openai" else "")
+        )
     if spec == "oracle":
         from codewm.predict.oracle import OraclePredictor
 
         return OraclePredictor(**options)
-    kind = spec.partition(":")[0]
     if kind in KINDS:
-        return ModelPredictor(load_language_model(spec, **options), name=spec)
+        lm = load_language_model(spec, **options)
+        if structured is None:  # the default: on for codewm's own models, where they can
+            return _model_predictor(lm, spec, kind == "builtin", quiet=True)
+        return _model_predictor(lm, spec, structured)
     obj = _import(spec)
     instance = obj(**options) if isinstance(obj, type) else obj
     if isinstance(instance, Predictor):
+        if structured:
+            raise ModelSpecError(f"{spec!r} is a Predictor: structure-aware decoding applies to language models")
         return instance
     if isinstance(instance, LanguageModel):
-        return ModelPredictor(instance, name=spec)
+        return _model_predictor(instance, spec, bool(structured))
     raise ModelSpecError(f"{spec!r} is neither a Predictor nor a LanguageModel")
+
+
+def _model_predictor(lm: LanguageModel, spec: str, structured: bool, quiet: bool = False) -> Predictor:
+    """`lm` as a predictor, structure-aware if asked; `quiet`: free where the model cannot be
+    (a checkpoint whose tokenizer lacks the trace tokens) instead of an error."""
+    from codewm.predict.model_predictor import ModelPredictor
+
+    if not structured:
+        return ModelPredictor(lm, name=spec)
+    from codewm.predict.structured import StructuredUnavailable
+
+    try:
+        return ModelPredictor(lm, name=spec, structured=True)
+    except StructuredUnavailable as exc:
+        if quiet:
+            return ModelPredictor(lm, name=spec)
+        raise ModelSpecError(f"{spec!r}: no structure-aware decoding: {exc}") from None
 
 
 def _import(spec: str):

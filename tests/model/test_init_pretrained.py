@@ -40,7 +40,7 @@ def test_fine_tuning_starts_from_smollm2s_gguf_weights(smoke_data, tmp_path):
     result = train(preset, tmp_path / "run", TrainOptions(data=str(smoke_data), init="smollm2", lora=4, device="cpu"), log=None)
     assert result.steps == 1 and result.val_loss is not None
     provenance = json.loads((result.checkpoint / "codewm.json").read_text())
-    assert provenance["init"] == "smollm2" and 130e6 < provenance["parameters"] < 140e6
+    assert provenance["init"] == "smollm2" and 134e6 < provenance["parameters"] < 170e6  # 134.5M, plus an untied output layer with LoRA
     # the pretrained model already writes text: its validation loss is far below a fresh model's
     assert result.val_loss < 4.0
     exported = export_checkpoint(result.checkpoint, tmp_path / "export", dtype="bfloat16")

@@ -68,9 +68,12 @@ def test_smoke_checkpoint_loads_through_every_predictor(smoke_run, tmp_path):
     assert model.config.model_type == "llama"
     contexts = [build_context(source, call) for source, call in PROGRAMS]
     limits = DecodeLimits(max_frames=30, max_frame_tokens=96, batch_size=2)
-    builtin = predict_traces(load_predictor(f"builtin:{checkpoint}", device="cpu"), contexts, limits)
+    builtin = predict_traces(load_predictor(f"builtin:{checkpoint}", device="cpu", structured=False), contexts, limits)
     hf = predict_traces(load_predictor(f"hf:{checkpoint}", device="cpu"), contexts, limits)
     assert [p.text for p in hf] == [p.text for p in builtin]
+    # structure-aware decoding is the default for codewm's own checkpoints, an option for hf:
+    structured = predict_traces(load_predictor(f"builtin:{checkpoint}", device="cpu"), contexts, limits)
+    assert [p.text for p in predict_traces(load_predictor(f"hf:{checkpoint}", device="cpu", structured=True), contexts, limits)] == [p.text for p in structured]
     # even a 120-step model has learned how a trace starts: main's call frame
     assert all(p.trace.frames and p.trace.frames[0].event == "call" and p.trace.frames[0].source == "def main():\n" for p in builtin)
 

@@ -192,6 +192,12 @@ def _load_init(spec: str, device):
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(path, **extra)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **extra)
+    if gguf_file:
+        # transformers dequantizes GGUF weights to fp32 as it loads them, yet keeps the model
+        # marked quantized, which refuses save_pretrained: it is a plain model now.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
     vocab = tokenizer.get_vocab()
     missing = [token for token in SPECIAL_TOKENS if token not in vocab]
     added = 0

@@ -31,7 +31,7 @@ def terminal(tmp_path):
     children = []
 
     def start(*extra: str) -> pexpect.spawn:
-        env = dict(os.environ, NO_COLOR="1", TERM="xterm", CODEWM_HISTORY=str(tmp_path / "history"), COLUMNS="160")
+        env = dict(os.environ, NO_COLOR="1", TERM="xterm", CODEWM_HISTORY=str(tmp_path / "history"), COLUMNS="160", CODEWM_NO_SPINNER="1")
         child = pexpect.spawn(
             sys.executable,
             ["-m", "codewm.cli", "debug", str(tmp_path / "prog.py"), "--call", "total([1, 2, 3])", "--model", "oracle", *extra],

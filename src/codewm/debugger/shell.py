@@ -98,7 +98,8 @@ class Spinner:
         self.stream = stream if stream is not None else sys.stderr
         self.delay = delay
         self.interval = interval
-        self.enabled = _is_terminal(self.stream)
+        # CODEWM_NO_SPINNER=1 turns it off (scripted terminal sessions, screen recordings)
+        self.enabled = _is_terminal(self.stream) and not os.environ.get("CODEWM_NO_SPINNER")
         self.frames = self.FRAMES if _can_encode(self.stream, self.FRAMES) else self.ASCII_FRAMES
         self._stop = threading.Event()
         self._lock = threading.Lock()

@@ -259,7 +259,8 @@ def dataset_stats(
     """Print (and plot) trace length, value length, events and statuses of a dataset."""
     from rich.console import Console
 
-    from codewm.dataset.stats import DatasetError, compute_stats, plot_stats, stats_table
+    from codewm.dataset.read import DatasetError
+    from codewm.dataset.stats import compute_stats, plot_stats, stats_table
 
     try:
         stats = compute_stats(directory)
@@ -282,7 +283,7 @@ def dataset_export(
 ) -> None:
     """Export a dataset for trainers (Hugging Face datasets, pyarrow)."""
     from codewm.dataset.export import export_dataset
-    from codewm.dataset.stats import DatasetError
+    from codewm.dataset.read import DatasetError
 
     try:
         written = export_dataset(directory, out, export_format)
@@ -536,7 +537,7 @@ def train(
     from rich.console import Console
 
     from codewm.dataset.config import ConfigError
-    from codewm.dataset.stats import DatasetError
+    from codewm.dataset.read import DatasetError
     from codewm.model.data import TrainingDataError
     from codewm.model.presets import PresetError, get_preset
     from codewm.model.train import TrainError, TrainOptions, export_checkpoint

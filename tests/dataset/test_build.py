@@ -17,7 +17,7 @@ import pytest
 
 from codewm.dataset.build import build_dataset
 from codewm.dataset.config import ConfigError, config_from_dict, load_config
-from codewm.dataset.records import read_jsonl_gz
+from codewm.dataset.read import read_jsonl_gz
 
 LIMITS = {"wall_seconds": 10.0, "cpu_seconds": 10.0, "max_steps": 400}
 

@@ -10,9 +10,9 @@ import pytest
 
 from codewm.dataset import plan as plan_module
 from codewm.dataset.config import config_from_dict
-from codewm.dataset.plan import Plan, iter_plan, program_digest
+from codewm.dataset.fingerprint import prepare_program, program_digest
+from codewm.dataset.plan import Plan, iter_plan
 from codewm.dataset.prepare import PreparePool
-from codewm.dataset.plan import prepare_program
 
 
 def _config(sources: list[dict]):
@@ -78,7 +78,7 @@ def test_digests_do_not_depend_on_the_hash_seed():
     import sys
 
     source = 'def f(x):\n    return x in {"a", "b", "c", "dd"} or x == (1, frozenset({"q", "r"}))\n'
-    code = f"from codewm.dataset.plan import program_digest; print(program_digest({source!r}))"
+    code = f"from codewm.dataset.fingerprint import program_digest; print(program_digest({source!r}))"
     seen = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
         for seed in ("1", "2", "3", "4")

@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codewm.dataset import records
-from codewm.dataset.plan import assign_split, program_digest
+from codewm.dataset.read import read_jsonl_gz
+from codewm.dataset.fingerprint import program_digest
+from codewm.dataset.plan import assign_split
 
 
 @settings(max_examples=400, deadline=None)
@@ -53,4 +55,4 @@ def test_shard_bytes_are_stable(tmp_path):
     first = records.write_shard(tmp_path / "a", "train/shard-00000", rows, ("jsonl.gz", "parquet"))
     second = records.write_shard(tmp_path / "b", "train/shard-00000", rows, ("jsonl.gz", "parquet"))
     assert first == second and not list(tmp_path.rglob("*.tmp"))
-    assert records.read_jsonl_gz(tmp_path / "a" / "train" / "shard-00000.jsonl.gz") == rows
+    assert read_jsonl_gz(tmp_path / "a" / "train" / "shard-00000.jsonl.gz") == rows

@@ -11,7 +11,8 @@ from codewm.cli import app
 from codewm.dataset.build import build_dataset
 from codewm.dataset.config import config_from_dict
 from codewm.dataset.export import export_dataset
-from codewm.dataset.stats import DatasetError, compute_stats
+from codewm.dataset.read import DatasetError
+from codewm.dataset.stats import compute_stats
 from codewm.format.cwm import parse_trace
 
 runner = CliRunner(env={"COLUMNS": "160"})

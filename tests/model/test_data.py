@@ -62,7 +62,7 @@ def test_iter_texts_names_a_missing_split_and_a_bad_target(smoke_data, tmp_path)
         next(iter_texts(smoke_data, "dev"))
     with pytest.raises(TrainingDataError, match="target must be one of"):
         next(iter_texts(smoke_data, "train", target="answers"))
-    from codewm.dataset.stats import DatasetError
+    from codewm.dataset.read import DatasetError
 
     with pytest.raises(DatasetError, match="no manifest.json"):
         next(iter_texts(tmp_path, "train"))

@@ -24,7 +24,8 @@ import codewm
 from codewm.dataset.config import BuildConfig, ConfigError
 from codewm.dataset.engines import make_engine
 from codewm.dataset.plan import Plan, Shard, iter_plan
-from codewm.dataset.records import atomic_write_json, write_shard
+from codewm.dataset.read import atomic_write_json
+from codewm.dataset.records import write_shard
 
 MANIFEST_FORMAT = "codewm.dataset"
 MANIFEST_VERSION = 1

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codewm.dataset.records import _atomic_write, record_trace
-from codewm.dataset.stats import iter_records, load_manifest
+from codewm.dataset.read import atomic_write, iter_records, load_manifest
+from codewm.dataset.records import record_trace
 
 EXPORT_FORMATS = ("hf",)
 
@@ -83,6 +83,6 @@ def export_dataset(directory: str | Path, out: str | Path, fmt: str = "hf") -> d
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
         path = out / f"{split}.parquet"
-        _atomic_write(path, sink.getvalue())
+        atomic_write(path, sink.getvalue())
         written[split] = path
     return written

@@ -22,6 +22,7 @@ import threading
 import traceback
 from typing import Iterator
 
+from codewm.dataset.fingerprint import prepare_program
 from codewm.programs.base import ProgramCase, make_source
 from codewm.trace.sandbox import package_root
 
@@ -31,9 +32,7 @@ AHEAD = 3  # ranges queued per helper beyond the one it works on
 
 def prepare(case: ProgramCase) -> tuple:
     """What the plan needs of a case that costs CPU: (case, digest, compiled context for
-    the sandbox or None, call key); see `codewm.dataset.plan.prepare_program`."""
-    from codewm.dataset.plan import prepare_program
-
+    the sandbox or None, call key); see `codewm.dataset.fingerprint.prepare_program`."""
     return (case, *prepare_program(case.source, case.call))
 
 

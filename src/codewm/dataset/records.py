@@ -9,13 +9,12 @@ the same bytes.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
-import os
 import re
 from pathlib import Path
 
+from codewm.dataset.read import atomic_write
 from codewm.format.cwm import describe_steps
 
 try:
@@ -75,22 +74,6 @@ def make_record(planned, result, max_trace_tokens: int) -> dict:
     }
 
 
-def _atomic_write(path: Path, data: bytes) -> str:
-    """Write `data` to `path` atomically and durably; return its sha256."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-    return hashlib.sha256(data).hexdigest()
-
-
 def jsonl_gz_bytes(records: list[dict]) -> bytes:
     raw = "".join(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records).encode()
     buffer = io.BytesIO()
@@ -130,7 +113,7 @@ def write_shard(directory: Path, name: str, records: list[dict], formats: tuple[
     for fmt in formats:
         data = jsonl_gz_bytes(records) if fmt == "jsonl.gz" else parquet_bytes(records)
         target = path.with_name(f"{path.name}.{fmt}")
-        written[f"{name}.{fmt}"] = _atomic_write(target, data)
+        written[f"{name}.{fmt}"] = atomic_write(target, data)
     return written
 
 
@@ -144,11 +127,3 @@ def record_trace(record: dict):
         frame.lineno = lineno
     return trace
 
-
-def read_jsonl_gz(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
-
-
-def atomic_write_json(path: Path, data: dict) -> str:
-    return _atomic_write(path, (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode())

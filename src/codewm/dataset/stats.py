@@ -7,41 +7,11 @@ only when drawing).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codewm.dataset.records import read_jsonl_gz, record_trace
-
-
-class DatasetError(ValueError):
-    """A folder that is not a (finished) codewm dataset."""
-
-
-def load_manifest(directory: str | Path) -> dict:
-    path = Path(directory) / "manifest.json"
-    if not path.exists():
-        raise DatasetError(f"{directory}: no manifest.json (not a finished codewm dataset build)")
-    try:
-        manifest = json.loads(path.read_text())
-    except ValueError as exc:
-        raise DatasetError(f"{path}: not valid JSON: {exc}") from None
-    if manifest.get("format") != "codewm.dataset":
-        raise DatasetError(f"{path}: not a codewm dataset manifest")
-    return manifest
-
-
-def iter_records(directory: str | Path, split: str | None = None):
-    """Every record of a dataset, shard by shard in manifest order (from the jsonl.gz files)."""
-    directory = Path(directory)
-    manifest = load_manifest(directory)
-    for shard in manifest["shards"]:
-        if split is not None and not shard["name"].startswith(f"{split}/"):
-            continue
-        path = directory / f"{shard['name']}.jsonl.gz"
-        if not path.exists():
-            raise DatasetError(f"{path}: missing (the manifest lists it; was the build built with formats without jsonl.gz?)")
-        yield from read_jsonl_gz(path)
+from codewm.dataset.read import iter_records, load_manifest
+from codewm.dataset.records import record_trace
 
 
 def _percentiles(values: list[int]) -> dict:

@@ -251,7 +251,7 @@ def _attach_real_traces(cases: list[_Case], sandbox, progress: Progress) -> None
 def _trace_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress, left_out: dict[str, int]) -> list[_Case]:
     if bench.data is not None:
         from codewm.dataset.records import record_trace
-        from codewm.dataset.stats import DatasetError, iter_records
+        from codewm.dataset.read import DatasetError, iter_records
 
         cases = []
         try:

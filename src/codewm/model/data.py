@@ -59,7 +59,7 @@ def direct_text(trace_text: str) -> str:
 
 
 def _shard_paths(directory: Path, split: str) -> list[Path]:
-    from codewm.dataset.stats import load_manifest
+    from codewm.dataset.read import load_manifest
 
     manifest = load_manifest(directory)
     paths = [directory / f"{shard['name']}.jsonl.gz" for shard in manifest["shards"] if shard["name"].startswith(f"{split}/")]
@@ -76,7 +76,7 @@ def iter_texts(directory: str | Path, split: str, target: str = "trace", seed: i
     shuffles the records of `shuffle_shards` consecutive shards together; the order depends
     only on `seed`, so a resumed run sees exactly the stream it would have seen.
     """
-    from codewm.dataset.records import read_jsonl_gz
+    from codewm.dataset.read import read_jsonl_gz
 
     if target not in TARGETS:
         raise TrainingDataError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")

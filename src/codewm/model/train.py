@@ -277,7 +277,7 @@ def lr_at(preset: Preset, step: int, decay_start: int | None = None, decay_steps
 
 
 def _run_settings(preset: Preset, options: TrainOptions, data_dir: Path) -> dict:
-    from codewm.dataset.stats import load_manifest
+    from codewm.dataset.read import load_manifest
 
     manifest = load_manifest(data_dir)
     return {

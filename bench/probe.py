@@ -10,9 +10,9 @@ uses), traced in the sandbox the way the dataset builder traces (`Sandbox.run_ba
 text=True)`); programs whose run does not finish by itself are left out and counted. With
 --data the first N texts of a built dataset's split are probed.
 
-Prints a table and the recipe's gates (codewm.model.probe.GATES: copying formed, actions and
-call-frame literals copied, frame 2 right), then as its last line a JSON object with the
-figures.
+Prints a table and the recipe's gates (codewm.model.probe_report.GATES: copying formed,
+actions and call-frame literals copied, frame 2 right), then as its last line a JSON object
+with the figures.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def main() -> None:
 
     import torch
 
-    from codewm.model.probe import check_gates, format_probe, load_model, probe, resolve_model_dir
+    from codewm.model.probe import load_model, probe, resolve_model_dir
+    from codewm.model.probe_report import check_gates, format_probe
 
     if args.threads:
         torch.set_num_threads(args.threads)

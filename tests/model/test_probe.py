@@ -12,7 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from codewm.format.cwm import FRAME_SEP, parse_trace  # noqa: E402
-from codewm.model.probe import PARTS, TextLayout, format_probe, induction_score, part_of_characters, probe, probe_dataset  # noqa: E402
+from codewm.model.frame_parts import PARTS, TextLayout, part_of_characters  # noqa: E402
+from codewm.model.probe import induction_score, probe, probe_dataset  # noqa: E402
+from codewm.model.probe_report import format_probe  # noqa: E402
 
 CONTEXT = "def f(x):\n    y = x + 1\n    return y\n\ndef main():  # << START_OF_TRACE\n    return f(7)\n"
 TEXT = (
@@ -312,7 +314,7 @@ def test_probe_dataset_reads_the_first_n_texts_of_a_split(texts, tokenizer, tmp_
 
 
 def test_gates_pass_and_fail_on_their_thresholds():
-    from codewm.model.probe import check_gates
+    from codewm.model.probe_report import check_gates
 
     good = {"induction": {"20": {"ratio": 0.1}}, "parts": {"action": {"accuracy": 0.97}}, "call_values_exact": 0.95, "frame2_right": 0.95}
     assert [g["passed"] for g in check_gates(good)] == [True, True, True, True]

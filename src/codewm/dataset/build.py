@@ -16,12 +16,13 @@ unfinished shards, and the result is byte-identical to an uninterrupted build.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import codewm
-from codewm.dataset.config import BuildConfig, ConfigError
+from codewm.dataset.config import BuildConfig, ConfigError, config_from_dict
 from codewm.dataset.engines import make_engine
 from codewm.dataset.plan import Plan, Shard, iter_plan
 from codewm.dataset.read import atomic_write_json
@@ -219,6 +220,20 @@ def build_dataset(
         plan_seconds=planned["seconds"],
         statuses=traced_statuses,
     )
+
+
+def ensure_built(data: dict, output: str | Path, where: str = "config", workers: int | None = None, console=None) -> Path:
+    """The dataset of the build config `data` (a config file's keys, as a dict) in `output`:
+    built there unless a finished build of the same config is there already (a killed build
+    resumes where it stopped). Returns `output`; `where` names the config in errors."""
+    output = Path(output)
+    config = config_from_dict(dict(data, output=str(output)), where=where)
+    if (output / "manifest.json").exists():
+        manifest = json.loads((output / "manifest.json").read_text())
+        if manifest.get("config") == config.to_dict():
+            return output
+    build_dataset(config, workers=workers or os.cpu_count() or 1, progress=console is not None, console=console)
+    return output
 
 
 def summary_table(summary: BuildSummary):

@@ -23,7 +23,7 @@ import os
 import shutil
 from pathlib import Path
 
-from codewm.model.train import STABLE_DIR, STATE_FILE, TrainError
+from codewm.model.options import STABLE_DIR, STATE_FILE, TrainError
 
 METRICS = "metrics.jsonl"
 

@@ -1,7 +1,7 @@
 """A teacher-forced probe of a world model: where in a trace its next-token guesses go wrong.
 
     result = probe(model, tokenizer, texts)           # texts: whole CWM sequences
-    print(format_probe(result))
+    print(format_probe(result))                       # codewm.model.probe_report
     result = probe_dataset("builtin", "out/train-data/cpu", split="validation", n=30)
 
 Each text gets one forward pass; every token after the prompt's `<|frame_sep|>` is scored by
@@ -16,7 +16,7 @@ The figures say *what kind* of token the model gets wrong, and how soon in a tra
   included), `unchanged_values` (the `".."` markers), `return_values` (the VALUE after
   `<|arg_sep|>` of a return or exception frame) and `punctuation` (the JSON punctuation of
   LOCALS: `{`, `}`, `:`, `,` and spaces, and the separators `<|action_sep|>`, `<|arg_sep|>`,
-  `<|frame_sep|>`);
+  `<|frame_sep|>`; which part a token belongs to: see `codewm.model.frame_parts`);
 - `whole_frame_accuracy`: the share of frames whose every token is right;
 - `first_wrong_frame`: per trace, the index (from 0) of its first frame with a wrong token,
   or the trace's frame count when none is wrong; its mean, median and a histogram, and
@@ -37,16 +37,6 @@ The figures say *what kind* of token the model gets wrong, and how soon in a tra
   cannot copy, near 0 when it has induction heads) and `uniform` (ln of the model's
   vocabulary size, the loss of a uniform guess).
 
-Which part a token belongs to: the part of its first character, with one exception. A
-byte-level BPE tokenizer glues JSON punctuation to the quote that follows it (codewm's
-tokenizers write `{"`, ` "'` and ` ".."}` as one token each), so under the plain
-first-character rule every value's opening quote and every `".."` marker would count as
-punctuation and `unchanged_values` would stay empty. So a token that starts with JSON
-punctuation belongs to the first key or value it reaches; only a token of punctuation alone
-counts as `punctuation`. A token that starts in a key or value and runs on into punctuation
-(`'",`) belongs to that key or value. The step tokens and separators are special tokens, so
-the parts they delimit (action, return value) never share a token with anything else.
-
 A frame's tokens are those whose first character is in it (from its step token through its
 closing `<|frame_sep|>`); the final `<|end_of_text|>` belongs to no frame. A value or an
 action counts as exact when every token that *overlaps* its characters is right (so a value
@@ -58,190 +48,16 @@ Texts longer than the model's context (`max_position_embeddings`) are skipped an
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from codewm.format.cwm import (
-    ACTION_SEP,
-    ARG_SEP,
-    BEGIN,
-    CALL_SEP,
-    CONTEXT_START,
-    END,
-    EXCEPTION_SEP,
-    FRAME_SEP,
-    LINE_SEP,
-    RETURN_SEP,
-)
+from codewm.format.cwm import END
+from codewm.model.checkpoint import BUILTIN_CHECKPOINT
+from codewm.model.frame_parts import ALL_PARTS, OTHER, TextLayout
 
-PARTS = ("event", "action", "keys", "changed_values", "unchanged_values", "return_values", "punctuation")
-OTHER = "other"  # text that does not follow the frame grammar (a cut or garbled text); reported only when present
-_ALL = PARTS + (OTHER,)
-_EVENT, _ACTION, _KEY, _CHANGED, _UNCHANGED, _RETURN, _PUNCT, _OTHER = range(len(_ALL))
-_NONE = -1  # the prompt: not scored
-_KINDS = ((CALL_SEP, "call"), (LINE_SEP, "line"), (RETURN_SEP, "return"), (EXCEPTION_SEP, "exception"))
-_JSON_PUNCT = set("{}:, \t\r\n")
+_EVENT = ALL_PARTS.index("event")  # the part code of step tokens and <|end_of_text|>
 HISTOGRAM_BINS = 8  # first-wrong-frame indices 0..7 are counted one by one, then "8+"
-
-
-class TextLayout:
-    """What each character of a CWM sequence is.
-
-    `parts[i]`: the part code of character i (`_NONE` in the prompt); `frames[i]`: the index
-    of the frame it is in (-1 in the prompt and for `<|end_of_text|>`); `units[i]`: the index
-    of the value or action it is in (-1 elsewhere), with `unit_kinds[u]` one of "call_value",
-    "value", "action", "return_value" and `unit_frames[u]` its frame. `prompt_end` is the
-    offset right after the prompt's `<|frame_sep|>`; `frame_kinds` the event of each frame;
-    `has_end` whether the text ends with `<|end_of_text|>`.
-    """
-
-    def __init__(self, text: str) -> None:
-        n = len(text)
-        self.text = text
-        self.parts = [_NONE] * n
-        self.frames = [-1] * n
-        self.units = [-1] * n
-        self.unit_kinds: list[str] = []
-        self.unit_frames: list[int] = []
-        self.frame_kinds: list[str] = []
-        self.has_end = False
-        pos = text.startswith(BEGIN) and len(BEGIN) or 0
-        if not text.startswith(CONTEXT_START, pos):
-            raise ValueError("not a CWM sequence: it does not start with <|begin_of_text|><|trace_context_start|>")
-        end = text.find(FRAME_SEP, pos)
-        if end < 0:
-            raise ValueError("not a CWM sequence: the prompt is not closed by <|frame_sep|>")
-        self.prompt_end = pos = end + len(FRAME_SEP)
-        while pos < n:
-            if text.startswith(END, pos):
-                self._mark(pos, pos + len(END), _EVENT)
-                pos += len(END)
-                self.has_end = pos == n
-                if pos < n:
-                    self._mark(pos, n, _OTHER)
-                break
-            pos = self._frame(pos)
-
-    # -- building -----------------------------------------------------------------------------
-    def _mark(self, start: int, end: int, part: int, frame: int = -1, unit: int = -1) -> None:
-        if end > start:
-            self.parts[start:end] = [part] * (end - start)
-            if frame >= 0:
-                self.frames[start:end] = [frame] * (end - start)
-            if unit >= 0:
-                self.units[start:end] = [unit] * (end - start)
-
-    def _unit(self, kind: str, frame: int) -> int:
-        self.unit_kinds.append(kind)
-        self.unit_frames.append(frame)
-        return len(self.unit_kinds) - 1
-
-    def _frame(self, pos: int) -> int:
-        text, n = self.text, len(self.text)
-        frame = len(self.frame_kinds)
-        for token, kind in _KINDS:
-            if text.startswith(token, pos):
-                break
-        else:  # not a frame: the rest of the text is out of the grammar
-            self.frame_kinds.append("other")
-            self._mark(pos, n, _OTHER, frame)
-            return n
-        self.frame_kinds.append(kind)
-        self._mark(pos, pos + len(token), _EVENT, frame)
-        pos += len(token)
-        stop = text.find(FRAME_SEP, pos)
-        stop = n if stop < 0 else stop
-        if kind in ("call", "line"):
-            action = text.find(ACTION_SEP, pos, stop)
-            if action < 0:
-                self._mark(pos, stop, _OTHER, frame)
-            else:
-                self._locals(pos, action, frame, kind)
-                self._mark(action, action + len(ACTION_SEP), _PUNCT, frame)
-                start = action + len(ACTION_SEP)
-                self._mark(start, stop, _ACTION, frame, self._unit("action", frame))
-        else:
-            if not text.startswith(ACTION_SEP, pos):
-                self._mark(pos, stop, _OTHER, frame)
-            else:
-                self._mark(pos, pos + len(ACTION_SEP), _PUNCT, frame)
-                start = pos + len(ACTION_SEP)
-                arg = text.find(ARG_SEP, start, stop)
-                source_end = stop if arg < 0 else arg
-                self._mark(start, source_end, _ACTION, frame, self._unit("action", frame))
-                if arg >= 0:
-                    self._mark(arg, arg + len(ARG_SEP), _PUNCT, frame)
-                    value = arg + len(ARG_SEP)
-                    self._mark(value, stop, _RETURN, frame, self._unit("return_value", frame))
-        if stop < n:
-            self._mark(stop, stop + len(FRAME_SEP), _PUNCT, frame)
-            return stop + len(FRAME_SEP)
-        return n
-
-    def _locals(self, start: int, end: int, frame: int, kind: str) -> None:
-        """LOCALS between `start` and `end`: a JSON object, scanned for its keys and values."""
-        text = self.text
-        decoder = json.JSONDecoder()
-        expect = "open"
-        i = start
-        try:
-            while i < end:
-                c = text[i]
-                if c in _JSON_PUNCT:
-                    if expect == "open" and c == "{":
-                        expect = "key"
-                    elif c == ":" and expect == "colon":
-                        expect = "value"
-                    elif c == "," and expect == "comma":
-                        expect = "key"
-                    elif c == "}" and expect in ("comma", "key"):
-                        expect = "done"
-                    elif not c.isspace():
-                        raise ValueError(f"unexpected {c!r}")
-                    self._mark(i, i + 1, _PUNCT, frame)
-                    i += 1
-                elif expect == "key":
-                    _, after = decoder.raw_decode(text, i)
-                    after = min(after, end)
-                    self._mark(i, after, _KEY, frame)
-                    expect, i = "colon", after
-                elif expect == "value":
-                    _, after = decoder.raw_decode(text, i)
-                    after = min(after, end)
-                    if text[i:after] == '".."':
-                        self._mark(i, after, _UNCHANGED, frame)
-                    else:
-                        unit = self._unit("call_value" if kind == "call" else "value", frame)
-                        self._mark(i, after, _CHANGED, frame, unit)
-                    expect, i = "comma", after
-                else:
-                    raise ValueError(f"unexpected {c!r}")
-        except ValueError:
-            self._mark(i, end, _OTHER, frame)
-
-    # -- reading ------------------------------------------------------------------------------
-    def token_part(self, start: int, end: int) -> int:
-        """The part of a token covering characters [start, end) (see the module docstring)."""
-        parts = self.parts
-        first = parts[start]
-        if first != _PUNCT or start >= len(self.frames) or self.frames[start] < 0:
-            return first
-        for i in range(start + 1, min(end, len(parts))):
-            part = parts[i]
-            if part in (_KEY, _CHANGED, _UNCHANGED):
-                return part
-            if part != _PUNCT:
-                break
-        return first
-
-
-def part_of_characters(text: str) -> list[str | None]:
-    """The part of every character of a CWM sequence (None in the prompt): what the probe's
-    token classification starts from."""
-    layout = TextLayout(text)
-    return [None if code == _NONE else _ALL[code] for code in layout.parts]
 
 
 # -- the probe ------------------------------------------------------------------------------------
@@ -345,9 +161,9 @@ def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_
                 continue
             items.append((TextLayout(text), ids, offsets, len(items)))
 
-    part_tokens = [0] * len(_ALL)
-    part_right = [0] * len(_ALL)
-    part_loss = [0.0] * len(_ALL)
+    part_tokens = [0] * len(ALL_PARTS)
+    part_right = [0] * len(ALL_PARTS)
+    part_loss = [0.0] * len(ALL_PARTS)
     n_frames = frames_right = 0
     unit_total = {"call_value": 0, "value": 0, "action": 0, "return_value": 0}
     unit_right = dict.fromkeys(unit_total, 0)
@@ -400,7 +216,7 @@ def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_
 
     n_tokens = sum(part_tokens)
     parts = {}
-    for code, name in enumerate(_ALL):
+    for code, name in enumerate(ALL_PARTS):
         if name == OTHER and not part_tokens[code]:
             continue
         count = part_tokens[code]
@@ -501,9 +317,7 @@ def resolve_model_dir(spec: str | Path) -> Path:
     """A checkpoint directory from `builtin`, `builtin:DIR`, `hf:DIR` or a plain DIR."""
     text = str(spec)
     if text == "builtin":
-        from codewm.predict.registry import BUILTIN_CHECKPOINT
-
-        return Path(BUILTIN_CHECKPOINT)
+        return BUILTIN_CHECKPOINT
     for prefix in ("builtin:", "hf:"):
         if text.startswith(prefix):
             return Path(text[len(prefix) :]).expanduser()
@@ -557,88 +371,3 @@ def probe_dataset(model, data, split: str = "validation", n: int = 30, *, seed: 
     result = probe(model, tokenizer, texts, seed=seed, **options)
     result["source"] = source
     return result
-
-
-# -- the report -----------------------------------------------------------------------------------
-def _pct(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _num(value, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def format_probe(result: dict) -> str:
-    """A plain-text table of a `probe` result."""
-    lines = [
-        f"teacher-forced probe: {result['n_traces']} traces, {result['n_frames']} frames, {result['n_tokens']} tokens"
-        + (f" ({result['skipped_too_long']} skipped: longer than the context)" if result.get("skipped_too_long") else ""),
-        "",
-        f"{'part':<18}{'tokens':>8}{'accuracy':>10}{'loss':>8}",
-    ]
-    for name, entry in result["parts"].items():
-        lines.append(f"{name:<18}{entry['tokens']:>8}{_pct(entry['accuracy']):>10}{_num(entry['loss'], 2):>8}")
-    lines.append(f"{'all':<18}{result['n_tokens']:>8}{_pct(result['token_accuracy']):>10}{_num(result['loss'], 2):>8}")
-    first = result["first_wrong_frame"]
-    histogram = "  ".join(f"{k}:{v}" for k, v in first["histogram"].items())
-    lines += [
-        "",
-        f"whole-frame accuracy        {_pct(result['whole_frame_accuracy'])}",
-        f"action exact                {_pct(result['action_exact'])}",
-        f"call-frame values exact     {_pct(result['call_values_exact'])}  ({result['call_values']} values)",
-        f"line-frame values exact     {_pct(result['line_values_exact'])}  ({result['line_values']} changed values)",
-        f"return values exact         {_pct(result['return_values_exact'])}",
-        f"<|end_of_text|> right       {_pct(result['end_right'])}",
-        f"frame 2 right               {_pct(result['frame2_right'])}  ({result['frame2_traces']} traces)",
-        "right by frame index        " + "  ".join(f"{i}:{_pct(v)}" for i, v in enumerate(result["frame_index_right"])),
-        f"first wrong frame           mean {_num(first['mean'], 2)}  median {_num(first['median'], 1)}",
-        f"  histogram (index: traces) {histogram}",
-    ]
-    induction = result.get("induction") or {}
-    if induction:
-        lines += ["", f"{'induction (L)':<18}{'1st copy':>10}{'2nd copy':>10}{'ratio':>8}{'uniform':>9}"]
-        for length, entry in induction.items():
-            lines.append(
-                f"{length:<18}{_num(entry['first_copy_loss']):>10}{_num(entry['second_copy_loss']):>10}{_num(entry['ratio']):>8}{_num(entry['uniform']):>9}"
-            )
-    return "\n".join(lines)
-
-
-# The gates the built-in model's recipe must pass (issue 13) before more compute is spent on
-# it: copying has formed, actions and call-frame literals are copied, frame 2 comes out right.
-GATES = (
-    # (name, what it reads, threshold, "below" | "above")
-    ("second copy loss below 30 % of the first", "copy_loss_ratio", 0.30, "below"),
-    ("action tokens above 95 %", "action_tokens", 0.95, "above"),
-    ("call-frame values above 90 % exact", "call_values_exact", 0.90, "above"),
-    ("frame 2 right in at least 95 % of traces", "frame2_right", 0.95, "above_or_equal"),
-)
-
-
-def gate_figures(result: dict) -> dict:
-    """The figures the gates read, from a `probe` result."""
-    induction = next(iter(result.get("induction", {}).values()), {})
-    return {
-        "copy_loss_ratio": induction.get("ratio"),
-        "action_tokens": result.get("parts", {}).get("action", {}).get("accuracy"),
-        "call_values_exact": result.get("call_values_exact"),
-        "frame2_right": result.get("frame2_right"),
-    }
-
-
-def check_gates(result: dict) -> list[dict]:
-    """Each gate with its figure and whether it passes (a missing figure fails)."""
-    figures = gate_figures(result)
-    out = []
-    for name, key, threshold, how in GATES:
-        value = figures[key]
-        if value is None:
-            passed = False
-        elif how == "below":
-            passed = value < threshold
-        elif how == "above":
-            passed = value > threshold
-        else:
-            passed = value >= threshold
-        out.append({"gate": name, "figure": key, "value": value, "threshold": threshold, "passed": passed})
-    return out

@@ -23,9 +23,9 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from codewm.model.checkpoint import BUILTIN_CHECKPOINT
 from codewm.predict.base import LanguageModel, Predictor
 
-BUILTIN_CHECKPOINT = Path(__file__).resolve().parent.parent / "model" / "builtin"
 KINDS = ("oracle", "builtin", "hf", "openai", "empty")
 
 

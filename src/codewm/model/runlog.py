@@ -1,0 +1,183 @@
+"""What a training run leaves in its directory, besides the model: settings, metrics, curve.
+
+    metrics.jsonl    one line per log step and per validation (appended, flushed)
+    loss.png         the loss curve, redrawn at every validation
+    run.json         the settings, the data and where the run stands
+    checkpoint/      (and stable/) the model with its provenance (codewm.json) and the
+                     trainer state a later run resumes from (`save_run`)
+
+A resumed run must have the settings of the run that wrote the checkpoint
+(`check_resumable`) and drops the metrics logged after it (`truncate_history`).
+`run` below is a `codewm.model.setup.Run`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from codewm.model.options import ADAPTER_DIR, STATE_FILE, TrainError, TrainOptions
+from codewm.model.presets import Preset
+
+
+def run_settings(preset: Preset, options: TrainOptions, data_dir: Path) -> dict:
+    """Everything that decides what a run trains: the preset, the options that change the
+    model, and the data (its manifest's name, config digest and size)."""
+    from codewm.dataset.read import load_manifest
+
+    manifest = load_manifest(data_dir)
+    return {
+        "preset": preset.settings(),
+        "target": options.target,
+        "init": options.init,
+        "lora": options.lora,
+        "mtp": options.mtp,
+        "mtp_weight": options.mtp_weight,
+        "data": {"path": str(data_dir), "name": manifest.get("name"), "config_sha": manifest.get("config_sha256"), "records": manifest.get("counts", {}).get("records")},
+    }
+
+
+def _comparable(settings: dict) -> dict:
+    # What a resumed run must share with the run that wrote the checkpoint. The data's path
+    # may move; how often it logs, evaluates and saves may change; `steps` may grow (train
+    # longer: the learning-rate schedule follows the new total from there on).
+    preset = {k: v for k, v in settings["preset"].items() if k not in ("steps", "eval_every", "eval_rows", "save_every", "log_every", "probe_texts")}
+    return {**{k: v for k, v in settings.items() if k not in ("data", "preset")}, "preset": preset, "data": {k: v for k, v in settings["data"].items() if k != "path"}}
+
+
+def check_resumable(saved: dict, settings: dict, state_dir: Path) -> None:
+    """Refuse (TrainError naming what differs) to resume a run saved with `saved` settings
+    under `settings`."""
+    theirs, ours = _comparable(saved), _comparable(settings)
+    if theirs == ours:
+        return
+    diffs = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    if "preset" in diffs:
+        diffs.remove("preset")
+        diffs += [f"preset.{k}" for k in sorted(set(theirs["preset"]) | set(ours["preset"])) if theirs["preset"].get(k) != ours["preset"].get(k)]
+    raise TrainError(f"{state_dir}: a run with other settings is there ({', '.join(diffs)} differ); resume it with the same settings, or pass --fresh to start over")
+
+
+def git_commit() -> str | None:
+    """The commit of codewm's source tree, or None outside a git checkout."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def truncate_history(path: Path, step: int) -> list[dict]:
+    """Metrics up to `step` (a resumed run drops what it logged after its last checkpoint)."""
+    if not path.exists():
+        return []
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut by a kill
+            continue
+        if record.get("step", 0) <= step:
+            kept.append(record)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    os.replace(tmp, path)
+    return kept
+
+
+def draw_loss_curve(history: list[dict], path: Path, title: str) -> Path | None:
+    """The training and validation loss against tokens seen, as a PNG (written atomically)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    train = [r for r in history if "loss" in r]
+    val = [r for r in history if "val_loss" in r]
+    if not train:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    xs = [r["tokens"] / 1e6 for r in train]
+    ax.plot(xs, [r["loss"] for r in train], label="train", color="#4c72b0", linewidth=1)
+    if val:
+        ax.plot([r["tokens"] / 1e6 for r in val], [r["val_loss"] for r in val], "o-", label="validation", color="#dd8452")
+    ax.set_xlabel("tokens trained on (millions)")
+    ax.set_ylabel("loss (nats per token)")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def write_run_json(run, step: int, val_loss: float | None) -> None:
+    """run.json: the settings, the data and where the run stands (written atomically)."""
+    info = {"settings": run.settings, "step": step, "tokens": run.tokens, "val_loss": val_loss, "parameters": run.parameters, "trainable_parameters": run.trainable_parameters, "packing": asdict(run.packing), "processes": run.world}
+    tmp = run.run_dir / "run.json.tmp"
+    tmp.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, run.run_dir / "run.json")
+
+
+def save_run(run, step: int, val_loss: float | None, where: Path, phase: str, decay: dict | None) -> None:
+    """The main process saves the model with its provenance and the trainer state into the
+    checkpoint directory `where` (atomically), then run.json; every process waits for it.
+    `phase`: "stable" (resumable, lr at its peak), "decayed" (the model to use) or "cosine";
+    `decay`: the wsd decay's start and length (None for cosine)."""
+    import torch
+
+    from codewm.model.checkpoint import save_checkpoint
+    from codewm.model.finetune import plain_model
+    from codewm.model.mtp import save_heads
+
+    accelerator, preset, options = run.accelerator, run.preset, run.options
+    accelerator.wait_for_everyone()
+    if run.main_process:
+        lm = accelerator.unwrap_model(run.objective).lm
+        plain = plain_model(lm)
+        record = {
+            "made_by": "codewm train",
+            "preset": preset.name,
+            "target": options.target,
+            "step": step,
+            "steps": preset.steps,
+            "tokens": run.tokens,
+            "val_loss": val_loss,
+            "init": options.init,
+            "lora": options.lora,
+            "mtp": options.mtp,
+            "data": run.settings["data"],
+            "settings": run.settings["preset"],
+            "git_commit": git_commit(),
+            "device": str(run.device) + ("" if run.cpu else f" ({torch.cuda.get_device_name()}) x{run.world}"),
+            "schedule": preset.schedule,
+            "phase": phase,
+            "decay": decay,
+        }
+
+        def extra(staging: Path) -> None:
+            torch.save({"step": step, "tokens": run.tokens, "optimizer": run.optimizer.state_dict(), "settings": run.settings, "val_loss": val_loss, "phase": phase}, staging / STATE_FILE)
+            if run.heads is not None:
+                save_heads(accelerator.unwrap_model(run.objective).heads, staging)
+            if options.lora:
+                lm.save_pretrained(staging / ADAPTER_DIR)
+
+        save_checkpoint(where, plain, run.tokenizer, record, extra=extra, max_shard_size=options.max_shard_size)
+        write_run_json(run, step, val_loss)
+    accelerator.wait_for_everyone()

@@ -53,16 +53,10 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
     schedule = Schedule.plan(preset, options.minutes)
     wsd = schedule.wsd
 
-    def save(step: int, where: Path, phase: str) -> None:
+    def save(step: int, where: Path, phase: str) -> None:  # with the latest validation loss
         save_run(run, step, val_loss, where, phase, schedule.record())
 
-    if run.state is not None:
-        say(f"resuming {run.run_dir} at step {run.start_step}" + (f" of {preset.steps}" if options.minutes is None else f" ({run.state.get('phase', 'stable')} phase), for {options.minutes:g} minutes"))
-    say(
-        f"model: {run.parameters / 1e6:.2f}M parameters ({run.trainable_parameters / 1e6:.2f}M trained), vocab {len(run.tokenizer)}, "
-        f"{preset.seq_len}-token rows x {preset.batch_size} per step, {run.world} process(es) on {run.device}"
-        + (", bf16 autocast" if not run.cpu else "")
-    )
+    _announce(run)
     run.objective.train()
     val_loss = run.state.get("val_loss") if run.state is not None else None
     started = time.monotonic()
@@ -117,6 +111,18 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         val_loss=val_loss,
         resumed_from=run.start_step,
         history=run.history,
+    )
+
+
+def _announce(run: Run) -> None:
+    """Say where the run starts and what it trains."""
+    preset, options = run.preset, run.options
+    if run.state is not None:
+        run.say(f"resuming {run.run_dir} at step {run.start_step}" + (f" of {preset.steps}" if options.minutes is None else f" ({run.state.get('phase', 'stable')} phase), for {options.minutes:g} minutes"))
+    run.say(
+        f"model: {run.parameters / 1e6:.2f}M parameters ({run.trainable_parameters / 1e6:.2f}M trained), vocab {len(run.tokenizer)}, "
+        f"{preset.seq_len}-token rows x {preset.batch_size} per step, {run.world} process(es) on {run.device}"
+        + (", bf16 autocast" if not run.cpu else "")
     )
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: real traces of a few programs, and a small random codewm checkpoint."""
+"""Shared fixtures: real traces of a few programs, and a small random codewm checkpoint (the
+oracle is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -20,15 +21,6 @@ PROGRAMS = [
 @pytest.fixture(scope="session")
 def contexts() -> list[str]:
     return [build_context(source, call) for source, call in PROGRAMS]
-
-
-@pytest.fixture(scope="session")
-def oracle():
-    from codewm.predict.oracle import OraclePredictor
-
-    predictor = OraclePredictor()
-    yield predictor
-    predictor.close()
 
 
 @pytest.fixture(scope="session")

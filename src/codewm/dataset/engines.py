@@ -43,7 +43,7 @@ def _batches(cases, batch_size: int) -> list[list[Program]]:
 
 
 class LocalEngine:
-    """A pool of warm sandbox workers on this machine."""
+    """A pool of warm sandbox workers on the machine that runs the build."""
 
     def __init__(self, limits: SandboxLimits, workers: int = 2, on_result=None, batch_size: int = 256) -> None:
         self.sandbox = Sandbox(limits=limits, workers=workers)

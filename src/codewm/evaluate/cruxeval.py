@@ -37,6 +37,7 @@ from typing import Callable
 from codewm.evaluate.execution import DEFAULT_TIMEOUT, run_checks
 from codewm.evaluate.passk import pass_at_k
 from codewm.evaluate.prompts import fill
+# load_generations is part of this module's interface (cruxeval.load_generations); it lives in rows.py
 from codewm.evaluate.rows import check_generation_lists, load_benchmark_rows, load_generations, rows_and_generations
 
 MODES = ("output", "input")

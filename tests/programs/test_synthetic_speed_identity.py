@@ -13,7 +13,9 @@ from bisect import bisect_right
 
 import pytest
 
-from codewm.programs.synthetic import SyntheticSource, _kind_thresholds, _weighted_index
+from codewm.programs.synthetic import SyntheticSource
+from codewm.programs.synthetic import kind_thresholds as _kind_thresholds
+from codewm.programs.synthetic import weighted_index as _weighted_index
 
 GOLDEN = [
     (dict(seed=0, mode="general"), "04f3af29c3fbf0df132448019d483786c7f1f247a56d4b887f78620f59dd09d8"),

@@ -62,12 +62,14 @@ def _call_text(function: ParsedFunction, args: list[Any], kwargs: dict[str, Any]
 
 # -- candidate inputs ------------------------------------------------------------------------------
 def _calls_of(tree: ast.AST, accept) -> Iterator[ast.Call]:
+    """The calls in `tree` whose callee `accept` accepts."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and accept(node.func):
             yield node
 
 
 def _dotted(node: ast.expr) -> str | None:
+    """The dotted name of a Name or Attribute chain (`a.b.c`), or None."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
@@ -106,6 +108,7 @@ def build_call_site_index(modules: list[ParsedModule]) -> dict[tuple[str, str], 
 
 
 def _doctest_calls(function: ParsedFunction) -> Iterator[tuple[list, dict]]:
+    """The literal arguments of the calls of `function` in the `>>>` examples of its or its module's docstring."""
     module = function.module
     qualifiers = {module.name, module.name.rpartition(".")[2]}
 

@@ -28,6 +28,7 @@ def default_path() -> str:
 
 
 def _is_test_name(stem: str) -> bool:
+    """Whether a file or folder name marks tests (or a folder that is skipped)."""
     return stem in SKIP_DIRS or stem == "conftest" or stem.startswith("test_") or stem.endswith("_test")
 
 
@@ -69,6 +70,8 @@ def discover_modules(root: str, modules: Iterable[str] | None = None, include_pr
 
 @dataclass
 class ParsedModule:
+    """A module as parsed: its source and tree, and what it binds and imports at top level."""
+
     name: str
     path: str
     source: str
@@ -98,6 +101,8 @@ class ParsedModule:
 
 @dataclass
 class Parameter:
+    """One parameter of a mined function."""
+
     name: str
     keyword_only: bool
     required: bool
@@ -107,6 +112,8 @@ class Parameter:
 
 @dataclass
 class ParsedFunction:
+    """An eligible top-level function of a parsed module."""
+
     module: ParsedModule
     node: ast.FunctionDef
     source: str
@@ -121,6 +128,7 @@ class ParsedFunction:
 
 
 def parse_module(name: str, path: str) -> ParsedModule:
+    """Parse a module (never import it) and index what it binds at top level."""
     with open(path, "rb") as handle:
         data = handle.read()
     source = importlib.util.decode_source(data)
@@ -144,6 +152,7 @@ def _target_names(target: ast.AST) -> Iterator[str]:
 
 
 def _index_top_level(module: ParsedModule, body: list[ast.stmt], unconditional: bool) -> None:
+    """Record what `body` binds and imports (imports as statements only when `unconditional`)."""
     for stmt in body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             module.bindings.add(stmt.name)
@@ -238,6 +247,7 @@ def eligible(module: ParsedModule, node: ast.stmt) -> tuple[ParsedFunction | Non
 
 # -- the program ---------------------------------------------------------------------------------
 def _local_names(node: ast.FunctionDef) -> set[str]:
+    """The names a function binds itself: parameters, assignments, nested definitions, imports."""
     names: set[str] = set()
     for child in ast.walk(node):
         if isinstance(child, ast.arg):

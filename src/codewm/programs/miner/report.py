@@ -32,6 +32,8 @@ class FunctionResult:
 
 @dataclass
 class ModuleReport:
+    """The counts of one module."""
+
     module: str
     path: str
     found: int = 0  # eligible top-level functions
@@ -45,6 +47,8 @@ class ModuleReport:
 
 @dataclass
 class MiningReport:
+    """Everything a mining run found: per module, per function, and the cases kept."""
+
     root: str
     modules: list[ModuleReport] = field(default_factory=list)
     functions: list[FunctionResult] = field(default_factory=list)
@@ -116,8 +120,10 @@ class MiningReport:
 
 
 def _counts(counter: Counter) -> str:
+    """`key=count` pairs of a counter, in reason order."""
     return " ".join(f"{key}={counter[key]}" for key in sorted(counter, key=reason_order) if counter[key])
 
 
 def reason_order(reason: str) -> tuple[int, str]:
+    """A sort key: the order of REASONS, unknown reasons last by name."""
     return (REASONS.index(reason) if reason in REASONS else len(REASONS), reason)

@@ -32,6 +32,7 @@ def _classify(function: str, result: RunResult) -> str | None:
 
 
 def _function_reason(outcomes: list[str]) -> str:
+    """Why a function kept no call, from its calls' outcomes (see docs/programs.md, "Keeping a call")."""
     if not outcomes:
         return "no_inputs"
     counts = Counter(o for o in outcomes if o not in ("kept", "unchecked"))
@@ -173,6 +174,7 @@ _ELSEWHERE = "__import__('os').chdir('/')\n"
 
 
 def _offsets(results: list[FunctionResult]) -> Iterator[int]:
+    """The position of each function's first candidate in the flat list of runs."""
     position = 0
     for result in results:
         yield position

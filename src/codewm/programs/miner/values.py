@@ -53,6 +53,7 @@ def literal_text(value: Any, _depth: int = 0) -> str | None:
 
 
 def literal_of(node: ast.expr) -> tuple[bool, Any]:
+    """(True, value) when a node is a literal, else (False, None)."""
     try:
         return True, ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -162,6 +163,7 @@ def guessed_spec(param: Parameter) -> tuple:
 
 
 def random_value(spec: tuple, rng: random.Random, depth: int = 0) -> Any:
+    """A random value of a type spec."""
     kind = spec[0]
     if kind == "int":
         return rng.choice((0, 1, 2, 3, 5, 7, 10, 42, -1)) if rng.random() < 0.5 else rng.randint(-20, 100)
@@ -200,6 +202,7 @@ def random_value(spec: tuple, rng: random.Random, depth: int = 0) -> Any:
 
 
 def hypothesis_strategy(spec: tuple):
+    """A bounded hypothesis strategy for a type spec (hypothesis must be installed)."""
     from hypothesis import strategies as st
 
     kind = spec[0]
@@ -242,6 +245,7 @@ def hypothesis_strategy(spec: tuple):
 
 
 def hypothesis_available() -> bool:
+    """Whether hypothesis can be imported."""
     return importlib.util.find_spec("hypothesis") is not None
 
 
@@ -295,4 +299,5 @@ def hypothesis_draws(strategy, count: int, seed: int) -> list[Any]:
 
 
 def stable_seed(*parts: object) -> int:
+    """A 64-bit seed from the parts' text (the same in every process)."""
     return int.from_bytes(hashlib.sha256("\x00".join(map(str, parts)).encode()).digest()[:8], "big")

@@ -30,8 +30,8 @@ def raise_statement(fn, exc: str | None = None):
     fn.raised = exc
 
 
-
 def message(fn) -> str:
+    """An exception's message: an f-string of an int, a str variable, or a literal."""
     rng = fn.rng
     ints = fn.vars(INT)
     strs = [v for v in fn.vars(STR)]
@@ -43,20 +43,18 @@ def message(fn) -> str:
     return repr(rng.choice(("negative", "too big", "missing", "empty", "stop", "bad value", "overflow", "not found")))
 
 
-
 def try_statement(fn):
     """A try statement in f: around a call that raises, a risky statement, or a raise."""
     rng = fn.rng
     if fn.level != 0:
         return False
-    raising = [h for h in fn.callees if h.raises]
+    raising = [helper for helper in fn.callees if helper.raises]
     roll = rng.random()
     if raising and roll < 0.5:
         return try_helper(fn, rng.choice(raising))
     if roll < 0.5:
         return try_natural(fn)
     return try_raise(fn)
-
 
 
 def try_natural(fn):
@@ -117,7 +115,6 @@ def try_natural(fn):
     fn.feature("exception")
 
 
-
 def try_raise(fn):
     """A try block that raises an exception it catches."""
     rng = fn.rng
@@ -143,7 +140,6 @@ def try_raise(fn):
     handler(fn, exc)
 
 
-
 def try_helper(fn, helper: Helper):
     """A try block around a call of a helper that may raise, and its handler."""
     fn.emit("try:")
@@ -165,8 +161,8 @@ def try_helper(fn, helper: Helper):
     handler(fn, helper.raises)
 
 
-
 def handler(fn, exc: str) -> None:
+    """`except exc` (maybe `as err`) with a block, and maybe `else` or `finally`."""
     rng = fn.rng
     scope = len(fn.env)
     if rng.random() < 0.5:
@@ -190,30 +186,27 @@ def handler(fn, exc: str) -> None:
         fn.feature("finally")
 
 
-
-
-
 def call_statement(fn):
     """A call of a helper, its result bound to a new variable."""
-    plain = [h for h in fn.callees if not h.recursive and not h.raises]
-    catchable = [h for h in fn.callees if not h.recursive and h.raises and h.raises in fn.catching]
+    plain = [helper for helper in fn.callees if not helper.recursive and not helper.raises]
+    catchable = [helper for helper in fn.callees if not helper.recursive and helper.raises and helper.raises in fn.catching]
     cands = plain + catchable
     if not cands:
-        if any(h.raises for h in fn.callees if not h.recursive) and fn.use_exc and fn.level == 0 and fn.depth < max(1, fn.options.max_depth):
-            raising = [h for h in fn.callees if h.raises and not h.recursive]
+        if any(helper.raises for helper in fn.callees if not helper.recursive) and fn.use_exc and fn.level == 0 and fn.depth < max(1, fn.options.max_depth):
+            raising = [helper for helper in fn.callees if helper.raises and not helper.recursive]
             return try_helper(fn, fn.rng.choice(raising))
         return False
     return call_helper(fn, fn.rng.choice(cands))
 
 
-
-def call_helper(fn, h: Helper) -> bool:
+def call_helper(fn, helper: Helper) -> bool:
+    """A call of `helper` with arguments that fit the sizes it assumes; whether it was made."""
     args = []
     checks = []
     effects = []
     seen: list[str] = []
-    for index, (pname, ptype, (pn, pe)) in enumerate(h.params):
-        mutated = index in h.mutated
+    for index, (pname, ptype, (pn, pe)) in enumerate(helper.params):
+        mutated = index in helper.mutated
         if ptype in MUTABLE and mutated:
             fits = [v for v in fn.vars(ptype, unfrozen=True) if fn.sizes[v.name][0] <= pn and fn.sizes[v.name][1] <= pe]
             v = fn.choose(fits) if fits else None
@@ -222,22 +215,22 @@ def call_helper(fn, h: Helper) -> bool:
                 seen.append(v.name)
                 vn = v.name
                 checks.append(lambda sizes, vn=vn, pn=pn, pe=pe: sizes[vn][0] <= pn and sizes[vn][1] <= pe)
-                final = h.mutated[index]
+                final = helper.mutated[index]
                 effects.append((vn, ptype, final))
                 continue
         if ptype in SIZED:
             for _ in range(3):
-                r = expression(fn, ptype, 1, fresh=mutated)
-                n, e = r.size(fn.sizes)
+                expr = expression(fn, ptype, 1, fresh=mutated)
+                n, e = expr.size(fn.sizes)
                 if n <= pn and (ptype == TUPLE or e <= pe):
                     break
             else:
-                r = literal(fn, ptype)
+                expr = literal(fn, ptype)
         else:
-            r = expression(fn, ptype, 1)
-        args.append(r.text)
+            expr = expression(fn, ptype, 1)
+        args.append(expr.text)
         if ptype in SIZED:
-            size = r.size
+            size = expr.size
             checks.append(lambda sizes, size=size, pn=pn, pe=pe, tup=ptype == TUPLE: size(sizes)[0] <= pn and (tup or size(sizes)[1] <= pe))
     if any(args.count(name) > 1 for name in seen):  # a list mutated through two names at once
         return False
@@ -247,38 +240,37 @@ def call_helper(fn, h: Helper) -> bool:
             if not c(sizes):
                 raise Reject
     fn.add_effect(("check", check))
-    call = f"{h.name}({', '.join(args)})"
-    target = fn.var_name(h.rtype)
+    call = f"{helper.name}({', '.join(args)})"
+    target = fn.var_name(helper.rtype)
     fn.emit(f"{target} = {call}")
-    fn.spend(1 + h.cost)
+    fn.spend(1 + helper.cost)
     fn.charge_comprehensions()
     for vn, ptype, final in effects:
         fn.set_size(vn, ptype, constant_size(*final))
         fn.mutated.append(vn)
-    fn.bind(Var(target, h.rtype))
+    fn.bind(Var(target, helper.rtype))
     fn.touched.append(target)
-    if h.ret_size is not None:
-        fn.set_size(target, h.rtype, constant_size(*h.ret_size))
+    if helper.ret_size is not None:
+        fn.set_size(target, helper.rtype, constant_size(*helper.ret_size))
     fn.count_statement("helper")
-    if h.raises and h.raises in fn.catching:
+    if helper.raises and helper.raises in fn.catching:
         fn.feature("exception")
-        fn.raised = h.raises
+        fn.raised = helper.raises
     return True
-
 
 
 def recursive_call(fn):
     """A call of the recursive function, with arguments within its depth limit."""
-    recs = [h for h in fn.callees if h.recursive]
+    recs = [helper for helper in fn.callees if helper.recursive]
     if not recs:
         return False
-    h = recs[0]
+    helper = recs[0]
     rng = fn.rng
     max_recursion = fn.options.max_recursion_depth
     args = []
-    for kind in h.arg_kinds:
+    for kind in helper.arg_kinds:
         if kind == "depth":
-            limit = h.depth_limit
+            limit = helper.depth_limit
             choices = [str(rng.randint(0, limit))]
             ints = fn.vars(INT)
             if ints:
@@ -301,16 +293,15 @@ def recursive_call(fn):
                 args.append(literal_text(kind, value[:max_recursion]))
         else:
             args.append(expression(fn, kind, 1).text)
-    target = fn.var_name(h.rtype)
-    fn.emit(f"{target} = {h.name}({', '.join(args)})")
-    fn.spend(1 + h.cost)
+    target = fn.var_name(helper.rtype)
+    fn.emit(f"{target} = {helper.name}({', '.join(args)})")
+    fn.spend(1 + helper.cost)
     fn.charge_comprehensions()
-    fn.bind(Var(target, h.rtype))
+    fn.bind(Var(target, helper.rtype))
     fn.touched.append(target)
-    if h.ret_size is not None:
-        fn.set_size(target, h.rtype, constant_size(*h.ret_size))
+    if helper.ret_size is not None:
+        fn.set_size(target, helper.rtype, constant_size(*helper.ret_size))
     fn.count_statement("recursion")
-
 
 
 def new_object(fn):
@@ -326,7 +317,6 @@ def new_object(fn):
     fn.bind(Var(name, OBJECT, cls=spec))
     fn.set_size(name, OBJECT, constant_size(spec.init_n, 0))
     fn.count_statement("class")
-
 
 
 def method_call(fn):

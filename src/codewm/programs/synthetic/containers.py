@@ -14,6 +14,7 @@ from codewm.programs.synthetic.vocabulary import (
 
 
 def list_sorted(fn, depth, t=INT_LIST):
+    """A sorted, reversed or sliced list of type `t`."""
     rng = fn.rng
     base = expression(fn, t, depth)
     form = rng.randrange(4)
@@ -29,12 +30,14 @@ def list_sorted(fn, depth, t=INT_LIST):
 
 
 def list_concat(fn, depth, t=INT_LIST):
+    """a + b of two lists of type `t`."""
     a, b = expression(fn, t, depth), expression(fn, t, depth)
     sa, sb = a.size, b.size
     return Expr(f"{a.operand} + {b.operand}", lambda sizes: (sa(sizes)[0] + sb(sizes)[0], max(sa(sizes)[1], sb(sizes)[1])), False)
 
 
 def list_comprehension(fn, depth):
+    """A list comprehension of ints over a collection or string."""
     rng = fn.rng
     v = fn.sized_var((INT_LIST, SET, TUPLE, STR, STR_LIST))
     if v is None:
@@ -64,6 +67,7 @@ def list_comprehension(fn, depth):
 
 
 def list_misc(fn, depth):
+    """A range as a list, or a list of a set, dict, tuple or digit string."""
     rng = fn.rng
     roll = rng.random()
     if roll < 0.3:
@@ -89,6 +93,7 @@ def list_misc(fn, depth):
 
 
 def list_zip(fn, depth):
+    """A comprehension over zip() of two int sequences."""
     vs = [v for v in fn.env if v.type in (INT_LIST, TUPLE)]
     if len(vs) < 2:
         return None
@@ -103,6 +108,7 @@ def list_zip(fn, depth):
 
 
 def dict_build(fn, depth):
+    """A dict built from a list of strings, a string's character counts, or another dict."""
     rng = fn.rng
     v = fn.sized_var((STR_LIST, STR, DICT))
     if v is None:
@@ -138,6 +144,7 @@ def dict_build(fn, depth):
 
 
 def set_build(fn, depth):
+    """A set of a range, a list, a dict's values, or an operation on two sets."""
     rng = fn.rng
     roll = rng.random()
     if roll < 0.25:
@@ -165,6 +172,7 @@ def set_build(fn, depth):
 
 
 def tuple_build(fn, depth):
+    """A pair, divmod(), a tuple of a list or set, or a tuple extended or reversed."""
     rng = fn.rng
     roll = rng.random()
     if roll < 0.3:

@@ -8,6 +8,8 @@ as the loop may repeat (budget.py). Statement functions as in statements.py.
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 from codewm.programs.synthetic.budget import Reject, constant_bound, constant_size, length_of
 from codewm.programs.synthetic.expressions import expression
 from codewm.programs.synthetic.function import Var
@@ -16,6 +18,15 @@ from codewm.programs.synthetic.vocabulary import (
     BOOL, DICT, INT, INT_LIST, LOOP_INT_NAMES, LOOP_KEY_NAMES, LOOP_STR_NAMES, LOOP_VALUE_NAMES, MUTABLE, SET, STR,
     STR_LIST, TUPLE,
 )
+
+
+class LoopVar(NamedTuple):
+    """A variable a loop binds: its name, type, size function (None for ints) and whether it is one character."""
+
+    name: str
+    type: str
+    size: Callable | None
+    char: bool
 
 
 def if_statement(fn):
@@ -45,9 +56,8 @@ def if_statement(fn):
         fn.feature("else")
 
 
-
 def loop_header(fn):
-    """(header text, bound_fn, [(loop var, type, size fn, char)], frozen vars)"""
+    """(header text, bound_fn, [LoopVar], variables frozen in the body) of a for loop, or None."""
     rng = fn.rng
     max_loop = fn.max_loop
     forms = ["range", "range"]
@@ -67,12 +77,12 @@ def loop_header(fn):
         k = rng.randint(min(2, max_loop), max_loop)
         name = iv()
         if kind == 0 or kind == 1:
-            return f"for {name} in range({k}):", constant_bound(k), [(name, INT, None, False)], []
+            return f"for {name} in range({k}):", constant_bound(k), [LoopVar(name, INT, None, False)], []
         if kind == 2:
             a = rng.randint(-2, 3)
-            return f"for {name} in range({a}, {a + k}):", constant_bound(k), [(name, INT, None, False)], []
+            return f"for {name} in range({a}, {a + k}):", constant_bound(k), [LoopVar(name, INT, None, False)], []
         step = rng.choice((1, 2))
-        return f"for {name} in range({k * step}, 0, -{step}):", constant_bound(k), [(name, INT, None, False)], []
+        return f"for {name} in range({k * step}, 0, -{step}):", constant_bound(k), [LoopVar(name, INT, None, False)], []
     if form in ("coll", "enum"):
         cands = [v for v in fn.env if v.type in (STR, INT_LIST, STR_LIST, SET, TUPLE, DICT) and not (form == "enum" and v.type in (SET, DICT))]
         if not cands:
@@ -81,7 +91,6 @@ def loop_header(fn):
         elem = element_of(fn, v)
         if elem is None:
             return None
-        ename, etype, esize, echar = elem
         bound = length_of(v.name)
         text = v.name
         frozen = [v] if v.type in MUTABLE else []
@@ -100,8 +109,8 @@ def loop_header(fn):
             frozen = []
         if form == "enum":
             i = iv()
-            return f"for {i}, {ename} in enumerate({text}):", bound, [(i, INT, None, False), elem], frozen
-        return f"for {ename} in {text}:", bound, [elem], frozen
+            return f"for {i}, {elem.name} in enumerate({text}):", bound, [LoopVar(i, INT, None, False), elem], frozen
+        return f"for {elem.name} in {text}:", bound, [elem], frozen
     if form == "zip":
         a, b = rng.sample(seqs, 2)
         if min(fn.sizes[a.name][0], fn.sizes[b.name][0]) > max_loop:
@@ -110,7 +119,7 @@ def loop_header(fn):
         an, bn = a.name, b.name
         bound = lambda sizes: min(sizes[an][0], sizes[bn][0])  # noqa: E731
         frozen = [v for v in (a, b) if v.type in MUTABLE]
-        return f"for {ea[0]}, {eb[0]} in zip({an}, {bn}):", bound, [ea, eb], frozen
+        return f"for {ea.name}, {eb.name} in zip({an}, {bn}):", bound, [ea, eb], frozen
     # dict items
     d = fn.pick(DICT)
     if d is None or fn.sizes[d.name][0] > max_loop:
@@ -118,23 +127,21 @@ def loop_header(fn):
     k, val = fn.new_name(LOOP_KEY_NAMES), fn.new_name(LOOP_VALUE_NAMES)
     dn = d.name
     return (f"for {k}, {val} in {dn}.items():", length_of(dn),
-            [(k, STR, lambda sizes: (sizes[dn][1], 0), False), (val, INT, None, False)], [d])
-
+            [LoopVar(k, STR, lambda sizes: (sizes[dn][1], 0), False), LoopVar(val, INT, None, False)], [d])
 
 
 def element_of(fn, v: Var):
-    """(name, type, size fn, char) of a loop variable running over `v`, or None."""
+    """The loop variable of a for loop over `v`, or None."""
     name = v.name
     if v.type in (INT_LIST, SET, TUPLE):
-        return (fn.new_name(LOOP_INT_NAMES), INT, None, False)
+        return LoopVar(fn.new_name(LOOP_INT_NAMES), INT, None, False)
     if v.type == STR:
-        return (fn.new_name(("ch", "c", "letter", "char")), STR, constant_size(1), True)
+        return LoopVar(fn.new_name(("ch", "c", "letter", "char")), STR, constant_size(1), True)
     if v.type == STR_LIST:
-        return (fn.new_name(LOOP_STR_NAMES), STR, lambda sizes: (sizes[name][1], 0), False)
+        return LoopVar(fn.new_name(LOOP_STR_NAMES), STR, lambda sizes: (sizes[name][1], 0), False)
     if v.type == DICT:
-        return (fn.new_name(LOOP_KEY_NAMES), STR, lambda sizes: (sizes[name][1], 0), False)
+        return LoopVar(fn.new_name(LOOP_KEY_NAMES), STR, lambda sizes: (sizes[name][1], 0), False)
     return None
-
 
 
 def loop(fn, header: str, bound_fn, loop_vars, frozen, kind: str, pre=None, post=None) -> None:
@@ -181,7 +188,6 @@ def loop(fn, header: str, bound_fn, loop_vars, frozen, kind: str, pre=None, post
     fn.add_effect(("loop", bound_fn, body))
 
 
-
 def for_loop(fn):
     """A for loop over a range, a collection, enumerate(), zip() or a dict's items."""
     header = loop_header(fn)
@@ -189,7 +195,6 @@ def for_loop(fn):
         return False
     text, bound, loop_vars, frozen = header
     loop(fn, text, bound, loop_vars, frozen, "for")
-
 
 
 def while_loop(fn):
@@ -224,7 +229,7 @@ def while_loop(fn):
             return False
         v = rng.choice(cands)
         elem = element_of(fn, v)
-        name = elem[0]
+        name = elem.name
         method = "pop()" if v.type == SET or rng.random() < 0.6 else "pop(0)"
         fn.mutated.append(v.name)
 
@@ -237,9 +242,9 @@ def while_loop(fn):
         return None
     # halving
     bits = max(1, min(6, fn.max_loop - 1))
-    r = expression(fn, INT, 1)
+    expr = expression(fn, INT, 1)
     n = fn.new_name(("n", "m", "rem", "left", "num"))
-    fn.emit(f"{n} = abs({r.text}) % {2 ** bits}")
+    fn.emit(f"{n} = abs({expr.text}) % {2 ** bits}")
     fn.spend(1)
     fn.charge_comprehensions()
     var = Var(n, INT)
@@ -252,7 +257,6 @@ def while_loop(fn):
 
     loop(fn, f"while {n} > 0:", constant_bound(bits), [], [], "while", post=post_half)
     var.frozen = False
-
 
 
 def break_or_continue(fn):
@@ -270,15 +274,14 @@ def break_or_continue(fn):
     fn.count_statement(word)
 
 
-
 def early_return(fn):
     """`if cond: return ...` in f."""
     cond = expression(fn, BOOL, 2)
     fn.emit(f"if {cond.text}:")
     fn.spend(1)
     fn.charge_comprehensions()
-    r = return_expression(fn)
-    fn.emit(f"    return {r}")
+    returned = return_expression(fn)
+    fn.emit(f"    return {returned}")
     fn.spend(1)
     fn.charge_comprehensions()
     fn.count_statement("early_return")

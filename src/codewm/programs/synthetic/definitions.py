@@ -63,7 +63,7 @@ def make_helper(prog, level: int, callees: list[Helper], use_exc: bool) -> Helpe
         params.append((var.name, type_, size or (0, 0)))
     raises = None
     forced = ["call"] * len(callees)
-    raising = [h.raises for h in callees if h.raises]
+    raising = [helper.raises for helper in callees if helper.raises]
     if raising:  # let what a callee raises pass through (f catches it)
         fn.catching = [raising[0]]
         if rng.random() < 0.3:
@@ -166,9 +166,9 @@ def make_recursive(prog) -> Helper:
         rtype, ret_size = STR, (2 * max_depth, 0)
     calls = (2 ** (depth_limit + 1)) if "n - 2" in lines[-1] else depth_limit + 2
     cost = calls * per_call
-    h = Helper(name, [], rtype, ret_size, cost, {}, None, lines, recursive=True, arg_kinds=arg_kinds)
-    h.depth_limit = depth_limit
-    return h
+    helper = Helper(name, [], rtype, ret_size, cost, {}, None, lines, recursive=True, arg_kinds=arg_kinds)
+    helper.depth_limit = depth_limit
+    return helper
 
 
 def make_class(prog) -> ClassSpec:

@@ -53,7 +53,7 @@ def expression(fn, type_: str, depth: int, fresh: bool = False) -> Expr:
 def leaf(fn, type_: str, fresh: bool = False) -> Expr:
     """A variable of `type_` (mostly) or a literal; a bool may be a comparison of one variable."""
     random_ = fn.rng.random  # rng.choice(seq) is inlined below as seq[int(random_() * len(seq))]
-    vs = fn.vars(type_)
+    vs = fn.by_type[type_]  # fn.vars(type_), inlined (hot)
     if type_ == BOOL and (not vs or random_() < 0.3):
         bool_leaves = fn.program.grammar.bool_leaves
         for _ in range(3):

@@ -46,10 +46,10 @@ class FunctionBuilder:
         self.use_exc = use_exc
         self.lines: list[str] = []
         # The variables in scope: a stack, changed only through bind() and unbind_from(), which
-        # keep the same variables by type in _by_type (for vars()) and drop the lists that
+        # keep the same variables by type in by_type (for vars()) and drop the lists that
         # sized_var() caches in _typed.
         self.env: list[Var] = []
-        self._by_type: dict[str, list[Var]] = {t: [] for t in ALL_TYPES}
+        self.by_type: dict[str, list[Var]] = {t: [] for t in ALL_TYPES}
         self._typed: dict = {}
         self.sizes: dict = {STEPS: 2}  # the function's own call and return frames (see budget.py)
         self.effects: list = []
@@ -128,7 +128,7 @@ class FunctionBuilder:
     def bind(self, var: Var) -> None:
         """Put a variable in scope."""
         self.env.append(var)
-        self._by_type[var.type].append(var)
+        self.by_type[var.type].append(var)
         if self._typed:
             self._typed.clear()
 
@@ -136,7 +136,7 @@ class FunctionBuilder:
         """Take the variables bound since len(self.env) was `scope` out of scope."""
         env = self.env
         if len(env) > scope:
-            by_type = self._by_type
+            by_type = self.by_type
             for v in env[scope:]:  # the latest of each type's list, as env is a stack
                 by_type[v.type].pop()
             del env[scope:]
@@ -157,7 +157,7 @@ class FunctionBuilder:
         """The variables of `type_` in scope, in binding order (a shared list: do not change it)."""
         if unfrozen:
             return [v for v in self.env if v.type == type_ and not v.frozen]
-        return self._by_type[type_]
+        return self.by_type[type_]
 
     def pick(self, type_: str, unfrozen: bool = False) -> Var | None:
         """A random variable of `type_` in scope (counted as a reference), or None."""
@@ -267,7 +267,7 @@ class FunctionBuilder:
     def kind_table(self):
         """(statement functions, kind_thresholds of their weights, the weights' sum) for where the body is now."""
         # Tables are shared by all functions, keyed by everything make_kind_table() looks at.
-        key = (self._kind_key, self.depth, bool(self.loops), bool(self.catching), len(self._by_type[INT]) >= 2,
+        key = (self._kind_key, self.depth, bool(self.loops), bool(self.catching), len(self.by_type[INT]) >= 2,
                bool(self.callees))
         table = _KIND_TABLES.get(key)
         if table is None:

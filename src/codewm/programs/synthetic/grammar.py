@@ -29,6 +29,8 @@ from codewm.programs.synthetic.vocabulary import BOOL, DICT, INT, INT_LIST, SET,
 
 
 class Grammar(NamedTuple):
+    """What makes each statement kind, and each type's expressions."""
+
     statements: dict[str, Callable]  # statement kind -> statement(fn)
     expressions: dict[str, tuple]  # type -> productions(fn, depth)
     bool_leaves: tuple  # productions that make a bool of one variable (expressions.leaf)
@@ -53,10 +55,12 @@ STATEMENTS = {
 
 
 def _str_list_sorted(fn, depth):
+    """list_sorted for lists of strings."""
     return list_sorted(fn, depth, STR_LIST)
 
 
 def _str_list_concat(fn, depth):
+    """list_concat for lists of strings."""
     return list_concat(fn, depth, STR_LIST)
 
 

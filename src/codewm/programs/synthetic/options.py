@@ -22,7 +22,7 @@ class SyntheticOptions:
     """The generator's knobs. Defaults give programs with traces of roughly 20-300 steps."""
 
     count: int = 1000  # programs to yield
-    seed: int = 0  # base seed; case i uses its own sub-seed (see the module docstring)
+    seed: int = 0  # base seed; case i uses its own sub-seed (see the package docstring)
     mode: str = "general"  # "general", "cruxeval", or a curriculum tier: "simple", "loops"
     max_statements: int = 10  # statements in f's body, nested ones included (helpers get about half)
     max_depth: int = 2  # nesting of if/for/while/try blocks in a function (one-line guards excluded)

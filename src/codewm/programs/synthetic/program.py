@@ -159,23 +159,23 @@ class Program:
         frontier = [body]
         while frontier:
             lines = frontier.pop()
-            for h in self.helpers:
-                if h not in used and calls(lines, h.name):
-                    used.append(h)
-                    frontier.append(h.lines)
+            for helper in self.helpers:
+                if helper not in used and calls(lines, helper.name):
+                    used.append(helper)
+                    frontier.append(helper.lines)
         out: list[str] = []
-        everything = body + [line for h in used for line in h.lines]
+        everything = body + [line for helper in used for line in helper.lines]
         if self.custom_exc and any(self.custom_exc in line for line in everything):
             out += [f"class {self.custom_exc}(Exception):", "    pass"]
             self.feat("class")
         if self.cls is not None and calls(body, self.cls.name):
             out += self.cls.lines
-        for h in self.helpers:  # in definition order (callees first)
-            if h in used:
-                out += h.lines
-                self.feats += h.feats
-                if h.recursive:
+        for helper in self.helpers:  # in definition order (callees first)
+            if helper in used:
+                out += helper.lines
+                self.feats += helper.feats
+                if helper.recursive:
                     self.feat("recursion")
-                elif any(calls(h.lines[1:], other.name) for other in used if other is not h):
+                elif any(calls(helper.lines[1:], other.name) for other in used if other is not helper):
                     self.feat("helper_chain")
         return out

@@ -14,6 +14,7 @@ from codewm.programs.synthetic.vocabulary import (
 
 
 def int_arith(fn, depth):
+    """a + b, a - b, or a * k."""
     a, b = expression(fn, INT, depth), expression(fn, INT, depth)
     if a.text == b.text:
         return None
@@ -24,11 +25,13 @@ def int_arith(fn, depth):
 
 
 def int_divmod(fn, depth):
+    """a // k or a % k."""
     a = expression(fn, INT, depth)
     return Expr(f"{a.operand} {fn.rng.choice(('//', '%', '%'))} {fn.rng.choice((2, 3, 5, 7, 10))}", None, False)
 
 
 def int_len(fn, depth):
+    """len() of a variable or of an expression."""
     v = fn.sized_var()
     if v is not None and fn.rng.random() < 0.7:
         fn.feature("len")
@@ -36,11 +39,12 @@ def int_len(fn, depth):
     sized = [t for t in fn.program.types if t in SIZED]
     if not sized:
         return None
-    r = expression(fn, fn.rng.choice(sized), depth)
-    return Expr(f"len({r.text})", None, True)
+    expr = expression(fn, fn.rng.choice(sized), depth)
+    return Expr(f"len({expr.text})", None, True)
 
 
 def int_aggregate(fn, depth):
+    """sum(), max() or min() of a collection of ints."""
     rng = fn.rng
     v = fn.sized_var((INT_LIST, SET, TUPLE))
     if v is None:
@@ -52,6 +56,7 @@ def int_aggregate(fn, depth):
 
 
 def int_count(fn, depth):
+    """A count or index in a list, tuple or string."""
     rng = fn.rng
     v = fn.sized_var((INT_LIST, TUPLE, STR, STR_LIST))
     if v is None:
@@ -68,6 +73,7 @@ def int_count(fn, depth):
 
 
 def int_get(fn, depth):
+    """A dict lookup with a default, its values' sum or its length."""
     v = fn.pick(DICT)
     if v is None:
         return None
@@ -80,6 +86,7 @@ def int_get(fn, depth):
 
 
 def int_subscript(fn, depth):
+    """An item of a list or tuple, guarded against emptiness."""
     rng = fn.rng
     v = fn.sized_var((INT_LIST, TUPLE))
     if v is None:
@@ -91,6 +98,7 @@ def int_subscript(fn, depth):
 
 
 def int_misc(fn, depth):
+    """ord() of a character, int() of a digit string, abs(), min() or max()."""
     rng = fn.rng
     chars = [v for v in fn.env if v.char]
     roll = rng.random()
@@ -107,6 +115,7 @@ def int_misc(fn, depth):
 
 
 def int_conditional(fn, depth):
+    """a if cond else b."""
     c, a, b = expression(fn, BOOL, depth), expression(fn, INT, depth), expression(fn, INT, depth)
     if a.text == b.text:
         return None
@@ -114,6 +123,7 @@ def int_conditional(fn, depth):
 
 
 def int_attribute(fn, depth):
+    """An int attribute of an instance, or the length of its collection."""
     objs = fn.vars(OBJECT)
     if not objs:
         return None
@@ -125,6 +135,7 @@ def int_attribute(fn, depth):
 
 
 def bool_compare(fn, depth):
+    """A comparison of two ints."""
     a, b = expression(fn, INT, depth), expression(fn, INT, depth)
     if a.text == b.text:
         return None
@@ -132,12 +143,14 @@ def bool_compare(fn, depth):
 
 
 def bool_modulo(fn, depth):
+    """a % k == r (or !=)."""
     a = expression(fn, INT, depth)
     k = fn.rng.choice((2, 2, 3, 5))
     return Expr(f"{a.operand} % {k} {fn.rng.choice(('==', '!='))} {fn.rng.randrange(k)}", None, False)
 
 
 def bool_in(fn, depth):
+    """Membership in a collection or string."""
     rng = fn.rng
     v = fn.sized_var()
     if v is None:
@@ -154,6 +167,7 @@ def bool_in(fn, depth):
 
 
 def bool_str(fn, depth):
+    """startswith/endswith or an is...() predicate of a string."""
     if STR not in fn.program.has:
         return None
     rng = fn.rng
@@ -164,6 +178,7 @@ def bool_str(fn, depth):
 
 
 def bool_logic(fn, depth):
+    """not a, a and b, a or b."""
     rng = fn.rng
     if rng.random() < 0.3:
         a = expression(fn, BOOL, depth)
@@ -175,6 +190,7 @@ def bool_logic(fn, depth):
 
 
 def bool_len(fn, depth):
+    """Emptiness or a length comparison."""
     v = fn.sized_var()
     if v is None:
         return None
@@ -184,6 +200,7 @@ def bool_len(fn, depth):
 
 
 def bool_any(fn, depth):
+    """any() or all() over a generator."""
     v = fn.sized_var((INT_LIST, TUPLE, STR_LIST))
     if v is None:
         return None
@@ -195,6 +212,7 @@ def bool_any(fn, depth):
 
 
 def bool_equal(fn, depth):
+    """A comparison of two strings."""
     if STR not in fn.program.has:
         return None
     a, b = expression(fn, STR, depth), expression(fn, STR, depth)

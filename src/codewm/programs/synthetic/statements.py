@@ -18,16 +18,15 @@ from codewm.programs.synthetic.vocabulary import (
 def assign_new(fn):
     """A new variable of a random type, bound to an expression."""
     type_ = fn.rng.choice(fn.program.types)
-    r = expression(fn, type_, 2, fresh=True)
+    expr = expression(fn, type_, 2, fresh=True)
     name = fn.var_name(type_)
-    fn.emit(f"{name} = {r.text}")
+    fn.emit(f"{name} = {expr.text}")
     fn.spend(1)
     fn.charge_comprehensions()
     fn.bind(Var(name, type_))
-    fn.set_size(name, type_, r.size)
+    fn.set_size(name, type_, expr.size)
     fn.touched.append(name)
     fn.count_statement("assign")
-
 
 
 def update(fn):
@@ -45,22 +44,21 @@ def update(fn):
     fn.count_statement()
 
 
-
 def update_int(fn, v: Var):
     """Arithmetic on an int variable."""
     rng = fn.rng
-    r = expression(fn, INT, 2)
+    expr = expression(fn, INT, 2)
     choice = rng.randrange(7)
     if choice == 0:
-        fn.emit(f"{v.name} += {r.text}")
+        fn.emit(f"{v.name} += {expr.text}")
     elif choice == 1:
-        fn.emit(f"{v.name} -= {r.operand}")
+        fn.emit(f"{v.name} -= {expr.operand}")
     elif choice == 2:
-        fn.emit(f"{v.name} = {r.text}")
+        fn.emit(f"{v.name} = {expr.text}")
     elif choice == 3:
-        fn.emit(f"{v.name} = ({v.name} * {rng.choice(SMALL_POSITIVE)} + {r.operand}) % {rng.choice((7, 10, 11, 97, 100, 1000))}")
+        fn.emit(f"{v.name} = ({v.name} * {rng.choice(SMALL_POSITIVE)} + {expr.operand}) % {rng.choice((7, 10, 11, 97, 100, 1000))}")
     elif choice == 4:
-        fn.emit(f"{v.name} = {rng.choice(('max', 'min'))}({v.name}, {r.text})")
+        fn.emit(f"{v.name} = {rng.choice(('max', 'min'))}({v.name}, {expr.text})")
     elif choice == 5:
         fn.emit(f"{v.name} {rng.choice(('//=', '%='))} {rng.choice(SMALL_POSITIVE)}")
     else:
@@ -71,18 +69,16 @@ def update_int(fn, v: Var):
     fn.feature("arith")
 
 
-
 def update_bool(fn, v: Var):
     """A new value for a bool variable."""
-    r = expression(fn, BOOL, 2)
+    expr = expression(fn, BOOL, 2)
     form = fn.rng.randrange(3)
     if form == 0:
-        fn.emit(f"{v.name} = {r.text}")
+        fn.emit(f"{v.name} = {expr.text}")
     elif form == 1:
-        fn.emit(f"{v.name} = {v.name} {fn.rng.choice(('or', 'and'))} {r.operand}")
+        fn.emit(f"{v.name} = {v.name} {fn.rng.choice(('or', 'and'))} {expr.operand}")
     else:
         fn.emit(f"{v.name} = not {v.name}")
-
 
 
 def update_str(fn, v: Var):
@@ -90,27 +86,26 @@ def update_str(fn, v: Var):
     rng, name = fn.rng, v.name
     form = rng.randrange(5)
     if form == 0:
-        r = expression(fn, STR, 1)
-        fn.emit(f"{name} += {r.text}")
-        size = r.size
+        expr = expression(fn, STR, 1)
+        fn.emit(f"{name} += {expr.text}")
+        size = expr.size
         fn.set_size(name, STR, lambda sizes: (sizes[name][0] + size(sizes)[0], 0))
     elif form == 1:
-        r = expression(fn, STR, 1)
-        fn.emit(f"{name} = {r.operand} + {name}")
-        size = r.size
+        expr = expression(fn, STR, 1)
+        fn.emit(f"{name} = {expr.operand} + {name}")
+        size = expr.size
         fn.set_size(name, STR, lambda sizes: (sizes[name][0] + size(sizes)[0], 0))
     elif form == 2:
-        r = str_method(fn, Expr(name, size_of(name), True))
-        if r is None:
+        expr = str_method(fn, Expr(name, size_of(name), True))
+        if expr is None:
             return False
-        fn.emit(f"{name} = {r.text}")
-        fn.set_size(name, STR, r.size)
+        fn.emit(f"{name} = {expr.text}")
+        fn.set_size(name, STR, expr.size)
     else:
-        r = expression(fn, STR, 2)
-        fn.emit(f"{name} = {r.text}")
-        fn.set_size(name, STR, r.size)
+        expr = expression(fn, STR, 2)
+        fn.emit(f"{name} = {expr.text}")
+        fn.set_size(name, STR, expr.size)
     fn.feature("string")
-
 
 
 def update_list(fn, v: Var):
@@ -120,37 +115,37 @@ def update_list(fn, v: Var):
     if not fn.options.mutation:
         form = rng.randrange(4)
         if form == 0:
-            r = expression(fn, elem_t, 1)
-            fn.emit(f"{name} = {name} + [{r.text}]")
-            size = r.size
+            expr = expression(fn, elem_t, 1)
+            fn.emit(f"{name} = {name} + [{expr.text}]")
+            size = expr.size
             fn.set_size(name, t, lambda sizes: (sizes[name][0] + 1, size(sizes)[0] if size else 0))
         elif form == 1:
             fn.emit(f"{name} = sorted({name})" if rng.random() < 0.7 else f"{name} = {name}[::-1]")
         elif form == 2:
             fn.emit(f"{name} = {name}[1:]")
         else:
-            r = expression(fn, t, 2, fresh=True)
-            fn.emit(f"{name} = {r.text}")
-            fn.set_size(name, t, r.size)
+            expr = expression(fn, t, 2, fresh=True)
+            fn.emit(f"{name} = {expr.text}")
+            fn.set_size(name, t, expr.size)
         return None
     fn.feature("mutation")
     fn.mutated.append(name)
     form = rng.randrange(12)
     if form in (0, 1, 2):
-        r = expression(fn, elem_t, 1)
-        size = r.size
-        fn.emit(f"{name}.append({r.text})")
+        expr = expression(fn, elem_t, 1)
+        size = expr.size
+        fn.emit(f"{name}.append({expr.text})")
         fn.set_size(name, t, lambda sizes: (sizes[name][0] + 1, size(sizes)[0] if size else 0))
         fn.feature("append")
     elif form == 3:
-        r = expression(fn, t, 1)
-        size = r.size
-        fn.emit(f"{name}.extend({r.text})" if rng.random() < 0.7 else f"{name} += {r.text}")
+        expr = expression(fn, t, 1)
+        size = expr.size
+        fn.emit(f"{name}.extend({expr.text})" if rng.random() < 0.7 else f"{name} += {expr.text}")
         fn.set_size(name, t, lambda sizes: (sizes[name][0] + size(sizes)[0], size(sizes)[1]))
     elif form == 4:
-        r = expression(fn, elem_t, 1)
-        size = r.size
-        fn.emit(f"{name}.insert({rng.choice((0, 0, 1, -1, 2))}, {r.text})")
+        expr = expression(fn, elem_t, 1)
+        size = expr.size
+        fn.emit(f"{name}.insert({rng.choice((0, 0, 1, -1, 2))}, {expr.text})")
         fn.set_size(name, t, lambda sizes: (sizes[name][0] + 1, size(sizes)[0] if size else 0))
     elif form == 5:
         fn.emit(f"{name}.sort()" if rng.random() < 0.7 else f"{name}.sort(reverse=True)")
@@ -162,16 +157,16 @@ def update_list(fn, v: Var):
         fn.emit(f"    {name}.pop({rng.choice(('', '', '0', '-1'))})")
         fn.spend(1)
     elif form == 8:
-        r = expression(fn, elem_t, 1)
-        fn.emit(f"if {r.operand} in {name}:")
-        fn.emit(f"    {name}.remove({r.text})")
+        expr = expression(fn, elem_t, 1)
+        fn.emit(f"if {expr.operand} in {name}:")
+        fn.emit(f"    {name}.remove({expr.text})")
         fn.spend(1)
     elif form == 9:
-        r = expression(fn, elem_t, 1)
-        size = r.size
+        expr = expression(fn, elem_t, 1)
+        size = expr.size
         i = expression(fn, INT, 1)
         fn.emit(f"if {name}:")
-        fn.emit(f"    {name}[{i.operand} % len({name})] = {r.text}")
+        fn.emit(f"    {name}[{i.operand} % len({name})] = {expr.text}")
         fn.spend(1)
         if size:
             fn.set_size(name, t, lambda sizes: (sizes[name][0], size(sizes)[0]))
@@ -184,7 +179,6 @@ def update_list(fn, v: Var):
     return None
 
 
-
 def update_dict(fn, v: Var):
     """A dict variable's item set, changed or removed."""
     rng, name = fn.rng, v.name
@@ -192,24 +186,24 @@ def update_dict(fn, v: Var):
     ksize = key.size
     grow = lambda sizes: (sizes[name][0] + 1, max(sizes[name][1], ksize(sizes)[0]))  # noqa: E731
     if not fn.options.mutation:
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name} = {{**{name}, {key.text}: {r.text}}}")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name} = {{**{name}, {key.text}: {expr.text}}}")
         fn.set_size(name, DICT, grow)
         return None
     fn.feature("mutation")
     fn.mutated.append(name)
     form = rng.randrange(8)
     if form in (0, 1):
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name}[{key.text}] = {r.text}")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name}[{key.text}] = {expr.text}")
         fn.set_size(name, DICT, grow)
     elif form == 2:
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name}[{key.text}] = {name}.get({key.text}, 0) + {r.operand}")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name}[{key.text}] = {name}.get({key.text}, 0) + {expr.operand}")
         fn.set_size(name, DICT, grow)
     elif form == 3:
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name}.update({{{key.text}: {r.text}}})")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name}.update({{{key.text}: {expr.text}}})")
         fn.set_size(name, DICT, grow)
         fn.feature("update")
     elif form == 4:
@@ -221,8 +215,8 @@ def update_dict(fn, v: Var):
     elif form == 5:
         fn.emit(f"{name}.pop({key.text}, None)")
     elif form == 6:
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name}.setdefault({key.text}, {r.text})")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name}.setdefault({key.text}, {expr.text})")
         fn.set_size(name, DICT, grow)
     else:
         fn.emit(f"if {key.operand} in {name}:")
@@ -231,47 +225,44 @@ def update_dict(fn, v: Var):
     return None
 
 
-
 def update_set(fn, v: Var):
     """A set variable grown or shrunk."""
     rng, name = fn.rng, v.name
     if not fn.options.mutation:
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name} = {name} | {{{r.text}}}")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name} = {name} | {{{expr.text}}}")
         fn.set_size(name, SET, lambda sizes: (sizes[name][0] + 1, 0))
         return None
     fn.feature("mutation")
     fn.mutated.append(name)
     form = rng.randrange(4)
     if form in (0, 1):
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name}.add({r.text})")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name}.add({expr.text})")
         fn.set_size(name, SET, lambda sizes: (sizes[name][0] + 1, 0))
     elif form == 2:
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name}.discard({r.text})")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name}.discard({expr.text})")
     else:
-        r = expression(fn, INT_LIST, 1)
-        size = r.size
-        fn.emit(f"{name}.update({r.text})" if rng.random() < 0.5 else f"{name} |= set({r.text})")
+        expr = expression(fn, INT_LIST, 1)
+        size = expr.size
+        fn.emit(f"{name}.update({expr.text})" if rng.random() < 0.5 else f"{name} |= set({expr.text})")
         fn.set_size(name, SET, lambda sizes: (sizes[name][0] + size(sizes)[0], 0))
     return None
-
 
 
 def update_tuple(fn, v: Var):
     """A tuple variable extended or rebound."""
     name = v.name
     if fn.rng.random() < 0.5:
-        r = expression(fn, INT, 1)
-        fn.emit(f"{name} = {name} + ({r.text},)")
+        expr = expression(fn, INT, 1)
+        fn.emit(f"{name} = {name} + ({expr.text},)")
         fn.set_size(name, TUPLE, lambda sizes: (sizes[name][0] + 1, sizes[name][1] + 1))
     else:
-        r = expression(fn, TUPLE, 2)
-        fn.emit(f"{name} = {r.text}")
-        fn.set_size(name, TUPLE, r.size)
+        expr = expression(fn, TUPLE, 2)
+        fn.emit(f"{name} = {expr.text}")
+        fn.set_size(name, TUPLE, expr.size)
     return None
-
 
 
 def unpack(fn):
@@ -288,9 +279,9 @@ def unpack(fn):
         else:
             fn.emit(f"{a.name}, {b.name} = {b.name} % {rng.choice((7, 10, 97))}, {a.name} - {b.name}")
     else:
-        r = expression(fn, INT, 1)
+        expr = expression(fn, INT, 1)
         q, m = fn.var_name(INT), fn.var_name(INT)
-        fn.emit(f"{q}, {m} = divmod({r.text}, {rng.choice((2, 3, 5, 7, 10))})")
+        fn.emit(f"{q}, {m} = divmod({expr.text}, {rng.choice((2, 3, 5, 7, 10))})")
         fn.bind(Var(q, INT))
         fn.bind(Var(m, INT))
     fn.spend(1)
@@ -299,6 +290,7 @@ def unpack(fn):
 
 
 def return_expression(fn) -> str:
+    """What to return: mostly the variables changed last."""
     rng = fn.rng
     locals_ = [v for v in fn.env if v.type not in (EXCEPTION, OBJECT)]
     in_scope = {v.name: v for v in locals_}
@@ -331,8 +323,8 @@ def return_expression(fn) -> str:
     return expression(fn, type_, 2).text
 
 
-
 def final_return(fn) -> None:
+    """The return statement that ends the function."""
     fn.emit(f"return {return_expression(fn)}")
     fn.spend(1)
     fn.charge_comprehensions()

@@ -14,13 +14,15 @@ from codewm.programs.synthetic.vocabulary import (
 
 
 def str_method_call(fn, depth):
+    """A str method applied to a str expression."""
     base = expression(fn, STR, depth)
-    r = str_method(fn, base)
+    expr = str_method(fn, base)
     fn.feature("str_method")
-    return r
+    return expr
 
 
 def str_slice(fn, depth):
+    """A slice of a str expression."""
     rng = fn.rng
     base = expression(fn, STR, depth)
     size = base.size
@@ -36,6 +38,7 @@ def str_slice(fn, depth):
 
 
 def str_concat(fn, depth):
+    """a + b of two strings."""
     a, b = expression(fn, STR, depth), expression(fn, STR, depth)
     sa, sb = a.size, b.size
     fn.feature("string")
@@ -43,6 +46,7 @@ def str_concat(fn, depth):
 
 
 def str_repeat(fn, depth):
+    """A string repeated 2 or 3 times."""
     a = expression(fn, STR, depth)
     k = fn.rng.choice((2, 3))
     sa = a.size
@@ -50,6 +54,7 @@ def str_repeat(fn, depth):
 
 
 def str_join(fn, depth):
+    """sep.join() of a list of strings, or of a string's sorted or reversed characters."""
     rng = fn.rng
     sep = rng.choice(SEPARATORS)
     if rng.random() < 0.7 and STR_LIST in fn.program.has:
@@ -69,6 +74,7 @@ def str_join(fn, depth):
 
 
 def str_format(fn, depth):
+    """str() of an int, or an f-string of a string and an int."""
     rng = fn.rng
     a = expression(fn, INT, depth)
     if rng.random() < 0.5:
@@ -82,6 +88,7 @@ def str_format(fn, depth):
 
 
 def str_at(fn, depth):
+    """A character of a string or an item of a list of strings, guarded against emptiness."""
     rng = fn.rng
     v = fn.sized_var((STR, STR_LIST))
     if v is None:
@@ -96,6 +103,7 @@ def str_at(fn, depth):
 
 
 def str_pick(fn, depth):
+    """max() or min() of a list of strings or of a dict's keys."""
     rng = fn.rng
     v = fn.sized_var((STR_LIST, DICT))
     if v is None:
@@ -105,6 +113,7 @@ def str_pick(fn, depth):
 
 
 def str_conditional(fn, depth):
+    """a if cond else b, of strings."""
     c, a, b = expression(fn, BOOL, depth), expression(fn, STR, depth), expression(fn, STR, depth)
     if a.text == b.text:
         return None
@@ -113,6 +122,7 @@ def str_conditional(fn, depth):
 
 
 def str_exception(fn, depth):
+    """str() of the exception caught last."""
     errs = fn.vars(EXCEPTION)
     if not errs:
         return None
@@ -121,6 +131,7 @@ def str_exception(fn, depth):
 
 
 def words_split(fn, depth):
+    """str.split() of a str expression."""
     rng = fn.rng
     s = expression(fn, STR, depth)
     size = s.size
@@ -131,6 +142,7 @@ def words_split(fn, depth):
 
 
 def words_comprehension(fn, depth):
+    """A list comprehension of strings over a collection or string."""
     rng = fn.rng
     v = fn.sized_var((STR_LIST, INT_LIST, DICT, STR))
     if v is None:
@@ -154,6 +166,7 @@ def words_comprehension(fn, depth):
 
 
 def words_misc(fn, depth):
+    """The characters of a string, or a dict's keys, as a list."""
     rng = fn.rng
     v = fn.sized_var((STR, DICT))
     if v is None:

@@ -120,13 +120,13 @@ def dict_build(fn, depth):
         form = rng.randrange(3)
         if form == 0:
             fn.add_comprehension(size_of(vn))
-            return Expr(f"{{{w}: len({w}) for {w} in {vn}}}", lambda sizes: sizes[vn], True)
+            return Expr(f"{{{w}: len({w}) for {w} in {vn}}}", size_of(vn), True)
         if form == 1:
-            return Expr(f"dict.fromkeys({vn}, {rng.randint(0, 3)})", lambda sizes: sizes[vn], True)
+            return Expr(f"dict.fromkeys({vn}, {rng.randint(0, 3)})", size_of(vn), True)
         ints = fn.vars(INT_LIST)
         if ints:
-            return Expr(f"dict(zip({vn}, {rng.choice(ints).name}))", lambda sizes: sizes[vn], True)
-        return Expr(f"dict.fromkeys({vn}, 0)", lambda sizes: sizes[vn], True)
+            return Expr(f"dict(zip({vn}, {rng.choice(ints).name}))", size_of(vn), True)
+        return Expr(f"dict.fromkeys({vn}, 0)", size_of(vn), True)
     if v.type == STR:
         c = fn.new_name(("ch", "c", "char"))
         fn.used.discard(c)
@@ -137,10 +137,10 @@ def dict_build(fn, depth):
     fn.used.discard(val)
     fn.add_comprehension(size_of(vn))
     if rng.random() < 0.5:
-        return Expr(f"{{{k}: {val} * {rng.choice(SMALL_POSITIVE)} for {k}, {val} in {vn}.items()}}", lambda sizes: sizes[vn], True)
+        return Expr(f"{{{k}: {val} * {rng.choice(SMALL_POSITIVE)} for {k}, {val} in {vn}.items()}}", size_of(vn), True)
     if rng.random() < 0.5:
-        return Expr(f"{{{k}: {val} for {k}, {val} in {vn}.items() if {val} {rng.choice(('>', '<', '!='))} {rng.randint(0, 3)}}}", lambda sizes: sizes[vn], True)
-    return Expr(f"dict(sorted({vn}.items()))", lambda sizes: sizes[vn], True)
+        return Expr(f"{{{k}: {val} for {k}, {val} in {vn}.items() if {val} {rng.choice(('>', '<', '!='))} {rng.randint(0, 3)}}}", size_of(vn), True)
+    return Expr(f"dict(sorted({vn}.items()))", size_of(vn), True)
 
 
 def set_build(fn, depth):

@@ -154,15 +154,15 @@ def words_comprehension(fn, depth):
     if v.type == INT_LIST:
         return Expr(f"[str({w}) for {w} in {vn}]", lambda sizes: (sizes[vn][0], INT_TEXT), True)
     if v.type == DICT:
-        return Expr(f"[{w} for {w} in {vn} if {vn}[{w}] {rng.choice(('>', '<', '!='))} {rng.randint(0, 3)}]", lambda sizes: sizes[vn], True)
+        return Expr(f"[{w} for {w} in {vn} if {vn}[{w}] {rng.choice(('>', '<', '!='))} {rng.randint(0, 3)}]", size_of(vn), True)
     if v.type == STR:
         return Expr(f"[{w} for {w} in {vn} if {w}.{rng.choice(STR_PREDICATES)}()]", lambda sizes: (sizes[vn][0], 1), True)
     if rng.random() < 0.5:
         m = rng.choice(("upper", "lower", "title", "strip", "capitalize"))
-        return Expr(f"[{w}.{m}() for {w} in {vn}]", lambda sizes: sizes[vn], True)
+        return Expr(f"[{w}.{m}() for {w} in {vn}]", size_of(vn), True)
     if rng.random() < 0.5:
-        return Expr(f"[{w} for {w} in {vn} if {w}.{rng.choice(('startswith', 'endswith'))}({rng.choice(SUBSTRINGS)!r})]", lambda sizes: sizes[vn], True)
-    return Expr(f"[{w}[::-1] for {w} in {vn} if len({w}) > {rng.randint(0, 3)}]", lambda sizes: sizes[vn], True)
+        return Expr(f"[{w} for {w} in {vn} if {w}.{rng.choice(('startswith', 'endswith'))}({rng.choice(SUBSTRINGS)!r})]", size_of(vn), True)
+    return Expr(f"[{w}[::-1] for {w} in {vn} if len({w}) > {rng.randint(0, 3)}]", size_of(vn), True)
 
 
 def words_misc(fn, depth):
@@ -174,4 +174,4 @@ def words_misc(fn, depth):
     vn = v.name
     if v.type == STR:
         return Expr(f"list({vn})" if rng.random() < 0.5 else f"sorted({vn})", lambda sizes: (sizes[vn][0], 1), True)
-    return Expr(f"list({vn})" if rng.random() < 0.4 else f"sorted({vn}{rng.choice(('', '.keys()'))})", lambda sizes: sizes[vn], True)
+    return Expr(f"list({vn})" if rng.random() < 0.4 else f"sorted({vn}{rng.choice(('', '.keys()'))})", size_of(vn), True)

@@ -63,33 +63,10 @@ def mine(
         raise SourceConfigError("miner: max_functions must not be negative")
     use_hypothesis = hypothesis_available()
     report = MiningReport(root=root, hypothesis=use_hypothesis)
+    parsed, functions = _eligible_functions(report, discover_modules(root, modules, include_private), max_functions)
+    reports = {module_report.module: module_report for module_report in report.modules}
 
-    # 1. parse modules and collect eligible functions, up to max_functions
-    parsed: list[ParsedModule] = []
-    functions: list[ParsedFunction] = []
-    reports: dict[str, ModuleReport] = {}
-    for name, file_path in discover_modules(root, modules, include_private):
-        if max_functions is not None and len(functions) >= max_functions:
-            break
-        try:
-            module = parse_module(name, file_path)
-        except (SyntaxError, ValueError, UnicodeDecodeError, OSError, RecursionError, MemoryError) as exc:
-            report.parse_errors[name] = f"{type(exc).__name__}: {exc}"
-            continue
-        parsed.append(module)
-        module_report = reports[name] = ModuleReport(name, file_path)
-        report.modules.append(module_report)
-        for node in module.tree.body:
-            if max_functions is not None and len(functions) >= max_functions:
-                break
-            function, skipped = eligible(module, node)
-            if skipped:
-                module_report.skipped[skipped] += 1
-            if function is not None:
-                functions.append(function)
-                module_report.found += 1
-
-    # 2. candidate calls and programs
+    # candidate calls and programs
     call_sites = build_call_site_index(parsed)
     per_source = max_calls_per_function
     total = max(4, 3 * max_calls_per_function)
@@ -104,47 +81,90 @@ def mine(
             reports[result.module].with_inputs += 1
     report.functions = results
 
-    # 3. run: every candidate once; then the first passing ones of each function again
-    runs = [(i, call) for i, result in enumerate(results) for call, _ in result.candidates]
-    if runs:
+    if any(result.candidates for result in results):
         own = sandbox is None
         box = sandbox or Sandbox(limits=limits or DEFAULT_LIMITS, workers=workers)
         try:
             report.isolation = box.isolation
-            first = list(box.map(Program.function(programs[i], call, audit=True) for i, call in runs))
-            if all(r.status == "sandbox_error" for r in first):
-                raise SandboxError(f"miner: the sandbox failed on every run: {first[0].error}")
-            reruns: list[tuple[int, int]] = []  # (function index, candidate index)
-            position = 0
-            for i, result in enumerate(results):
-                passing = 0
-                for c, (call, _) in enumerate(result.candidates):
-                    reason = _classify(functions[i].name, first[position + c])
-                    result.errors.append(first[position + c].error)
-                    if reason is None:
-                        passing += 1
-                        reason = "rerun" if passing <= max_calls_per_function else "unchecked"
-                        if reason == "rerun":
-                            reruns.append((i, c))
-                    result.outcomes.append(reason)
-                position += len(result.candidates)
-            offsets = list(_offsets(results))
-            # The second run starts from another working directory (one untraced line after
-            # the function), so that a call depending on it cannot pass by chance, as it could
-            # when both runs happen to get equally named private directories.
-            second = list(
-                box.map(Program.function(programs[i] + _ELSEWHERE, results[i].candidates[c][0], audit=True) for i, c in reruns)
-            )
-            for (i, c), again in zip(reruns, second):
-                before = first[offsets[i] + c].trace
-                # equal traces, but for that one line of program text
-                same = again.status == "ok" and not again.touched and Trace(before.context, again.trace.frames, again.trace.complete) == before
-                results[i].outcomes[c] = "kept" if same else "nondeterministic"
+            _run_candidates(box, functions, results, programs, max_calls_per_function)
         finally:
             if own:
                 box.close()
+    _collect_cases(report, results, programs)
+    return report
 
-    # 4. cases and counts
+
+def _eligible_functions(
+    report: MiningReport, found: list[tuple[str, str]], max_functions: int | None,
+) -> tuple[list[ParsedModule], list[ParsedFunction]]:
+    """Parse the modules found and collect their eligible functions, up to max_functions; count them in `report`."""
+    parsed: list[ParsedModule] = []
+    functions: list[ParsedFunction] = []
+    for name, file_path in found:
+        if max_functions is not None and len(functions) >= max_functions:
+            break
+        try:
+            module = parse_module(name, file_path)
+        except (SyntaxError, ValueError, UnicodeDecodeError, OSError, RecursionError, MemoryError) as exc:
+            report.parse_errors[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        parsed.append(module)
+        module_report = ModuleReport(name, file_path)
+        report.modules.append(module_report)
+        for node in module.tree.body:
+            if max_functions is not None and len(functions) >= max_functions:
+                break
+            function, skipped = eligible(module, node)
+            if skipped:
+                module_report.skipped[skipped] += 1
+            if function is not None:
+                functions.append(function)
+                module_report.found += 1
+    return parsed, functions
+
+
+def _run_candidates(
+    box: Sandbox, functions: list[ParsedFunction], results: list[FunctionResult], programs: list[str], max_calls_per_function: int,
+) -> None:
+    """Run every candidate once, then the first passing ones of each function again.
+
+    Fills each result's `outcomes` ("kept" or the reason) and `errors` (of the first run).
+    """
+    runs = [(i, call) for i, result in enumerate(results) for call, _ in result.candidates]
+    first = list(box.map(Program.function(programs[i], call, audit=True) for i, call in runs))
+    if all(r.status == "sandbox_error" for r in first):
+        raise SandboxError(f"miner: the sandbox failed on every run: {first[0].error}")
+    reruns: list[tuple[int, int]] = []  # (function index, candidate index)
+    position = 0
+    for i, result in enumerate(results):
+        passing = 0
+        for c, (call, _) in enumerate(result.candidates):
+            reason = _classify(functions[i].name, first[position + c])
+            result.errors.append(first[position + c].error)
+            if reason is None:
+                passing += 1
+                reason = "rerun" if passing <= max_calls_per_function else "unchecked"
+                if reason == "rerun":
+                    reruns.append((i, c))
+            result.outcomes.append(reason)
+        position += len(result.candidates)
+    offsets = list(_offsets(results))
+    # The second run starts from another working directory (one untraced line after
+    # the function), so that a call depending on it cannot pass by chance, as it could
+    # when both runs happen to get equally named private directories.
+    second = list(
+        box.map(Program.function(programs[i] + _ELSEWHERE, results[i].candidates[c][0], audit=True) for i, c in reruns)
+    )
+    for (i, c), again in zip(reruns, second):
+        before = first[offsets[i] + c].trace
+        # equal traces, but for that one line of program text
+        same = again.status == "ok" and not again.touched and Trace(before.context, again.trace.frames, again.trace.complete) == before
+        results[i].outcomes[c] = "kept" if same else "nondeterministic"
+
+
+def _collect_cases(report: MiningReport, results: list[FunctionResult], programs: list[str]) -> None:
+    """The cases of the kept calls, and every count of the report."""
+    reports = {module_report.module: module_report for module_report in report.modules}
     for i, result in enumerate(results):
         module_report = reports[result.module]
         for (call, input_from), outcome in zip(result.candidates, result.outcomes):
@@ -167,7 +187,6 @@ def mine(
             result.reason = _function_reason(result.outcomes)
             module_report.rejected[result.reason] += 1
         report.cases.extend(result.cases)
-    return report
 
 
 _ELSEWHERE = "__import__('os').chdir('/')\n"

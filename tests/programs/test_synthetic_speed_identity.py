@@ -38,6 +38,25 @@ def test_programs_match_the_unoptimized_generator(knobs, digest):
     assert hashlib.sha256(data.encode()).hexdigest() == digest
 
 
+# Computed with the generator as one module (programs/synthetic.py, before it became a package):
+# the curriculum's tiers and a CRUXEval-style configuration, which GOLDEN does not cover.
+GOLDEN_BEFORE_THE_SPLIT = [
+    (dict(seed=0, mode="simple"), "0dc4827aecfdf9a45917959588a7690513b6d23473eab859a633f62c63c36225"),
+    (dict(seed=0, mode="loops"), "fdab27dfecf40174998875373310241affd5cc114da08f1a1de79710f292ac49"),
+    (
+        dict(seed=5, mode="cruxeval", mutation=False, types=("str", "list", "dict")),
+        "3e41ec19b7af1d1d0a803dc5ed3075418ac43b808bdb70cdba9a1dacd6f92149",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "knobs,digest", GOLDEN_BEFORE_THE_SPLIT, ids=[f"{k['mode']}-{k['seed']}" for k, _ in GOLDEN_BEFORE_THE_SPLIT]
+)
+def test_tiers_match_the_generator_before_the_split(knobs, digest):
+    test_programs_match_the_unoptimized_generator(knobs, digest)
+
+
 @pytest.mark.parametrize(
     "weights",
     [

@@ -114,7 +114,7 @@ from typing import Any, Iterable, Iterator
 
 from codewm.programs.base import ProgramCase, SourceConfigError
 from codewm.trace.sandbox import STATUSES, Program, RunResult, Sandbox, SandboxError, SandboxLimits
-from codewm.trace.types import ENTRY_FUNCTION, Trace
+from codewm.types import ENTRY_FUNCTION, Trace
 
 INPUT_SOURCES = ("doctest", "call_site", "defaults", "type_hints", "hypothesis")
 DEFAULT_LIMITS = SandboxLimits(cpu_seconds=2.0, wall_seconds=2.0, memory_bytes=512 << 20, max_steps=2000)

@@ -19,6 +19,10 @@ never has a reference (a new scope starts; CWM's demo stops its walk at a call).
 written as `".."` exactly when the reference has the same name with the same value.
 Consequently full values are shown again after every nested call returns and at every
 generator resume.
+
+The writer also takes the tracer's raw steps directly (`format_steps`, `describe_steps`: the
+dataset builder's path, run inside the sandbox through `DESCRIBE_STEPS`); the compiled
+twin of that path is `_cformat.c`, which gives the same text.
 """
 
 from __future__ import annotations
@@ -208,7 +212,7 @@ class StepsDescriber:
 
 STEPS_DESCRIBER = StepsDescriber()
 # The import string the sandbox resolves in its worker (the sandbox never imports format/).
-DESCRIBE_STEPS = f"{__name__}:STEPS_DESCRIBER"
+DESCRIBE_STEPS = "codewm.format.cwm:STEPS_DESCRIBER"
 
 
 def format_trace(trace: Trace) -> str:

@@ -7,8 +7,8 @@ slips, and whether it can copy a repeated random span (induction).
 Without --data the texts are the real traces of held-out synthetic programs (seed 90001,
 mode general: the programs of the traces-synthetic benchmark, which no training preset
 uses), traced in the sandbox the way the dataset builder traces (`Sandbox.run_batch(...,
-formatter=DESCRIBE_STEPS)`); programs whose run does not finish by itself are left out and counted. With
---data the first N texts of a built dataset's split are probed.
+formatter=DESCRIBE_STEPS)`); programs whose run does not finish by itself are left out and
+counted. With --data the first N texts of a built dataset's split are probed.
 
 Prints a table and the recipe's gates (codewm.model.probe.GATES: copying formed, actions and
 call-frame literals copied, frame 2 right), then as its last line a JSON object with the

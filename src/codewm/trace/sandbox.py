@@ -379,7 +379,7 @@ class Sandbox:
         if formatted:
             output = take_formatted(reply, texts)
             if output is None or type(reply.get("complete")) is not bool:
-                return RunResult("sandbox_error", Trace(program.context, [], complete=False), "malformed reply from the worker (no formatted trace)")
+                return RunResult("sandbox_error", Trace(program.context, [], complete=False), "malformed reply from the worker (no trace text)")
             trace, steps = Trace(program.context, [], complete=reply["complete"]), []
         else:
             output = None

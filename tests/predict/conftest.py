@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from codewm.format.cwm import format_trace
-from codewm.trace.types import build_context
+from codewm.types import build_context
 
 PROGRAMS = [
     ("def f(x):\n    y = x * 2\n    return y + 1\n", "f(20)"),

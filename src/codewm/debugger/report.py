@@ -31,7 +31,7 @@ from typing import Sequence
 from codewm.debugger.confidence import RETURN_VALUE
 from codewm.debugger.session import ENDED_COMPLETE, Program, Step, changed_names
 from codewm.debugger.truth import StepComparison, Truth
-from codewm.trace.types import Frame, action_lines
+from codewm.types import Frame, action_lines
 
 DEFAULT_TITLE = "codewm neural debugger"
 VALUE_CHARS = 160  # a value longer than this is cut on the page (the whole of it is in its tooltip)

@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from codewm.trace.types import ENTRY_FUNCTION
+from codewm.types import ENTRY_FUNCTION
 
 SKIP_DIRS = frozenset(
     {"test", "tests", "idle_test", "site-packages", "dist-packages", "idlelib", "tkinter", "turtledemo", "lib2to3", "ensurepip", "venv", "__pycache__"}

@@ -14,7 +14,7 @@ from codewm.programs.miner.discovery import (
 from codewm.programs.miner.report import FunctionResult, MiningReport, ModuleReport, reason_order
 from codewm.programs.miner.values import hypothesis_available
 from codewm.trace.sandbox import Program, RunResult, Sandbox, SandboxError, SandboxLimits
-from codewm.trace.types import Trace
+from codewm.types import Trace
 
 INPUT_SOURCES = ("doctest", "call_site", "defaults", "type_hints", "hypothesis")
 DEFAULT_LIMITS = SandboxLimits(cpu_seconds=2.0, wall_seconds=2.0, memory_bytes=512 << 20, max_steps=2000)

@@ -14,7 +14,7 @@ import ast
 import hashlib
 
 from codewm.trace.tracer import compile_program, shippable_code
-from codewm.trace.types import ENTRY_FUNCTION, build_context
+from codewm.types import ENTRY_FUNCTION, build_context
 
 
 def normalize_call(call: str) -> str:

@@ -34,7 +34,7 @@ from typing import Callable
 from codewm.debugger.confidence import RETURN_VALUE, FrameConfidence, frame_confidence, value_spans
 from codewm.format.cwm import RETURN_SEP, FrameReader, format_frame, reference_index
 from codewm.predict.base import STEP_END, STEP_LENGTH, FrameRequest, Predictor
-from codewm.trace.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context
+from codewm.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context
 
 
 class DebuggerError(ValueError):

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     from codewm.evaluate.cache import PredictionCache
     from codewm.evaluate.ladder import HELD_OUT_SEED, checkpoint_info, compute_warnings, format_table, run_ladder, summary_json
     from codewm.predict.decode import DecodeLimits
-    from codewm.predict.registry import load_predictor
+    from codewm.predict.registry import backend_options, load_predictor
 
     try:
         ks = parse_ks(args.k)
@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(line, file=sys.stderr, flush=True)
 
     def predictor(spec: str):
-        options = {"device": args.device, "batch_size": args.batch_size} if spec.split(":")[0] in ("builtin", "hf") else {}
-        return load_predictor(spec, **options)
+        return load_predictor(spec, **backend_options(spec, device=args.device, batch_size=args.batch_size))
 
     trace_predictor = predictor(args.trace_model)
     direct_predictor = trace_predictor if args.direct_model == args.trace_model else predictor(args.direct_model)

@@ -417,7 +417,7 @@ def eval_main(
     from codewm.evaluate.report import draw_png, print_table, write_json
     from codewm.evaluate.run import BenchmarkError, evaluate, load_benchmark
     from codewm.predict.decode import DecodeLimits
-    from codewm.predict.registry import ModelSpecError, load_predictor
+    from codewm.predict.registry import ModelSpecError, backend_options, load_predictor
 
     try:
         benchmark = load_benchmark(bench, data=data, split=split, via=via, samples=samples, temperature=temperature)
@@ -428,9 +428,7 @@ def eval_main(
 
             benchmark = _replace(benchmark, source={**benchmark.source, **_key_values(source_option, "--source-option")})
         limits = DecodeLimits(max_frames=max_frames, max_frame_tokens=max_frame_tokens, batch_size=batch_size)
-        options = {"device": device, "batch_size": batch_size} if model.split(":")[0] in ("builtin", "hf") else {}
-        options["structured"] = structured
-        predictor = load_predictor(model, **{k: v for k, v in options.items() if v is not None})
+        predictor = load_predictor(model, **backend_options(model, device=device, batch_size=batch_size, structured=structured))
     except (BenchmarkError, ModelSpecError, ValueError, ConnectionError, OSError) as exc:
         _fail(str(exc))
     from codewm.evaluate.cache import PredictionCache
@@ -569,13 +567,13 @@ def serve(
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda if available)."),
 ) -> None:
     """Serve a model over an OpenAI-compatible API (/v1/completions, /v1/models)."""
-    from codewm.predict.registry import ModelSpecError, load_language_model
+    from codewm.predict.registry import ModelSpecError, backend, backend_options, load_language_model
     from codewm.predict.server import serve as run_server
 
-    if model.split(":")[0] not in ("builtin", "hf"):
+    if not backend(model).local:
         _fail(f"codewm serve serves builtin and hf models; got {model!r}")
     try:
-        lm = load_language_model(model, batch_size=batch_size, **({"device": device} if device else {}))
+        lm = load_language_model(model, **backend_options(model, batch_size=batch_size, device=device or None))
     except (ModelSpecError, ValueError, OSError) as exc:
         _fail(str(exc))
     run_server(lm, host=host, port=port, model_name=name)

@@ -5,7 +5,7 @@ pairs b (trace right, direct wrong) and c (direct right, trace wrong), McNemar's
 (and mid-p, and Holm's adjustment over the table), and the difference with its Agresti-Min
 interval. See codewm.evaluate.ladder for the programs, the scoring and the statistics.
 
-    python bench/trace_or_direct.py --trace-model builtin:out/train/cpu/checkpoint \\
+    python bench/experiments/trace_or_direct.py --trace-model builtin:out/train/cpu/checkpoint \\
         --direct-model builtin:out/train/cpu-direct/checkpoint [--n 300] [--k 1-8] \\
         [--families loop,chain] [--seed 91000] [--limit-seconds 3600]
 
@@ -27,7 +27,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_ks(text: str) -> list[int]:

@@ -2,7 +2,7 @@
 trained for direct output prediction with the same data and compute, measured with the
 evaluation harness.
 
-    python bench/world_model.py [--model builtin] [--direct builtin:out/train/cpu-direct/checkpoint]
+    python bench/experiments/world_model.py [--model builtin] [--direct builtin:out/train/cpu-direct/checkpoint]
 
 Benchmarks (all programs the models never saw):
 
@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METRICS = ("state_exact_match", "action_exact_match", "output_pass@1")
 
 

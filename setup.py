@@ -1,7 +1,11 @@
-"""Builds the optional C hook of the tracer (src/codewm/trace/_ctracer.c).
+"""Builds codewm's two optional C extensions:
 
-Everything else is declared in pyproject.toml. The extension is optional: where it cannot be
-compiled, codewm uses the pure-Python hook, which records identical traces, only slower.
+- `codewm.trace._ctracer` (src/codewm/trace/_ctracer.c): the tracer's hook;
+- `codewm.format._cformat` (src/codewm/format/_cformat.c): the CWM formatter's hot paths
+  (raw steps to text, the longest value, the dataset's pre-token count).
+
+Everything else is declared in pyproject.toml. Both are optional: where they cannot be
+compiled, codewm uses its pure-Python twins, which give identical results, only slower.
 """
 
 from setuptools import Extension, setup
@@ -9,5 +13,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("codewm.trace._ctracer", ["src/codewm/trace/_ctracer.c"], optional=True),
+        Extension("codewm.format._cformat", ["src/codewm/format/_cformat.c"], optional=True),
     ],
 )

@@ -32,7 +32,7 @@ from codewm.dataset.config import config_from_dict
 from codewm.format.cwm import format_trace
 from codewm.programs.synthetic import SyntheticSource
 from codewm.trace.tracer import TraceOptions, trace_in_process
-from codewm.trace.types import build_context
+from codewm.types import build_context
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ from pathlib import Path
 from codewm.predict.base import STEP_FRAME
 from codewm.predict.decode import DecodeLimits, predict_traces
 from codewm.predict.registry import BUILTIN_CHECKPOINT, backend, backend_options, load_predictor
-from codewm.trace.types import build_context
+from codewm.types import build_context
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_MODEL = ROOT / "out" / "bench" / "predict-model"
@@ -143,7 +143,7 @@ def real_traces(contexts: list[str], max_frames: int) -> list:
     """The real trace of each context, cut to its first `max_frames` frames (the frames a
     prediction may have)."""
     from codewm.predict.oracle import OraclePredictor
-    from codewm.trace.types import Trace
+    from codewm.types import Trace
 
     oracle = OraclePredictor()
     try:

@@ -29,7 +29,7 @@ from pathlib import Path
 from codewm.format.cwm import format_steps, format_trace
 from codewm.trace.sandbox import Program, Sandbox
 from codewm.trace.tracer import PROGRAM_FILENAME, Recorder, compile_program, trace_in_process
-from codewm.trace.types import build_context
+from codewm.types import build_context
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "codewm" / "examples" / "cruxeval_style.jsonl"
 

@@ -49,7 +49,7 @@ def main() -> None:
     from codewm.predict.decode import DecodeLimits
     from codewm.predict.registry import load_predictor
     from codewm.programs.synthetic import SyntheticSource
-    from codewm.trace.types import build_context
+    from codewm.types import build_context
 
     preset = get_preset(args.preset, steps=args.steps, eval_every=args.steps)
     data = ensure_dataset(preset, ROOT / "out" / "train-data")

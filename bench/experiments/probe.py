@@ -7,8 +7,8 @@ slips, and whether it can copy a repeated random span (induction).
 Without --data the texts are the real traces of held-out synthetic programs (seed 90001,
 mode general: the programs of the traces-synthetic benchmark, which no training preset
 uses), traced in the sandbox the way the dataset builder traces (`Sandbox.run_batch(...,
-text=True)`); programs whose run does not finish by itself are left out and counted. With
---data the first N texts of a built dataset's split are probed.
+formatter=DESCRIBE_STEPS)`); programs whose run does not finish by itself are left out and
+counted. With --data the first N texts of a built dataset's split are probed.
 
 Prints a table and the recipe's gates (codewm.model.probe.GATES: copying formed, actions and
 call-frame literals copied, frame 2 right), then as its last line a JSON object with the
@@ -28,15 +28,16 @@ HELD_OUT_SEED = 90001  # the traces-synthetic benchmark's seed; never used for t
 def held_out_texts(n: int, seed: int = HELD_OUT_SEED, mode: str = "general") -> tuple[list[str], dict[str, int]]:
     """CWM texts of the first `n` held-out synthetic programs whose run is whole, and the
     statuses of those left out."""
+    from codewm.format.cwm import DESCRIBE_STEPS
     from codewm.programs.synthetic import SyntheticSource
     from codewm.trace.sandbox import Program, Sandbox
 
     cases = list(SyntheticSource(count=n, seed=seed, mode=mode).cases())
     texts, left_out = [], {}
     with Sandbox(workers=1) as sandbox:
-        for result in sandbox.run_batch([Program.function(c.source, c.call) for c in cases], text=True):
-            if result.status in ("ok", "exception") and result.trace.complete and result.text:
-                texts.append(result.text)
+        for result in sandbox.run_batch([Program.function(c.source, c.call) for c in cases], formatter=DESCRIBE_STEPS):
+            if result.status in ("ok", "exception") and result.trace.complete and result.formatted["text"]:
+                texts.append(result.formatted["text"])
             else:
                 left_out[result.status] = left_out.get(result.status, 0) + 1
     return texts, left_out

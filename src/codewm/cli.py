@@ -52,7 +52,7 @@ def _emit(result, label: str, output_format: str) -> None:
         document.update({"id": label, "status": result.status, "error": result.error, "stdout": result.stdout})
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
-        from codewm.trace.pretty import print_result
+        from codewm.format.pretty import print_result
 
         print_result(result, label)
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the oracle, a sandbox, and a real checkpoint that is wrong on purpose."""
+"""Shared fixtures: a sandbox, and a real checkpoint that is wrong on purpose (the oracle is in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,6 @@ import pytest
 
 from codewm.format.cwm import format_frames, format_prompt
 from debugger_helpers import WRONG_CALL, WRONG_INDEX, WRONG_SOURCE, tampered_frames
-
-@pytest.fixture(scope="session")
-def oracle():
-    from codewm.predict.oracle import OraclePredictor
-
-    predictor = OraclePredictor()
-    yield predictor
-    predictor.close()
 
 
 @pytest.fixture(scope="session")

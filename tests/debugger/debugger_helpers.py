@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from codewm.format.cwm import format_frames, format_prompt
-from codewm.trace.types import build_context
+from codewm.types import build_context
 
 # A program and the step at which the wrong checkpoint lies: at step 5 (index 4, about to
 # run `z = y + 1`) it says y is 7 where the real run has 6; every other frame is real.

@@ -281,3 +281,27 @@ def test_a_whole_script_a_stale_truth_and_an_empty_report(oracle, sandbox):
 
 
 START_MARKER_TEXT = "START_OF_TRACE"
+
+
+# A call whose value is assigned: after `y = inc(x)` returns, the step changed only `y`.
+NESTED_SOURCE = "def inc(x):\n    return x + 1\n\ndef f(x):\n    y = inc(x)\n    return y\n"
+NESTED_CALL = "f(2)"
+
+
+def _column_names(page: str, column: str) -> list[list[str]]:
+    """Per trace row, the names shown in the row's `column` ("predicted" or "real") cell."""
+    cells = re.findall(rf'<td class="state {column}">(.*?)</td>', page, re.S)
+    return [re.findall(r'<span class="val [^"]*" title="([^"=]+) = ', cell) for cell in cells]
+
+
+def test_both_columns_mark_what_a_step_changed_by_the_same_rule(oracle, sandbox):
+    # The real column measures a change against the same function's previous step, as the
+    # session (and so the predicted column) does: returning from `inc` changes only `y`,
+    # not every local of `f` as the CWM `".."` reference rule would say.
+    session = oracle_session(oracle, sandbox, NESTED_SOURCE, NESTED_CALL, "nested.py")
+    page = render_report([section(session)])
+    predicted, real = _column_names(page, "predicted"), _column_names(page, "real")
+    assert len(predicted) == len(real) == len(session.steps)
+    assert real == predicted
+    after_return = next(i for i, step in enumerate(session.steps) if step.frame.source.strip() == "return y" and step.event == "line")
+    assert real[after_return] == ["y"]

@@ -30,7 +30,7 @@ from codewm.evaluate.ladder import (
 )
 from codewm.format.cwm import format_frames, format_prompt
 from codewm.predict.decode import DecodeLimits
-from codewm.trace.types import Frame
+from codewm.types import Frame
 
 LIMITS = DecodeLimits(max_frames=64, max_tokens=4096, batch_size=8)
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from rich.console import Console
 from codewm.evaluate.report import draw_png, print_table, write_json
 from codewm.evaluate.trace_metrics import METRIC_NAMES, aggregate, by_group, confidence_intervals, length_bucket, score_trace
 from codewm.format.cwm import format_frames
-from codewm.trace.types import Frame, Trace, build_context
+from codewm.types import Frame, Trace, build_context
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -28,7 +28,7 @@ from codewm.evaluate.trace_metrics import (
     length_bucket,
     score_trace,
 )
-from codewm.trace.types import Frame, Trace, build_context
+from codewm.types import Frame, Trace, build_context
 
 SOURCE = "def g(y):\n    return y * 2\ndef f(x):\n    a = x + 1\n    b = g(a)\n    return a + b\n"
 CONTEXT = build_context(SOURCE, "f(1)")

@@ -38,7 +38,7 @@ from codewm.format.cwm import (
     reference_index,
 )
 from codewm.format.json_trace import trace_from_json
-from codewm.trace.types import Trace
+from codewm.types import Trace
 
 EXPECTED = Path(__file__).parent.parent / "golden" / "expected"
 GOLDEN_NAMES = sorted(path.stem for path in EXPECTED.glob("*.json"))

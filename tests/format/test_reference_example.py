@@ -14,7 +14,7 @@ import pytest
 from codewm.format.cwm import format_frames, format_prompt, format_trace, parse_trace
 from codewm.trace.sandbox import Sandbox
 from codewm.trace.tracer import trace_function
-from codewm.trace.types import START_MARKER, build_context
+from codewm.types import START_MARKER, build_context
 
 SOURCE = """\
 def f(string, encryption):

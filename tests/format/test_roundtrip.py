@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from codewm.format.cwm import SPECIAL_TOKENS, format_frames, format_prompt, format_steps, format_trace, parse_trace
 from codewm.format.json_trace import trace_from_json, trace_to_json
 from codewm.trace.tracer import trace_function
-from codewm.trace.types import Frame, Trace, action_text
+from codewm.types import Frame, Trace, action_text
 
 EXPECTED = Path(__file__).parent.parent / "golden" / "expected"
 GOLDEN_NAMES = sorted(path.stem for path in EXPECTED.glob("*.json"))

@@ -30,7 +30,7 @@ from codewm.format.cwm import format_trace
 from codewm.format.json_trace import trace_to_json
 from codewm.trace.sandbox import Sandbox
 from codewm.trace.tracer import trace_function
-from codewm.trace.types import Trace
+from codewm.types import Trace
 
 HERE = Path(__file__).parent
 PROGRAMS = HERE / "programs"

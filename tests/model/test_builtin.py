@@ -38,7 +38,7 @@ def test_builtin_checkpoint_is_what_the_cpu_preset_trains():
 def test_builtin_loads_offline_and_predicts_traces(monkeypatch):
     from codewm.predict.decode import DecodeLimits, predict_traces
     from codewm.predict.registry import load_predictor
-    from codewm.trace.types import build_context
+    from codewm.types import build_context
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")

@@ -16,7 +16,7 @@ TRACE_PROGRAM = "def h(xs):\n    return [x * x for x in xs]\n\ndef f(xs):\n    y
 def trace_text():
     from codewm.format.cwm import format_trace
     from codewm.predict.oracle import OraclePredictor
-    from codewm.trace.types import build_context
+    from codewm.types import build_context
 
     oracle = OraclePredictor()
     try:

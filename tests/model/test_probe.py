@@ -112,12 +112,13 @@ def test_a_text_that_is_no_cwm_sequence_is_refused():
 # -- scripted models ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def texts():
+    from codewm.format.cwm import DESCRIBE_STEPS
     from codewm.trace.sandbox import Program, Sandbox
 
     with Sandbox(workers=1) as sandbox:
-        results = sandbox.run_batch([Program.function(source, call) for source, call in PROGRAMS], text=True)
+        results = sandbox.run_batch([Program.function(source, call) for source, call in PROGRAMS], formatter=DESCRIBE_STEPS)
     assert all(r.status == "ok" and r.trace.complete for r in results)
-    return [TEXT] + [r.text for r in results]
+    return [TEXT] + [r.formatted["text"] for r in results]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from codewm.format.cwm import ACTION_SEP, format_prompt
 from codewm.model.data import IGNORE, mix_copy_spans, pack_rows
 from codewm.model.train import wsd_lr
 from codewm.programs.synthetic import SyntheticSource
-from codewm.trace.types import START_MARKER, build_context
+from codewm.types import START_MARKER, build_context
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "codewm" / "examples"
 

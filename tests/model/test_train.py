@@ -61,7 +61,7 @@ def test_smoke_checkpoint_loads_through_every_predictor(smoke_run, tmp_path):
 
     from codewm.predict.decode import DecodeLimits, predict_traces
     from codewm.predict.registry import load_predictor
-    from codewm.trace.types import build_context
+    from codewm.types import build_context
 
     checkpoint = smoke_run / "checkpoint"
     model = AutoModelForCausalLM.from_pretrained(checkpoint)
@@ -216,7 +216,7 @@ def test_multi_token_heads_train_save_and_measure(smoke_data, tmp_path):
     # self-speculative decoding writes what plain greedy writes, in no more passes
     from codewm.format.cwm import END, format_prompt
     from codewm.model.mtp import greedy_generate
-    from codewm.trace.types import build_context
+    from codewm.types import build_context
 
     stop = {tokenizer.convert_tokens_to_ids(END)}
     for source, call in PROGRAMS:
@@ -265,7 +265,7 @@ def test_fine_tuning_a_pretrained_model_with_and_without_lora(smoke_data, tmp_pa
     from codewm.format.cwm import SPECIAL_TOKENS
     from codewm.predict.decode import DecodeLimits, predict_traces
     from codewm.predict.registry import load_predictor
-    from codewm.trace.types import build_context
+    from codewm.types import build_context
 
     base = _tiny_pretrained_model(tmp_path / "base")
     result = train(get_preset("smoke", steps=6, eval_every=6, log_every=2), tmp_path / "run", TrainOptions(data=str(smoke_data), init=f"hf:{base}", lora=lora, device="cpu"), log=None)

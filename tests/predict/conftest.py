@@ -1,11 +1,12 @@
-"""Shared fixtures: real traces of a few programs, and a small random codewm checkpoint."""
+"""Shared fixtures: real traces of a few programs, and a small random codewm checkpoint (the
+oracle is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from codewm.format.cwm import format_trace
-from codewm.trace.types import build_context
+from codewm.types import build_context
 
 PROGRAMS = [
     ("def f(x):\n    y = x * 2\n    return y + 1\n", "f(20)"),
@@ -20,15 +21,6 @@ PROGRAMS = [
 @pytest.fixture(scope="session")
 def contexts() -> list[str]:
     return [build_context(source, call) for source, call in PROGRAMS]
-
-
-@pytest.fixture(scope="session")
-def oracle():
-    from codewm.predict.oracle import OraclePredictor
-
-    predictor = OraclePredictor()
-    yield predictor
-    predictor.close()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from codewm.predict.decode import (
 )
 from codewm.predict.fake import EmptyLanguageModel, ScriptedLanguageModel
 from codewm.predict.model_predictor import ModelPredictor
-from codewm.trace.types import Frame, build_context
+from codewm.types import Frame, build_context
 
 
 def _frame_model(real_traces, corrupt=None):

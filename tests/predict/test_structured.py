@@ -12,7 +12,7 @@ import pytest
 from codewm.format.cwm import ACTION_SEP, FRAME_SEP, RETURN_SEP, FrameReader, format_frames, parse_trace
 from codewm.predict.base import STEP_END, STEP_FRAME, STEP_LENGTH, FrameRequest
 from codewm.predict.successors import KeyRule, ProgramInfo, Tracker
-from codewm.trace.types import action_lines, build_context
+from codewm.types import action_lines, build_context
 
 # -- the static analysis -------------------------------------------------------------------------
 

@@ -234,9 +234,9 @@ def _function(result, module, name):
 
     for module_name, path in discover_modules(result.root):
         if module_name == module:
-            parsed = miner._parse_module(module_name, path)
+            parsed = miner.parse_module(module_name, path)
             for node in parsed.tree.body:
-                function, _ = miner._eligible(parsed, node)
+                function, _ = miner.eligible(parsed, node)
                 if function is not None and function.name == name:
                     return function
     raise KeyError(name)

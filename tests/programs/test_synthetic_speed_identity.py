@@ -13,7 +13,9 @@ from bisect import bisect_right
 
 import pytest
 
-from codewm.programs.synthetic import SyntheticSource, _kind_thresholds, _weighted_index
+from codewm.programs.synthetic import SyntheticSource
+from codewm.programs.synthetic import kind_thresholds as _kind_thresholds
+from codewm.programs.synthetic import weighted_index as _weighted_index
 
 GOLDEN = [
     (dict(seed=0, mode="general"), "04f3af29c3fbf0df132448019d483786c7f1f247a56d4b887f78620f59dd09d8"),
@@ -34,6 +36,25 @@ def test_programs_match_the_unoptimized_generator(knobs, digest):
     cases = [(c.source, c.call, c.id, c.meta) for c in SyntheticSource(count=60, **knobs).cases()]
     data = json.dumps(cases, sort_keys=True)
     assert hashlib.sha256(data.encode()).hexdigest() == digest
+
+
+# Computed with the generator as one module (programs/synthetic.py, before it became a package):
+# the curriculum's tiers and a CRUXEval-style configuration, which GOLDEN does not cover.
+GOLDEN_BEFORE_THE_SPLIT = [
+    (dict(seed=0, mode="simple"), "0dc4827aecfdf9a45917959588a7690513b6d23473eab859a633f62c63c36225"),
+    (dict(seed=0, mode="loops"), "fdab27dfecf40174998875373310241affd5cc114da08f1a1de79710f292ac49"),
+    (
+        dict(seed=5, mode="cruxeval", mutation=False, types=("str", "list", "dict")),
+        "3e41ec19b7af1d1d0a803dc5ed3075418ac43b808bdb70cdba9a1dacd6f92149",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "knobs,digest", GOLDEN_BEFORE_THE_SPLIT, ids=[f"{k['mode']}-{k['seed']}" for k, _ in GOLDEN_BEFORE_THE_SPLIT]
+)
+def test_tiers_match_the_generator_before_the_split(knobs, digest):
+    test_programs_match_the_unoptimized_generator(knobs, digest)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ from typing import Callable
 import pytest
 
 import codewm
-from codewm.trace.sandbox import STATUSES, Program, RunResult, Sandbox, SandboxLimits
+from codewm.trace.sandbox import Program, Sandbox, SandboxLimits
+from codewm.types import STATUSES, RunResult
 
 LIMITS = SandboxLimits(
     cpu_seconds=2,

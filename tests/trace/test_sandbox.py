@@ -7,8 +7,9 @@ import signal
 
 import pytest
 
-from codewm.trace.sandbox import Program, RunResult, Sandbox, SandboxError, SandboxLimits, probe_bwrap
+from codewm.trace.sandbox import Program, Sandbox, SandboxError, SandboxLimits, probe_bwrap
 from codewm.trace.tracer import trace_function
+from codewm.types import RunResult
 
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=3, memory_bytes=512 << 20, max_steps=2000)
 

@@ -1,5 +1,6 @@
-"""Text mode (`run_batch(..., text=True)`) and precompiled programs: the dataset builder's
-fast path must give exactly what the ordinary path gives."""
+"""The CWM formatter in the sandbox (`run_batch(..., formatter=DESCRIBE_STEPS)`) and
+precompiled programs: the dataset builder's fast path must give exactly what the ordinary
+path gives."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import marshal
 
 import pytest
 
-from codewm.format.cwm import format_trace
+from codewm.format.cwm import DESCRIBE_STEPS, format_trace
 from codewm.programs.synthetic import SyntheticSource
 from codewm.trace.sandbox import Program, Sandbox, SandboxLimits
 from codewm.trace.tracer import compile_program, shippable_code, trace_in_process
-from codewm.trace.types import build_context
+from codewm.types import build_context
 
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=2, memory_bytes=256 << 20, max_steps=600, output_bytes=1000)
 
@@ -51,17 +52,19 @@ PROGRAMS = [
 
 def test_text_mode_gives_what_the_frames_give(sandbox):
     framed = sandbox.run_batch(PROGRAMS)
-    texts = sandbox.run_batch(PROGRAMS, text=True)
+    texts = sandbox.run_batch(PROGRAMS, formatter=DESCRIBE_STEPS)
     assert [r.status for r in texts] == [r.status for r in framed]
     assert [r.status for r in texts] == ["ok", "exception", "syntax_error", "ok", "ok", "timeout", "step_limit", "ok", "ok", "crashed", "memory_limit", "crashed", "ok"]
     for with_frames, as_text in zip(framed, texts):
         assert (as_text.error, as_text.stdout, as_text.output_truncated) == (with_frames.error, with_frames.stdout, with_frames.output_truncated)
-        assert as_text.text == format_trace(with_frames.trace)
+        assert as_text.formatted["text"] == format_trace(with_frames.trace)
         assert as_text.trace.complete == with_frames.trace.complete
-        assert as_text.n_frames == len(with_frames.trace.frames)
-        assert as_text.linenos == [frame.lineno for frame in with_frames.trace.frames]
-        assert as_text.max_value_chars == longest(with_frames.trace)
-        assert as_text.trace.frames == []  # text mode builds no frames
+        assert as_text.formatted["complete"] == with_frames.trace.complete
+        assert as_text.formatted["n_frames"] == len(with_frames.trace.frames)
+        assert as_text.formatted["linenos"] == [frame.lineno for frame in with_frames.trace.frames]
+        assert as_text.formatted["max_value_chars"] == longest(with_frames.trace)
+        assert as_text.trace.frames == []  # a formatted run builds no frames
+        assert with_frames.formatted is None
 
 
 def compiled(source: str, call: str) -> bytes | None:
@@ -73,7 +76,7 @@ def test_a_precompiled_program_runs_the_same(sandbox):
     plain = [Program.function(c.source, c.call) for c in cases]
     shipped = [Program.function(c.source, c.call, compiled=compiled(c.source, c.call)) for c in cases]
     assert sum(p.compiled is not None for p in shipped) > 40
-    assert [r.text for r in sandbox.run_batch(shipped, text=True)] == [r.text for r in sandbox.run_batch(plain, text=True)]
+    assert [r.formatted for r in sandbox.run_batch(shipped, formatter=DESCRIBE_STEPS)] == [r.formatted for r in sandbox.run_batch(plain, formatter=DESCRIBE_STEPS)]
 
 
 def test_in_process_tracing_of_a_precompiled_program_equals_compiling_it():

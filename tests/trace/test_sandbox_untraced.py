@@ -16,7 +16,7 @@ import pytest
 import codewm
 from codewm.trace.sandbox import Program, Sandbox, SandboxLimits, _program_request
 from codewm.trace.tracer import TraceOptions, trace_in_process
-from codewm.trace.types import build_context, script_context
+from codewm.types import build_context, script_context
 
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=3, memory_bytes=512 << 20, max_steps=2000)
 SOURCE = "def f(x):\n    return x * 2\n"

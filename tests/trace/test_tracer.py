@@ -7,7 +7,7 @@ import pytest
 from codewm.examples import cruxeval_style
 from codewm.trace.render import RenderOptions
 from codewm.trace.tracer import Recorder, TraceOptions, trace_function, trace_in_process, trace_script
-from codewm.trace.types import build_context
+from codewm.types import build_context
 
 try:
     from codewm.trace import _ctracer

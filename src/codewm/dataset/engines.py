@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Iterator, Protocol
 
 from codewm.dataset.records import make_record
+from codewm.format.cwm import DESCRIBE_STEPS
 from codewm.trace.sandbox import Program, Sandbox, SandboxLimits
 
 
@@ -43,7 +44,7 @@ def _batches(cases, batch_size: int) -> list[list[Program]]:
 
 
 class LocalEngine:
-    """A pool of warm sandbox workers on this machine."""
+    """A pool of warm sandbox workers on the machine that runs the build."""
 
     def __init__(self, limits: SandboxLimits, workers: int = 2, on_result=None, batch_size: int = 256) -> None:
         self.sandbox = Sandbox(limits=limits, workers=workers)
@@ -72,7 +73,7 @@ class LocalEngine:
 
         with ThreadPoolExecutor(max_workers=self.sandbox.size) as pool:
             for shard in shards:
-                futures = [pool.submit(self.sandbox.run_batch, batch, True) for batch in _batches(shard.cases, self.batch_size)]
+                futures = [pool.submit(self.sandbox.run_batch, batch, DESCRIBE_STEPS) for batch in _batches(shard.cases, self.batch_size)]
                 window.append((shard, futures))
                 while len(window) > lookahead or (window and all(f.done() for f in window[0][1])):
                     yield finish(*window.popleft())
@@ -90,7 +91,7 @@ def _ray_trace_chunk(cases, limits_data: dict, max_trace_tokens: int, batch_size
     global _RAY_SANDBOX
     if _RAY_SANDBOX is None:
         _RAY_SANDBOX = Sandbox(limits=SandboxLimits(**limits_data), workers=1)
-    results = _RAY_SANDBOX.map_batches(_batches(cases, batch_size), text=True)
+    results = _RAY_SANDBOX.map_batches(_batches(cases, batch_size), formatter=DESCRIBE_STEPS)
     return [make_record(planned, result, max_trace_tokens) for planned, result in zip(cases, results)]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from codewm.dataset.config import BuildConfig
 from codewm.programs.base import ProgramCase, SourceConfigError, is_batchable, is_indexable, make_source
 from codewm.trace.tracer import compile_program, shippable_code
-from codewm.trace.types import ENTRY_FUNCTION, build_context
+from codewm.types import ENTRY_FUNCTION, build_context
 
 
 def normalize_call(call: str) -> str:

@@ -13,20 +13,12 @@ import hashlib
 import io
 import json
 import os
-import re
 from pathlib import Path
 
 from codewm.format.cwm import describe_steps
-
-try:
-    from codewm.trace import _ctracer
-except ImportError:  # pragma: no cover - a build without a C compiler
-    _ctracer = None
+from codewm.format.pretokens import count_pretokens
 
 TRAINING_STATUSES = ("ok", "exception")  # real executions, start to end
-# A stand-in for a tokenizer until codewm trains one: CWM special tokens, words, single
-# punctuation characters and runs of whitespace each count as one token.
-_PRE_TOKEN = re.compile(r"<\|[a-z_]+\|>|\w+|\s+|[^\w\s]")
 
 PARQUET_COLUMNS = (
     "id", "origin", "split", "program_sha", "source", "call", "status", "error", "n_frames",
@@ -35,18 +27,18 @@ PARQUET_COLUMNS = (
 
 
 def count_tokens(text: str) -> int:
-    if _ctracer is not None:
-        return _ctracer.count_pretokens(text)
-    return len(_PRE_TOKEN.findall(text))
+    """A trace text's length in pre-tokens (`codewm.format.pretokens`), as records store it."""
+    return count_pretokens(text)
 
 
 def make_record(planned, result, max_trace_tokens: int) -> dict:
-    """The record of one planned case (`codewm.dataset.plan.PlannedCase`) and its `RunResult`."""
-    if result.text is not None:  # the sandbox wrote the text (run_batch(..., text=True))
-        text, n_frames, linenos, longest = result.text, result.n_frames, result.linenos, result.max_value_chars
-    else:  # a run that failed before the sandbox could describe it, or a frames-mode result
-        described = describe_steps(result.steps, result.trace.context, result.status)
-        text, n_frames, linenos, longest = described["text"], described["n_frames"], described["linenos"], described["max_value_chars"]
+    """The record of one planned case (`codewm.dataset.plan.PlannedCase`) and its `RunResult`.
+
+    A result from the dataset's fast path (`formatter=DESCRIBE_STEPS`) carries its
+    description already; any other (a run that failed before the sandbox could describe it,
+    or a result with frames) is described from its raw steps, to the same bytes."""
+    described = result.formatted if result.formatted is not None else describe_steps(result.steps, result.trace.context, result.status)
+    text, n_frames, linenos, longest = described["text"], described["n_frames"], described["linenos"], described["max_value_chars"]
     tokens = count_tokens(text)
     excluded = None
     if result.status not in TRAINING_STATUSES:

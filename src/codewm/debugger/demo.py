@@ -6,7 +6,7 @@ Each example is a debugger session driven to its end (`continue` with no breakpo
 limit; the demo knows the real run's length and stops a prediction 16 frames after it.
 
 While an example takes more than a second, a spinner on stderr (a terminal only, never piped
-output) names it and counts the frames predicted so far (`codewm.debugger.shell.Spinner`).
+output) names it and counts the frames predicted so far (`codewm.debugger.spinner.Spinner`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from codewm.debugger.session import DebugSession, Program, SessionLimits
-from codewm.debugger.shell import Spinner, truth_lines
+from codewm.debugger.spinner import Spinner
+from codewm.debugger.text import truth_lines
 from codewm.debugger.truth import Truth
 
 EXTRA_FRAMES = 16  # predicted frames allowed past the real run's length

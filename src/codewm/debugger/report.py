@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Sequence
 
 from codewm.debugger.confidence import RETURN_VALUE
-from codewm.debugger.session import ENDED_COMPLETE, Program, Step
+from codewm.debugger.session import ENDED_COMPLETE, Program, Step, changed_names
 from codewm.debugger.truth import StepComparison, Truth
-from codewm.format.cwm import reference_index
-from codewm.trace.types import Frame, action_lines
+from codewm.types import Frame, action_lines
 
 DEFAULT_TITLE = "codewm neural debugger"
 VALUE_CHARS = 160  # a value longer than this is cut on the page (the whole of it is in its tooltip)
@@ -172,16 +171,6 @@ def _value_chip(name: str | None, value: str, p: float | None, edited: bool = Fa
 def _real_chip(name: str | None, value: str) -> str:
     shown = f"{name} = {value}" if name else value
     return f'<span class="val real" title="{_e(_cut(shown, TOOLTIP_CHARS))}">{_e(_cut(shown, VALUE_CHARS))}</span>'
-
-
-def _changed_names(frames: list[Frame], index: int) -> list[str]:
-    """As DebugSession.changed, for the real run's frames."""
-    frame = frames[index]
-    if frame.locals is None:
-        return []
-    ref = reference_index(frames, index)
-    before = frames[ref].locals if ref is not None else {}
-    return [name for name, value in frame.locals.items() if before.get(name) != value]
 
 
 # -- the page -------------------------------------------------------------------------------
@@ -576,7 +565,8 @@ def _real_state(section: ReportSection, row: StepComparison | None, step: Step) 
         keyword = "return" if real.event == "return" else "raise"
         parts.append(_real_chip(None, f"{keyword} {real.value}"))
     else:
-        names = _changed_names(frames, row.real_index)
+        # what the real step changed, by the rule of the predicted column (DebugSession.changed)
+        names = changed_names(frames, row.real_index)
         # the names the model got wrong, even where the real run did not change them here
         for name in step.frame.locals or {}:
             if name not in names and name in real.locals and real.locals[name] != step.frame.locals[name]:

@@ -35,7 +35,7 @@ from codewm.debugger.confidence import RETURN_VALUE, FrameConfidence, frame_conf
 from codewm.format.cwm import RETURN_SEP, FrameReader, format_frame, reference_index
 from codewm.predict.base import STEP_END, STEP_LENGTH, FrameRequest, Predictor
 from codewm.predict.decode import DecodeLimits
-from codewm.trace.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context
+from codewm.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context
 
 
 class DebuggerError(ValueError):

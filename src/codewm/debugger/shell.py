@@ -16,14 +16,14 @@ from __future__ import annotations
 import cmd
 import os
 import re
-import shutil
 import sys
-import threading
 from pathlib import Path
-from typing import IO, Callable, Iterable
+from typing import IO, Iterable
 
 from codewm.debugger.confidence import RETURN_VALUE
 from codewm.debugger.session import ENDED_COMPLETE, DebuggerError, DebugSession, Motion, Step
+from codewm.debugger.spinner import Spinner
+from codewm.debugger.text import LOW_CONFIDENCE, confidence_note, percent, truth_lines
 
 COMMANDS = (
     "step", "next", "out", "back", "continue", "break", "clear", "until", "print", "locals",
@@ -38,7 +38,6 @@ ALIASES = {
     "ll": "longlist", "q": "quit", "exit": "quit", "h": "help", "?": "help", "run": "restart",
     "bk": "back", "rev": "back",
 }
-LOW_CONFIDENCE = 0.5  # values the model gave less than this are marked with "?"
 HISTORY_FILE = Path(os.environ.get("CODEWM_HISTORY", "~/.codewm_history")).expanduser()
 
 
@@ -55,121 +54,6 @@ def resolve_command(word: str) -> str:
     if matches:
         raise DebuggerError(f"{word!r} is ambiguous: {', '.join(matches)}")
     raise DebuggerError(f"unknown command {word!r}; type help for the list of commands")
-
-
-def percent(probability: float | None) -> str:
-    if probability is None:
-        return ""
-    if probability >= 0.995:
-        return "100%" if probability > 0.99995 else ">99%"
-    if probability < 0.01:
-        return "<1%"
-    return f"{probability * 100:.0f}%"
-
-
-def confidence_note(probability: float | None, edited: bool = False) -> str:
-    if edited:
-        return "  (set by you)"
-    if probability is None:
-        return ""
-    mark = " ?" if probability < LOW_CONFIDENCE else ""
-    return f"  ({percent(probability)}{mark})"
-
-
-class Spinner:
-    """A line on stderr saying that the model is at work, for work that takes a while.
-
-    Drawn only on a terminal (never into piped or scripted output, whose transcripts stay
-    byte for byte what they were) and only once the work has taken `delay` seconds, so quick
-    commands print nothing more. It redraws every `interval` seconds with `text()` (called on
-    its own thread: it should only read), and is erased (`\r`, clear line) when the work ends,
-    however it ends (Ctrl-C included), before anything else is printed.
-
-        with Spinner(lambda: f"predicting: {len(session.steps)} frames so far"):
-            session.cont()
-    """
-
-    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # rich's "dots" spinner
-    ASCII_FRAMES = "|/-\\"
-    ERASE = "\r\x1b[2K"  # to the line's start, clear the line
-
-    def __init__(self, text: Callable[[], str], stream: IO[str] | None = None, delay: float = 1.0, interval: float = 0.1) -> None:
-        self.text = text
-        self.stream = stream if stream is not None else sys.stderr
-        self.delay = delay
-        self.interval = interval
-        # CODEWM_NO_SPINNER=1 turns it off (scripted terminal sessions, screen recordings)
-        self.enabled = _is_terminal(self.stream) and not os.environ.get("CODEWM_NO_SPINNER")
-        self.frames = self.FRAMES if _can_encode(self.stream, self.FRAMES) else self.ASCII_FRAMES
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._drawn = False
-
-    def __enter__(self) -> "Spinner":
-        if self.enabled:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="codewm-spinner", daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """Stop drawing and erase the line (if it was drawn)."""
-        if self._thread is None:
-            return
-        self._stop.set()
-        with self._lock:  # the drawing thread checks the flag under this lock: nothing is drawn after
-            if self._drawn:
-                self._write(self.ERASE)
-                self._drawn = False
-        self._thread.join(timeout=1.0)
-        self._thread = None
-
-    def _run(self) -> None:
-        if self._stop.wait(self.delay):
-            return  # done within the delay: nothing shown
-        turn = 0
-        while True:
-            with self._lock:
-                if self._stop.is_set():
-                    return
-                try:
-                    text = self.text()
-                except Exception:  # what it reads changed under it: draw the next time
-                    text = None
-                if text is not None:
-                    width = max(shutil.get_terminal_size((80, 24)).columns - 1, 10)
-                    line = f"{self.frames[turn % len(self.frames)]} {text}"
-                    self._write(self.ERASE + line[:width])
-                    self._drawn = True
-            turn += 1
-            if self._stop.wait(self.interval):
-                return
-
-    def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # a closed or broken terminal: the work goes on without
-            pass
-
-
-def _is_terminal(stream) -> bool:
-    try:
-        return bool(stream.isatty()) and os.environ.get("TERM") != "dumb"
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-def _can_encode(stream, text: str) -> bool:
-    try:
-        text.encode(getattr(stream, "encoding", None) or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
 
 
 class DebuggerShell(cmd.Cmd):
@@ -638,69 +522,17 @@ class DebuggerShell(cmd.Cmd):
                     pass
 
 
-def _state_text(frames, index: int, step: Step | None = None) -> str:
-    """A frame's state in a few words: what it changed, or what it returns; with `step`
-    (a predicted one), each value followed by the model's confidence in it."""
-    from codewm.debugger.session import changed_names
-
-    def conf(name: str) -> str:
-        if step is None:
-            return ""
-        if name in step.edited:
-            return " (set)"
-        probability = step.confidence.of(name) if step.confidence is not None else None
-        return f" ({percent(probability)})" if probability is not None else ""
-
-    frame = frames[index]
-    if frame.locals is not None:
-        changed = [f"{name}={frame.locals[name]}{conf(name)}" for name in changed_names(frames, index)]
-        return " ".join(changed) if changed else "-"
-    return ("-> " if frame.event == "return" else "raise ") + (frame.value or "") + conf(RETURN_VALUE)
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def truth_lines(session: DebugSession, truth, rows_after_divergence: int | None = None) -> list[str]:
-    """The truth table as text lines (what `truth` prints); with `rows_after_divergence`,
-    the rows that far past the first divergence and no further."""
-    program = session.program
-    real = truth.real_frames
-    out = [
-        f"truth: the real run ({truth.status}{', ' + truth.error if truth.error else ''}; {len(real)} steps"
-        f"{', returned ' + truth.real_output if truth.real_output is not None else ''}) against the {len(truth.rows)} steps predicted so far"
-    ]
-    out.append(f"{'':2}{'#':>4} {'line':>4}  {'predicted':44} {'real':44}")
-    shown_rows = truth.rows
-    if rows_after_divergence is not None and truth.first_divergence is not None:
-        shown_rows = truth.rows[: truth.first_divergence + 1 + rows_after_divergence]
-    for row in shown_rows:
-        step = session.steps[row.index]
-        predicted = f"{step.event[:6]:6} {_state_text(session.frames, row.index, step)}"
-        if row.real is None:
-            real_text = "(the real run has ended)"
-        elif row.agree:
-            real_text = "="
-        else:
-            real_line = program.shown(real[row.real_index].lineno)
-            real_text = f"{row.real.event[:6]:6} {_state_text(real, row.real_index)}" + (f" (line {real_line})" if real_line != program.shown(step.lineno) else "")
-        mark = ">>" if row.index == truth.first_divergence else "  "
-        verdict = "ok" if row.agree else ("what-if" if row.what_if else "DIFFERS")
-        if row.skipped_real:
-            out.append(f"{'':2}{'':>4} {'':>4}  ({row.skipped_real} real step{'s' if row.skipped_real != 1 else ''} of the body skipped by next)")
-        out.append(f"{mark}{row.index + 1:>4} {program.shown(step.lineno) or '?':>4}  {_cut(predicted, 44):44} {_cut(real_text, 44):44} {verdict}")
-    if len(shown_rows) < len(truth.rows):
-        out.append(f"{'':2}{'':>4} {'':>4}  ... {len(truth.rows) - len(shown_rows)} more steps")
-    if truth.first_divergence is not None:
-        row = truth.rows[truth.first_divergence]
-        step = session.steps[row.index]
-        out.append(f"first divergence at step {row.index + 1} ({program.name}:{program.shown(step.lineno) or '?'}): {'; '.join(row.differences)}")
-    elif session.model_failed:
-        out.append(f"first divergence at step {len(truth.rows) + 1}: the model could not write it ({session.ended})")
-    elif truth.rows:
-        out.append("no divergence: every step predicted so far is what really happens")
-    if session.first_edit is not None:
-        out.append(f"steps from {session.first_edit + 1} on follow your `set`: the real run never had that value (what-if)")
-    out.append(f"{truth.agreeing} of {truth.compared} steps agree")
-    return out
+# Spinner, truth_lines, percent, confidence_note and LOW_CONFIDENCE live in spinner.py and
+# text.py; they are named here too, where they were first imported from.
+__all__ = [
+    "ALIASES",
+    "COMMANDS",
+    "HISTORY_FILE",
+    "LOW_CONFIDENCE",
+    "DebuggerShell",
+    "Spinner",
+    "confidence_note",
+    "percent",
+    "resolve_command",
+    "truth_lines",
+]

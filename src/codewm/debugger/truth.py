@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from codewm.debugger.confidence import RETURN_VALUE
 from codewm.trace.align import align_frames
-from codewm.trace.types import Frame
+from codewm.types import Frame
 
 
 @dataclass

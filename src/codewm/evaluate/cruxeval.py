@@ -4,8 +4,8 @@
   call's argument text, `output` the literal of `f(input)`.
 - Prompts (`output_prompt`, `input_prompt`): the official direct prompts of CRUXEval's
   `prompts.py` (`make_direct_output_prompt`, `make_direct_input_prompt`; with `cot=True` the
-  chain-of-thought ones), character for character. The model continues after `[ANSWER]\\n`
-  and is stopped at `[/ANSWER]`.
+  chain-of-thought ones), character for character (templates in `codewm/evaluate/prompts/`).
+  The model continues after `[ANSWER]\\n` and is stopped at `[/ANSWER]`.
 - Answers (`extract_answer`): CRUXEval's postprocessing of a generation (see there).
 - Scoring (`check_program`, `score`): a generation passes when
   `{code}\\nassert {output} == {generation}` runs without error in a fresh process within
@@ -31,134 +31,30 @@ The generation files CRUXEval releases (`load_generations`) hold answers already
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
 from codewm.evaluate.execution import DEFAULT_TIMEOUT, run_checks
 from codewm.evaluate.passk import pass_at_k
-from codewm.programs.files import read_json_rows
+from codewm.evaluate.prompts import fill
+# load_generations is part of this module's interface (cruxeval.load_generations); it lives in rows.py
+from codewm.evaluate.rows import check_generation_lists, load_benchmark_rows, load_generations, rows_and_generations
 
 MODES = ("output", "input")
 STOP = "[/ANSWER]"  # the generation's stop string in both modes
 
 
-# -- prompts: CRUXEval's prompts.py, verbatim ------------------------------------------------------
+# -- prompts: CRUXEval's prompts.py, verbatim (the templates in prompts/) ------------------------
 def output_prompt(code: str, input: str, cot: bool = False) -> str:
     """CRUXEval-O's prompt for `f(input)` (`make_direct_output_prompt`, or with `cot=True`
     `make_cot_output_prompt`), exactly as the official prompts.py writes it."""
-    if cot:
-        return f"""You are given a Python function and an assertion containing an input to the function. Complete the assertion with a literal (no unsimplified expressions, no function calls) containing the output when executing the provided code on the given input, even if the function is incorrect or incomplete. Do NOT output any extra information. Execute the program step by step before arriving at an answer, and provide the full assertion with the correct output in [ANSWER] and [/ANSWER] tags, following the examples.
-
-[PYTHON]
-def f(s):
-    s = s + s
-    return "b" + s + "a"
-assert f("hi") == ??
-[/PYTHON]
-[THOUGHT]
-Let's execute the code step by step:
-
-1. The function f is defined, which takes a single argument s.
-2. The function is called with the argument "hi", so within the function, s is initially "hi".
-3. Inside the function, s is concatenated with itself, so s becomes "hihi".
-4. The function then returns a new string that starts with "b", followed by the value of s (which is now "hihi"), and ends with "a".
-5. The return value of the function is therefore "bhihia".
-[/THOUGHT]
-[ANSWER]
-assert f("hi") == "bhihia"
-[/ANSWER]
-
-[PYTHON]
-{code}
-assert f({input}) == ??
-[/PYTHON]
-[THOUGHT]
-"""
-    return f"""You are given a Python function and an assertion containing an input to the function. Complete the assertion with a literal (no unsimplified expressions, no function calls) containing the output when executing the provided code on the given input, even if the function is incorrect or incomplete. Do NOT output any extra information. Provide the full assertion with the correct output in [ANSWER] and [/ANSWER] tags, following the examples.
-
-[PYTHON]
-def f(n):
-    return n
-assert f(17) == ??
-[/PYTHON]
-[ANSWER]
-assert f(17) == 17
-[/ANSWER]
-
-[PYTHON]
-def f(s):
-    return s + "a"
-assert f("x9j") == ??
-[/PYTHON]
-[ANSWER]
-assert f("x9j") == "x9ja"
-[/ANSWER]
-
-[PYTHON]
-{code}
-assert f({input}) == ??
-[/PYTHON]
-[ANSWER]
-"""
+    return fill("cruxeval_output_cot" if cot else "cruxeval_output", code=code, input=input)
 
 
 def input_prompt(code: str, output: str, cot: bool = False) -> str:
     """CRUXEval-I's prompt for `f(??) == output` (`make_direct_input_prompt`, or with
     `cot=True` `make_cot_input_prompt`), exactly as the official prompts.py writes it."""
-    if cot:
-        return f"""You will be given a function f and an output in the form f(??) == output. Your task is to find any input such that executing f on the input leads to the given output. There may be multiple answers, but only output one. First, think step by step. You MUST surround the answer with [ANSWER] and [/ANSWER] tags. Express your answer as a passing assertion containing the input and the given output.
-
-[PYTHON]
-def f(x):
-    return x + 1
-assert f(??) == 17
-[/PYTHON]
-[THOUGHT]
-To find an input such that executing f on the input leads to the given output, we can work backwards from the given assertion. We know that f(??) == 17. 
-
-Since the function f(x) returns x + 1, for f(??) to be equal to 17, the value of ?? should be 16. 
-[/THOUGHT]
-[ANSWER]
-assert f(16) == 17
-[/ANSWER]
-
-[PYTHON]
-{code}
-assert f(??) == {output}
-[/PYTHON]
-[THOUGHT]
-"""
-    return f"""You will be given a function f and an output in the form f(??) == output. Find any input such that executing f on the input leads to the given output. There may be multiple answers, but you should only output one. In [ANSWER] and [/ANSWER] tags, complete the assertion with one such input that will produce the output when executing the function.
-
-[PYTHON]
-def f(my_list):
-    count = 0
-    for i in my_list:
-        if len(i) % 2 == 0:
-            count += 1
-    return count
-assert f(??) == 3
-[/PYTHON]
-[ANSWER]
-assert f(["mq", "px", "zy"]) == 3
-[/ANSWER]
-
-[PYTHON]
-def f(s1, s2):
-    return s1 + s2
-assert f(??) == "banana"
-[/PYTHON]
-[ANSWER]
-assert f("ba", "nana") == "banana"
-[/ANSWER]
-
-[PYTHON]
-{code}
-assert f(??) == {output}
-[/PYTHON]
-[ANSWER]
-"""
+    return fill("cruxeval_input_cot" if cot else "cruxeval_input", code=code, output=output)
 
 
 def prompt(row: dict, mode: str, cot: bool = False) -> str:
@@ -341,15 +237,7 @@ def score_file(
     `partial=True` scores only the rows the generations cover (a run with a limit); the
     numbers are then not the benchmark's. Otherwise every row needs generations.
     """
-    rows = load_rows(rows_path)
-    generations = load_generations(generations_path, rows)
-    if partial:
-        rows = [row for row in rows if row["id"] in generations]
-    else:
-        missing = [row["id"] for row in rows if row["id"] not in generations]
-        if missing:
-            shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-            raise ValueError(f"{generations_path}: no generations for {len(missing)} of {len(rows)} rows of {rows_path} ({shown}); partial=True scores only the rows it covers")
+    rows, generations = rows_and_generations(rows_path, generations_path, load_rows, partial)
     return score(rows, generations, mode, ks=ks, timeout=timeout, workers=workers, sandbox=sandbox, progress=progress, raw=raw)
 
 
@@ -358,53 +246,10 @@ def load_rows(path: str | Path) -> list[dict]:
     """CRUXEval rows from a .jsonl (or .jsonl.gz) file: `code`, `input`, `output` (strings)
     and `id`; a row without an id gets `sample_<position>` (the official key scheme).
     ValueError naming `file:line` for a bad row or a repeated id."""
-    path = Path(path)
-    rows: list[dict] = []
-    seen: dict[str, str] = {}
-    for where, row in _read_rows(path):
-        for key in ("code", "input", "output"):
-            if not isinstance(row.get(key), str):
-                raise ValueError(f"{where}: missing string field {key!r}")
-        row = dict(row)
-        row["id"] = _id_of(row, where, f"sample_{len(rows)}")
-        if row["id"] in seen:
-            raise ValueError(f"{where}: id {row['id']!r} repeats the row at {seen[row['id']]}")
-        seen[row["id"]] = where
-        rows.append(row)
-    return rows
+    return load_benchmark_rows(path, default_id=lambda position, where: f"sample_{position}")
 
 
-def load_generations(path: str | Path, rows: list[dict] | None = None) -> dict[str, list[str]]:
-    """A generation file in CRUXEval's format: one JSON object mapping each sample id to its
-    list of generations (strings), e.g. `{"sample_0": ["'abc'", ...], ...}`.
-
-    With `rows`, every id must be one of theirs. ValueError naming the file for anything
-    else (not JSON, not an object, a value that is not a list of strings, an empty list).
-    """
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read the generations ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object mapping sample ids to lists of generations, got {type(data).__name__}")
-    try:
-        _check_values(data)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    if rows is not None:
-        known = {str(row["id"]) for row in rows}
-        unknown = [key for key in data if key not in known]
-        if unknown:
-            shown = ", ".join(repr(key) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-            raise ValueError(f"{path}: {len(unknown)} id(s) not in the benchmark's rows: {shown}")
-    return data
-
-
-# -- helpers (shared with codewm.evaluate.livecodebench) ----------------------------------------
+# -- helpers --------------------------------------------------------------------------------------
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -415,24 +260,6 @@ def _check_ks(ks) -> tuple[int, ...]:
     if not ks or any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in ks):
         raise ValueError(f"ks must be positive ints, got {ks!r}")
     return ks
-
-
-def _read_rows(path: Path):
-    try:
-        yield from read_json_rows(path)
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read the rows ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
-
-
-def _id_of(row: dict, where: str, default: str) -> str:
-    value = row.get("id")
-    if value is None:
-        return default
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise ValueError(f"{where}: 'id' must be a string or an int, got {type(value).__name__}")
-    return str(value)
 
 
 def _rows_by_id(rows: list[dict]) -> dict[str, dict]:
@@ -447,21 +274,10 @@ def _rows_by_id(rows: list[dict]) -> dict[str, dict]:
     return by_id
 
 
-def _check_values(generations: dict) -> None:
-    for key, value in generations.items():
-        if not isinstance(value, list):
-            raise ValueError(f"the generations of {key!r} are not a list but {type(value).__name__}")
-        if not value:
-            raise ValueError(f"{key!r} has no generations (an empty list)")
-        for index, item in enumerate(value):
-            if not isinstance(item, str):
-                raise ValueError(f"generation {index} of {key!r} is not a string but {type(item).__name__}")
-
-
 def _check_generations(generations: dict, by_id: dict[str, dict]) -> None:
     if not isinstance(generations, dict):
         raise ValueError(f"generations must map sample ids to lists of generations, got {type(generations).__name__}")
-    _check_values(generations)
+    check_generation_lists(generations)
     missing = [row_id for row_id in by_id if row_id not in generations]
     unknown = [key for key in generations if key not in by_id]
     if missing or unknown:

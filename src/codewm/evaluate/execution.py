@@ -3,8 +3,8 @@
 Execution benchmarks (CRUXEval, LiveCodeBench's execution scenario) score an answer by
 running `{code}\\nassert {output} == {answer}` in a fresh process with a 3 s limit. Here every
 check runs untraced (`Program.check`: no recorder, full speed) in a sandboxed process of its
-own (`Sandbox.map(..., batch_size=1)`), so a generation can neither harm this machine nor
-see what another one left behind.
+own (`Sandbox.map(..., batch_size=1)`), so a generation can neither harm the machine that runs
+the checks nor see what another one left behind.
 
     results = run_checks(["assert 1 + 1 == 2", "assert 1 == 2", "while True: pass"], timeout=1)
     [r.passed for r in results]  # [True, False, False]

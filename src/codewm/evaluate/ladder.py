@@ -84,7 +84,7 @@ from codewm.evaluate.ladder_programs import (
     step_count,
 )
 from codewm.evaluate.paired_stats import LEVEL, holm, mcnemar_exact, mcnemar_midp, paired_difference_ci, summarize, wilson_interval
-from codewm.trace.types import Trace
+from codewm.types import Trace
 
 ARMS = ("trace", "direct")
 TOKEN_TOLERANCE = 0.05  # equal compute: token counts may differ by this fraction at most

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from codewm.programs.base import ProgramCase
-from codewm.trace.types import Trace, build_context
+from codewm.types import Trace, build_context
 
 FAMILIES = ("loop", "chain")
 HELD_OUT_SEED = 91000  # no training preset (7, 0) nor traces-synthetic (90001) uses it

@@ -3,9 +3,10 @@
 - Rows (`load_rows`): `question_id, id, function_name, code, input, output, ...`, where
   `input` is the whole call (`performOperation(s = "hi")`) and `output` the literal value.
 - Prompt (`prompt`, `messages`): lcb_runner's `prompts/code_execution.py`
-  (`make_direct_output_prompt`, with `cot=True` `make_cot_output_prompt`) verbatim, and its
-  system message (`SYSTEM_MESSAGE`), which chat models get as the system turn
-  (`format_prompt_execution_base`); completion-style models get the prompt alone.
+  (`make_direct_output_prompt`, with `cot=True` `make_cot_output_prompt`) verbatim (templates
+  in `codewm/evaluate/prompts/`), and its system message (`SYSTEM_MESSAGE`), which chat
+  models get as the system turn (`format_prompt_execution_base`); completion-style models get
+  the prompt alone.
 - Answers (`extract_answer`): lcb_runner's `utils/extraction_utils.extract_execution_code`.
 - Scoring (`check_program`, `score`), from lcb_runner's
   `evaluation/compute_code_execution_metrics.py`: a generation passes when
@@ -24,8 +25,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from codewm.evaluate.cruxeval import _id_of, _read_rows, load_generations, score_answers
+from codewm.evaluate.cruxeval import score_answers
 from codewm.evaluate.execution import DEFAULT_TIMEOUT
+from codewm.evaluate.prompts import fill
+from codewm.evaluate.rows import load_benchmark_rows, load_generations, rows_and_generations
 
 __all__ = ["IMPORTS", "SYSTEM_MESSAGE", "check_program", "extract_answer", "load_generations", "load_rows", "messages", "prompt", "score", "score_file"]
 
@@ -69,65 +72,11 @@ import sys
 """
 
 
-# -- prompt: lcb_runner/prompts/code_execution.py, verbatim ----------------------------------------
+# -- prompt: lcb_runner/prompts/code_execution.py, verbatim (the templates in prompts/) ------------
 def prompt(row: dict, cot: bool = False) -> str:
     """The user prompt for one row (`make_direct_output_prompt((code, input))`, or with
     `cot=True` `make_cot_output_prompt`); the system message is `SYSTEM_MESSAGE`."""
-    code, input = row["code"], row["input"]
-    if cot:
-        return f"""You are given a Python function and an assertion containing an input to the function. Complete the assertion with a literal (no unsimplified expressions, no function calls) containing the output when executing the provided code on the given input, even if the function is incorrect or incomplete. Do NOT output any extra information. Execute the program step by step before arriving at an answer, and provide the full assertion with the correct output in [ANSWER] and [/ANSWER] tags, following the examples.
-
-[PYTHON]
-def performOperation(s):
-    s = s + s
-    return "b" + s + "a"
-assert performOperation(s = "hi") == ??
-[/PYTHON]
-[THOUGHT]
-Let's execute the code step by step:
-
-1. The function performOperation is defined, which takes a single argument s.
-2. The function is called with the argument "hi", so within the function, s is initially "hi".
-3. Inside the function, s is concatenated with itself, so s becomes "hihi".
-4. The function then returns a new string that starts with "b", followed by the value of s (which is now "hihi"), and ends with "a".
-5. The return value of the function is therefore "bhihia".
-[/THOUGHT]
-[ANSWER]
-assert performOperation(s = "hi") == "bhihia"
-[/ANSWER]
-
-[PYTHON]
-{code}
-assert {input} == ??
-[/PYTHON]
-[THOUGHT]
-"""
-    return f"""You are given a Python function and an assertion containing an input to the function. Complete the assertion with a literal (no unsimplified expressions, no function calls) containing the output when executing the provided code on the given input, even if the function is incorrect or incomplete. Do NOT output any extra information. Provide the full assertion with the correct output in [ANSWER] and [/ANSWER] tags, following the examples.
-
-[PYTHON]
-def repeatNumber(number : int) -> int:
-    return number
-assert repeatNumber(number = 17) == ??
-[/PYTHON]
-[ANSWER]
-assert repeatNumber(number = 17) == 17
-[/ANSWER]
-
-[PYTHON]
-def addCharacterA(string : str) -> str:
-    return string + "a"
-assert addCharacterA(string = "x9j") == ??
-[/PYTHON]
-[ANSWER]
-assert addCharacterA(string = "x9j") == "x9ja"
-[/ANSWER]
-
-[PYTHON]
-{code}
-assert {input} == ??
-[/PYTHON]
-[ANSWER]
-"""
+    return fill("livecodebench_execution_cot" if cot else "livecodebench_execution", code=row["code"], input=row["input"])
 
 
 def messages(row: dict, cot: bool = False) -> list[dict[str, str]]:
@@ -221,15 +170,7 @@ def score_file(
 ) -> dict:
     """`score` a generation file (`load_generations`: a JSON object id -> list of strings)
     against a LiveCodeBench execution JSONL file; `partial` as in `cruxeval.score_file`."""
-    rows = load_rows(rows_path)
-    generations = load_generations(generations_path, rows)
-    if partial:
-        rows = [row for row in rows if row["id"] in generations]
-    else:
-        missing = [row["id"] for row in rows if row["id"] not in generations]
-        if missing:
-            shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-            raise ValueError(f"{generations_path}: no generations for {len(missing)} of {len(rows)} rows of {rows_path} ({shown}); partial=True scores only the rows it covers")
+    rows, generations = rows_and_generations(rows_path, generations_path, load_rows, partial)
     return score(rows, generations, timeout=timeout, workers=workers, sandbox=sandbox, progress=progress, raw=raw, cot=cot)
 
 
@@ -237,19 +178,10 @@ def load_rows(path: str | Path) -> list[dict]:
     """Execution-scenario rows from a .jsonl (or .jsonl.gz) file: `code`, `input` (the whole
     call) and `output`, strings; `id` (a row without one gets `<file name>:<line>`, as
     codewm's program sources name it). ValueError naming `file:line` for a bad row."""
-    path = Path(path)
-    rows: list[dict] = []
-    seen: dict[str, str] = {}
-    for where, row in _read_rows(path):
-        for key in ("code", "input", "output"):
-            if not isinstance(row.get(key), str):
-                raise ValueError(f"{where}: missing string field {key!r}")
-        if not row["input"].strip():
-            raise ValueError(f"{where}: 'input' is empty (it must be the whole call, e.g. name(x = 1))")
-        row = dict(row)
-        row["id"] = _id_of(row, where, f"{path.name}:{where.rpartition(':')[2]}")
-        if row["id"] in seen:
-            raise ValueError(f"{where}: id {row['id']!r} repeats the row at {seen[row['id']]}")
-        seen[row["id"]] = where
-        rows.append(row)
-    return rows
+    name = Path(path).name
+    return load_benchmark_rows(path, default_id=lambda position, where: f"{name}:{where.rpartition(':')[2]}", check_row=_check_call)
+
+
+def _check_call(row: dict, where: str) -> None:
+    if not row["input"].strip():
+        raise ValueError(f"{where}: 'input' is empty (it must be the whole call, e.g. name(x = 1))")

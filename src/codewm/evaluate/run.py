@@ -28,7 +28,7 @@ from codewm.evaluate.cache import PredictionCache, prediction_key
 from codewm.format.cwm import parse_trace
 from codewm.predict.base import AnswerRequest, Predictor
 from codewm.predict.decode import DecodeLimits, PredictedTrace, predict_traces
-from codewm.trace.types import Trace, build_context
+from codewm.types import Trace, build_context
 
 BENCHMARK_DIR = Path(__file__).resolve().parent / "benchmarks"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent

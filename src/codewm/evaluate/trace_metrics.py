@@ -48,7 +48,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from codewm.format.cwm import ACTION_SEP, CALL_SEP, FRAME_SEP, LINE_SEP, parse_trace
-from codewm.trace.types import Frame, Trace
+from codewm.types import Frame, Trace
 
 # The names `aggregate` reports, in display order. The TraceScore field of each is the same
 # name, except "output_pass@1" (a Python name cannot hold "@"): see `_FIELDS`.

@@ -19,6 +19,10 @@ never has a reference (a new scope starts; CWM's demo stops its walk at a call).
 written as `".."` exactly when the reference has the same name with the same value.
 Consequently full values are shown again after every nested call returns and at every
 generator resume.
+
+The writer also takes the tracer's raw steps directly (`format_steps`, `describe_steps`: the
+dataset builder's path, run inside the sandbox through `DESCRIBE_STEPS`); the compiled
+twin of that path is `_cformat.c`, which gives the same text.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from codewm.trace.types import Frame, Trace, action_lines, action_text
+from codewm.types import Frame, Trace, action_lines, action_text, steps_complete
 
-try:
-    from codewm.trace import _ctracer
+try:  # the compiled formatter (setup.py builds it); the Python code below gives the same text
+    from codewm.format import _cformat
 except ImportError:  # pragma: no cover - a build without a C compiler
-    _ctracer = None
+    _cformat = None
 
 BEGIN = "<|begin_of_text|>"
 END = "<|end_of_text|>"
@@ -88,7 +92,7 @@ def format_prompt(context: str) -> str:
 _encode = json.encoder.encode_basestring
 
 
-def _dumps(text: str) -> str:
+def json_string(text: str) -> str:
     """A JSON string, with `<|` written as `<\\u007c` so that no special token can appear
     inside a value (a tokenizer would read it as the token). JSON readers decode it back."""
     out = _encode(text)
@@ -103,10 +107,10 @@ def format_locals(current: dict[str, str], reference: dict[str, str] | None) -> 
     if not current:
         return "{}"
     if reference is None:
-        return "{" + ", ".join([f"{_dumps(name)}: {_dumps(value)}" for name, value in current.items()]) + "}"
+        return "{" + ", ".join([f"{json_string(name)}: {json_string(value)}" for name, value in current.items()]) + "}"
     get = reference.get
     return "{" + ", ".join(
-        [f"{_dumps(name)}: \"..\"" if get(name) == value else f"{_dumps(name)}: {_dumps(value)}" for name, value in current.items()]
+        [f"{json_string(name)}: \"..\"" if get(name) == value else f"{json_string(name)}: {json_string(value)}" for name, value in current.items()]
     ) + "}"
 
 
@@ -116,7 +120,7 @@ def format_frame(frame: Frame, reference: Frame | None) -> str:
     if frame.locals is not None:
         ref_locals = reference.locals if reference is not None else None
         return f"{token}{format_locals(frame.locals, ref_locals)}{ACTION_SEP}{frame.source}{FRAME_SEP}"
-    return f"{token}{ACTION_SEP}{frame.source}{ARG_SEP}{_dumps(frame.value or '')}{FRAME_SEP}"
+    return f"{token}{ACTION_SEP}{frame.source}{ARG_SEP}{json_string(frame.value or '')}{FRAME_SEP}"
 
 
 def format_frames(frames: list[Frame], complete: bool = True) -> str:
@@ -147,19 +151,13 @@ def format_steps(steps: list, context: str, complete: bool = True) -> str:
     a dataset writer takes. Uses the compiled formatter where it was built.
     """
     lines = action_lines(context)
-    if _ctracer is not None:
-        return _ctracer.format_steps(steps, lines, complete, _encode)
+    if _cformat is not None:
+        return _cformat.format_steps(steps, lines, complete, _encode)
     frames = [
         Frame(event, lines[lineno - 1] if 0 < lineno <= len(lines) else "", depth, local_values, value)
         for event, lineno, depth, local_values, value, *_ in steps
     ]
     return format_frames(frames, complete)
-
-
-def steps_complete(steps: list, status: str) -> bool:
-    """Whether a run's raw steps are a whole execution: it ended by itself (ok, or an
-    exception out of the entry point) and the last step returns from the entry point."""
-    return status in ("ok", "exception") and bool(steps) and steps[-1][0] == "return" and steps[-1][2] == 0
 
 
 def describe_steps(steps: list, context: str, status: str) -> dict:
@@ -178,8 +176,8 @@ def describe_steps(steps: list, context: str, status: str) -> dict:
 
 def longest_value(steps: list) -> int:
     """The length of the longest rendered value in raw steps."""
-    if _ctracer is not None:
-        return _ctracer.longest_value(steps)
+    if _cformat is not None:
+        return _cformat.longest_value(steps)
     longest = 0
     for step in steps:
         local_values, value = step[3], step[4]
@@ -188,6 +186,33 @@ def longest_value(steps: list) -> int:
         if value is not None and len(value) > longest:
             longest = len(value)
     return longest
+
+
+class StepsDescriber:
+    """`describe_steps` as a formatter for the sandbox (`Sandbox.run_batch(...,
+    formatter=DESCRIBE_STEPS)`): the child that traced a run describes it where its steps
+    are, and only the text and a few numbers travel back, which is what a dataset build needs
+    and much cheaper than sending the steps and building frames."""
+
+    _FIELDS = {"text": str, "complete": bool, "n_frames": int, "linenos": list, "max_value_chars": int}
+
+    def format(self, steps: list, context: str, status: str) -> dict:
+        return describe_steps(steps, context, status)
+
+    def well_formed(self, described) -> bool:
+        """Whether a description (from a child whose program could have tampered with it) has
+        the fields and types `describe_steps` gives."""
+        return (
+            isinstance(described, dict)
+            and all(type(described.get(key)) is kind for key, kind in self._FIELDS.items())
+            and all(type(n) is int for n in described["linenos"])
+            and len(described["linenos"]) == described["n_frames"]
+        )
+
+
+STEPS_DESCRIBER = StepsDescriber()
+# The import string the sandbox resolves in its worker (the sandbox never imports format/).
+DESCRIBE_STEPS = "codewm.format.cwm:STEPS_DESCRIBER"
 
 
 def format_trace(trace: Trace) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from codewm.trace.types import Trace
+from codewm.types import Trace
 
 FORMAT_NAME = "codewm.trace"
 FORMAT_VERSION = 1

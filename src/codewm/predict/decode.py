@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 
 from codewm.format.cwm import END, FrameReader, parse_trace
 from codewm.predict.base import STEP_END, STEP_LENGTH, FrameRequest, FrameStep, Predictor
-from codewm.trace.types import Frame, Trace, action_lines
+from codewm.types import Frame, Trace, action_lines
 
 # PredictedTrace.stop values
 STOP_COMPLETE = "complete"  # the entry point returned: a whole trace

@@ -19,7 +19,7 @@ from typing import Sequence
 from codewm.format.cwm import RETURN_SEP, format_frame, parse_trace, reference_index
 from codewm.predict.base import STEP_END, STEP_FRAME, STEP_LENGTH, AnswerRequest, FrameRequest, FrameStep
 from codewm.trace.align import align_frames, matching_return
-from codewm.trace.types import START_MARKER, Trace, build_context
+from codewm.types import START_MARKER, Trace, build_context
 
 
 class OraclePredictor:

@@ -76,8 +76,8 @@ from codewm.format.cwm import (
     LINE_SEP,
     RETURN_SEP,
     FrameReader,
-    _dumps,
     format_prompt,
+    json_string,
 )
 from codewm.predict.base import STEP_END, STEP_FRAME, STEP_LENGTH, FrameRequest, FrameStep
 from codewm.predict.kv_cache import CachedScorer, Slot, common_prefix
@@ -229,7 +229,7 @@ class StructuredDecoder(CachedScorer):
             keys: list[str] = []
             while True:
                 names, close = rule.options(keys)
-                texts = [("{" if not keys else ", ") + _dumps(name) + ":" for name in names]
+                texts = [("{" if not keys else ", ") + json_string(name) + ":" for name in names]
                 if close or not names:
                     # closing the object and the action in one pass, decided in that order
                     actions = tracker.call_actions(keys) if event == "call" else tracker.actions(event)

@@ -78,7 +78,7 @@ import sys
 from dataclasses import dataclass, field
 from types import CodeType
 
-from codewm.trace.types import START_MARKER, Frame, action_lines
+from codewm.types import START_MARKER, Frame, action_lines
 
 _GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _EXITS = frozenset({"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE", "YIELD_VALUE"})

@@ -11,7 +11,7 @@ that ends the same call, and alignment jumps over the body's real frames to it.
 
 from __future__ import annotations
 
-from codewm.trace.types import Frame
+from codewm.types import Frame
 
 
 def skips_body(frames: list[Frame], index: int) -> bool:

@@ -15,9 +15,20 @@ Isolation (`Sandbox.isolation` says which is in force, `Sandbox.isolation_notes`
   the same worker and limits, but no filesystem or PID isolation; the network is cut only
   where the process may create a network namespace (root). codewm reports this mode loudly.
 
-Every run ends with a `RunResult` whose `status` is one of `STATUSES`, with the partial
-trace of a run that was stopped. A worker that dies (a program killed it, or it broke) is
-replaced before the next run.
+Every run ends with a `RunResult` (`codewm.types`) whose `status` is one of `STATUSES`, with
+the partial trace of a run that was stopped. A worker that dies (a program killed it, or it
+broke) is replaced before the next run.
+
+A formatter turns a run's raw steps into what the caller keeps, inside the sandbox, so that
+the steps never travel and no frames are built (what a dataset build needs; much cheaper).
+The caller names it by an import string, "package.module:name", which the worker resolves
+(this package never imports a formatter); the object it names has:
+
+- `format(steps, context, status) -> dict`: JSON-able values; str values travel as raw text;
+- `well_formed(formatted) -> bool`: whether a child's output (a program could tamper with
+  it) has the shape `format` gives; a run whose output is not is a sandbox_error.
+
+`codewm.format.cwm.DESCRIBE_STEPS` is the dataset builder's.
 """
 
 from __future__ import annotations
@@ -37,11 +48,11 @@ from typing import Iterable, Iterator
 
 import codewm
 from codewm.trace.render import DEFAULT_MAX_CHARS, DEFAULT_REPR_TIMEOUT
+from codewm.trace.protocol import TEXTS, read_message, take_formatted, write_message
+from codewm.trace.system import python_dirs
 from codewm.trace.tracer import DEFAULT_MAX_STEPS, steps_to_frames
-from codewm.trace.types import Trace, build_context, script_context
-from codewm.trace.worker import TEXTS, python_dirs, read_message, write_message
+from codewm.types import STATUSES, RunResult, Trace, build_context, script_context, steps_complete
 
-STATUSES = ("ok", "exception", "timeout", "memory_limit", "crashed", "step_limit", "syntax_error", "sandbox_error")
 ISOLATIONS = ("auto", "bwrap", "process")
 
 
@@ -60,41 +71,6 @@ class SandboxLimits:
     max_steps: int = DEFAULT_MAX_STEPS  # frames recorded; past it: status step_limit
     max_value_chars: int = DEFAULT_MAX_CHARS  # longest rendered value (see codewm.trace.render)
     repr_timeout: float = DEFAULT_REPR_TIMEOUT  # seconds a user __repr__ may run
-
-
-@dataclass
-class RunResult:
-    """The outcome of one sandboxed run."""
-
-    status: str  # one of STATUSES
-    trace: Trace  # complete for ok/exception; what was recorded before the stop otherwise
-    error: str | None = None  # the exception, limit or failure, when status is not ok
-    stdout: str = ""  # the program's stdout and stderr, interleaved, bounded
-    output_truncated: bool = False
-    wall_seconds: float = 0.0
-    touched: list[str] = field(default_factory=list)  # with audit=True: files, network, processes used
-    steps: list = field(default_factory=list, repr=False, compare=False)  # the raw steps behind `trace`
-    # With run_batch(..., text=True) the trace comes back as CWM text (prompt and trace, what
-    # codewm.format.cwm.format_trace writes) and `trace` has no frames, only its completeness.
-    text: str | None = field(default=None, repr=False)
-    n_frames: int = 0  # frames of the trace (text mode)
-    linenos: list[int] = field(default_factory=list, repr=False)  # each frame's line (text mode)
-    max_value_chars: int = 0  # longest rendered value (text mode)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def to_dict(self) -> dict:
-        return {
-            "status": self.status,
-            "error": self.error,
-            "stdout": self.stdout,
-            "output_truncated": self.output_truncated,
-            "wall_seconds": self.wall_seconds,
-            "touched": list(self.touched),
-            "trace": self.trace.to_dict(),
-        }
 
 
 @dataclass(frozen=True)
@@ -349,7 +325,7 @@ class Sandbox:
         """Trace one program in a child process of its own."""
         return self.run_batch([program])[0]
 
-    def run_batch(self, programs: list[Program], text: bool = False, limits: SandboxLimits | None = None) -> list[RunResult]:
+    def run_batch(self, programs: list[Program], formatter: str | None = None, limits: SandboxLimits | None = None) -> list[RunResult]:
         """Trace programs one after another in as few child processes as possible.
 
         Each program gets its own limits, trace, output and a clean working directory, and
@@ -360,9 +336,9 @@ class Sandbox:
         not to do that (codewm's generated programs); `run` and `map` with batch_size=1
         give every program a fresh process.
 
-        `text=True` returns each trace as CWM text (`RunResult.text`, with `n_frames`,
-        `linenos` and `max_value_chars`) without building its frames: the sandbox formats
-        it where the steps are, which is what a dataset build needs and much cheaper.
+        `formatter` (an import string, see the module docstring) formats each run where its
+        steps are: `RunResult.formatted` holds the output, `trace` its completeness and no
+        frames.
 
         `limits` replaces the sandbox's own limits for these programs (benchmark checks use
         the benchmark's time limit on a sandbox made for tracing).
@@ -373,7 +349,7 @@ class Sandbox:
         request = {
             "id": next(self._ids),
             "programs": [_program_request(p) for p in programs],
-            "text": text,
+            "formatter": formatter,
             "limits": {k: v for k, v in asdict(limits).items() if k not in ("max_steps", "max_value_chars", "repr_timeout")},
             "trace": {"max_steps": limits.max_steps, "max_value_chars": limits.max_value_chars, "repr_timeout": limits.repr_timeout},
         }
@@ -392,51 +368,37 @@ class Sandbox:
         replies = reply.get("results")
         if not isinstance(replies, list) or len(replies) != len(programs):
             return [RunResult("sandbox_error", Trace(p.context, [], complete=False), "malformed reply from the worker") for p in programs]
-        if text:  # the traces' texts travel after the JSON (see worker.pack_payload)
-            texts = reply.get(TEXTS, [])
-            for item in replies:
-                described = item.get("described") if isinstance(item, dict) else None
-                if isinstance(described, dict):
-                    position = described.get("text")
-                    described["text"] = texts[position] if type(position) is int and 0 <= position < len(texts) else None
-        return [self._result(program, item if isinstance(item, dict) else {}, text) for program, item in zip(programs, replies)]
+        texts = reply.get(TEXTS, [])  # the formatted runs' texts travel after the JSON
+        return [self._result(program, item if isinstance(item, dict) else {}, formatter is not None, texts) for program, item in zip(programs, replies)]
 
-    def _result(self, program: Program, reply: dict, text: bool = False) -> RunResult:
+    def _result(self, program: Program, reply: dict, formatted: bool, texts: list[str]) -> RunResult:
+        """The `RunResult` of one program from the worker's reply about it."""
         status = reply.get("status")
         if status not in STATUSES:
             return RunResult("sandbox_error", Trace(program.context, [], complete=False), f"unknown status from the worker: {status!r}")
-        if text:
-            described = reply.get("described")
-            if not isinstance(described, dict) or not isinstance(described.get("text"), str):
+        if formatted:
+            output = take_formatted(reply, texts)
+            if output is None or type(reply.get("complete")) is not bool:
                 return RunResult("sandbox_error", Trace(program.context, [], complete=False), "malformed reply from the worker (no trace text)")
-            return RunResult(
-                status=status,
-                trace=Trace(program.context, [], complete=bool(described.get("complete"))),
-                error=reply.get("error"),
-                stdout=reply.get("stdout", ""),
-                output_truncated=bool(reply.get("output_truncated")),
-                wall_seconds=float(reply.get("wall_seconds", 0.0)),
-                touched=list(reply.get("touched") or []),
-                text=described["text"],
-                n_frames=int(described.get("n_frames", 0)),
-                linenos=list(described.get("linenos") or []),
-                max_value_chars=int(described.get("max_value_chars", 0)),
-            )
-        try:
-            steps = [tuple(step) for step in reply.get("steps", [])]
-            frames = steps_to_frames(steps, program.context)
-        except (TypeError, ValueError) as exc:
-            return RunResult("sandbox_error", Trace(program.context, [], complete=False), f"malformed trace from the worker: {exc}")
-        complete = status in ("ok", "exception") and bool(frames) and frames[-1].event == "return" and frames[-1].depth == 0
+            trace, steps = Trace(program.context, [], complete=reply["complete"]), []
+        else:
+            output = None
+            try:
+                steps = [tuple(step) for step in reply.get("steps", [])]
+                frames = steps_to_frames(steps, program.context)
+            except (TypeError, ValueError) as exc:
+                return RunResult("sandbox_error", Trace(program.context, [], complete=False), f"malformed trace from the worker: {exc}")
+            trace = Trace(program.context, frames, complete=steps_complete(steps, status))
         return RunResult(
             status=status,
-            trace=Trace(program.context, frames, complete=complete),
+            trace=trace,
             error=reply.get("error"),
             stdout=reply.get("stdout", ""),
             output_truncated=bool(reply.get("output_truncated")),
             wall_seconds=float(reply.get("wall_seconds", 0.0)),
             touched=list(reply.get("touched") or []),
             steps=steps,
+            formatted=output,
         )
 
     def run_function(self, source: str, call: str) -> RunResult:
@@ -459,10 +421,10 @@ class Sandbox:
         programs = list(programs)
         yield from self.map_batches([programs[i : i + batch_size] for i in range(0, len(programs), batch_size)], limits=limits)
 
-    def map_batches(self, batches: Iterable[list[Program]], text: bool = False, limits: SandboxLimits | None = None) -> Iterator[RunResult]:
+    def map_batches(self, batches: Iterable[list[Program]], formatter: str | None = None, limits: SandboxLimits | None = None) -> Iterator[RunResult]:
         """Run the given batches across the pool's workers; results in input order, flat."""
         with ThreadPoolExecutor(max_workers=self._size) as pool:
-            for results in pool.map(lambda batch: self.run_batch(batch, text=text, limits=limits), batches):
+            for results in pool.map(lambda batch: self.run_batch(batch, formatter=formatter, limits=limits), batches):
                 yield from results
 
     # -- lifetime -----------------------------------------------------------------------------

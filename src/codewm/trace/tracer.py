@@ -37,7 +37,7 @@ from typing import Callable
 
 from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog
 from codewm.trace.render import tidy as render_tidy
-from codewm.trace.types import ENTRY_FUNCTION, Frame, Trace, action_lines, build_context, script_context
+from codewm.types import ENTRY_FUNCTION, Frame, RawStep, Trace, action_lines, build_context, script_context
 
 try:  # the compiled hook (setup.py builds it); the pure-Python hook records the same steps
     from codewm.trace import _ctracer
@@ -57,10 +57,6 @@ _CONTAINER_TYPES = frozenset({list, tuple, dict, set, frozenset})
 _PLAIN_OR_CONTAINER = _PLAIN | _CONTAINER_TYPES
 _FAST_KINDS = _PLAIN_OR_CONTAINER | OPAQUE_BUILTIN_TYPES
 
-# A raw step, as recorded in the hot path: (event, lineno, depth, locals, value, function).
-RawStep = tuple
-
-
 @dataclass(frozen=True, slots=True)
 class TraceOptions:
     """How much a trace may hold. The defaults suit CRUXEval-sized programs."""
@@ -71,6 +67,12 @@ class TraceOptions:
 
 _DEFAULT_OPTIONS = TraceOptions()
 _USE_C_DEFAULT = os.environ.get("CODEWM_PURE_PYTHON_TRACER", "") in ("", "0")
+
+
+def stop_tracing() -> None:
+    """Remove this thread's trace hook, whatever the program did to `sys.settrace` (the
+    sandbox guards it; the real one was bound at import)."""
+    _settrace(None)
 
 
 class StepLimitReached(BaseException):

@@ -1,174 +1,22 @@
-"""The `Trace`: the one value type that travels through codewm.
+"""The old path of codewm's shared value types, kept so that existing imports still work.
 
-A real run produces one (the tracer), a world model predicts one (the predictors), and
-evaluation compares two. It holds exactly what the CWM trace format can express, so that
-formatting a trace as CWM text and parsing it back gives an equal trace:
-
-- `context`: the program text the model is shown, with the entry point's `def` line marked
-  `# << START_OF_TRACE` (see `build_context`);
-- `frames`: one `Frame` per step, in execution order;
-- `complete`: whether execution left the entry point's scope (CWM writes `<|end_of_text|>`),
-  False for a trace cut short by a step limit, a timeout or a kill.
-
-Each `Frame` stores its locals in full (name -> rendered value). The `".."` shorthand of the
-CWM format is a property of the text, applied by the writer and resolved by the reader
-(`codewm.format.cwm`), never stored here.
-
-Two fields are metadata that the CWM text does not carry and that therefore do not take part
-in equality: `lineno` (recovered by the CWM parser only when the source line is unambiguous)
-and `function` (the code object's name). The JSON form keeps them losslessly.
+`Trace`, `Frame`, `RunResult` and the context helpers now live in `codewm.types` at the
+package root (below every stage, since every stage uses them); import them from there.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Literal
-
-Event = Literal["call", "line", "return", "exception"]
-EVENTS: tuple[str, ...] = ("call", "line", "return", "exception")
-
-# The comment CWM puts on the entry point's `def` line.
-START_MARKER = "# << START_OF_TRACE"
-# The name of the wrapper function codewm (like the public CWM reproductions) appends to a
-# function-level program, so that every trace starts with the same `main` call frame.
-ENTRY_FUNCTION = "main"
-
-
-@dataclass(slots=True)
-class Frame:
-    """One step of an execution.
-
-    `call` and `line` frames carry `locals` (the state *before* `source` runs) and no value;
-    `return` and `exception` frames carry `value` (the rendered return value or exception)
-    and no locals, exactly as in the CWM format.
-    """
-
-    event: str  # one of EVENTS
-    source: str  # the whole source line, indentation and trailing newline included
-    depth: int  # 0 for the entry point, +1 per nested traced call
-    locals: dict[str, str] | None = None  # name -> rendered value (call/line frames)
-    value: str | None = None  # rendered return value / exception (return/exception frames)
-    lineno: int = field(default=0, compare=False)  # 1-based line in `Trace.context`; 0 unknown
-    function: str = field(default="", compare=False)  # code object name, "" when unknown
-
-    def __post_init__(self) -> None:
-        if self.event not in EVENTS:
-            raise ValueError(f"Frame.event must be one of {EVENTS}, got {self.event!r}")
-        if self.event in ("call", "line"):
-            if self.locals is None or self.value is not None:
-                raise ValueError(f"a {self.event} frame has locals and no value")
-        elif self.locals is not None or self.value is None:
-            raise ValueError(f"a {self.event} frame has a value and no locals")
-
-    def to_dict(self) -> dict:
-        out: dict = {"event": self.event, "source": self.source, "depth": self.depth}
-        if self.locals is not None:
-            out["locals"] = dict(self.locals)
-        if self.value is not None:
-            out["value"] = self.value
-        out["lineno"] = self.lineno
-        out["function"] = self.function
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Frame":
-        return cls(
-            event=data["event"],
-            source=data["source"],
-            depth=int(data["depth"]),
-            locals=None if data.get("locals") is None else dict(data["locals"]),
-            value=data.get("value"),
-            lineno=int(data.get("lineno", 0)),
-            function=data.get("function", ""),
-        )
-
-
-@dataclass(slots=True)
-class Trace:
-    """A program context and the frames of one execution of it."""
-
-    context: str
-    frames: list[Frame] = field(default_factory=list)
-    complete: bool = True
-
-    @property
-    def output(self) -> str | None:
-        """The rendered return value of the entry point, if the trace reached it.
-
-        This is the value CWM's "output pass@1 via the predicted trace" compares: the value
-        of the final return frame at depth 0 of a complete trace.
-        """
-        if not self.complete:
-            return None
-        for frame in reversed(self.frames):
-            if frame.depth == 0 and frame.event == "return":
-                return frame.value
-        return None
-
-    @property
-    def raised(self) -> bool:
-        """Whether the entry point was left by an exception rather than a return."""
-        frames = self.frames
-        return (
-            len(frames) >= 2
-            and frames[-1].event == "return"
-            and frames[-1].depth == 0
-            and frames[-2].event == "exception"
-            and frames[-2].depth == 0
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "context": self.context,
-            "complete": self.complete,
-            "frames": [frame.to_dict() for frame in self.frames],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Trace":
-        return cls(
-            context=data["context"],
-            complete=bool(data.get("complete", True)),
-            frames=[Frame.from_dict(f) for f in data.get("frames", [])],
-        )
-
-
-def action_text(line: str) -> str:
-    """A context line as it appears as a frame's action: newline-terminated, marker removed."""
-    if START_MARKER in line:
-        head, _, tail = line.partition(START_MARKER)
-        line = head.rstrip() + tail
-    return line if line.endswith("\n") else line + "\n"
-
-
-def action_lines(context: str) -> list[str]:
-    """Every context line as `action_text` gives it (index i holds line i + 1)."""
-    if START_MARKER in context:
-        return [action_text(line) for line in context.splitlines(keepends=True)]
-    lines = context.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    return lines
-
-
-def build_context(source: str, call: str) -> str:
-    """The CWM context for a function-level trace: the program, then a marked `main` wrapper.
-
-    >>> print(build_context("def f(x):\\n    return x\\n", "f(1)"), end="")
-    def f(x):
-        return x
-    def main():  # << START_OF_TRACE
-        return f(1)
-    """
-    body = source.rstrip("\n")
-    prefix = body + "\n" if body else ""
-    return f"{prefix}def {ENTRY_FUNCTION}():  {START_MARKER}\n    return {call.strip()}\n"
-
-
-def script_context(source: str) -> str:
-    """The CWM context for a whole-script trace: the marker on a line of its own, first.
-
-    A script has no `def` line to mark, so the marker opens the file; line numbers in the
-    trace refer to this text, one more than in the original file.
-    """
-    return f"{START_MARKER}\n{source}" if source.endswith("\n") or not source else f"{START_MARKER}\n{source}\n"
+from codewm.types import (  # noqa: F401 - re-exported for the old import path
+    ENTRY_FUNCTION,
+    EVENTS,
+    START_MARKER,
+    STATUSES,
+    Event,
+    Frame,
+    RawStep,
+    RunResult,
+    Trace,
+    action_lines,
+    action_text,
+    build_context,
+    script_context,
+    steps_complete,
+)

@@ -1,4 +1,5 @@
-"""The `codewm` command: trace, every output format, and bad input (demo and debug: tests/debugger)."""
+"""The `codewm` command: trace, every output format, and bad input (eval, serve, programs,
+dataset, debug and demo: the other test_cli_*.py here)."""
 
 from __future__ import annotations
 

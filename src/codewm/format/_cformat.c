@@ -1,0 +1,268 @@
+/* The CWM formatter's hot paths in C, behind codewm/format/cwm.py and format/pretokens.py:
+ *
+ * - format_steps: the CWM text of the tracer's raw steps, without building Frame objects;
+ * - longest_value: the longest rendered value in raw steps;
+ * - count_pretokens: the dataset's stand-in for a tokenizer.
+ *
+ * Each has a pure-Python twin that gives the same result (tests hold it); this extension is
+ * optional and only makes dataset builds faster.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *s_call, *s_line, *s_return;
+
+/* format_steps(steps, lines, complete, encode) -> str
+ *
+ * The CWM text of raw steps, exactly as codewm.format.cwm.format_frames writes the frames
+ * made from them: `lines` are the context's lines as actions (newline-terminated, marker
+ * removed), `encode` is json.encoder.encode_basestring. The `".."` rule is the one
+ * documented in codewm/format/cwm.py. */
+static PyObject *s_tok_call, *s_tok_line, *s_tok_return, *s_tok_exception, *s_action, *s_arg, *s_frame, *s_end,
+    *s_open, *s_close, *s_colon, *s_comma, *s_dots, *s_empty, *s_empty_locals;
+
+static PyObject *s_token_open, *s_token_open_escaped;
+
+/* encode(text), with "<|" written as "<\\u007c" (see codewm.format.cwm.json_string). */
+static PyObject *encode_json(PyObject *encode, PyObject *text) {
+    PyObject *out = PyObject_CallOneArg(encode, text);
+    if (out == NULL) return NULL;
+    Py_ssize_t found = PyUnicode_Find(out, s_token_open, 0, PyUnicode_GET_LENGTH(out), 1);
+    if (found == -1) return out;
+    if (found == -2) { Py_DECREF(out); return NULL; }
+    PyObject *escaped = PyUnicode_Replace(out, s_token_open, s_token_open_escaped, -1);
+    Py_DECREF(out);
+    return escaped;
+}
+
+#define PUSH(obj) do { if (PyList_Append(out, (obj)) < 0) goto fail; } while (0)
+
+static PyObject *format_steps(PyObject *module, PyObject *args) {
+    PyObject *steps, *lines, *encode;
+    int complete;
+    if (!PyArg_ParseTuple(args, "O!O!pO", &PyList_Type, &steps, &PyList_Type, &lines, &complete, &encode)) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    PyObject *keys = PyDict_New(); /* name -> its JSON text: names repeat in every frame */
+    if (keys == NULL) { Py_DECREF(out); return NULL; }
+    PyObject *reference = NULL; /* borrowed: the locals dict that ".." refers to */
+    Py_ssize_t n = PyList_GET_SIZE(steps), nlines = PyList_GET_SIZE(lines);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *step = PyList_GET_ITEM(steps, i);
+        if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) < 5) {
+            PyErr_Format(PyExc_ValueError, "step %zd is not a step tuple", i);
+            goto fail;
+        }
+        PyObject *event = PyTuple_GET_ITEM(step, 0);
+        Py_ssize_t lineno = PyLong_AsSsize_t(PyTuple_GET_ITEM(step, 1));
+        if (lineno == -1 && PyErr_Occurred()) goto fail;
+        PyObject *source = (lineno > 0 && lineno <= nlines) ? PyList_GET_ITEM(lines, lineno - 1) : s_empty;
+        PyObject *locals = PyTuple_GET_ITEM(step, 3);
+        int is_call = PyUnicode_Compare(event, s_call) == 0;
+        int is_line = !is_call && PyUnicode_Compare(event, s_line) == 0;
+        if (is_call || is_line) {
+            if (!PyDict_Check(locals)) { PyErr_Format(PyExc_ValueError, "step %zd has no locals", i); goto fail; }
+            PyObject *ref = is_line ? reference : NULL;
+            PUSH(is_call ? s_tok_call : s_tok_line);
+            if (PyDict_GET_SIZE(locals) == 0) {
+                PUSH(s_empty_locals);
+            } else {
+                PyObject *key, *value;
+                Py_ssize_t pos = 0;
+                int first = 1;
+                PUSH(s_open);
+                while (PyDict_Next(locals, &pos, &key, &value)) {
+                    if (!first) PUSH(s_comma);
+                    first = 0;
+                    PyObject *k = PyDict_GetItemWithError(keys, key); /* borrowed */
+                    if (k == NULL) {
+                        if (PyErr_Occurred()) goto fail;
+                        k = encode_json(encode, key);
+                        if (k == NULL) goto fail;
+                        int stored = PyDict_SetItem(keys, key, k);
+                        Py_DECREF(k);
+                        if (stored < 0) goto fail;
+                    }
+                    int err = PyList_Append(out, k);
+                    if (err < 0) goto fail;
+                    PUSH(s_colon);
+                    PyObject *old = ref ? PyDict_GetItemWithError(ref, key) : NULL;
+                    if (old == NULL && PyErr_Occurred()) goto fail;
+                    int same = old != NULL ? PyObject_RichCompareBool(old, value, Py_EQ) : 0;
+                    if (same < 0) goto fail;
+                    if (PyUnicode_Check(value) && PyUnicode_CompareWithASCIIString(value, "..") == 0) {
+                        PyErr_Format(PyExc_ValueError,
+                                     "the value of %R is the reserved text '..'; the renderer writes such a value as \"<repr '..'>\"", key);
+                        goto fail;
+                    }
+                    if (same) {
+                        PUSH(s_dots);
+                    } else {
+                        PyObject *v = encode_json(encode, value);
+                        if (v == NULL) goto fail;
+                        err = PyList_Append(out, v);
+                        Py_DECREF(v);
+                        if (err < 0) goto fail;
+                    }
+                }
+                PUSH(s_close);
+            }
+            PUSH(s_action);
+            PUSH(source);
+            PUSH(s_frame);
+            reference = locals;
+        } else {
+            int is_return = PyUnicode_Compare(event, s_return) == 0;
+            PyObject *value = PyTuple_GET_ITEM(step, 4);
+            PUSH(is_return ? s_tok_return : s_tok_exception);
+            PUSH(s_action);
+            PUSH(source);
+            PUSH(s_arg);
+            PyObject *v = encode_json(encode, value == Py_None ? s_empty : value);
+            if (v == NULL) goto fail;
+            int err = PyList_Append(out, v);
+            Py_DECREF(v);
+            if (err < 0) goto fail;
+            PUSH(s_frame);
+            if (is_return) reference = NULL;
+        }
+    }
+    if (complete) PUSH(s_end);
+    PyObject *text = PyUnicode_Join(s_empty, out);
+    Py_DECREF(out);
+    Py_DECREF(keys);
+    return text;
+fail:
+    Py_DECREF(out);
+    Py_DECREF(keys);
+    return NULL;
+}
+
+/* count_pretokens(text) -> int: how many pieces r"<\|[a-z_]+\|>|\w+|\s+|[^\w\s]" finds,
+ * as codewm.format.pretokens.count_pretokens defines them (a stand-in for a tokenizer). */
+static int is_word(Py_UCS4 c) { return c == '_' || Py_UNICODE_ISALNUM(c); }
+
+/* Character classes of ASCII, filled at import from the same predicates as the general path:
+ * 1 = word, 2 = space, 0 = other. Dataset text is almost always ASCII (JSON escapes the rest). */
+static unsigned char ascii_class[128];
+
+static Py_ssize_t count_ascii_pretokens(const unsigned char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0, count = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == '<' && i + 1 < n && s[i + 1] == '|') {
+            Py_ssize_t j = i + 2;
+            while (j < n && ((s[j] >= 'a' && s[j] <= 'z') || s[j] == '_')) j++;
+            if (j > i + 2 && j + 1 < n && s[j] == '|' && s[j + 1] == '>') {
+                count++;
+                i = j + 2;
+                continue;
+            }
+        }
+        unsigned char cls = ascii_class[c];
+        i++;
+        if (cls) while (i < n && ascii_class[s[i]] == cls) i++;
+        count++;
+    }
+    return count;
+}
+
+static PyObject *count_pretokens(PyObject *module, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) { PyErr_SetString(PyExc_TypeError, "count_pretokens needs a str"); return NULL; }
+    if (PyUnicode_IS_ASCII(arg))
+        return PyLong_FromSsize_t(count_ascii_pretokens(PyUnicode_1BYTE_DATA(arg), PyUnicode_GET_LENGTH(arg)));
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg), i = 0, count = 0;
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '<' && i + 1 < n && PyUnicode_READ(kind, data, i + 1) == '|') {
+            Py_ssize_t j = i + 2;
+            while (j < n) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, j);
+                if ((d >= 'a' && d <= 'z') || d == '_') j++; else break;
+            }
+            if (j > i + 2 && j + 1 < n && PyUnicode_READ(kind, data, j) == '|' && PyUnicode_READ(kind, data, j + 1) == '>') {
+                count++;
+                i = j + 2;
+                continue;
+            }
+        }
+        if (is_word(c)) {
+            while (i < n && is_word(PyUnicode_READ(kind, data, i))) i++;
+        } else if (Py_UNICODE_ISSPACE(c)) {
+            while (i < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) i++;
+        } else {
+            i++;
+        }
+        count++;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
+/* longest_value(steps) -> int: the length of the longest rendered value in raw steps (a
+ * local's value in call/line steps, the value of return/exception steps); what
+ * codewm.format.cwm.describe_steps reports as max_value_chars. */
+static PyObject *longest_value(PyObject *module, PyObject *steps) {
+    if (!PyList_Check(steps)) { PyErr_SetString(PyExc_TypeError, "longest_value needs a list of steps"); return NULL; }
+    Py_ssize_t longest = 0, n = PyList_GET_SIZE(steps);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *step = PyList_GET_ITEM(steps, i);
+        if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) < 5) {
+            PyErr_Format(PyExc_ValueError, "step %zd is not a step tuple", i);
+            return NULL;
+        }
+        PyObject *locals = PyTuple_GET_ITEM(step, 3), *value = PyTuple_GET_ITEM(step, 4);
+        if (PyDict_Check(locals)) {
+            PyObject *key, *item;
+            Py_ssize_t pos = 0;
+            while (PyDict_Next(locals, &pos, &key, &item)) {
+                if (!PyUnicode_Check(item)) { PyErr_Format(PyExc_ValueError, "step %zd has a value that is not a str", i); return NULL; }
+                if (PyUnicode_GET_LENGTH(item) > longest) longest = PyUnicode_GET_LENGTH(item);
+            }
+        } else if (locals != Py_None) {
+            PyErr_Format(PyExc_ValueError, "step %zd has locals that are not a dict", i);
+            return NULL;
+        }
+        if (value != Py_None) {
+            if (!PyUnicode_Check(value)) { PyErr_Format(PyExc_ValueError, "step %zd has a value that is not a str", i); return NULL; }
+            if (PyUnicode_GET_LENGTH(value) > longest) longest = PyUnicode_GET_LENGTH(value);
+        }
+    }
+    return PyLong_FromSsize_t(longest);
+}
+
+static PyMethodDef module_methods[] = {
+    {"longest_value", longest_value, METH_O, "Longest rendered value in raw steps (see codewm.format.cwm.longest_value)."},
+    {"count_pretokens", count_pretokens, METH_O, "Count pre-tokens (see codewm.format.pretokens.count_pretokens)."},
+    {"format_steps", format_steps, METH_VARARGS, "CWM text of raw steps (see codewm.format.cwm.format_steps)."},
+    {NULL}
+};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_cformat", NULL, -1, module_methods};
+
+PyMODINIT_FUNC PyInit__cformat(void) {
+    for (int c = 0; c < 128; c++)
+        ascii_class[c] = is_word((Py_UCS4)c) ? 1 : Py_UNICODE_ISSPACE((Py_UCS4)c) ? 2 : 0;
+    s_call = PyUnicode_InternFromString("call");
+    s_line = PyUnicode_InternFromString("line");
+    s_return = PyUnicode_InternFromString("return");
+    s_tok_call = PyUnicode_InternFromString("<|call_sep|>");
+    s_tok_line = PyUnicode_InternFromString("<|line_sep|>");
+    s_tok_return = PyUnicode_InternFromString("<|return_sep|>");
+    s_tok_exception = PyUnicode_InternFromString("<|exception_sep|>");
+    s_action = PyUnicode_InternFromString("<|action_sep|>");
+    s_arg = PyUnicode_InternFromString("<|arg_sep|>");
+    s_frame = PyUnicode_InternFromString("<|frame_sep|>");
+    s_end = PyUnicode_InternFromString("<|end_of_text|>");
+    s_open = PyUnicode_InternFromString("{");
+    s_close = PyUnicode_InternFromString("}");
+    s_colon = PyUnicode_InternFromString(": ");
+    s_comma = PyUnicode_InternFromString(", ");
+    s_dots = PyUnicode_InternFromString("\"..\"");
+    s_empty = PyUnicode_InternFromString("");
+    s_empty_locals = PyUnicode_InternFromString("{}");
+    s_token_open = PyUnicode_InternFromString("<|");
+    s_token_open_escaped = PyUnicode_InternFromString("<\\u007c");
+    return PyModule_Create(&moduledef);
+}

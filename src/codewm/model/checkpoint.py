@@ -26,6 +26,7 @@ import codewm
 
 FORMAT_VERSION = 1
 PROVENANCE_FILE = "codewm.json"
+BUILTIN_CHECKPOINT = Path(__file__).resolve().parent / "builtin"  # the model codewm ships (`--model builtin`)
 
 
 @dataclass(frozen=True)

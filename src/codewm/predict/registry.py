@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Callable
 
 from codewm.load import LoadError, is_import_string, load_object
+from codewm.model.checkpoint import BUILTIN_CHECKPOINT
 from codewm.predict.base import LanguageModel, Predictor
-
-BUILTIN_CHECKPOINT = Path(__file__).resolve().parent.parent / "model" / "builtin"
 
 
 class ModelSpecError(ValueError):

@@ -269,7 +269,7 @@ def main() -> None:
 
     import torch
 
-    from codewm.predict.registry import load_predictor
+    from codewm.predict.registry import backend_options, load_predictor
     from codewm.trace.sandbox import Sandbox, SandboxLimits
 
     if args.threads:
@@ -284,10 +284,9 @@ def main() -> None:
     def sandbox_factory():  # what `codewm debug` makes (its default limits)
         return Sandbox(limits=SandboxLimits(wall_seconds=10.0, cpu_seconds=10.0, max_steps=10_000, max_value_chars=400))
 
-    hf = args.model.split(":")[0] in ("builtin", "hf")
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    predictor = load_predictor(args.model, device=args.device) if hf else load_predictor(args.model)
+    predictor = load_predictor(args.model, **backend_options(args.model, device=args.device))
     load_s = time.perf_counter() - started
     try:
         started = time.perf_counter()

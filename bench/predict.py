@@ -45,7 +45,7 @@ from pathlib import Path
 
 from codewm.predict.base import STEP_FRAME
 from codewm.predict.decode import DecodeLimits, predict_traces
-from codewm.predict.registry import BUILTIN_CHECKPOINT, load_predictor
+from codewm.predict.registry import BUILTIN_CHECKPOINT, backend, backend_options, load_predictor
 from codewm.types import build_context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,14 +198,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     spec, which = resolve_model(args.model)
     contexts = synthetic_contexts(args.programs, seed=90001)
-    hf = spec.split(":")[0] in ("builtin", "hf")
-    options = {"device": args.device, "batch_size": args.batch} | ({"dtype": args.dtype} if args.dtype else {})
-    predictor = load_predictor(spec, structured=False, **options) if hf else load_predictor(spec)
+    local = backend(spec).local  # a Hugging Face model loaded here: it has the prefix cache and structure-aware decoding
+    predictor = load_predictor(spec, **backend_options(spec, device=args.device, batch_size=args.batch, dtype=args.dtype or None, structured=False if local else None))
     limits = dict(max_frames=args.max_frames, max_frame_tokens=256)
     reals = real_traces(contexts, args.max_frames)
     run(predictor, contexts[:2], DecodeLimits(batch_size=1, **limits))  # warm-up (first-call costs)
     uncached = None
-    if hf:  # the baseline: every frame recomputes the whole prompt
+    if local:  # the baseline: every frame recomputes the whole prompt
         predictor.lm.prefix_cache = False
         uncached = run(predictor, contexts, DecodeLimits(batch_size=1, **limits))
         predictor.lm.prefix_cache = True
@@ -213,7 +212,7 @@ def main() -> None:
     batched = run(predictor, contexts, DecodeLimits(batch_size=args.batch, **limits))
     same = single["texts"] == batched["texts"] and (uncached is None or uncached["texts"] == single["texts"])
     structured_runs: list[tuple[str, dict, object]] = []
-    if hf:  # the same weights, decoded structure-aware
+    if local:  # the same weights, decoded structure-aware
         from codewm.predict.model_predictor import ModelPredictor
         from codewm.predict.structured import StructuredDecoder
 
@@ -235,7 +234,7 @@ def main() -> None:
     params = sum(p.numel() for p in lm.model.parameters()) if lm is not None and hasattr(lm, "model") else None
     print(f"model: {spec} ({which}; {params:,} parameters)" if params else f"model: {spec} ({which})")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, Python {platform.python_version()}")
-    if hf:
+    if local:
         lm = predictor.lm
         gpu = f" ({torch.cuda.get_device_name()})" if lm.device.startswith("cuda") else ""
         print(f"device: {lm.device}{gpu}, dtype {lm.model.dtype}, torch {torch.__version__}")

@@ -80,28 +80,39 @@ def bench_codewm_trace_objects(contexts: list[str], repeat: int) -> tuple[int, f
     return events, time.perf_counter() - started
 
 
-def bench_naive(contexts: list[str], repeat: int) -> tuple[int, float]:
-    passes = prepare(contexts, repeat)
+def timed_settrace(passes: list[list], make_hook) -> tuple[int, float]:
+    """Every prepared program run under `sys.settrace(make_hook(records))`, a fresh list of
+    records each: (records made, seconds). bench/experiments/tracer_hooks.py uses it too."""
     events = 0
     started = time.perf_counter()
     for mains in passes:
         for main in mains:
-            records: list[str] = []
-
-            def hook(frame, event, arg, records=records):
-                if frame.f_code.co_filename != PROGRAM_FILENAME:
-                    return None
-                state = {name: repr(value) for name, value in frame.f_locals.items()}
-                records.append(json.dumps({"event": event, "line": frame.f_lineno, "locals": state, "arg": repr(arg)}))
-                return hook
-
-            sys.settrace(hook)
+            records: list = []
+            sys.settrace(make_hook(records))
             try:
                 main()
             finally:
                 sys.settrace(None)
             events += len(records)
     return events, time.perf_counter() - started
+
+
+def naive_hook(records: list):
+    """The naive tracer: `repr` + `json.dumps` of every local at every event of the program's
+    own frames. (`records` is a default argument: a fast local in the hook, as it always was.)"""
+
+    def hook(frame, event, arg, records=records):
+        if frame.f_code.co_filename != PROGRAM_FILENAME:
+            return None
+        state = {name: repr(value) for name, value in frame.f_locals.items()}
+        records.append(json.dumps({"event": event, "line": frame.f_lineno, "locals": state, "arg": repr(arg)}))
+        return hook
+
+    return hook
+
+
+def bench_naive(contexts: list[str], repeat: int) -> tuple[int, float]:
+    return timed_settrace(prepare(contexts, repeat), naive_hook)
 
 
 def bench_untraced(contexts: list[str], repeat: int) -> float:

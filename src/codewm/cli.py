@@ -57,6 +57,16 @@ def _emit(result, label: str, output_format: str) -> None:
         print_result(result, label)
 
 
+def _read_text(path: Path, name: str | None = None) -> str:
+    """The text of `path`, or the command fails saying which file (`name`, default the path)
+    it cannot read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {name or path}: {exc}")
+    return ""
+
+
 def _rows_from_file(path: Path) -> list[tuple[str, str, str]]:
     """(label, source, call) for every row of a CRUXEval-style or codewm JSONL file."""
     from codewm.programs.files import read_call_rows
@@ -92,11 +102,7 @@ def trace(
         if limit:
             jobs = jobs[:limit]
     else:
-        try:
-            source = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            _fail(f"cannot read {file}: {exc}")
-        jobs = [(file.name, source, call)]
+        jobs = [(file.name, _read_text(file), call)]
     from codewm.trace.sandbox import Program
 
     programs = [Program.function(source, c) if c is not None else Program.whole_script(source) for _, source, c in jobs]
@@ -109,6 +115,7 @@ def trace(
         raise typer.Exit(1)
 
 
+_MODEL_HELP = "The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."
 _STRUCTURED_HELP = (
     "Structure-aware decoding (--structured) or free text (--free): each frame's event, keys and source line "
     "chosen by the model among what the program allows, only values written freely. Default: on for builtin "
@@ -129,7 +136,7 @@ def _load_model(spec: str, structured: Optional[bool] = None):
 
 @app.command()
 def demo(
-    model: str = typer.Option("builtin", "--model", "-m", help="The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."),
+    model: str = typer.Option("builtin", "--model", "-m", help=_MODEL_HELP),
     structured: Optional[bool] = typer.Option(None, "--structured/--free", help=_STRUCTURED_HELP),
     count: int = typer.Option(3, "--count", "-n", help="How many of the bundled CRUXEval-style functions to add to the hand-written examples."),
     report: Path = typer.Option(Path("codewm-demo.html"), "--report", help="Where to write the HTML report."),
@@ -162,7 +169,7 @@ def demo(
 def debug(
     file: Path = typer.Argument(..., help="The Python file to debug: its functions (with --call) or a whole script."),
     call: Optional[str] = typer.Option(None, "--call", help="The call to debug, e.g. \"f(1, [2, 3])\"; without it, the whole script."),
-    model: str = typer.Option("builtin", "--model", "-m", help="The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."),
+    model: str = typer.Option("builtin", "--model", "-m", help=_MODEL_HELP),
     structured: Optional[bool] = typer.Option(None, "--structured/--free", help=_STRUCTURED_HELP),
     command: Optional[list[str]] = typer.Option(None, "--command", "-c", help="A debugger command to run first (repeatable); the session ends after them unless the terminal is interactive."),
     commands: Optional[Path] = typer.Option(None, "--commands", help="A file of debugger commands, one per line ('#' starts a comment)."),
@@ -178,10 +185,7 @@ def debug(
     from codewm.debugger.session import DebugSession, Program, SessionLimits
     from codewm.debugger.shell import HISTORY_FILE, DebuggerShell
 
-    try:
-        source = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read {file}: {exc}")
+    source = _read_text(file)
     try:
         ast.parse(source, filename=str(file))
     except SyntaxError as exc:
@@ -193,10 +197,7 @@ def debug(
             _fail(f"--call {call!r} is not a Python expression ({exc.msg}); write it as you would call it, e.g. --call \"f(1, 'a')\"")
     script: list[str] = list(command or [])
     if commands is not None:
-        try:
-            lines = commands.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            _fail(f"cannot read --commands {commands}: {exc}")
+        lines = _read_text(commands, f"--commands {commands}").splitlines()
         script = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")] + script
     try:
         limits = SessionLimits(max_frames=max_frames, max_frame_tokens=max_frame_tokens)
@@ -418,7 +419,7 @@ def eval_main(
     from codewm.evaluate.report import draw_png, print_table, write_json
     from codewm.evaluate.run import BenchmarkError, evaluate, load_benchmark
     from codewm.predict.decode import DecodeLimits
-    from codewm.predict.registry import ModelSpecError, load_predictor
+    from codewm.predict.registry import ModelSpecError, backend_options, load_predictor
 
     try:
         benchmark = load_benchmark(bench, data=data, split=split, via=via, samples=samples, temperature=temperature)
@@ -429,11 +430,11 @@ def eval_main(
 
             benchmark = _replace(benchmark, source={**benchmark.source, **_key_values(source_option, "--source-option")})
         limits = DecodeLimits(max_frames=max_frames, max_frame_tokens=max_frame_tokens, batch_size=batch_size)
-        options = {"device": device, "batch_size": batch_size} if model.split(":")[0] in ("builtin", "hf") else {}
-        options["structured"] = structured
-        predictor = load_predictor(model, **{k: v for k, v in options.items() if v is not None})
+        predictor = load_predictor(model, **backend_options(model, device=device, batch_size=batch_size, structured=structured))
     except (BenchmarkError, ModelSpecError, ValueError, ConnectionError, OSError) as exc:
         _fail(str(exc))
+    from contextlib import nullcontext
+
     from codewm.evaluate.cache import PredictionCache
 
     console = Console(stderr=True)
@@ -441,11 +442,8 @@ def eval_main(
     stem = out / f"{_safe_name(benchmark.name)}-{_safe_name(model)}{'' if benchmark.via == 'trace' or benchmark.kind == 'traces' else '-direct'}"
     cache = PredictionCache(stem.with_name(stem.name + ".predictions.jsonl"), resume=resume)
     try:
-        if progress is not None:
-            with progress.bars:
-                result = evaluate(predictor, benchmark, limit=limit, limits=limits, workers=workers, progress=progress, cache=cache)
-        else:
-            result = evaluate(predictor, benchmark, limit=limit, limits=limits, workers=workers, cache=cache)
+        with progress.bars if progress is not None else nullcontext():
+            result = evaluate(predictor, benchmark, limit=limit, limits=limits, workers=workers, progress=progress, cache=cache)
     except (BenchmarkError, ValueError, OSError) as exc:
         _fail(str(exc))
     except Exception as exc:  # a model server that went away, a backend that broke, ...
@@ -570,13 +568,13 @@ def serve(
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda if available)."),
 ) -> None:
     """Serve a model over an OpenAI-compatible API (/v1/completions, /v1/models)."""
-    from codewm.predict.registry import ModelSpecError, load_language_model
+    from codewm.predict.registry import ModelSpecError, backend, backend_options, load_language_model
     from codewm.predict.server import serve as run_server
 
-    if model.split(":")[0] not in ("builtin", "hf"):
+    if not backend(model).local:
         _fail(f"codewm serve serves builtin and hf models; got {model!r}")
     try:
-        lm = load_language_model(model, batch_size=batch_size, **({"device": device} if device else {}))
+        lm = load_language_model(model, **backend_options(model, batch_size=batch_size, device=device or None))
     except (ModelSpecError, ValueError, OSError) as exc:
         _fail(str(exc))
     run_server(lm, host=host, port=port, model_name=name)

@@ -245,7 +245,7 @@ def test_token_counts_are_read_and_unequal_compute_is_flagged(tmp_path):
 
 
 def test_the_bench_prints_a_table_then_one_json_line(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("trace_or_direct", ROOT / "bench" / "trace_or_direct.py")
+    spec = importlib.util.spec_from_file_location("trace_or_direct", ROOT / "bench" / "experiments" / "trace_or_direct.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.parse_ks("1-3,8") == [1, 2, 3, 8]

@@ -82,6 +82,20 @@ def test_registry_names_every_backend(checkpoint, tmp_path):
         load_predictor("codewm.nothing.Here")
 
 
+def test_the_table_says_which_options_each_backend_takes():
+    from codewm.predict.registry import backend, backend_options
+
+    offered = {"device": "cpu", "batch_size": 4, "dtype": None, "structured": None}
+    assert backend_options("builtin", **offered) == backend_options("hf:/m", **offered) == {"device": "cpu", "batch_size": 4}
+    for spec in ("oracle", "empty", "openai:http://x/v1", "codewm.predict.fake.EmptyLanguageModel"):
+        assert backend_options(spec, **offered) == {}
+        assert backend_options(spec, device="cpu", structured=False) == {"structured": False}
+    assert backend("builtin:/m").local and backend("hf:/m").local and not backend("openai:u").local and not backend("a.b").local
+    assert isinstance(load_predictor("codewm.predict.fake:EmptyLanguageModel"), ModelPredictor)
+    with pytest.raises(ModelSpecError, match="unknown model 'nosuch:x'"):
+        load_predictor("nosuch:x")
+
+
 def test_the_builtin_name_says_what_is_missing(monkeypatch, tmp_path):
     import codewm.predict.registry as registry
 

@@ -66,10 +66,9 @@ def _source_options(spec, index: int, config: BuildConfig) -> dict:
     if "seed" not in options:
         # Give seeded sources a seed of their own derived from the build's.
         try:
-            module_name, _, class_name = target.rpartition(".")
-            import importlib
+            from codewm.load import load_object
 
-            cls = getattr(importlib.import_module(module_name), class_name)
+            cls = load_object(target)
             if "seed" in inspect.signature(cls).parameters:
                 options["seed"] = config.seed + index
         except (ImportError, AttributeError, ValueError, TypeError):

@@ -34,6 +34,7 @@ from typing import Callable
 from codewm.debugger.confidence import RETURN_VALUE, FrameConfidence, frame_confidence, value_spans
 from codewm.format.cwm import RETURN_SEP, FrameReader, format_frame, reference_index
 from codewm.predict.base import STEP_END, STEP_LENGTH, FrameRequest, Predictor
+from codewm.predict.decode import DecodeLimits
 from codewm.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context
 
 
@@ -42,15 +43,11 @@ class DebuggerError(ValueError):
 
 
 @dataclass(frozen=True)
-class SessionLimits:
-    max_frames: int = 2000  # frames predicted at most (a model that never returns stops here)
-    max_frame_tokens: int = 512  # tokens the model may write for one frame
+class SessionLimits(DecodeLimits):
+    """A session's limits: `DecodeLimits` (the session uses max_frames and max_frame_tokens)
+    with the debugger's own cap on frames, below the evaluation's 2,048."""
 
-    def __post_init__(self) -> None:
-        for name in ("max_frames", "max_frame_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"SessionLimits.{name} must be a positive int, got {value!r}")
+    max_frames: int = 2000  # frames predicted at most (a model that never returns stops here)
 
 
 @dataclass

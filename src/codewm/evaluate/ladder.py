@@ -57,297 +57,37 @@ table, Holm's adjustment of the exact p-values (16 tests are 16 chances of a fal
 `checkpoint_info` reads a checkpoint's `codewm.json` (`tokens`, `target`, `steps`) and
 `compute_warnings` says when the token counts differ by more than 5 %, when one is unknown,
 or when a model's training target is not its arm's.
+
+The programs are made in `codewm.evaluate.ladder_programs`, the statistics computed in
+`codewm.evaluate.paired_stats`; this module runs the ladder and reports it (and every name
+of the three is importable from here, as before they were split).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
-from codewm.programs.base import ProgramCase
-from codewm.types import Trace, build_context
+from codewm.evaluate.ladder_programs import (
+    FAMILIES,
+    HELD_OUT_SEED,
+    MAX_K,
+    LadderError,
+    LadderProgram,
+    LadderSource,
+    check_family_k,
+    ladder_cell,
+    ladder_program,
+    step_count,
+)
+from codewm.evaluate.paired_stats import LEVEL, holm, mcnemar_exact, mcnemar_midp, paired_difference_ci, summarize, wilson_interval
+from codewm.types import Trace
 
-FAMILIES = ("loop", "chain")
-HELD_OUT_SEED = 91000  # no training preset (7, 0) nor traces-synthetic (90001) uses it
-MAX_K = 8
 ARMS = ("trace", "direct")
-LEVEL = 0.95
 TOKEN_TOLERANCE = 0.05  # equal compute: token counts may differ by this fraction at most
-
-
-class LadderError(ValueError):
-    """A ladder that cannot be made or run as asked."""
-
-
-# -- the programs -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LadderProgram:
-    """One program of the ladder: `f` defined by `source`, called as `call`."""
-
-    family: str
-    k: int  # dependent steps
-    index: int  # position in the (family, k, seed) stream
-    seed: int
-    variant: str  # which shape of the family (e.g. "int-affine", "list-build", "chain")
-    source: str
-    call: str
-    step_line: str = ""  # loop: the body line that runs k times (stripped); chain: ""
-
-    @property
-    def id(self) -> str:
-        return f"ladder/{self.family}/k{self.k}/{self.seed}/{self.index}"
-
-    @property
-    def context(self) -> str:
-        return build_context(self.source, self.call)
-
-    def case(self) -> ProgramCase:
-        meta = {"family": self.family, "k": self.k, "index": self.index, "seed": self.seed, "variant": self.variant}
-        return ProgramCase(self.source, self.call, "ladder", self.id, meta)
-
-
-def _check_family_k(family: str, k: int) -> None:
-    if family not in FAMILIES:
-        raise LadderError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
-    if not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise LadderError(f"k must be an int within 1..{MAX_K}, got {k!r}")
-
-
-def ladder_program(family: str, k: int, index: int, seed: int = HELD_OUT_SEED) -> LadderProgram:
-    """Program `index` of `(family, k, seed)`: the same in every process."""
-    _check_family_k(family, k)
-    rng = random.Random(f"codewm-ladder/{family}/{k}/{seed}/{index}")
-    make = _loop_program if family == "loop" else _chain_program
-    variant, source, call, step_line = make(rng, k)
-    return LadderProgram(family, k, index, seed, variant, source, call, step_line)
-
-
-def ladder_cell(family: str, k: int, n: int, seed: int = HELD_OUT_SEED, max_tries: int | None = None) -> list[LadderProgram]:
-    """The first `n` distinct programs of `(family, k, seed)` (indices 0, 1, 2, ..., skipping
-    repeats of an earlier program). Fewer than `n` when `max_tries` (default 50 n + 100)
-    indices give no more: the space of small-k programs is small."""
-    _check_family_k(family, k)
-    if n < 0:
-        raise LadderError(f"n must be >= 0, got {n}")
-    tries = max_tries if max_tries is not None else 50 * n + 100
-    seen: set[tuple[str, str]] = set()
-    out: list[LadderProgram] = []
-    index = 0
-    while len(out) < n and index < tries:
-        program = ladder_program(family, k, index, seed)
-        index += 1
-        key = (program.source, program.call)
-        if key not in seen:
-            seen.add(key)
-            out.append(program)
-    return out
-
-
-_INT_BODIES = (
-    ("int-affine", "acc = (acc * a + i) % m"),
-    ("int-sum", "acc = (acc + a * i) % m"),
-    ("int-square", "acc = (acc * acc + a) % m"),
-)
-_STR_BODIES = (
-    ("str-flip", "s = c + s[::-1]"),
-    ("str-append-flip", "s = (s + c)[::-1]"),
-)
-_LETTERS = "abcde"
-
-
-def _loop_program(rng: random.Random, k: int) -> tuple[str, str, str, str]:
-    shape = rng.choice(("int", "int", "list-fold", "list-build", "str"))
-    m = rng.randint(5, 19)
-    a = rng.randint(2, 9)
-    if shape == "int":
-        variant, body = rng.choice(_INT_BODIES)
-        source = f"def f(acc, a, m):\n    for i in range({k}):\n        {body}\n    return acc\n"
-        return variant, source, f"f({rng.randrange(m)}, {a}, {m})", body
-    if shape == "list-fold":
-        body = "acc = (acc * a + x) % m"
-        xs = [rng.randint(0, 9) for _ in range(k)]
-        source = f"def f(xs, a, m):\n    acc = {rng.randrange(m)}\n    for x in xs:\n        {body}\n    return acc\n"
-        return "list-fold", source, f"f({xs!r}, {a}, {m})", body
-    if shape == "list-build":
-        body = "out.append((out[-1] * a + x) % m)"
-        xs = [rng.randint(0, 9) for _ in range(k)]
-        source = f"def f(xs, a, m):\n    out = [{rng.randrange(m)}]\n    for x in xs:\n        {body}\n    return out\n"
-        return "list-build", source, f"f({xs!r}, {a}, {m})", body
-    variant, body = rng.choice(_STR_BODIES)
-    start = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(1, 3)))
-    text = "".join(rng.choice(_LETTERS) for _ in range(k))
-    source = f"def f(s, t):\n    for c in t:\n        {body}\n    return s\n"
-    return variant, source, f"f({start!r}, {text!r})", body
-
-
-# Chain steps: (template, needs an older variable). p: the previous variable, q: an older one,
-# c: a small constant, m: a small modulus. Values are kept within -99..99 (see _chain_program).
-_CHAIN_STEPS = (
-    ("{p} + {c}", False),
-    ("{p} - {c}", False),
-    ("{p} * {c2}", False),
-    ("{p} % {m}", False),
-    ("{p} // 2", False),
-    ("abs({p} - {c})", False),
-    ("{p} * 2 - {q}", True),
-    ("{p} + {q}", True),
-    ("{p} - {q}", True),
-    ("({p} + {q}) % {m}", True),
-)
-_CHAIN_BOUND = 99
-
-
-def _chain_program(rng: random.Random, k: int) -> tuple[str, str, str, str]:
-    x0 = rng.randint(0, 20)
-    values = [x0]  # only to keep the values small while choosing steps; never the reference
-    lines = []
-    for j in range(1, k + 1):
-        options = [(t, q) for t, q in _CHAIN_STEPS if not q or j >= 2]
-        for _ in range(20):
-            template, needs_q = rng.choice(options)
-            r = rng.randrange(j - 1) if needs_q else None
-            c, c2, m = rng.randint(1, 9), rng.randint(2, 3), rng.randint(3, 11)
-            expr = template.format(p=f"x{j - 1}", q=f"x{r}", c=c, c2=c2, m=m)
-            value = _small_eval(template, values[j - 1], values[r] if r is not None else 0, c, c2, m)
-            if -_CHAIN_BOUND <= value <= _CHAIN_BOUND:
-                break
-        else:  # nothing small came up: fall back on a step that is always small
-            expr, value = f"x{j - 1} % {m}", values[j - 1] % m
-        values.append(value)
-        lines.append(f"    x{j} = {expr}\n")
-    source = "def f(x0):\n" + "".join(lines) + f"    return x{k}\n"
-    return "chain", source, f"f({x0})", ""
-
-
-def _small_eval(template: str, p: int, q: int, c: int, c2: int, m: int) -> int:
-    # The value of one chain step, for the bound only (the same Python operators).
-    return {
-        "{p} + {c}": lambda: p + c,
-        "{p} - {c}": lambda: p - c,
-        "{p} * {c2}": lambda: p * c2,
-        "{p} % {m}": lambda: p % m,
-        "{p} // 2": lambda: p // 2,
-        "abs({p} - {c})": lambda: abs(p - c),
-        "{p} * 2 - {q}": lambda: p * 2 - q,
-        "{p} + {q}": lambda: p + q,
-        "{p} - {q}": lambda: p - q,
-        "({p} + {q}) % {m}": lambda: (p + q) % m,
-    }[template]()
-
-
-_ASSIGNMENT = re.compile(r"^\s+x\d+ = ")
-
-
-def step_count(program: LadderProgram, trace: Trace) -> int:
-    """How many dependent steps the real trace shows: for a loop, how many times the body
-    line ran; for a chain, how many `xj = ...` lines of `f` ran."""
-    frames = [f for f in trace.frames if f.event == "line" and f.depth == 1]
-    if program.family == "loop":
-        return sum(f.source.strip() == program.step_line for f in frames)
-    return sum(bool(_ASSIGNMENT.match(f.source)) for f in frames)
-
-
-class LadderSource:
-    """The ladder as a program source (`codewm.programs.base.ProgramSource`), for the dataset
-    builder or a `traces` benchmark: every family and k, `n` programs each, cell by cell."""
-
-    name = "ladder"
-    batchable = True  # codewm's own programs
-
-    def __init__(self, n: int = 300, seed: int = HELD_OUT_SEED, families: Sequence[str] = FAMILIES, ks: Sequence[int] = tuple(range(1, MAX_K + 1))) -> None:
-        self.n, self.seed, self.families, self.ks = n, seed, tuple(families), tuple(ks)
-        for family in self.families:
-            for k in self.ks:
-                _check_family_k(family, k)
-
-    def cases(self) -> Iterator[ProgramCase]:
-        for family in self.families:
-            for k in self.ks:
-                for program in ladder_cell(family, k, self.n, self.seed):
-                    yield program.case()
-
-
-# -- statistics -------------------------------------------------------------------------------
-def wilson_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float, float]:
-    """The Wilson score interval of `successes` of `n`, as fractions (n = 0: (0, 1)):
-    `codewm.evaluate.stats.wilson`, the evaluation's own."""
-    from codewm.evaluate.stats import wilson
-
-    return wilson(successes, n, level)
-
-
-def _tail(b: int, c: int) -> tuple[int, int, int]:
-    """(P(X <= min(b, c)), P(X = min(b, c))) for X ~ Binomial(b + c, 1/2), as integer numerators
-    over 2 ** (b + c), and that power."""
-    if b < 0 or c < 0:
-        raise ValueError(f"discordant counts must be >= 0, got b={b}, c={c}")
-    n, low = b + c, min(b, c)
-    return sum(math.comb(n, i) for i in range(low + 1)), math.comb(n, low), 2**n
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """McNemar's exact test: the two-sided binomial p-value of b discordant pairs one way and
-    c the other, under p = 1/2: min(1, 2 P(X <= min(b, c))). No discordant pair gives 1."""
-    tail, _, total = _tail(b, c)
-    return min(1.0, 2 * tail / total)
-
-
-def mcnemar_midp(b: int, c: int) -> float:
-    """The mid-p McNemar test: the exact p-value less the probability of the observed count,
-    2 (P(X < min) + P(X = min) / 2), at most 1 (Fagerland, Lydersen and Laake 2013)."""
-    tail, point, total = _tail(b, c)
-    return min(1.0, (2 * tail - point) / total)
-
-
-def paired_difference_ci(both: int, b: int, c: int, neither: int, level: float = LEVEL) -> tuple[float, float]:
-    """The Agresti-Min interval of p(trace right) - p(direct right) from a paired 2x2 table
-    (both right, b: only trace right, c: only direct right, neither): 0.5 added to each cell,
-    then the Wald interval of the difference of paired proportions; clipped to [-1, 1]."""
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    n = both + b + c + neither + 2.0
-    b2, c2 = b + 0.5, c + 0.5
-    diff = (b2 - c2) / n
-    se = math.sqrt(max(0.0, (b2 + c2) - (b2 - c2) ** 2 / n)) / n
-    return max(-1.0, diff - z * se), min(1.0, diff + z * se)
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm's step-down adjustment of `pvalues` (same order), each at most 1."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    adjusted = [0.0] * len(pvalues)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def summarize(pairs: Sequence[tuple[bool, bool]]) -> dict:
-    """The paired figures of (trace right, direct right) pairs: see the module docstring.
-    Accuracies and intervals in percent."""
-    n = len(pairs)
-    both = sum(t and d for t, d in pairs)
-    b = sum(t and not d for t, d in pairs)
-    c = sum(d and not t for t, d in pairs)
-    neither = n - both - b - c
-    trace_right, direct_right = both + b, both + c
-    out = {"n": n, "both": both, "b": b, "c": c, "neither": neither}
-    for arm, right in (("trace", trace_right), ("direct", direct_right)):
-        low, high = wilson_interval(right, n)
-        out[arm] = {"right": right, "accuracy": 100.0 * right / n if n else 0.0, "ci": [round(100 * low, 2), round(100 * high, 2)]}
-    low, high = paired_difference_ci(both, b, c, neither)
-    out["difference"] = {"points": 100.0 * (b - c) / n if n else 0.0, "ci": [round(100 * low, 2), round(100 * high, 2)], "method": "agresti-min"}
-    out["p_exact"] = mcnemar_exact(b, c)
-    out["p_midp"] = mcnemar_midp(b, c)
-    return out
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -443,7 +183,7 @@ def run_ladder(
     ks = sorted(set(ks))
     for family in families:
         for k in ks:
-            _check_family_k(family, k)
+            check_family_k(family, k)
     if n < 1:
         raise LadderError(f"n must be >= 1, got {n}")
     started = time.monotonic()

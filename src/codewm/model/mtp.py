@@ -6,7 +6,7 @@ followed by the model's own (shared) output layer, so a head adds 2·d² paramet
 heads are an auxiliary loss during training; they are saved next to the model
 (`mtp_heads.safetensors`) and the model itself stays a plain Llama that every loader reads.
 Decoding can also use them to draft tokens (`speculative_accept_rate` measures how often a
-draft would be accepted; `bench/mtp.py` reports the effect).
+draft would be accepted; `bench/experiments/mtp.py` reports the effect).
 """
 
 from __future__ import annotations

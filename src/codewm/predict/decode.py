@@ -74,9 +74,9 @@ class DecodeLimits:
         for name in ("max_frames", "max_frame_tokens", "max_tokens", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"DecodeLimits.{name} must be a positive int, got {value!r}")
+                raise ValueError(f"{type(self).__name__}.{name} must be a positive int, got {value!r}")
         if not isinstance(self.early_stops, bool):
-            raise ValueError(f"DecodeLimits.early_stops must be a bool, got {self.early_stops!r}")
+            raise ValueError(f"{type(self).__name__}.early_stops must be a bool, got {self.early_stops!r}")
 
     @property
     def rules(self) -> str:

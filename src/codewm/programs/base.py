@@ -8,9 +8,10 @@ strings, so `"mypackage.sources.MySource"` works in a config as well.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, runtime_checkable
+
+from codewm.load import LoadError, is_import_string, load_object
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,12 @@ class SourceConfigError(ValueError):
 def make_source(kind: str, **options) -> ProgramSource:
     """Instantiate a source by registry name or import string, with its options."""
     target = SOURCES.get(kind, kind)
-    module_name, _, class_name = target.rpartition(".")
-    if not module_name:
+    if not is_import_string(target):
         raise SourceConfigError(f"unknown program source {kind!r}; known: {', '.join(sorted(SOURCES))}, or an import string")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise SourceConfigError(f"cannot load program source {kind!r} ({target}): {exc}") from None
+        cls = load_object(target)
+    except LoadError as exc:
+        raise SourceConfigError(f"cannot load program source {kind!r} ({target}): {exc.reason}") from None
     try:
         return cls(**options)
     except TypeError as exc:

@@ -22,7 +22,7 @@ The hook is installed with `sys.settrace` semantics on every version: a compiled
 (`_ctracer.c`, installed through `PyEval_SetTrace` like coverage.py's CTracer) where it was
 built, else the pure-Python hook below; both record identical steps, and setting
 CODEWM_PURE_PYTHON_TRACER=1 forces the Python one. `sys.monitoring` (3.12+) was measured
-(bench/tracer_hooks.py) and not adopted: it was no faster for recording locals at every line
+(bench/experiments/tracer_hooks.py) and not adopted: it was no faster for recording locals at every line
 (0.96x on 3.12, 0.88x on 3.13), since its callbacks must fetch the frame themselves and its
 advantage, skipping untraced code, matters little here; see docs/tracer.md.
 """

@@ -1,6 +1,6 @@
-"""Benchmark: sys.settrace against sys.monitoring (Python 3.12+) for a locals-recording tracer.
+"""Experiment: sys.settrace against sys.monitoring (Python 3.12+) for a locals-recording tracer.
 
-    python3.12 bench/tracer_hooks.py
+    python3.12 bench/experiments/tracer_hooks.py
 
 The question behind codewm's choice of hook: would `sys.monitoring` make recording every
 line's locals faster? Both minimal recorders below do the same work per event: take the
@@ -18,32 +18,24 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tracer import load_programs, prepare  # noqa: E402  (bench/tracer.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for bench/tracer.py
+from tracer import load_programs, prepare, timed_settrace  # noqa: E402  (bench/tracer.py)
 
 from codewm.trace.tracer import PROGRAM_FILENAME  # noqa: E402
 
 
+def settrace_hook(records: list):
+    def hook(frame, event, arg, records=records):
+        if frame.f_code.co_filename != PROGRAM_FILENAME:
+            return None
+        records.append((event, frame.f_lineno, {k: repr(v) for k, v in frame.f_locals.items()}))
+        return hook
+
+    return hook
+
+
 def run_settrace(passes) -> tuple[int, float]:
-    events = 0
-    started = time.perf_counter()
-    for mains in passes:
-        for main in mains:
-            records = []
-
-            def hook(frame, event, arg, records=records):
-                if frame.f_code.co_filename != PROGRAM_FILENAME:
-                    return None
-                records.append((event, frame.f_lineno, {k: repr(v) for k, v in frame.f_locals.items()}))
-                return hook
-
-            sys.settrace(hook)
-            try:
-                main()
-            finally:
-                sys.settrace(None)
-            events += len(records)
-    return events, time.perf_counter() - started
+    return timed_settrace(passes, settrace_hook)
 
 
 def run_monitoring(passes) -> tuple[int, float]:

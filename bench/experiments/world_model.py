@@ -2,7 +2,7 @@
 trained for direct output prediction with the same data and compute, measured with the
 evaluation harness.
 
-    python bench/world_model.py [--model builtin] [--direct builtin:out/train/cpu-direct/checkpoint]
+    python bench/experiments/world_model.py [--model builtin] [--direct builtin:out/train/cpu-direct/checkpoint]
 
 Benchmarks (all programs the models never saw):
 
@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METRICS = ("state_exact_match", "action_exact_match", "output_pass@1")
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     from codewm.evaluate.report import write_json
     from codewm.evaluate.run import evaluate, load_benchmark
     from codewm.predict.decode import DecodeLimits
-    from codewm.predict.registry import load_predictor
+    from codewm.predict.registry import backend_options, load_predictor
 
     benchmarks = {
         "traces-synthetic-simple": load_benchmark("traces-synthetic-simple"),
@@ -75,8 +75,7 @@ def main() -> None:
     figures: dict = {}
     rows = []
     for label, spec in models.items():
-        options = {"device": args.device, "batch_size": args.batch_size} if spec.split(":")[0] in ("builtin", "hf") else {}
-        predictor = load_predictor(spec, **options)
+        predictor = load_predictor(spec, **backend_options(spec, device=args.device, batch_size=args.batch_size))
         for bench_name, bench in benchmarks.items():
             stem = out / f"results-{bench_name}-{'trace' if label.startswith('trace') else 'direct'}"
             cache = PredictionCache(stem.with_name(stem.name + ".predictions.jsonl"), resume=True)

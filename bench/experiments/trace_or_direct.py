@@ -5,7 +5,7 @@ pairs b (trace right, direct wrong) and c (direct right, trace wrong), McNemar's
 (and mid-p, and Holm's adjustment over the table), and the difference with its Agresti-Min
 interval. See codewm.evaluate.ladder for the programs, the scoring and the statistics.
 
-    python bench/trace_or_direct.py --trace-model builtin:out/train/cpu/checkpoint \\
+    python bench/experiments/trace_or_direct.py --trace-model builtin:out/train/cpu/checkpoint \\
         --direct-model builtin:out/train/cpu-direct/checkpoint [--n 300] [--k 1-8] \\
         [--families loop,chain] [--seed 91000] [--limit-seconds 3600]
 
@@ -27,7 +27,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_ks(text: str) -> list[int]:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     from codewm.evaluate.cache import PredictionCache
     from codewm.evaluate.ladder import HELD_OUT_SEED, checkpoint_info, compute_warnings, format_table, run_ladder, summary_json
     from codewm.predict.decode import DecodeLimits
-    from codewm.predict.registry import load_predictor
+    from codewm.predict.registry import backend_options, load_predictor
 
     try:
         ks = parse_ks(args.k)
@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(line, file=sys.stderr, flush=True)
 
     def predictor(spec: str):
-        options = {"device": args.device, "batch_size": args.batch_size} if spec.split(":")[0] in ("builtin", "hf") else {}
-        return load_predictor(spec, **options)
+        return load_predictor(spec, **backend_options(spec, device=args.device, batch_size=args.batch_size))
 
     trace_predictor = predictor(args.trace_model)
     direct_predictor = trace_predictor if args.direct_model == args.trace_model else predictor(args.direct_model)

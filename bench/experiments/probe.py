@@ -2,7 +2,7 @@
 model predicts right when it is always shown the real trace, how soon in a trace it first
 slips, and whether it can copy a repeated random span (induction).
 
-    python bench/probe.py [--model builtin | builtin:DIR | DIR] [--data DIR --split test] [--n 30] [--seed 0] [--mode simple]
+    python bench/experiments/probe.py [--model builtin | builtin:DIR | DIR] [--data DIR --split test] [--n 30] [--seed 0] [--mode simple]
 
 Without --data the texts are the real traces of held-out synthetic programs (seed 90001,
 mode general: the programs of the traces-synthetic benchmark, which no training preset

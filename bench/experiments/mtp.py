@@ -1,7 +1,7 @@
-"""Benchmark: does multi-token prediction help codewm's world models? Accuracy and decoding
+"""Experiment: does multi-token prediction help codewm's world models? Accuracy and decoding
 speed, with and without one extra head (n = 2, Gloeckle et al. 2024), in one run.
 
-    python bench/mtp.py [--preset smoke] [--steps 300] [--programs 40]
+    python bench/experiments/mtp.py [--preset smoke] [--steps 300] [--programs 40]
 
 1. Trains the preset twice with the same data, steps and seed: plain next-token training,
    and next-token plus one head predicting the token after next (`codewm train --mtp 1`).
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:

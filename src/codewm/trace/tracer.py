@@ -313,26 +313,17 @@ def trace_in_process(
     if not traced:
         return _run_untraced(context, script, recorder or Recorder(options=options), namespace, compiled)
     recorder = recorder or Recorder(options=options)
-    try:
-        if compiled is not None:
-            code = _load_compiled(compiled, recorder.filename)
-        else:
-            code = compile_program(context, recorder.filename)
-    except (SyntaxError, ValueError) as exc:
-        return InProcessResult(Trace(context, [], complete=False), "syntax_error", _describe_syntax_error(exc))
-    globals_ = namespace if namespace is not None else {}
-    globals_.setdefault("__name__", "__main__")
-    globals_.setdefault("__builtins__", __builtins__)
+    prepared = _prepare(context, recorder, namespace, compiled)
+    if isinstance(prepared, InProcessResult):
+        return prepared
+    code, globals_ = prepared
     status, error = "ok", None
     try:
         if script:
             recorder.run(lambda: exec(code, globals_))
         else:
             exec(code, globals_)
-            entry = globals_.get(ENTRY_FUNCTION)
-            if not callable(entry):
-                raise NameError(f"the program defines no {ENTRY_FUNCTION}() entry point")
-            recorder.run(entry)
+            recorder.run(_entry_point(globals_))
     except StepLimitReached:
         status = "step_limit"
     except SystemExit as exc:
@@ -353,6 +344,25 @@ def trace_in_process(
 
 def _run_untraced(context: str, script: bool, recorder: Recorder, namespace: dict | None, compiled: bytes | None) -> InProcessResult:
     """`trace_in_process(..., traced=False)`: the program runs with no hook installed."""
+    prepared = _prepare(context, recorder, namespace, compiled)
+    if isinstance(prepared, InProcessResult):
+        return prepared
+    code, globals_ = prepared
+    status, error = "ok", None
+    try:
+        exec(code, globals_)
+        if not script:
+            _entry_point(globals_)()
+    except SystemExit as exc:
+        status, error = "exception", f"SystemExit({exc.code!r})"
+    except BaseException as exc:
+        status, error = "exception", recorder.renderer.render(exc)
+    return InProcessResult(Trace(context, [], complete=False), status, error)
+
+
+def _prepare(context: str, recorder: Recorder, namespace: dict | None, compiled: bytes | None):
+    """The program's code object and the globals it runs in, or the syntax_error result when
+    it does not compile."""
     try:
         code = _load_compiled(compiled, recorder.filename) if compiled is not None else compile_program(context, recorder.filename)
     except (SyntaxError, ValueError) as exc:
@@ -360,19 +370,15 @@ def _run_untraced(context: str, script: bool, recorder: Recorder, namespace: dic
     globals_ = namespace if namespace is not None else {}
     globals_.setdefault("__name__", "__main__")
     globals_.setdefault("__builtins__", __builtins__)
-    status, error = "ok", None
-    try:
-        exec(code, globals_)
-        if not script:
-            entry = globals_.get(ENTRY_FUNCTION)
-            if not callable(entry):
-                raise NameError(f"the program defines no {ENTRY_FUNCTION}() entry point")
-            entry()
-    except SystemExit as exc:
-        status, error = "exception", f"SystemExit({exc.code!r})"
-    except BaseException as exc:
-        status, error = "exception", recorder.renderer.render(exc)
-    return InProcessResult(Trace(context, [], complete=False), status, error)
+    return code, globals_
+
+
+def _entry_point(globals_: dict):
+    """The function-level program's `main`, which the module just defined."""
+    entry = globals_.get(ENTRY_FUNCTION)
+    if not callable(entry):
+        raise NameError(f"the program defines no {ENTRY_FUNCTION}() entry point")
+    return entry
 
 
 def _balanced(frames: list[Frame]) -> bool:

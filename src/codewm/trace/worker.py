@@ -42,6 +42,7 @@ from codewm.trace.protocol import (
     write_message,
 )
 from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process
+from codewm.load import load_object
 from codewm.types import steps_complete
 
 _F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
@@ -60,10 +61,9 @@ PRELOADED_MODULES = (
 
 
 def resolve_formatter(spec: str):
-    """The object an import string "package.module:name" names. A formatter has
+    """The object an import string ("package.module:name", `codewm.load`) names. A formatter has
     `format(steps, context, status) -> dict` and `well_formed(formatted) -> bool`."""
-    module, _, name = spec.partition(":")
-    formatter = getattr(importlib.import_module(module), name)
+    formatter = load_object(spec)
     if not (callable(getattr(formatter, "format", None)) and callable(getattr(formatter, "well_formed", None))):
         raise TypeError(f"{spec} is not a formatter (it needs format() and well_formed())")
     return formatter

@@ -260,7 +260,7 @@ def dataset_stats(
     """Print (and plot) trace length, value length, events and statuses of a dataset."""
     from rich.console import Console
 
-    from codewm.dataset.read import DatasetError
+    from codewm.dataset.read import DatasetError, write_error
     from codewm.dataset.stats import compute_stats, plot_stats, stats_table
 
     try:
@@ -272,7 +272,10 @@ def dataset_stats(
     else:
         Console().print(stats_table(stats))
     if plot is not None:
-        plot_stats(stats, plot)
+        try:
+            plot_stats(stats, plot)
+        except OSError as exc:
+            _fail(str(write_error(plot, exc)))
         typer.echo(f"wrote {plot}", err=True)
 
 

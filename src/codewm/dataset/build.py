@@ -10,7 +10,10 @@ Output layout (OUTPUT is the config's `output`):
 
 Resumable: a shard is done when its `.done.json` exists; everything is written to a
 temporary name and renamed, so after a kill (even SIGKILL) the same command redoes only the
-unfinished shards, and the result is byte-identical to an uninterrupted build.
+unfinished shards, and the result is byte-identical to an uninterrupted build. Before a done
+shard is reused its files are hashed and compared with the sha256 its `.done.json` holds; a
+shard with a missing, empty or altered file (or an unreadable marker) is rebuilt, and the
+summary says which and why.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import codewm
 from codewm.dataset.config import BuildConfig, ConfigError, config_from_dict
 from codewm.dataset.engines import make_engine
 from codewm.dataset.plan import Plan, Shard, iter_plan
-from codewm.dataset.read import atomic_write_json
+from codewm.dataset.read import atomic_write_json, file_problem, write_error
 from codewm.dataset.records import write_shard
 
 MANIFEST_FORMAT = "codewm.dataset"
@@ -44,16 +47,39 @@ class BuildSummary:
     isolation: str = ""
     plan_seconds: float = 0.0  # reading or generating the sources' programs, deduplicating, splitting (overlaps tracing)
     statuses: dict = field(default_factory=dict)
+    shards_rebuilt: list = field(default_factory=list)  # (shard name, what was wrong), counted in shards_built too
 
 
 def _done_path(output: Path, shard: Shard) -> Path:
     return output / f"{shard.name}.done.json"
 
 
+def shard_problem(output: Path, shard_name: str, formats: tuple[str, ...]) -> str | None:
+    """None when the done shard `shard_name` can be reused: its marker is readable and every
+    file it lists (one per format) hashes to the sha256 recorded there. Otherwise what is
+    wrong, naming the file ("checksum mismatch: train/shard-00003.parquet")."""
+    marker = output / f"{shard_name}.done.json"
+    try:
+        files = json.loads(marker.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"unreadable marker: {shard_name}.done.json"
+    expected = {f"{shard_name}.{fmt}" for fmt in formats}
+    if not isinstance(files, dict) or set(files) != expected:
+        return f"marker lists other files: {shard_name}.done.json"
+    for name, sha256 in sorted(files.items()):
+        problem = file_problem(output / name, sha256)
+        if problem is not None:
+            return f"{problem}: {name}"
+    return None
+
+
 def _check_output(config: BuildConfig) -> None:
     """Refuse to mix builds: an output folder holds one config's data."""
     output = config.output
-    output.mkdir(parents=True, exist_ok=True)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(output, exc) from None
     stamp = output / "build.json"
     expected = {"format": MANIFEST_FORMAT, "config_sha256": config.digest, "config": config.to_dict()}
     if stamp.exists():
@@ -69,7 +95,10 @@ def _check_output(config: BuildConfig) -> None:
     else:
         atomic_write_json(stamp, expected)
     for leftover in output.rglob("*.tmp"):  # a write that a kill interrupted
-        leftover.unlink()
+        try:
+            leftover.unlink()
+        except OSError as exc:
+            raise write_error(leftover, exc) from None
 
 
 def _shard_summary(shard: Shard, records: list[dict], files: dict[str, str]) -> dict:
@@ -152,6 +181,7 @@ def build_dataset(
     planned = {"seconds": 0.0, "cases": 0}
     traced_statuses: dict[str, int] = {}
     reused = []
+    rebuilt: list[tuple[str, str]] = []
 
     def shards_to_build():
         # Shards stream out of the plan while the sources are read; done ones are skipped.
@@ -161,9 +191,17 @@ def build_dataset(
             planned["cases"] += len(shard.cases)
             if bar is not None:
                 bar.update(task, total=planned["cases"] - sum(len(s.cases) for s in reused))
-            if _done_path(output, shard).exists():
+            marker = _done_path(output, shard)
+            if not marker.exists():
+                yield shard
+            elif (problem := shard_problem(output, shard.name, config.formats)) is None:
                 reused.append(shard)
             else:
+                rebuilt.append((shard.name, problem))
+                try:  # unfinished again, so that a kill during the rebuild cannot leave it "done"
+                    marker.unlink()
+                except OSError as exc:
+                    raise write_error(marker, exc) from None
                 yield shard
             clock = time.monotonic()
         planned["seconds"] += time.monotonic() - clock
@@ -219,6 +257,7 @@ def build_dataset(
         isolation=isolation,
         plan_seconds=planned["seconds"],
         statuses=traced_statuses,
+        shards_rebuilt=rebuilt,
     )
 
 
@@ -247,7 +286,11 @@ def summary_table(summary: BuildSummary):
     table.add_column("value")
     rate = summary.traced / summary.seconds if summary.seconds > 0 else 0.0
     table.add_row("traced now", f"{summary.traced} cases in {summary.seconds:.1f} s ({rate:.1f}/s, engine {summary.engine}, {summary.isolation})")
-    table.add_row("shards", f"{summary.shards_built} built, {summary.shards_reused} reused")
+    repaired = summary.shards_rebuilt
+    shards = f"{summary.shards_built - len(repaired)} built, {summary.shards_reused} reused"
+    if repaired:
+        shards += f", {len(repaired)} rebuilt ({'; '.join(problem for _, problem in repaired)})"
+    table.add_row("shards", shards)
     table.add_row("cases", f"{counts['cases']} from sources, {counts['duplicates_removed']} duplicates removed, {counts['records']} records")
     table.add_row("training text", f"{counts['in_training']} records; excluded {counts['excluded'] or 'none'}")
     table.add_row("statuses", ", ".join(f"{k} {v}" for k, v in manifest["statuses"].items()))

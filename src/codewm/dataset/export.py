@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codewm.dataset.read import atomic_write, iter_records, load_manifest
+from codewm.dataset.read import atomic_write, iter_records, load_manifest, write_error
 from codewm.dataset.records import record_trace
 
 EXPORT_FORMATS = ("hf",)
@@ -74,7 +74,10 @@ def export_dataset(directory: str | Path, out: str | Path, fmt: str = "hf") -> d
 
     manifest = load_manifest(directory)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(out, exc) from None
     written = {}
     schema = _schema()
     for split in manifest["splits"]:

@@ -13,7 +13,7 @@ import io
 import json
 from pathlib import Path
 
-from codewm.dataset.read import atomic_write
+from codewm.dataset.read import atomic_write, write_error
 from codewm.format.cwm import describe_steps
 from codewm.format.pretokens import count_pretokens
 
@@ -100,7 +100,10 @@ def write_shard(directory: Path, name: str, records: list[dict], formats: tuple[
     """Write one shard in every format; returns {file name: sha256}. The caller marks the
     shard done only after this returns."""
     path = directory / name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path.parent, exc) from None
     written = {}
     for fmt in formats:
         data = jsonl_gz_bytes(records) if fmt == "jsonl.gz" else parquet_bytes(records)

@@ -300,6 +300,9 @@ def _parse(text: str, context: str | None) -> ParseResult:
     except _Stop as stop:
         trace.complete = False
         return ParseResult(trace, stop.message, stop.position)
+    except Exception as exc:  # pragma: no cover - a parser bug still keeps the frames read
+        trace.complete = False
+        return ParseResult(trace, f"internal parser error: {exc!r}", pos)
     return ParseResult(trace)
 
 
@@ -328,6 +331,8 @@ class FrameReader:
                 frames.append(frame)
         except _Stop as stop:
             return stop.message
+        except Exception as exc:  # pragma: no cover - a parser bug still keeps the frames read
+            return f"internal parser error: {exc!r}"
         return None
 
 
@@ -365,10 +370,7 @@ def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[F
         raise _Stop(f"{kind} frame: no <|arg_sep|> before the frame ends", pos)
     source = text[pos:arg]
     raw_value = text[arg + len(ARG_SEP) : end]
-    try:
-        value = json.loads(raw_value)
-    except ValueError as exc:
-        raise _Stop(f"{kind} frame: the value is not valid JSON ({exc.msg} at column {exc.colno})", arg + len(ARG_SEP)) from None
+    value = _load_json(raw_value, f"{kind} frame: the value is", arg + len(ARG_SEP))
     if not isinstance(value, str):
         raise _Stop(f"{kind} frame: the value must be a JSON string, got {type(value).__name__}", arg + len(ARG_SEP))
     frame = Frame(kind, source, depth - 1, None, value)
@@ -388,18 +390,13 @@ def _expect_frame_end(text: str, pos: int, kind: str) -> int:
 
 
 def _read_locals(raw: str, kind: str, frames: list[Frame], pos: int) -> dict[str, str]:
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise _Stop(f"{kind} frame: the locals are not valid JSON ({exc.msg} at column {exc.colno})", pos) from None
+    data = _load_json(raw, f"{kind} frame: the locals are", pos)
     if not isinstance(data, dict):
         raise _Stop(f"{kind} frame: the locals must be a JSON object, got {type(data).__name__}", pos)
     needs_reference = any(v == UNCHANGED for v in data.values())
     reference: dict[str, str] | None = None
-    if needs_reference:
-        probe = frames + [Frame(kind, "", 0, {}, None)]
-        ref = reference_index(probe, len(frames))
-        reference = frames[ref].locals if ref is not None else None
+    if needs_reference and kind != "call":
+        reference = _reference_locals(frames)
     resolved: dict[str, str] = {}
     for name, value in data.items():
         if not isinstance(value, str):
@@ -412,6 +409,35 @@ def _read_locals(raw: str, kind: str, frames: list[Frame], pos: int) -> dict[str
             value = reference[name]
         resolved[name] = value
     return resolved
+
+
+def _load_json(raw: str, what: str, pos: int):
+    """`json.loads(raw)`, or a `_Stop` at `pos` that starts with `what` (e.g. "the locals
+    are") for any text it cannot decode:
+    malformed JSON, nesting deeper than the decoder's recursion allows, an integer longer
+    than Python converts (`sys.set_int_max_str_digits`)."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise _Stop(f"{what} not valid JSON ({exc.msg} at column {exc.colno})", pos) from None
+    except RecursionError:
+        raise _Stop(f"{what} not readable JSON (nested too deeply)", pos) from None
+    except ValueError as exc:  # e.g. an integer literal of more digits than Python converts
+        raise _Stop(f"{what} not readable JSON ({exc})", pos) from None
+
+
+def _reference_locals(frames: list[Frame]) -> dict[str, str] | None:
+    """The locals a `line` frame appended after `frames` refers to (`reference_index`'s rule).
+
+    Walks back over trailing `exception` frames only, without copying `frames`: each
+    exception frame is passed by at most one later frame's walk, so reading a trace stays
+    linear in its length."""
+    for j in range(len(frames) - 1, -1, -1):
+        event = frames[j].event
+        if event == "exception":
+            continue
+        return None if event == "return" else frames[j].locals
+    return None
 
 
 def _line_numbers(context: str) -> dict[str, int]:

@@ -11,6 +11,10 @@ LOCALS is a JSON object of JSON strings; VALUE is a JSON string. JSON is written
 Python's default separators (`", "`, `": "`) and non-ASCII characters kept as they are
 (`ensure_ascii=False`); the parser accepts either spelling.
 
+CONTEXT and SOURCE are written with `escape_special_tokens` (one backslash added to every
+`<\\*|`), so that program text holding a special token cannot end the prompt or a frame;
+the parser undoes it.
+
 The `".."` rule (CWM left it open; codewm decides, and writer and reader share this code):
 the *reference* of a `call` or `line` frame is the nearest earlier frame, skipping
 `exception` frames (they carry no locals), provided it is a `call` or `line` frame; a
@@ -28,6 +32,7 @@ twin of that path is `_cformat.c`, which gives the same text.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from codewm.types import Frame, Trace, action_lines, action_text, steps_complete
@@ -67,6 +72,24 @@ _KIND_TOKEN = {"call": CALL_SEP, "line": LINE_SEP, "return": RETURN_SEP, "except
 _TOKEN_KIND = {token: kind for kind, token in _KIND_TOKEN.items()}
 UNCHANGED = ".."
 
+# Program text (the context, each action) may itself hold `<|...|>` tokens, e.g. in a string
+# literal; a tokenizer would read them as the real tokens. Every `<`, backslashes, `|` run gets
+# one more backslash when written and loses one when read, so written text never holds `<|`
+# and reading gives back exactly the program text.
+_ESCAPABLE = re.compile(r"<(\\*)\|")
+_ESCAPED = re.compile(r"<\\(\\*)\|")
+
+
+def escape_special_tokens(text: str) -> str:
+    """`text` with `<` + k backslashes + `|` written as `<` + (k + 1) backslashes + `|`
+    (k >= 0): no `<|` remains. `unescape_special_tokens` is its exact inverse."""
+    return _ESCAPABLE.sub(r"<\\\1|", text) if "|" in text and "<" in text else text
+
+
+def unescape_special_tokens(text: str) -> str:
+    """The program text `escape_special_tokens` wrote as `text`."""
+    return _ESCAPED.sub(r"<\1|", text) if "<\\" in text else text
+
 
 def reference_index(frames: list[Frame], index: int) -> int | None:
     """The index of the frame whose locals `frames[index]`'s `".."` refer to, or None."""
@@ -85,7 +108,7 @@ def reference_index(frames: list[Frame], index: int) -> int | None:
 # -- writing ----------------------------------------------------------------------------------
 def format_prompt(context: str) -> str:
     """What a model is given: the context, ending with the start-of-trace `<|frame_sep|>`."""
-    return f"{BEGIN}{CONTEXT_START}{context}{FRAME_SEP}"
+    return f"{BEGIN}{CONTEXT_START}{escape_special_tokens(context)}{FRAME_SEP}"
 
 
 # The C encoder behind json.dumps(text, ensure_ascii=False): same output, no per-call setup.
@@ -119,8 +142,8 @@ def format_frame(frame: Frame, reference: Frame | None) -> str:
     token = _KIND_TOKEN[frame.event]
     if frame.locals is not None:
         ref_locals = reference.locals if reference is not None else None
-        return f"{token}{format_locals(frame.locals, ref_locals)}{ACTION_SEP}{frame.source}{FRAME_SEP}"
-    return f"{token}{ACTION_SEP}{frame.source}{ARG_SEP}{json_string(frame.value or '')}{FRAME_SEP}"
+        return f"{token}{format_locals(frame.locals, ref_locals)}{ACTION_SEP}{escape_special_tokens(frame.source)}{FRAME_SEP}"
+    return f"{token}{ACTION_SEP}{escape_special_tokens(frame.source)}{ARG_SEP}{json_string(frame.value or '')}{FRAME_SEP}"
 
 
 def format_frames(frames: list[Frame], complete: bool = True) -> str:
@@ -151,8 +174,9 @@ def format_steps(steps: list, context: str, complete: bool = True) -> str:
     a dataset writer takes. Uses the compiled formatter where it was built.
     """
     lines = action_lines(context)
-    if _cformat is not None:
-        return _cformat.format_steps(steps, lines, complete, _encode)
+    if _cformat is not None:  # it writes `lines` as they are: give it the escaped actions
+        escaped_lines = [escape_special_tokens(line) for line in lines] if "<" in context else lines
+        return _cformat.format_steps(steps, escaped_lines, complete, _encode)
     frames = [
         Frame(event, lines[lineno - 1] if 0 < lineno <= len(lines) else "", depth, local_values, value)
         for event, lineno, depth, local_values, value, *_ in steps
@@ -272,7 +296,7 @@ def _parse(text: str, context: str | None) -> ParseResult:
             ctx = context if context is not None else text[start:]
             return ParseResult(Trace(ctx, [], complete=False), "the context is not closed by <|frame_sep|>", start)
         if context is None:
-            context = text[start:end]
+            context = unescape_special_tokens(text[start:end])
         pos = end + len(FRAME_SEP)
     elif pos:
         return ParseResult(Trace(context or "", [], complete=False), "<|begin_of_text|> is not followed by <|trace_context_start|>", pos)
@@ -359,7 +383,7 @@ def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[F
         if action < 0:
             raise _Stop(f"{kind} frame: no <|action_sep|> between the locals and the frame's end", pos)
         local_values = _read_locals(text[pos:action], kind, frames, pos)
-        source = text[action + len(ACTION_SEP) : end]
+        source = unescape_special_tokens(text[action + len(ACTION_SEP) : end])
         frame = Frame(kind, source, depth if kind == "call" else depth - 1, local_values, None)
         return frame, end + len(FRAME_SEP), depth + 1 if kind == "call" else depth
     if not text.startswith(ACTION_SEP, pos):
@@ -368,7 +392,7 @@ def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[F
     arg = text.find(ARG_SEP, pos, end)
     if arg < 0:
         raise _Stop(f"{kind} frame: no <|arg_sep|> before the frame ends", pos)
-    source = text[pos:arg]
+    source = unescape_special_tokens(text[pos:arg])
     raw_value = text[arg + len(ARG_SEP) : end]
     value = _load_json(raw_value, f"{kind} frame: the value is", arg + len(ARG_SEP))
     if not isinstance(value, str):

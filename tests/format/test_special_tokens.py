@@ -85,3 +85,18 @@ def test_a_traced_program_with_special_tokens_in_its_source_reads_back():
         assert [(f.event, f.source, f.locals, f.value) for f in parsed.trace.frames] == [
             (f.event, f.source, f.locals, f.value) for f in trace.frames
         ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(TOKEN_TEXT)
+def test_the_compiled_and_python_formatters_escape_alike(literal):
+    import codewm.format.cwm as cwm
+
+    context, frames = _program(literal)
+    steps = [(f.event, lineno, 0, f.locals, f.value) for f, lineno in zip(frames, [1, 2, 3, 3])]
+    compiled = format_steps(steps, context, complete=True)
+    saved, cwm._cformat = cwm._cformat, None  # the fallback a build without a C compiler takes
+    try:
+        assert format_steps(steps, context, complete=True) == compiled
+    finally:
+        cwm._cformat = saved

@@ -11,6 +11,10 @@ LOCALS is a JSON object of JSON strings; VALUE is a JSON string. JSON is written
 Python's default separators (`", "`, `": "`) and non-ASCII characters kept as they are
 (`ensure_ascii=False`); the parser accepts either spelling.
 
+CONTEXT and SOURCE are written with `escape_special_tokens` (one backslash added to every
+`<\\*|`), so that program text holding a special token cannot end the prompt or a frame;
+the parser undoes it.
+
 The `".."` rule (CWM left it open; codewm decides, and writer and reader share this code):
 the *reference* of a `call` or `line` frame is the nearest earlier frame, skipping
 `exception` frames (they carry no locals), provided it is a `call` or `line` frame; a
@@ -28,6 +32,7 @@ twin of that path is `_cformat.c`, which gives the same text.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from codewm.types import Frame, Trace, action_lines, action_text, steps_complete
@@ -67,6 +72,24 @@ _KIND_TOKEN = {"call": CALL_SEP, "line": LINE_SEP, "return": RETURN_SEP, "except
 _TOKEN_KIND = {token: kind for kind, token in _KIND_TOKEN.items()}
 UNCHANGED = ".."
 
+# Program text (the context, each action) may itself hold `<|...|>` tokens, e.g. in a string
+# literal; a tokenizer would read them as the real tokens. Every `<`, backslashes, `|` run gets
+# one more backslash when written and loses one when read, so written text never holds `<|`
+# and reading gives back exactly the program text.
+_ESCAPABLE = re.compile(r"<(\\*)\|")
+_ESCAPED = re.compile(r"<\\(\\*)\|")
+
+
+def escape_special_tokens(text: str) -> str:
+    """`text` with `<` + k backslashes + `|` written as `<` + (k + 1) backslashes + `|`
+    (k >= 0): no `<|` remains. `unescape_special_tokens` is its exact inverse."""
+    return _ESCAPABLE.sub(r"<\\\1|", text) if "|" in text and "<" in text else text
+
+
+def unescape_special_tokens(text: str) -> str:
+    """The program text `escape_special_tokens` wrote as `text`."""
+    return _ESCAPED.sub(r"<\1|", text) if "<\\" in text else text
+
 
 def reference_index(frames: list[Frame], index: int) -> int | None:
     """The index of the frame whose locals `frames[index]`'s `".."` refer to, or None."""
@@ -85,7 +108,7 @@ def reference_index(frames: list[Frame], index: int) -> int | None:
 # -- writing ----------------------------------------------------------------------------------
 def format_prompt(context: str) -> str:
     """What a model is given: the context, ending with the start-of-trace `<|frame_sep|>`."""
-    return f"{BEGIN}{CONTEXT_START}{context}{FRAME_SEP}"
+    return f"{BEGIN}{CONTEXT_START}{escape_special_tokens(context)}{FRAME_SEP}"
 
 
 # The C encoder behind json.dumps(text, ensure_ascii=False): same output, no per-call setup.
@@ -119,8 +142,8 @@ def format_frame(frame: Frame, reference: Frame | None) -> str:
     token = _KIND_TOKEN[frame.event]
     if frame.locals is not None:
         ref_locals = reference.locals if reference is not None else None
-        return f"{token}{format_locals(frame.locals, ref_locals)}{ACTION_SEP}{frame.source}{FRAME_SEP}"
-    return f"{token}{ACTION_SEP}{frame.source}{ARG_SEP}{json_string(frame.value or '')}{FRAME_SEP}"
+        return f"{token}{format_locals(frame.locals, ref_locals)}{ACTION_SEP}{escape_special_tokens(frame.source)}{FRAME_SEP}"
+    return f"{token}{ACTION_SEP}{escape_special_tokens(frame.source)}{ARG_SEP}{json_string(frame.value or '')}{FRAME_SEP}"
 
 
 def format_frames(frames: list[Frame], complete: bool = True) -> str:
@@ -151,8 +174,9 @@ def format_steps(steps: list, context: str, complete: bool = True) -> str:
     a dataset writer takes. Uses the compiled formatter where it was built.
     """
     lines = action_lines(context)
-    if _cformat is not None:
-        return _cformat.format_steps(steps, lines, complete, _encode)
+    if _cformat is not None:  # it writes `lines` as they are: give it the escaped actions
+        escaped_lines = [escape_special_tokens(line) for line in lines] if "<" in context else lines
+        return _cformat.format_steps(steps, escaped_lines, complete, _encode)
     frames = [
         Frame(event, lines[lineno - 1] if 0 < lineno <= len(lines) else "", depth, local_values, value)
         for event, lineno, depth, local_values, value, *_ in steps
@@ -272,7 +296,7 @@ def _parse(text: str, context: str | None) -> ParseResult:
             ctx = context if context is not None else text[start:]
             return ParseResult(Trace(ctx, [], complete=False), "the context is not closed by <|frame_sep|>", start)
         if context is None:
-            context = text[start:end]
+            context = unescape_special_tokens(text[start:end])
         pos = end + len(FRAME_SEP)
     elif pos:
         return ParseResult(Trace(context or "", [], complete=False), "<|begin_of_text|> is not followed by <|trace_context_start|>", pos)
@@ -300,6 +324,9 @@ def _parse(text: str, context: str | None) -> ParseResult:
     except _Stop as stop:
         trace.complete = False
         return ParseResult(trace, stop.message, stop.position)
+    except Exception as exc:  # pragma: no cover - a parser bug still keeps the frames read
+        trace.complete = False
+        return ParseResult(trace, f"internal parser error: {exc!r}", pos)
     return ParseResult(trace)
 
 
@@ -328,6 +355,8 @@ class FrameReader:
                 frames.append(frame)
         except _Stop as stop:
             return stop.message
+        except Exception as exc:  # pragma: no cover - a parser bug still keeps the frames read
+            return f"internal parser error: {exc!r}"
         return None
 
 
@@ -354,7 +383,7 @@ def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[F
         if action < 0:
             raise _Stop(f"{kind} frame: no <|action_sep|> between the locals and the frame's end", pos)
         local_values = _read_locals(text[pos:action], kind, frames, pos)
-        source = text[action + len(ACTION_SEP) : end]
+        source = unescape_special_tokens(text[action + len(ACTION_SEP) : end])
         frame = Frame(kind, source, depth if kind == "call" else depth - 1, local_values, None)
         return frame, end + len(FRAME_SEP), depth + 1 if kind == "call" else depth
     if not text.startswith(ACTION_SEP, pos):
@@ -363,12 +392,9 @@ def _read_frame(text: str, pos: int, frames: list[Frame], depth: int) -> tuple[F
     arg = text.find(ARG_SEP, pos, end)
     if arg < 0:
         raise _Stop(f"{kind} frame: no <|arg_sep|> before the frame ends", pos)
-    source = text[pos:arg]
+    source = unescape_special_tokens(text[pos:arg])
     raw_value = text[arg + len(ARG_SEP) : end]
-    try:
-        value = json.loads(raw_value)
-    except ValueError as exc:
-        raise _Stop(f"{kind} frame: the value is not valid JSON ({exc.msg} at column {exc.colno})", arg + len(ARG_SEP)) from None
+    value = _load_json(raw_value, f"{kind} frame: the value is", arg + len(ARG_SEP))
     if not isinstance(value, str):
         raise _Stop(f"{kind} frame: the value must be a JSON string, got {type(value).__name__}", arg + len(ARG_SEP))
     frame = Frame(kind, source, depth - 1, None, value)
@@ -388,18 +414,13 @@ def _expect_frame_end(text: str, pos: int, kind: str) -> int:
 
 
 def _read_locals(raw: str, kind: str, frames: list[Frame], pos: int) -> dict[str, str]:
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise _Stop(f"{kind} frame: the locals are not valid JSON ({exc.msg} at column {exc.colno})", pos) from None
+    data = _load_json(raw, f"{kind} frame: the locals are", pos)
     if not isinstance(data, dict):
         raise _Stop(f"{kind} frame: the locals must be a JSON object, got {type(data).__name__}", pos)
     needs_reference = any(v == UNCHANGED for v in data.values())
     reference: dict[str, str] | None = None
-    if needs_reference:
-        probe = frames + [Frame(kind, "", 0, {}, None)]
-        ref = reference_index(probe, len(frames))
-        reference = frames[ref].locals if ref is not None else None
+    if needs_reference and kind != "call":
+        reference = _reference_locals(frames)
     resolved: dict[str, str] = {}
     for name, value in data.items():
         if not isinstance(value, str):
@@ -412,6 +433,35 @@ def _read_locals(raw: str, kind: str, frames: list[Frame], pos: int) -> dict[str
             value = reference[name]
         resolved[name] = value
     return resolved
+
+
+def _load_json(raw: str, what: str, pos: int):
+    """`json.loads(raw)`, or a `_Stop` at `pos` that starts with `what` (e.g. "the locals
+    are") for any text it cannot decode:
+    malformed JSON, nesting deeper than the decoder's recursion allows, an integer longer
+    than Python converts (`sys.set_int_max_str_digits`)."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise _Stop(f"{what} not valid JSON ({exc.msg} at column {exc.colno})", pos) from None
+    except RecursionError:
+        raise _Stop(f"{what} not readable JSON (nested too deeply)", pos) from None
+    except ValueError as exc:  # e.g. an integer literal of more digits than Python converts
+        raise _Stop(f"{what} not readable JSON ({exc})", pos) from None
+
+
+def _reference_locals(frames: list[Frame]) -> dict[str, str] | None:
+    """The locals a `line` frame appended after `frames` refers to (`reference_index`'s rule).
+
+    Walks back over trailing `exception` frames only, without copying `frames`: each
+    exception frame is passed by at most one later frame's walk, so reading a trace stays
+    linear in its length."""
+    for j in range(len(frames) - 1, -1, -1):
+        event = frames[j].event
+        if event == "exception":
+            continue
+        return None if event == "return" else frames[j].locals
+    return None
 
 
 def _line_numbers(context: str) -> dict[str, int]:

@@ -1,0 +1,102 @@
+"""Program text that contains CWM special tokens (`<|frame_sep|>` in a string literal, say)
+is escaped in the context and in actions, so the trace still reads back exactly."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from codewm.format.cwm import (
+    FRAME_SEP,
+    SPECIAL_TOKENS,
+    escape_special_tokens,
+    format_steps,
+    format_prompt,
+    format_trace,
+    parse_trace,
+    unescape_special_tokens,
+)
+from codewm.types import Frame, Trace
+
+# Texts built from pieces that matter for the escape: the tokens themselves, their parts,
+# backslashes and ordinary characters.
+PIECES = st.sampled_from([*SPECIAL_TOKENS, "<", "|", "\\", "<\\|", "<\\\\|", "a", " ", "\n", '"'])
+TOKEN_TEXT = st.lists(st.one_of(PIECES, st.text(max_size=3)), max_size=12).map("".join)
+
+
+@given(TOKEN_TEXT)
+def test_escaping_is_reversible_and_leaves_no_special_token(text):
+    escaped = escape_special_tokens(text)
+    assert "<|" not in escaped
+    assert unescape_special_tokens(escaped) == text
+
+
+def _program(literal: str) -> tuple[str, list[Frame]]:
+    line = f"    s = {literal!r}\n"
+    context = f"def main():\n{line}    return s\n"
+    frames = [
+        Frame("call", "def main():\n", 0, {}, None),
+        Frame("line", line, 0, {}, None),
+        Frame("line", "    return s\n", 0, {"s": repr(literal)}, None),
+        Frame("return", "    return s\n", 0, None, repr(literal)),
+    ]
+    return context, frames
+
+
+@settings(max_examples=60, deadline=None)
+@given(TOKEN_TEXT)
+def test_a_trace_whose_source_holds_special_tokens_reads_back(literal):
+    context, frames = _program(literal)
+    text = format_trace(Trace(context, frames, complete=True))
+    parsed = parse_trace(text)
+    assert parsed.ok, parsed.error
+    assert parsed.trace.context == context
+    assert [(f.event, f.source, f.locals, f.value) for f in parsed.trace.frames] == [
+        (f.event, f.source, f.locals, f.value) for f in frames
+    ]
+
+
+def test_frame_sep_in_the_program_does_not_end_the_prompt():
+    context, frames = _program(FRAME_SEP)
+    steps = [(f.event, lineno, 0, f.locals, f.value) for f, lineno in zip(frames, [1, 2, 3, 3])]
+    text = format_prompt(context) + format_steps(steps, context, complete=True)
+    assert text.count(FRAME_SEP) == 1 + len(frames)
+    parsed = parse_trace(text)
+    assert parsed.ok, parsed.error
+    assert parsed.trace.context == context
+    assert [f.source for f in parsed.trace.frames] == [f.source for f in frames]
+    assert [f.lineno for f in parsed.trace.frames] == [1, 2, 3, 3]
+
+
+def test_a_traced_program_with_special_tokens_in_its_source_reads_back():
+    from codewm.format.cwm import DESCRIBE_STEPS
+    from codewm.trace.sandbox import Program, Sandbox
+
+    source = "def f(x):\n    s = x + '<|frame_sep|><|end_of_text|><\\\\|'\n    return s\n"
+    with Sandbox() as sandbox:
+        trace = sandbox.run_function(source, "f('<|call_sep|>')").trace
+        described = sandbox.run_batch([Program(trace.context)], formatter=DESCRIBE_STEPS)[0].formatted
+    assert trace.complete and len(trace.frames) > 3
+    for text in (format_trace(trace), described["text"]):
+        parsed = parse_trace(text)
+        assert parsed.ok, parsed.error
+        assert parsed.trace.complete
+        assert parsed.trace.context == trace.context
+        assert [(f.event, f.source, f.locals, f.value) for f in parsed.trace.frames] == [
+            (f.event, f.source, f.locals, f.value) for f in trace.frames
+        ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(TOKEN_TEXT)
+def test_the_compiled_and_python_formatters_escape_alike(literal):
+    import codewm.format.cwm as cwm
+
+    context, frames = _program(literal)
+    steps = [(f.event, lineno, 0, f.locals, f.value) for f, lineno in zip(frames, [1, 2, 3, 3])]
+    compiled = format_steps(steps, context, complete=True)
+    saved, cwm._cformat = cwm._cformat, None  # the fallback a build without a C compiler takes
+    try:
+        assert format_steps(steps, context, complete=True) == compiled
+    finally:
+        cwm._cformat = saved

@@ -339,3 +339,15 @@ def test_the_cli_flag_reaches_the_predictor():
 
     result = CliRunner().invoke(app, ["eval", "-m", "empty", "--structured", "-b", "cruxeval-o", "--limit", "1"])
     assert result.exit_code != 0 and "structure-aware" in result.output
+
+
+def test_a_program_that_holds_special_tokens_is_decoded_into_frames_that_read(builtin_lm):
+    """Source lines holding `<|frame_sep|>` are written escaped, as the CWM writer writes them
+    (docs/format.md), so the frame text never ends early and reads back as the program's lines."""
+    from codewm.predict.decode import DecodeLimits, predict_traces
+    from codewm.types import build_context
+
+    context = build_context("def f(x):\n    s = x + '<|frame_sep|>'\n    return s\n", "f('a')")
+    predicted = predict_traces(_predictor(builtin_lm), [context], DecodeLimits(**LIMITS))
+    assert "<|frame_sep|>'" not in "".join(step.text for step in predicted[0].steps)
+    assert _check_frames(predicted) >= 3

@@ -76,6 +76,7 @@ from codewm.format.cwm import (
     LINE_SEP,
     RETURN_SEP,
     FrameReader,
+    escape_special_tokens,
     format_prompt,
     json_string,
 )
@@ -233,7 +234,7 @@ class StructuredDecoder(CachedScorer):
                 if close or not names:
                     # closing the object and the action in one pass, decided in that order
                     actions = tracker.call_actions(keys) if event == "call" else tracker.actions(event)
-                    texts += [("{}" if not keys else "}") + ACTION_SEP + action + FRAME_SEP for action in actions]
+                    texts += [("{}" if not keys else "}") + ACTION_SEP + escape_special_tokens(action) + FRAME_SEP for action in actions]
                 pick = self._choose(slot, frame, texts, budget, split=ACTION_SEP)
                 if pick >= len(names):
                     break
@@ -241,7 +242,7 @@ class StructuredDecoder(CachedScorer):
                 self._value(slot, frame, LEAD_SPACE, tracker.unchanged_allowed(event, names[pick]), budget)
         else:
             actions = tracker.actions(event)
-            self._choose(slot, frame, [ACTION_SEP + action + ARG_SEP for action in actions], budget)
+            self._choose(slot, frame, [ACTION_SEP + escape_special_tokens(action) + ARG_SEP for action in actions], budget)
             self._value(slot, frame, LEAD_QUOTE, True, budget)
             self._choose(slot, frame, [FRAME_SEP], budget)
         return self._step(slot, frame, STEP_FRAME, request)

@@ -293,6 +293,12 @@ CASES = [
     Case("memory_bomb_string_doubling", 'def f():\n    s = "x"\n    while True:\n        s = s + s\n', "memory_limit"),
     Case("memory_bomb_bytearray_chunks",
          "def f():\n    a = []\n    while True:\n        a.append(bytearray(8 << 20))\n", "memory_limit"),
+    # /dev/shm is writable (multiprocessing needs it) but a capped private tmpfs: filling it
+    # fails instead of taking host memory (40 MiB against a 16 MiB cap; each file under
+    # file_size_bytes).
+    Case("dev_shm_filled_past_its_cap",
+         "def f():\n    for i in range(40):\n        with open(f'/dev/shm/fill{i}', 'wb') as h:\n"
+         "            h.write(b'x' * ((1 << 20) - 1))\n", "exception", error="No space left on device"),
     # -- processes --------------------------------------------------------------------------------
     Case("fork_bomb", "import os\ndef f():\n    while True:\n        os.fork()\n", "exception", error="BlockingIOError"),
     Case("kill_parent", "import os\ndef f():\n    os.kill(os.getppid(), 9)\n", "exception", error="PermissionError"),

@@ -65,22 +65,33 @@ static int is_plain_tree(PyObject *v, Py_ssize_t *budget, int depth) {
     return 0;
 }
 
-/* repr() with one " at 0x..." address removed (iterators and other opaque built-ins). */
+static int is_hex_digit(Py_UCS4 c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* repr() with every " at 0x<hex digits>" removed (iterators and other opaque built-ins): the
+ * same text as render.tidy, which the Python hook uses. */
 static PyObject *repr_without_address(PyObject *v) {
     PyObject *text = PyObject_Repr(v);
     if (text == NULL) return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    Py_ssize_t at = PyUnicode_Find(text, s_at_0x, 0, n, 1);
-    if (at < 0) return text; /* -2 (error) cannot happen for str arguments */
-    Py_ssize_t end = at + PyUnicode_GET_LENGTH(s_at_0x);
-    while (end < n && Py_UNICODE_ISALNUM(PyUnicode_READ_CHAR(text, end))) end++;
-    PyObject *head = PyUnicode_Substring(text, 0, at);
-    PyObject *tail = PyUnicode_Substring(text, end, n);
-    Py_DECREF(text);
-    if (head == NULL || tail == NULL) { Py_XDECREF(head); Py_XDECREF(tail); return NULL; }
-    PyObject *out = PyUnicode_Concat(head, tail);
-    Py_DECREF(head); Py_DECREF(tail);
-    return out;
+    Py_ssize_t marker = PyUnicode_GET_LENGTH(s_at_0x);
+    Py_ssize_t from = 0;
+    for (;;) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        Py_ssize_t at = PyUnicode_Find(text, s_at_0x, from, n, 1);
+        if (at < 0) return text; /* -2 (error) cannot happen for str arguments */
+        Py_ssize_t end = at + marker;
+        while (end < n && is_hex_digit(PyUnicode_READ_CHAR(text, end))) end++;
+        if (end == at + marker) { from = at + 1; continue; } /* " at 0x" with no digits stays */
+        PyObject *head = PyUnicode_Substring(text, 0, at);
+        PyObject *tail = PyUnicode_Substring(text, end, n);
+        Py_DECREF(text);
+        if (head == NULL || tail == NULL) { Py_XDECREF(head); Py_XDECREF(tail); return NULL; }
+        text = PyUnicode_Concat(head, tail);
+        Py_DECREF(head); Py_DECREF(tail);
+        if (text == NULL) return NULL;
+        from = at;
+    }
 }
 
 /* Render one value: Python's repr where that is exact and safe, else the Python renderer. */

@@ -11,7 +11,8 @@
 - the trace streams to the worker in chunks, so a child killed by a limit still leaves a
   partial trace; a child that stops by a signal, a step limit or `os._exit` hands over what
   it recorded first;
-- a process the program forks stops tracing and loses the channel;
+- a process the program forks stops tracing, loses the channel, cannot end the program's
+  share of the output, and dies of SIGTERM and SIGXCPU as usual;
 - between programs the child puts back what a program may change (modules, builtins,
   environment, working directory); a program that ends by a limit, a crash, or leaves a
   thread or process behind is the last one the child runs.
@@ -215,7 +216,11 @@ class ChildRun:
 
     # -- reporting ------------------------------------------------------------------------------
     def end_output(self) -> None:
-        """Close this program's share of the output stream (the worker splits it here)."""
+        """Close this program's share of the output stream (the worker splits it here).
+        Only the child itself may: a process the program forked (a Pool's worker stopped by
+        SIGTERM, say) would otherwise cut the stream early and lose the program's later output."""
+        if os.getpid() != self.pid:
+            return
         flush_program_output()
         try:
             os.write(1, self.output_mark)
@@ -271,8 +276,11 @@ class ChildRun:
         self.exit(code)
 
     def in_forked_process(self) -> None:
-        """A process the program forks inherits the tracer and the channel: silence both."""
+        """A process the program forks inherits the tracer, the channel and the child's limit
+        handlers: silence the first two, and let SIGTERM and SIGXCPU end it as usual."""
         stop_tracing()
+        for signum in (signal.SIGTERM, signal.SIGXCPU):
+            signal.signal(signum, signal.SIG_DFL)
         try:
             os.close(self.channel.fd)
         except OSError:

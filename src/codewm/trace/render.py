@@ -4,10 +4,13 @@ CWM writes every local as the `repr()` of its value. Real programs hold values w
 huge, recursive, slow, raising or never-ending, so codewm renders with these documented rules:
 
 1. The text is `repr(value)` with memory addresses removed: `<list_iterator object at
-   0x7f..>` becomes `<list_iterator object>` (as in CWM's traces).
+   0x7f..>` becomes `<list_iterator object>` (as in CWM's traces). Only reprs of other
+   objects than built-in strings, bytes, numbers and containers lose addresses: the string
+   `'located at 0xdeadbeef'` renders as itself.
 2. A text longer than `max_chars` is cut to its first `max_chars` characters followed by
-   `...` (three dots). Strings, ints and built-in containers are cut *before* the full repr
-   is built, so a 100 MB list costs no more than a short one.
+   `...` (three dots). Strings, bytes, ints and built-in containers are cut *before* the
+   full repr is built, so a 100 MB list costs no more than a short one; the text is still
+   exactly the full repr's first characters (same quotes).
 3. A recursive container renders the way Python renders it (`[1, [...]]`).
 4. A repr that raises renders as `<unrepresentable TYPE: EXC_TYPE>`.
 5. A repr that runs longer than about `repr_timeout` seconds renders as `<unrepresentable
@@ -61,15 +64,23 @@ class RenderOptions:
     repr_timeout: float = DEFAULT_REPR_TIMEOUT  # seconds a user __repr__ may run
 
 
-def _str_prefix_repr(value: str, size: int) -> str:
+def _prefix_repr(value: str | bytes | bytearray, size: int) -> str:
     """The repr of `value[:size]`, quoted the way `repr(value)` quotes: Python picks double
-    quotes only for a string that holds `'` and no `"`, which a prefix may not match."""
+    quotes only for a text (str or bytes) that holds `'` and no `"`, which a prefix may not
+    match."""
     text = repr(value[:size])
-    full_double = "'" in value and '"' not in value
-    if text[0] == '"' and not full_double:  # the prefix chose "..." but the whole uses '...'
-        return "'" + text[1:-1].replace("'", "\\'") + "'"
-    if text[0] == "'" and full_double:  # the prefix has no quote at all: only the ends differ
-        return '"' + text[1:-1] + '"'
+    close = len(text) - 2 if type(value) is bytearray else len(text) - 1  # bytearray(b'...')
+    quote = text[close]
+    start = text.index(quote)  # after the `b` of a bytes repr
+    head, body, tail = text[:start], text[start + 1 : close], text[close + 1 :]
+    single, double = ("'", '"') if type(value) is str else (b"'", b'"')
+    full_double = single in value and double not in value  # type: ignore[operator]
+    if quote == '"' and not full_double:  # the prefix chose "..." but the whole uses '...'
+        if type(value) is not bytearray:  # a bytearray's repr escapes `'` in either quotes
+            body = body.replace("'", "\\'")
+        return head + "'" + body + "'" + tail
+    if quote == "'" and full_double:  # the prefix has no quote at all: only the ends differ
+        return head + '"' + body + '"' + tail
     return text
 
 
@@ -104,11 +115,12 @@ class Renderer:
         kind = type(value)
         if kind is str:
             if len(value) > budget:  # type: ignore[arg-type]
-                return _cut(_str_prefix_repr(value, budget + 1), budget)  # type: ignore[arg-type]
+                return _cut(_prefix_repr(value, budget + 1), budget)  # type: ignore[arg-type]
             return _cut(repr(value), budget)
         if kind is bytes or kind is bytearray:
-            # Each byte prints as at least one character: a prefix's repr starts the same way.
-            return _cut(repr(value[: budget + 1]) if len(value) > budget else repr(value), budget)  # type: ignore[index]
+            # Each byte prints as at least one character: a prefix's repr starts the same way,
+            # once quoted as the whole value is.
+            return _cut(_prefix_repr(value, budget + 1) if len(value) > budget else repr(value), budget)  # type: ignore[arg-type]
         if kind is int:
             try:
                 return _cut(repr(value), budget)

@@ -9,7 +9,9 @@ Isolation (`Sandbox.isolation` says which is in force, `Sandbox.isolation_notes`
 
 - ``bwrap`` (default where bubblewrap works): the worker runs in new PID, network, IPC and
   UTS namespaces, sees the host's system directories and Python read-only, and has a private
-  tmpfs for /tmp; no network interface but loopback exists. Programs run as an unprivileged
+  tmpfs for /tmp and a small private, writable /dev/shm (`DEV_SHM_BYTES` at most, within the
+  memory limit: multiprocessing's locks and shared memory live there); no network interface
+  but loopback exists. Programs run as an unprivileged
   uid of their worker's own when codewm runs as root (as in CI), else as the calling user.
 - ``process`` (the weaker mode, used when bubblewrap is missing or cannot create namespaces):
   the same worker and limits, but no filesystem or PID isolation; the network is cut only
@@ -54,6 +56,7 @@ from codewm.trace.tracer import DEFAULT_MAX_STEPS, steps_to_frames
 from codewm.types import STATUSES, RunResult, Trace, build_context, script_context, steps_complete
 
 ISOLATIONS = ("auto", "bwrap", "process")
+DEV_SHM_BYTES = 16 << 20  # largest private /dev/shm a bwrap sandbox gets (see dev_shm_bytes)
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,12 @@ def package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(codewm.__file__)))
 
 
-def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
+def dev_shm_bytes(limits: "SandboxLimits") -> int:
+    """The size of the sandbox's private /dev/shm: small, and a fraction of the memory limit."""
+    return max(1 << 20, min(DEV_SHM_BYTES, limits.memory_bytes // 8))
+
+
+def _bwrap_command(bwrap: str, base_dir: str, shm_bytes: int = DEV_SHM_BYTES) -> list[str]:
     binds: list[str] = []
     for path in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"):
         if os.path.lexists(path):
@@ -142,6 +150,9 @@ def _bwrap_command(bwrap: str, base_dir: str) -> list[str]:
     # Private writable places come before the Python binds: a later mount hides an earlier
     # one, and codewm or its Python may live under /tmp (a fresh clone, a venv).
     binds += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
+    # multiprocessing's semaphores (Lock, Pool) and shared_memory need a writable /dev/shm;
+    # bwrap's --dev leaves it root's. A capped tmpfs keeps what it holds inside a budget.
+    binds += ["--perms", "1777", "--size", str(shm_bytes), "--tmpfs", "/dev/shm"]
     executable = os.path.realpath(sys.executable)
     made: set[str] = {"/tmp", "/var", "/var/tmp"}
     for path in python_dirs(package_root()):
@@ -285,7 +296,7 @@ class Sandbox:
     def _start_worker(self) -> _WorkerProcess:
         base = "/tmp/codewm-work" if self.isolation == "bwrap" else tempfile.mkdtemp(prefix="w", dir=self._tmp)
         if self.isolation == "bwrap":
-            argv = _bwrap_command(bwrap_path() or "bwrap", base)
+            argv = _bwrap_command(bwrap_path() or "bwrap", base, dev_shm_bytes(self.limits))
         else:
             argv = _worker_argv(os.path.realpath(sys.executable), base, sandboxed=False)
         env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}

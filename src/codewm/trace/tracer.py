@@ -132,7 +132,17 @@ class Recorder:
         flush_every = self._flush_every
         fast_kinds = _FAST_KINDS
         tidy = render_tidy
+        opaque_types = OPAQUE_BUILTIN_TYPES
         depth = 0
+
+        def without_address(value, text: str) -> str:
+            # Only a default repr loses its address: a string (or a container of strings)
+            # may say "at 0x..." itself, and keeps it, as the careful renderer does.
+            if " at 0x" not in text:
+                return text
+            if type(value) in opaque_types:
+                return tidy(text)
+            return render(value)
 
         def snapshot(frame) -> dict[str, str]:
             # Python's own repr of plain values and built-in containers is exact and fast.
@@ -157,7 +167,7 @@ class Recorder:
                         return {}
                     if max(map(len, texts)) <= max_chars:
                         if " at 0x" in "".join(texts):  # iterators, functions: drop addresses
-                            texts = list(map(tidy, texts))
+                            texts = list(map(without_address, values, texts))
                         return dict(zip(local_values, texts))
             return {name: render(value) for name, value in local_values.items()}
 

@@ -195,11 +195,26 @@ def action_text(line: str) -> str:
     return line if line.endswith("\n") else line + "\n"
 
 
+def source_lines(text: str) -> list[str]:
+    """The lines of program text, each ending in its "\\n" (the last one may lack it).
+
+    Lines end at "\\n" only, as Python's own line numbers count them: `str.splitlines` would
+    also break at a form feed, "\\x0b", "\\x1c"-"\\x1e", "\\x85" and U+2028/U+2029, which may
+    stand in a program (between functions, inside a string) and would shift every later line.
+    """
+    lines = text.split("\n")
+    last = lines.pop()
+    lines = [line + "\n" for line in lines]
+    if last:
+        lines.append(last)
+    return lines
+
+
 def action_lines(context: str) -> list[str]:
     """Every context line as `action_text` gives it (index i holds line i + 1)."""
     if START_MARKER in context:
-        return [action_text(line) for line in context.splitlines(keepends=True)]
-    lines = context.splitlines(keepends=True)
+        return [action_text(line) for line in source_lines(context)]
+    lines = source_lines(context)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     return lines

@@ -414,6 +414,10 @@ CASES = [
          "ok", check=lambda result, _sandbox: _check_source_lines(result)),
     Case("line_separator_in_string", 'def f():\n    s = "a\u2028b\x85c\x0bd\x1ce"\n    n = len(s)\n    return n\n',
          "ok", check=lambda result, _sandbox: _check_source_lines(result)),
+    # The program's own `main` and the entry wrapper (issue 15, finding 9).
+    Case("user_function_named_main", "def main(x):\n    return x + 1\ndef f():\n    return main(41)\n", "ok",
+         check=_check_output("42")),
+    Case("call_of_main_itself", "def main():\n    return 42\n", "ok", call="main()", check=_check_output("42")),
 ]
 CASES_BY_ID = {case.id: case for case in CASES}
 assert len(CASES_BY_ID) == len(CASES)

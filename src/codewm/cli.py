@@ -54,7 +54,9 @@ def _emit(result, label: str, output_format: str) -> None:
     else:
         from codewm.format.pretty import print_result
 
-        print_result(result, label)
+        from codewm.trace.outcome import with_file_line_numbers
+
+        print_result(with_file_line_numbers(result), label)
 
 
 def _read_text(path: Path, name: str | None = None) -> str:
@@ -92,11 +94,20 @@ def trace(
     max_value_chars: int = typer.Option(400, help="Longest rendered value; longer ones are cut and end in '...'."),
     isolation: str = typer.Option("auto", help="auto | bwrap | process (weaker, no bubblewrap)."),
 ) -> None:
-    """Run a program in the sandbox and show its execution trace."""
+    """Run a program in the sandbox and show its execution trace. With --call the file runs as
+    an imported module (no `if __name__ == "__main__":` block), then the call is traced.
+
+    Exit status: 0 all ok; 3 a program raised, did not compile or crashed; 4 a limit (steps,
+    time, memory) stopped one; 1 the sandbox failed; 2 usage error. Of several: 1, then 4, then 3.
+    """
+    from codewm.trace.outcome import call_error, exit_code
+
     if output_format not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
     if input_file is None and file is None:
         _fail("give a FILE to trace, or --input-file with JSONL rows")
+    if call is not None and (problem := call_error(call)) is not None:
+        _fail(f"--call must be one Python expression such as \"f(1, [2, 3])\", got {call!r} ({problem})")
     if input_file is not None:
         jobs = _rows_from_file(input_file)
         if limit:
@@ -105,14 +116,15 @@ def trace(
         jobs = [(file.name, _read_text(file), call)]
     from codewm.trace.sandbox import Program
 
-    programs = [Program.function(source, c) if c is not None else Program.whole_script(source) for _, source, c in jobs]
+    # --call imports FILE (its __name__ is its stem); --input-file rows run as CRUXEval's did
+    module_name = "__main__" if input_file is not None else file.stem if file.stem.isidentifier() and file.stem != "__main__" else "program"
+    programs = [Program.function(source, c, module_name=module_name) if c is not None else Program.whole_script(source) for _, source, c in jobs]
     with _sandbox(isolation, max_steps, timeout, max_value_chars) as sandbox:
-        failures = 0
+        statuses = set()
         for (label, _, _), result in zip(jobs, sandbox.map(programs)):
             _emit(result, label, output_format)
-            failures += result.status == "sandbox_error"
-    if failures:
-        raise typer.Exit(1)
+            statuses.add(result.status)
+    raise typer.Exit(exit_code(statuses))
 
 
 _MODEL_HELP = "The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."

@@ -128,6 +128,9 @@ def test_a_whole_script_shows_the_files_line_numbers(tmp_path):
     assert result.exit_code == 0, result.output
     numbers = {code: int(number) for number, code in re.findall(r"line\s*│\s*(\d+)\s*│\s*(x = 1|y = x \+ 1|print\(y\))", result.stdout)}
     assert numbers == {"x = 1": 1, "y = x + 1": 2, "print(y)": 3}, result.stdout
+    path = _write(tmp_path, "broken.py", "x = 1\ny = (\n")
+    result = runner.invoke(app, ["trace", str(path)])
+    assert result.exit_code == 3 and "line 2, column" in result.stdout.replace("\n", " "), result.stdout
 
 
 def test_exit_codes_tell_ok_from_exception_and_limits(tmp_path):

@@ -4,6 +4,7 @@ line numbers as the traced file has them."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import replace
 
 from codewm.types import START_MARKER, RunResult
@@ -37,8 +38,11 @@ def call_error(call: str) -> str | None:
 def with_file_line_numbers(result: RunResult) -> RunResult:
     """`result` with its frames numbered as the traced file's lines. A whole script's context
     opens with the marker on a line of its own (`script_context`), one line above the file's
-    first; the marker line itself gets no number (0)."""
+    first; the marker line itself gets no number (0). A syntax error's line is the file's too."""
     if not result.trace.context.startswith(START_MARKER + "\n"):
         return result
     frames = [replace(frame, lineno=max(frame.lineno - 1, 0)) for frame in result.trace.frames]
-    return replace(result, trace=replace(result.trace, frames=frames))
+    error = result.error
+    if result.status == "syntax_error" and error is not None:  # as the tracer describes it: "(line N, column M)"
+        error = re.sub(r"\(line (\d+), column", lambda found: f"(line {max(int(found.group(1)) - 1, 0)}, column", error)
+    return replace(result, trace=replace(result.trace, frames=frames), error=error)

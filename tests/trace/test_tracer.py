@@ -167,3 +167,19 @@ def test_the_wrapper_is_named_main_when_the_program_does_not_use_that_name():
     # text that only mentions the word (a string, a comment, an attribute) changes nothing
     source = "def f(o):\n    # main\n    return o.main + len('main')\n"
     assert build_context(source, "f(1)").endswith("def main():  # << START_OF_TRACE\n    return f(1)\n")
+
+
+@pytest.mark.parametrize("use_c", [True, False])
+def test_source_lines_end_at_newline_only_through_the_cwm_text(use_c):
+    # Issue 15, finding 7: str.splitlines also breaks at \f, \x0b, \x1c-\x1e, \x85, U+2028/9.
+    from codewm.format.cwm import format_trace, parse_trace
+
+    source = 'def g(y):\n    return y + 1\n\f\ndef f():\n    s = "a\u2028b\x85c"\n    return g(len(s))\n'
+    _, _, trace = _steps(build_context(source, "f()"), use_c)
+    real_lines = trace.context.split("\n")
+    assert trace.frames[-1].value == "6"
+    for frame in trace.frames:
+        assert frame.source == real_lines[frame.lineno - 1].replace("  # << START_OF_TRACE", "") + "\n"
+    parsed = parse_trace(format_trace(trace))
+    assert parsed.ok and parsed.trace == trace
+    assert [f.lineno for f in parsed.trace.frames] == [f.lineno for f in trace.frames]

@@ -53,7 +53,6 @@ def _emit(result, label: str, output_format: str) -> None:
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
         from codewm.format.pretty import print_result
-
         from codewm.trace.outcome import with_file_line_numbers
 
         print_result(with_file_line_numbers(result), label)
@@ -94,13 +93,11 @@ def trace(
     max_value_chars: int = typer.Option(400, help="Longest rendered value; longer ones are cut and end in '...'."),
     isolation: str = typer.Option("auto", help="auto | bwrap | process (weaker, no bubblewrap)."),
 ) -> None:
-    """Run a program in the sandbox and show its execution trace. With --call the file runs as
-    an imported module (no `if __name__ == "__main__":` block), then the call is traced.
-
-    Exit status: 0 all ok; 3 a program raised, did not compile or crashed; 4 a limit (steps,
-    time, memory) stopped one; 1 the sandbox failed; 2 usage error. Of several: 1, then 4, then 3.
-    """
-    from codewm.trace.outcome import call_error, exit_code
+    """Run a program in the sandbox and show its execution trace. With --call the file is imported
+    (no `if __name__ == "__main__":` block), then the call traced. Exit status: 0 all ok; 3 a program
+    raised, did not compile or crashed; 4 a limit stopped one; 1 sandbox failure; 2 usage error."""
+    from codewm.trace.outcome import call_error, exit_code, module_name_for
+    from codewm.trace.sandbox import Program
 
     if output_format not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
@@ -114,10 +111,7 @@ def trace(
             jobs = jobs[:limit]
     else:
         jobs = [(file.name, _read_text(file), call)]
-    from codewm.trace.sandbox import Program
-
-    # --call imports FILE (its __name__ is its stem); --input-file rows run as CRUXEval's did
-    module_name = "__main__" if input_file is not None else file.stem if file.stem.isidentifier() and file.stem != "__main__" else "program"
+    module_name = "__main__" if input_file is not None else module_name_for(file)  # rows run as CRUXEval's did
     programs = [Program.function(source, c, module_name=module_name) if c is not None else Program.whole_script(source) for _, source, c in jobs]
     with _sandbox(isolation, max_steps, timeout, max_value_chars) as sandbox:
         statuses = set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import replace
+from pathlib import Path
 
 from codewm.types import START_MARKER, RunResult
 
@@ -24,6 +25,12 @@ def exit_code(statuses: set[str]) -> int:
     if statuses & FAILED_STATUSES:
         return 3
     return 0
+
+
+def module_name_for(path: Path) -> str:
+    """The `__name__` a file's functions run under when it is imported for `--call`: its stem,
+    as `import` would name it ("program" where the stem is no module name)."""
+    return path.stem if path.stem.isidentifier() and path.stem != "__main__" else "program"
 
 
 def call_error(call: str) -> str | None:

@@ -53,8 +53,9 @@ def _emit(result, label: str, output_format: str) -> None:
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
         from codewm.format.pretty import print_result
+        from codewm.trace.outcome import with_file_line_numbers
 
-        print_result(result, label)
+        print_result(with_file_line_numbers(result), label)
 
 
 def _read_text(path: Path, name: str | None = None) -> str:
@@ -92,27 +93,32 @@ def trace(
     max_value_chars: int = typer.Option(400, help="Longest rendered value; longer ones are cut and end in '...'."),
     isolation: str = typer.Option("auto", help="auto | bwrap | process (weaker, no bubblewrap)."),
 ) -> None:
-    """Run a program in the sandbox and show its execution trace."""
+    """Run a program in the sandbox and show its execution trace. With --call the file is imported
+    (no `if __name__ == "__main__":` block), then the call traced. Exit status: 0 all ok; 3 a program
+    raised, did not compile or crashed; 4 a limit stopped one; 1 sandbox failure; 2 usage error."""
+    from codewm.trace.outcome import call_error, exit_code, module_name_for
+    from codewm.trace.sandbox import Program
+
     if output_format not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
     if input_file is None and file is None:
         _fail("give a FILE to trace, or --input-file with JSONL rows")
+    if call is not None and (problem := call_error(call)) is not None:
+        _fail(f"--call must be one Python expression such as \"f(1, [2, 3])\", got {call!r} ({problem})")
     if input_file is not None:
         jobs = _rows_from_file(input_file)
         if limit:
             jobs = jobs[:limit]
     else:
         jobs = [(file.name, _read_text(file), call)]
-    from codewm.trace.sandbox import Program
-
-    programs = [Program.function(source, c) if c is not None else Program.whole_script(source) for _, source, c in jobs]
+    module_name = "__main__" if input_file is not None else module_name_for(file)  # rows run as CRUXEval's did
+    programs = [Program.function(source, c, module_name=module_name) if c is not None else Program.whole_script(source) for _, source, c in jobs]
     with _sandbox(isolation, max_steps, timeout, max_value_chars) as sandbox:
-        failures = 0
+        statuses = set()
         for (label, _, _), result in zip(jobs, sandbox.map(programs)):
             _emit(result, label, output_format)
-            failures += result.status == "sandbox_error"
-    if failures:
-        raise typer.Exit(1)
+            statuses.add(result.status)
+    raise typer.Exit(exit_code(statuses))
 
 
 _MODEL_HELP = "The world model: builtin | builtin:DIR | hf:PATH | openai:URL#MODEL | oracle."

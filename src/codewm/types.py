@@ -24,6 +24,9 @@ and `function` (the code object's name). The JSON form keeps them losslessly.
 
 from __future__ import annotations
 
+import io
+import re
+import tokenize
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,7 +44,9 @@ STATUSES = ("ok", "exception", "timeout", "memory_limit", "crashed", "step_limit
 # The comment CWM puts on the entry point's `def` line.
 START_MARKER = "# << START_OF_TRACE"
 # The name of the wrapper function codewm (like the public CWM reproductions) appends to a
-# function-level program, so that every trace starts with the same `main` call frame.
+# function-level program, so that every trace starts with the same `main` call frame. A
+# program (or call) that uses the name itself gets the first of `main_`, `main__`, ... it does
+# not use instead (`entry_function_name`).
 ENTRY_FUNCTION = "main"
 
 
@@ -195,11 +200,26 @@ def action_text(line: str) -> str:
     return line if line.endswith("\n") else line + "\n"
 
 
+def source_lines(text: str) -> list[str]:
+    """The lines of program text, each ending in its "\\n" (the last one may lack it).
+
+    Lines end at "\\n" only, as Python's own line numbers count them: `str.splitlines` would
+    also break at a form feed, "\\x0b", "\\x1c"-"\\x1e", "\\x85" and U+2028/U+2029, which may
+    stand in a program (between functions, inside a string) and would shift every later line.
+    """
+    lines = text.split("\n")
+    last = lines.pop()
+    lines = [line + "\n" for line in lines]
+    if last:
+        lines.append(last)
+    return lines
+
+
 def action_lines(context: str) -> list[str]:
     """Every context line as `action_text` gives it (index i holds line i + 1)."""
     if START_MARKER in context:
-        return [action_text(line) for line in context.splitlines(keepends=True)]
-    lines = context.splitlines(keepends=True)
+        return [action_text(line) for line in source_lines(context)]
+    lines = source_lines(context)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     return lines
@@ -207,6 +227,10 @@ def action_lines(context: str) -> list[str]:
 
 def build_context(source: str, call: str) -> str:
     """The CWM context for a function-level trace: the program, then a marked `main` wrapper.
+
+    The wrapper is named `main` unless the program or the call uses that name; then it takes
+    the first name of `entry_function_name` that neither uses, so that it can neither replace
+    the program's own `main` nor be called by it.
 
     >>> print(build_context("def f(x):\\n    return x\\n", "f(1)"), end="")
     def f(x):
@@ -216,7 +240,42 @@ def build_context(source: str, call: str) -> str:
     """
     body = source.rstrip("\n")
     prefix = body + "\n" if body else ""
-    return f"{prefix}def {ENTRY_FUNCTION}():  {START_MARKER}\n    return {call.strip()}\n"
+    name = entry_function_name(source, call)
+    return f"{prefix}def {name}():  {START_MARKER}\n    return {call.strip()}\n"
+
+
+def entry_function_name(source: str, call: str) -> str:
+    """The wrapper's name for this program and call: `main` (ENTRY_FUNCTION), or the first of
+    `main_`, `main__`, ... when the program or the call uses `main` as a name."""
+    used = _names_used(source) | _names_used(call)
+    name = ENTRY_FUNCTION
+    while name in used:
+        name += "_"
+    return name
+
+
+def _names_used(text: str) -> set[str]:
+    """Every identifier `text` uses as a name (attributes, strings and comments excluded);
+    every word of it when it does not tokenize, which may rename a wrapper needlessly but
+    never lets it collide."""
+    names: set[str] = set()
+    previous = ""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.NAME and previous != ".":
+                names.add(token.string)
+            if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+                previous = token.string
+    except (tokenize.TokenError, SyntaxError):
+        return set(re.findall(r"\w+", text))
+    return names
+
+
+def entry_function(context: str) -> str:
+    """The name of a function-level context's wrapper, read from its marked `def` line
+    (ENTRY_FUNCTION when there is none)."""
+    found = re.search(r"^def (\w+)\(\):  " + re.escape(START_MARKER) + "$", context, re.MULTILINE)
+    return found.group(1) if found else ENTRY_FUNCTION
 
 
 def script_context(source: str) -> str:

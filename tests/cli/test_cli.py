@@ -4,6 +4,7 @@ dataset, debug and demo: the other test_cli_*.py here)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -96,12 +97,58 @@ def test_bad_arguments_get_clear_errors(tmp_path):
 def test_program_failures_are_statuses_not_cli_errors(tmp_path):
     path = _write(tmp_path, "prog.py", "def f(:\n")
     result = runner.invoke(app, ["trace", str(path), "--call", "f()", "-f", "json"])
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # the program failed: a status, told apart from ok by the exit code
     assert json.loads(result.stdout)["status"] == "syntax_error"
     path = _write(tmp_path, "loop.py", "def f():\n    while True:\n        pass\n")
     result = runner.invoke(app, ["trace", str(path), "--call", "f()", "-f", "json", "--max-steps", "100"])
     document = json.loads(result.stdout)
     assert document["status"] == "step_limit" and len(document["frames"]) == 100 and not document["complete"]
+
+
+def test_trace_call_does_not_run_the_main_block(tmp_path):
+    # Issue 15, finding 12: with --call the file is a module whose functions are called.
+    path = _write(tmp_path, "prog.py", 'def f(x):\n    return x * 2\nif __name__ == "__main__":\n    print("MAIN RAN")\n    raise SystemExit(5)\n')
+    result = runner.invoke(app, ["trace", str(path), "--call", "f(21)", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (document["status"], document["stdout"], document["frames"][-1]["value"]) == ("ok", "", "42")
+
+
+def test_a_call_that_is_not_an_expression_is_a_usage_error(tmp_path):
+    path = _write(tmp_path, "prog.py", PROGRAM)
+    for call in ("f('a', 0); import os", "x = 1", "f(", ""):
+        result = runner.invoke(app, ["trace", str(path), "--call", call, "-f", "json"])
+        assert result.exit_code == 2, (call, result.output)
+        assert "--call" in result.output and "syntax_error" not in result.output, result.output
+
+
+def test_a_whole_script_shows_the_files_line_numbers(tmp_path):
+    path = _write(tmp_path, "script.py", "x = 1\ny = x + 1\nprint(y)\n")
+    result = runner.invoke(app, ["trace", str(path)])
+    assert result.exit_code == 0, result.output
+    numbers = {code: int(number) for number, code in re.findall(r"line\s*│\s*(\d+)\s*│\s*(x = 1|y = x \+ 1|print\(y\))", result.stdout)}
+    assert numbers == {"x = 1": 1, "y = x + 1": 2, "print(y)": 3}, result.stdout
+    path = _write(tmp_path, "broken.py", "x = 1\ny = (\n")
+    result = runner.invoke(app, ["trace", str(path)])
+    assert result.exit_code == 3 and "line 2, column" in result.stdout.replace("\n", " "), result.stdout
+
+
+def test_exit_codes_tell_ok_from_exception_and_limits(tmp_path):
+    cases = {
+        "def f():\n    return 1\n": 0,
+        "def f():\n    raise ValueError('no')\n": 3,
+        "def f():\n    while True:\n        pass\n": 4,
+    }
+    for source, code in cases.items():
+        path = _write(tmp_path, "prog.py", source)
+        result = runner.invoke(app, ["trace", str(path), "--call", "f()", "-f", "json", "--max-steps", "50"])
+        assert result.exit_code == code, (source, result.output)
+    rows = [{"code": source, "call": "f()"} for source in cases]
+    path = _write(tmp_path, "rows.jsonl", "\n".join(json.dumps(row) for row in rows) + "\n")
+    result = runner.invoke(app, ["trace", "-i", str(path), "-f", "json", "--max-steps", "50"])
+    assert result.exit_code == 4, result.output  # a limit outranks an exception
+    help_text = runner.invoke(app, ["trace", "--help"]).output
+    assert "exit" in help_text.lower() and "3" in help_text and "4" in help_text
 
 
 def test_console_script_starts_without_heavy_imports():

@@ -100,3 +100,11 @@ def test_the_program_digest_ignores_the_call_and_the_call_key_its_formatting():
     # A program that defines its own main() is still told apart from the entry wrapper.
     own_main = "def main():\n    return 1\ndef f():\n    return main()\n"
     assert prepare_program(own_main, "f()")[0] == program_digest(own_main) != program_digest(own_main.replace("return 1", "return 2"))
+
+
+def test_a_program_with_its_own_main_is_one_program_whatever_the_call():
+    # The entry wrapper is renamed when the program defines main (issue 15, finding 9): the
+    # fingerprint still finds it by its line, so the call stays out of the program's digest.
+    source = "def main(x):\n    return x\ndef f(x):\n    return main(x)\n"
+    (sha_1, _, call_1), (sha_2, _, call_2) = prepare_program(source, "f(1)"), prepare_program(source, "f(2)")
+    assert sha_1 == sha_2 == program_digest(source) and call_1 != call_2

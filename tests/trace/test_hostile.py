@@ -415,9 +415,27 @@ CASES = [
          "import resource\ndef f():\n    inf = resource.RLIM_INFINITY\n    resource.setrlimit(resource.RLIMIT_AS, (inf, inf))\n    return 1\n",
          "exception", error="ValueError"),
     Case("setuid_root", "import os\ndef f():\n    os.setuid(0)\n    return 1\n", "exception", error="PermissionError"),
+    # Line breaks that str.splitlines honours but Python source does not (issue 15, finding 7).
+    Case("form_feed_between_functions", "def g(y):\n    return y + 1\n\f\ndef f():\n    z = g(1)\n    return z\n",
+         "ok", check=lambda result, _sandbox: _check_source_lines(result)),
+    Case("line_separator_in_string", 'def f():\n    s = "a\u2028b\x85c\x0bd\x1ce"\n    n = len(s)\n    return n\n',
+         "ok", check=lambda result, _sandbox: _check_source_lines(result)),
+    # The program's own `main` and the entry wrapper (issue 15, finding 9).
+    Case("user_function_named_main", "def main(x):\n    return x + 1\ndef f():\n    return main(41)\n", "ok",
+         check=_check_output("42")),
+    Case("call_of_main_itself", "def main():\n    return 42\n", "ok", call="main()", check=_check_output("42")),
 ]
 CASES_BY_ID = {case.id: case for case in CASES}
 assert len(CASES_BY_ID) == len(CASES)
+
+
+def _check_source_lines(result: RunResult) -> None:
+    """Every frame shows the context's real line at its line number (lines end at "\\n" only)."""
+    real_lines = result.trace.context.split("\n")
+    assert result.trace.frames
+    for frame in result.trace.frames:
+        expected = real_lines[frame.lineno - 1].replace("  # << START_OF_TRACE", "") + "\n"
+        assert frame.source == expected, (frame.lineno, frame.source, expected)
 
 
 def _assert_equal(actual, expected) -> None:

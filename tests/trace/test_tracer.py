@@ -145,3 +145,41 @@ def test_tracing_leaves_the_callers_trace_function_in_place():
         assert sys.gettrace() is outer_hook
     finally:
         sys.settrace(None)
+
+
+@pytest.mark.parametrize("use_c", [True, False])
+def test_a_user_function_named_main_does_not_collide_with_the_wrapper(use_c):
+    # Issue 15, finding 9: `def main(x)` called from `f` raised TypeError (the wrapper
+    # replaced it), and a call of `main()` recursed into the wrapper forever.
+    source = "def main(x):\n    return x + 1\ndef f(x):\n    return main(x) * 2\n"
+    status, _, trace = _steps(build_context(source, "f(20)"), use_c)
+    assert status == "ok" and trace.complete
+    assert trace.frames[-1].value == "42"
+    status, _, trace = _steps(build_context("def main():\n    return 7\n", "main()"), use_c)
+    assert (status, trace.frames[-1].value, trace.complete) == ("ok", "7", True)
+    assert len(trace.frames) == 6  # the wrapper and the user's main: a call, a line and a return each
+    status, _, trace = _steps(build_context("def f():\n    return 1\n", "main()"), use_c)
+    assert status == "exception" and trace.frames[-2].value.startswith("NameError")
+
+
+def test_the_wrapper_is_named_main_when_the_program_does_not_use_that_name():
+    assert "\ndef main():  # << START_OF_TRACE\n" in build_context("def f(x):\n    return x\n", "f(1)")
+    # text that only mentions the word (a string, a comment, an attribute) changes nothing
+    source = "def f(o):\n    # main\n    return o.main + len('main')\n"
+    assert build_context(source, "f(1)").endswith("def main():  # << START_OF_TRACE\n    return f(1)\n")
+
+
+@pytest.mark.parametrize("use_c", [True, False])
+def test_source_lines_end_at_newline_only_through_the_cwm_text(use_c):
+    # Issue 15, finding 7: str.splitlines also breaks at \f, \x0b, \x1c-\x1e, \x85, U+2028/9.
+    from codewm.format.cwm import format_trace, parse_trace
+
+    source = 'def g(y):\n    return y + 1\n\f\ndef f():\n    s = "a\u2028b\x85c"\n    return g(len(s))\n'
+    _, _, trace = _steps(build_context(source, "f()"), use_c)
+    real_lines = trace.context.split("\n")
+    assert trace.frames[-1].value == "6"
+    for frame in trace.frames:
+        assert frame.source == real_lines[frame.lineno - 1].replace("  # << START_OF_TRACE", "") + "\n"
+    parsed = parse_trace(format_trace(trace))
+    assert parsed.ok and parsed.trace == trace
+    assert [f.lineno for f in parsed.trace.frames] == [f.lineno for f in trace.frames]

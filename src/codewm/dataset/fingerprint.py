@@ -14,7 +14,7 @@ import ast
 import hashlib
 
 from codewm.trace.tracer import compile_program, shippable_code
-from codewm.types import ENTRY_FUNCTION, build_context
+from codewm.types import build_context
 
 
 def normalize_call(call: str) -> str:
@@ -49,7 +49,7 @@ def _stable_repr(const) -> str:
 
 
 def _wrapper_line(source: str) -> int:
-    """The line of `def main():` in `build_context(source, ...)`."""
+    """The line of the wrapper's `def main():` in `build_context(source, ...)`."""
     body = source.rstrip("\n")
     return body.count("\n") + 2 if body else 1
 
@@ -64,7 +64,8 @@ def _fingerprints(code, wrapper_line: int) -> tuple[str, str]:
     program.append(repr(code.co_names).encode())
     for const in code.co_consts:
         if hasattr(const, "co_code"):
-            if const.co_name == ENTRY_FUNCTION and const.co_firstlineno == wrapper_line:
+            # the wrapper is the one function defined on its line (its name is not always main)
+            if const.co_firstlineno == wrapper_line:
                 _code_fingerprint(const, call)  # the call; the program only defines it
             else:
                 _code_fingerprint(const, program)

@@ -107,7 +107,7 @@ def _entry_call(program: Program) -> str:
     (`build_context`); a whole script has none."""
     if program.script:
         return ""
-    lines = program.context.rstrip("\n").splitlines()
+    lines = program.context.rstrip("\n").split("\n")
     last = lines[-1].strip() if lines else ""
     return last.removeprefix("return").strip()
 

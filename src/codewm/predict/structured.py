@@ -26,8 +26,10 @@ chosen by the model's own probabilities among what the trace can say
   frame whose reference has the name). Where the model's most probable token inside the
   string is one no JSON string holds (a special token such as `<|action_sep|>`, or a raw
   newline: the model means the value to end there) the string is closed instead. A value
-  that does not close within the frame's token budget ends the frame as free decoding does
-  (STEP_LENGTH, the text written so far).
+  that falls into a loop (one short block of tokens repeated many times) is cut after the
+  block's first occurrence and closed as a Python literal (`codewm.predict.runaway`); one
+  that still does not close within the frame's token budget ends the frame as free decoding
+  does (STEP_LENGTH, the text written so far).
 - **action**: the source line (trailing newline included, as the trace writes it), with the
   `<|frame_sep|>` (or `<|arg_sep|>`) that follows, chosen by total log-probability among:
   for a line frame, the control-flow successors of the scope's current line; for a call, the
@@ -82,6 +84,7 @@ from codewm.format.cwm import (
 )
 from codewm.predict.base import STEP_END, STEP_FRAME, STEP_LENGTH, FrameRequest, FrameStep
 from codewm.predict.kv_cache import CachedScorer, Slot, common_prefix
+from codewm.predict.runaway import cut_runaway, repeating_tail
 from codewm.predict.successors import ProgramInfo, Tracker
 
 EVENT_TOKENS = {"call": CALL_SEP, "line": LINE_SEP, "return": RETURN_SEP, "exception": EXCEPTION_SEP, "end": END}
@@ -363,6 +366,11 @@ class StructuredDecoder(CachedScorer):
             self._feed(slot, [token])
             written.append(token)
             state = after
+            if (tail := repeating_tail(written)) is not None:  # a loop: cut it (codewm.predict.runaway)
+                cut = cut_runaway(self._decode(written[: sum(tail)]), json_string)
+                if cut is not None and (unchanged_ok or cut.lstrip(" ") != '".."'):
+                    frame.text += cut
+                    return
 
     # -- tokens ---------------------------------------------------------------------------------
     def _prompt_ids(self, slot: Slot, context: str, frames_text: str) -> list[int]:

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 
+from codewm.trace import seccomp
 from codewm.trace.protocol import OUTPUT_MARK, SignedChannel, put_formatted
 from codewm.trace.render import RenderOptions
 from codewm.trace.system import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl, python_dirs, unshare_network
@@ -95,11 +96,39 @@ def confine(limits: dict, programs: int, result_fd: int, output_fd: int, workdir
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (task_limit(limits, uid is None and not isolate_net),) * 2)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if limits.get("seccomp"):
+        seccomp.install(allow_processes=limits["processes"] > 1)
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
     tempfile.tempdir = workdir  # the worker may have computed it before; the program's is private
+
+
+def task_limit(limits: dict, shares_uid: bool) -> int:
+    """RLIMIT_NPROC for the program: it counts processes and threads together. With more than
+    one process allowed it is `processes`, so that no more address spaces than those the
+    memory limit was divided among can exist; with one (the seccomp filter then refuses new
+    processes) it bounds threads. `shares_uid`: the program keeps the worker's uid inside
+    bubblewrap's user namespace, where bwrap and the worker count too."""
+    wanted = limits["processes"] if limits["processes"] > 1 else limits["threads"]
+    return wanted + (other_tasks_of_uid() if shares_uid else 0)
+
+
+def other_tasks_of_uid() -> int:
+    """Processes and threads of this process's real uid other than this one (inside the
+    sandbox's PID namespace: bwrap and the worker)."""
+    uid, me, count = os.getuid(), os.getpid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != me:
+            try:
+                with open(f"/proc/{entry}/status") as handle:
+                    fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            except OSError:
+                continue
+            if int(fields.get("Uid", "-1").split()[0]) == uid:
+                count += int(fields.get("Threads", "1"))
+    return count
 
 
 class ChildRun:
@@ -135,7 +164,9 @@ class ChildRun:
         # Address space reserved for reporting, released when the program runs out of memory so
         # that the report fits under the limit (an anonymous map: no page is touched).
         self.reserve = mmap.mmap(-1, RESERVE_BYTES)
-        resource.setrlimit(resource.RLIMIT_AS, (self.limits["memory_bytes"],) * 2)
+        # The program's share of the memory limit: each of its processes gets as much (see
+        # codewm.trace.budget; the tmpfs it may fill is the rest).
+        resource.setrlimit(resource.RLIMIT_AS, (self.limits["process_memory_bytes"],) * 2)
         guard_tracing_hooks()
         sys.addaudithook(self.taint)
         if any(self.programs[i].get("audit") for i in range(self.first, len(self.programs))):

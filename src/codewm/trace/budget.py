@@ -49,3 +49,11 @@ def process_memory_bytes(memory_bytes: int, processes: int, storage: int) -> int
             "raise memory_bytes or lower processes"
         )
     return share
+
+
+def task_limit(processes: int, threads: int) -> int:
+    """The most processes and threads a program may have at once (RLIMIT_NPROC and a cgroup's
+    pids.max count both): `processes` where it may start processes, so that no more address
+    spaces exist than the memory limit was divided among; else (the seccomp filter then
+    refuses new processes) `threads`."""
+    return processes if processes > 1 else threads

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 
-from codewm.trace import seccomp
+from codewm.trace import budget, cgroup, seccomp
 from codewm.trace.protocol import OUTPUT_MARK, SignedChannel, put_formatted
 from codewm.trace.render import RenderOptions
 from codewm.trace.system import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl, python_dirs, unshare_network
@@ -50,14 +50,17 @@ TAINTING_EVENTS = frozenset({
 _CLEAN_ENDS = ("ok", "exception", "syntax_error")
 
 
-def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool, formatter=None) -> None:
+def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool, formatter=None, cgroup_fd: int | None = None) -> None:
     """In the forked child: apply every limit, then run programs `first`.. of the batch, one
     after the other, reporting each; `_exit` after the last one, or as soon as a program
     ends in a way that leaves the process unfit for the next. `formatter` (see
-    `codewm.trace.sandbox`) formats each run here instead of sending its steps. Never
-    returns."""
+    `codewm.trace.sandbox`) formats each run here instead of sending its steps.
+    `cgroup_fd`: the `cgroup.procs` of the cgroup the programs run in (`codewm.trace.cgroup`),
+    if any. Never returns."""
     real_exit = os._exit  # the program sees a wrapped os._exit; the child keeps the real one
     try:
+        if cgroup_fd is not None:
+            cgroup.join(cgroup_fd)  # before anything of the program's: confine closes the descriptor
         confine(batch["limits"], len(batch["programs"]) - first, channel.fd, output_fd, workdir, uid, isolate_net)
     except BaseException as exc:  # the sandbox could not be set up: never run the program
         channel.send({"final": {"index": first, "status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
@@ -106,12 +109,10 @@ def confine(limits: dict, programs: int, result_fd: int, output_fd: int, workdir
 
 
 def task_limit(limits: dict, shares_uid: bool) -> int:
-    """RLIMIT_NPROC for the program: it counts processes and threads together. With more than
-    one process allowed it is `processes`, so that no more address spaces than those the
-    memory limit was divided among can exist; with one (the seccomp filter then refuses new
-    processes) it bounds threads. `shares_uid`: the program keeps the worker's uid inside
-    bubblewrap's user namespace, where bwrap and the worker count too."""
-    wanted = limits["processes"] if limits["processes"] > 1 else limits["threads"]
+    """RLIMIT_NPROC for the program (`codewm.trace.budget.task_limit`). `shares_uid`: the
+    program keeps the worker's uid inside bubblewrap's user namespace, where bwrap and the
+    worker count too."""
+    wanted = budget.task_limit(limits["processes"], limits["threads"])
     return wanted + (other_tasks_of_uid() if shares_uid else 0)
 
 

@@ -56,6 +56,7 @@ from typing import Iterable, Iterator
 
 import codewm
 from codewm.trace import budget, seccomp
+from codewm.trace.cgroup import CGROUP_ENV, CgroupError, DelegatedCgroup, ProgramCgroup
 from codewm.trace.render import DEFAULT_MAX_CHARS, DEFAULT_REPR_TIMEOUT
 from codewm.trace.protocol import TEXTS, read_message, take_formatted, write_message
 from codewm.trace.system import python_dirs
@@ -265,8 +266,12 @@ def probe_bwrap() -> tuple[bool, str]:
 class _WorkerProcess:
     """One warm worker and the pipes to it."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True)
+    def __init__(self, argv: list[str], env: dict[str, str], cgroup: ProgramCgroup | None = None) -> None:
+        self.cgroup = cgroup  # the cgroup its programs run in (delegated-cgroup mode), removed at close
+        if cgroup is not None:
+            argv = argv + [f"--cgroup-fds={cgroup.procs_fd},{cgroup.events_fd}"]
+        pass_fds = (cgroup.procs_fd, cgroup.events_fd) if cgroup is not None else ()
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True, pass_fds=pass_fds)
         try:
             hello = read_message(self.process.stdout.fileno())
         except (EOFError, ValueError) as exc:
@@ -295,12 +300,17 @@ class _WorkerProcess:
         except OSError:
             pass
         self.process.wait()
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
 
 class Sandbox:
     """A pool of warm workers that trace programs in isolation. Thread-safe; reusable."""
 
-    def __init__(self, limits: SandboxLimits | None = None, workers: int = 1, isolation: str = "auto") -> None:
+    def __init__(self, limits: SandboxLimits | None = None, workers: int = 1, isolation: str = "auto", cgroup: "str | DelegatedCgroup | None" = None) -> None:
+        """`cgroup`: a cgroup v2 directory delegated to codewm (default: $CODEWM_CGROUP), in
+        which each worker's programs get a cgroup with memory.max and pids.max (see
+        `codewm.trace.cgroup`); "" for none."""
         if isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {ISOLATIONS}, got {isolation!r}")
         if workers < 1:
@@ -319,6 +329,11 @@ class Sandbox:
         self.storage = budget.storage_sizes(self.limits.memory_bytes) if isolation == "bwrap" else {}
         if not seccomp.supported():
             self.isolation_notes.append("weaker sandbox: no seccomp filter for this architecture (programs may create namespaces and any socket)")
+        cgroup = os.environ.get(CGROUP_ENV, "") if cgroup is None else cgroup
+        try:
+            self.cgroup = DelegatedCgroup(cgroup) if isinstance(cgroup, str) and cgroup else (cgroup or None)
+        except CgroupError as exc:
+            raise SandboxError(str(exc)) from None
         if isolation == "process" and os.geteuid() != 0:
             self.isolation_notes.append("weaker sandbox: not root, so programs share the caller's uid and network")
         self._tmp = tempfile.mkdtemp(prefix="codewm-sandbox-")
@@ -338,8 +353,19 @@ class Sandbox:
         else:
             argv = _worker_argv(os.path.realpath(sys.executable), base, sandboxed=False)
         env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+        cgroup = None
+        if self.cgroup is not None:
+            try:
+                cgroup = self.cgroup.create()
+            except CgroupError as exc:
+                raise SandboxError(str(exc)) from None
         self._workers_started += 1
-        return _WorkerProcess(argv, env)
+        try:
+            return _WorkerProcess(argv, env, cgroup)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
 
     def _acquire(self) -> _WorkerProcess:
         with self._lock:
@@ -408,7 +434,9 @@ class Sandbox:
         }
         try:
             worker = self._acquire()
-        except SandboxError as exc:
+            if worker.cgroup is not None:
+                worker.cgroup.apply(limits.memory_bytes, budget.task_limit(limits.processes, limits.threads))
+        except (SandboxError, CgroupError) as exc:
             return [RunResult("sandbox_error", Trace(p.context, [], complete=False), str(exc)) for p in programs]
         try:
             reply = worker.request(request)

@@ -21,7 +21,9 @@ Isolation (`Sandbox.isolation` says which is in force, `Sandbox.isolation_notes`
 In both modes a program's memory limit covers everything it does together (see
 `codewm.trace.budget`): the writable tmpfs sizes plus `processes` times each process's
 address space; a seccomp filter (`codewm.trace.seccomp`) denies new namespaces, mounts,
-sockets other than Unix and IP ones, and, unless `processes` > 1, new processes.
+sockets other than Unix and IP ones, and, unless `processes` > 1, new processes. Where
+codewm is given a cgroup v2 subtree (`cgroup=`, `codewm.trace.cgroup`), each worker's
+programs also run in a cgroup of their own with memory.max and pids.max.
 
 Every run ends with a `RunResult` (`codewm.types`) whose `status` is one of `STATUSES`, with
 the partial trace of a run that was stopped. A worker that dies (a program killed it, or it

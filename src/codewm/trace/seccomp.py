@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import platform
 import struct
 
@@ -192,16 +193,23 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install(allow_processes: bool) -> None:
-    """Install the filter on this process (and so on everything it starts). Raises OSError if
-    the kernel refuses it, RuntimeError where the architecture has no filter."""
+@functools.cache
+def native_filter(allow_processes: bool) -> bytes:
+    """The filter for this machine (built once: the worker builds both before it forks
+    children, which then install them at no cost)."""
     arch = native_arch()
     if arch is None:
         raise RuntimeError(f"no seccomp filter for the architecture {platform.machine()!r}")
+    return build_filter(arch, allow_processes)
+
+
+def install(allow_processes: bool) -> None:
+    """Install the filter on this process (and so on everything it starts). Raises OSError if
+    the kernel refuses it, RuntimeError where the architecture has no filter."""
+    code = native_filter(allow_processes)
     lib = libc()
     if lib is None:
         raise RuntimeError("the C library cannot be loaded to install the seccomp filter")
-    code = build_filter(arch, allow_processes)
     buffer = ctypes.create_string_buffer(code, len(code))
     prog = _SockFprog(len(code) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     # A filter needs no_new_privs (or CAP_SYS_ADMIN): set it here too, it is idempotent.

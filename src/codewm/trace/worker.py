@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from codewm.trace import seccomp
 from codewm.trace.cgroup import oom_kills
 from codewm.trace.child import run_child
 from codewm.trace.protocol import (
@@ -418,6 +419,9 @@ def main() -> None:
     # their own (writable) directory.
     sys.path[:] = [entry for entry in sys.path if entry not in ("", ".")]
     preload()
+    if seccomp.supported():
+        for allow_processes in (False, True):
+            seccomp.native_filter(allow_processes)  # children inherit them built
     base_dir = sys.argv[1]
     uid = int(sys.argv[2])
     sandboxed = "--sandboxed" in sys.argv[3:]

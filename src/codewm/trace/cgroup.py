@@ -50,7 +50,7 @@ class DelegatedCgroup:
         if not os.access(self.path, os.W_OK):
             raise CgroupError(f"{self.path}: codewm may not create cgroups here (no write permission)")
 
-    def create(self) -> "ProgramCgroup":
+    def create(self) -> ProgramCgroup:
         """A fresh child cgroup for one worker's programs."""
         path = os.path.join(self.path, f"codewm-{os.getpid()}-{next(_names)}")
         try:

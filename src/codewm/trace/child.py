@@ -101,8 +101,9 @@ def confine(limits: dict, programs: int, result_fd: int, output_fd: int, workdir
         os.setresuid(uid, uid, uid)
     resource.setrlimit(resource.RLIMIT_NPROC, (task_limit(limits, uid is None and not isolate_net),) * 2)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
-    if limits.get("seccomp"):
-        seccomp.install(allow_processes=limits["processes"] > 1)
+    if limits.get("seccomp") and limits["processes"] == 1:
+        # The worker's filter (inherited) allows new processes; this one, stacked, does not.
+        seccomp.install(seccomp.native_no_processes_filter())
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
     tempfile.tempdir = workdir  # the worker may have computed it before; the program's is private

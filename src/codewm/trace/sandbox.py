@@ -228,8 +228,8 @@ def _bwrap_command(bwrap: str, base_dir: str, storage: dict[str, int]) -> list[s
         for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
             command += ["--cap-add", cap]
     else:
-        # The program's own seccomp filter denies new user namespaces too; this also keeps
-        # a process that the filter does not reach (none should exist) from making one.
+        # The seccomp filter denies new user namespaces too; this also keeps a process that
+        # the filter does not reach (none should exist) from making one.
         command += ["--unshare-user", "--disable-userns"]
     return command + _worker_argv(executable, base_dir, sandboxed=True)
 
@@ -237,6 +237,7 @@ def _bwrap_command(bwrap: str, base_dir: str, storage: dict[str, int]) -> list[s
 def _worker_argv(executable: str, base_dir: str, sandboxed: bool) -> list[str]:
     bootstrap = f"import sys; sys.path.insert(0, {package_root()!r}); from codewm.trace.worker import main; main()"
     argv = [executable, "-s", "-B", "-c", bootstrap, base_dir, str(_program_uid())]
+    argv += ["--seccomp"] if seccomp.supported() else []  # the worker installs the filter
     return argv + (["--sandboxed"] if sandboxed else [])
 
 
@@ -309,7 +310,7 @@ class _WorkerProcess:
 class Sandbox:
     """A pool of warm workers that trace programs in isolation. Thread-safe; reusable."""
 
-    def __init__(self, limits: SandboxLimits | None = None, workers: int = 1, isolation: str = "auto", cgroup: "str | DelegatedCgroup | None" = None) -> None:
+    def __init__(self, limits: SandboxLimits | None = None, workers: int = 1, isolation: str = "auto", cgroup: str | DelegatedCgroup | None = None) -> None:
         """`cgroup`: a cgroup v2 directory delegated to codewm (default: $CODEWM_CGROUP), in
         which each worker's programs get a cgroup with memory.max and pids.max (see
         `codewm.trace.cgroup`); "" for none."""

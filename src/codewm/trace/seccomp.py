@@ -14,14 +14,16 @@ flags a filter can read), so a program sees an ordinary error, never a kill:
   shared memory and message queues (their pages outlive every mapping of them);
 - sockets of families other than AF_UNIX, AF_INET and AF_INET6 (netlink, vsock, packet...);
   the network namespace has no interface but loopback anyway;
-- with `allow_processes=False`, every new process (`fork`, `vfork`, `clone` without
-  CLONE_THREAD): the program may still start threads.
+- with the small filter stacked on it (`build_no_processes_filter`), every new process
+  (`fork`, `vfork`, `clone` without CLONE_THREAD): the program may still start threads.
 
 A call made through another ABI than the native one (the 32-bit `int 0x80` entry on x86-64,
 or x32 numbers) would bypass the numbers below: those kill the process.
 
-The filter is installed by the sandbox's child on itself, after no_new_privs, and every
-process the program starts inherits it.
+The worker installs the filter on itself once, before it forks any child, so every child
+and everything a program starts inherits it (installing a filter in each child cost a few
+milliseconds a child, most of it when the child exits). A child whose program may not start
+processes stacks the second, small filter on it.
 """
 
 from __future__ import annotations
@@ -128,65 +130,87 @@ def _errno(code: int) -> int:
     return RET_ERRNO | code
 
 
-def build_filter(arch: Arch, allow_processes: bool) -> bytes:
-    """The filter as an array of `struct sock_filter` (8 bytes each), for `arch`."""
-    program: list[tuple[int, int | str, int | str, int]] = []  # (code, jt, jf, k); jt/jf may be labels
-    labels: dict[str, int] = {}
+class _Assembler:
+    """Classic BPF with symbolic forward jumps: `op(code, k, jt, jf)`, where a jump target is
+    an offset or a label's name, then `label(name)`; `encode()` resolves them."""
 
-    def op(code: int, k: int = 0, jt: int | str = 0, jf: int | str = 0) -> None:
-        program.append((code, jt, jf, k))
+    def __init__(self) -> None:
+        self.program: list[tuple[int, int | str, int | str, int]] = []
+        self.labels: dict[str, int] = {}
 
-    def label(name: str) -> None:
-        labels[name] = len(program)
+    def op(self, code: int, k: int = 0, jt: int | str = 0, jf: int | str = 0) -> None:
+        self.program.append((code, jt, jf, k))
 
+    def label(self, name: str) -> None:
+        self.labels[name] = len(self.program)
+
+    def check_arch(self, arch: Arch) -> None:
+        """Kill a call made through another ABI, then load the call's number."""
+        self.op(_LD_W_ABS, _ARCH_OFFSET)
+        self.op(_JEQ_K, arch.audit_arch, jt=0, jf="kill")
+        self.op(_LD_W_ABS, _NR_OFFSET)
+        if arch.x32:
+            self.op(_JGE_K, _X32_SYSCALL_BIT, jt="kill", jf=0)
+
+    def returns(self) -> None:
+        """The shared ends every jump goes to."""
+        for name, value in (("eperm", _errno(errno.EPERM)), ("enosys", _errno(errno.ENOSYS)), ("allow", RET_ALLOW), ("kill", RET_KILL_PROCESS)):
+            self.label(name)
+            self.op(_RET_K, value)
+
+    def encode(self) -> bytes:
+        encoded = bytearray()
+        for index, (code, jt, jf, k) in enumerate(self.program):
+            offsets = []
+            for target in (jt, jf):
+                # Jumps are relative to the next instruction and only go forward (at most 255).
+                offset = self.labels[target] - index - 1 if isinstance(target, str) else target
+                if not 0 <= offset <= 255:
+                    raise ValueError(f"seccomp filter: jump of {offset} at instruction {index}")
+                offsets.append(offset)
+            encoded += struct.pack("=HBBI", code, offsets[0], offsets[1], k)
+        return bytes(encoded)
+
+
+def build_filter(arch: Arch) -> bytes:
+    """The whole filter as an array of `struct sock_filter` (8 bytes each), for `arch`."""
+    bpf = _Assembler()
     numbers = arch.numbers
-    op(_LD_W_ABS, _ARCH_OFFSET)
-    op(_JEQ_K, arch.audit_arch, jt=0, jf="kill")
-    op(_LD_W_ABS, _NR_OFFSET)
-    if arch.x32:
-        op(_JGE_K, _X32_SYSCALL_BIT, jt="kill", jf=0)
+    bpf.check_arch(arch)
     for name in DENIED:
         if name in numbers:
-            op(_JEQ_K, numbers[name], jt="eperm", jf=0)
-    op(_JEQ_K, numbers["clone3"], jt="enosys", jf=0)
-    op(_JEQ_K, numbers["clone"], jt="clone", jf=0)
-    op(_JEQ_K, numbers["socket"], jt="socket", jf=0)
-    op(_JEQ_K, numbers["socketpair"], jt="socket", jf=0)
-    if not allow_processes:
-        for name in ("fork", "vfork"):
-            if name in numbers:
-                op(_JEQ_K, numbers[name], jt="eperm", jf=0)
-    op(_RET_K, RET_ALLOW)
-    label("clone")  # clone(flags, ...): no new namespace; no new process unless allowed
-    op(_LD_W_ABS, _ARG0_LOW_OFFSET)
-    op(_JSET_K, CLONE_NEW_FLAGS, jt="eperm", jf=0)
-    if not allow_processes:
-        op(_JSET_K, CLONE_THREAD, jt="allow", jf="eperm")
-    op(_RET_K, RET_ALLOW)
-    label("socket")  # socket(family, ...) and socketpair(family, ...)
-    op(_LD_W_ABS, _ARG0_LOW_OFFSET)
+            bpf.op(_JEQ_K, numbers[name], jt="eperm")
+    bpf.op(_JEQ_K, numbers["clone3"], jt="enosys")
+    bpf.op(_JEQ_K, numbers["clone"], jt="clone")
+    bpf.op(_JEQ_K, numbers["socket"], jt="socket")
+    bpf.op(_JEQ_K, numbers["socketpair"], jt="socket")
+    bpf.op(_RET_K, RET_ALLOW)
+    bpf.label("clone")  # clone(flags, ...): no new namespace
+    bpf.op(_LD_W_ABS, _ARG0_LOW_OFFSET)
+    bpf.op(_JSET_K, CLONE_NEW_FLAGS, jt="eperm")
+    bpf.op(_RET_K, RET_ALLOW)
+    bpf.label("socket")  # socket(family, ...) and socketpair(family, ...)
+    bpf.op(_LD_W_ABS, _ARG0_LOW_OFFSET)
     for family in ALLOWED_SOCKET_FAMILIES:
-        op(_JEQ_K, family, jt="allow", jf=0)
-    label("eperm")
-    op(_RET_K, _errno(errno.EPERM))
-    label("enosys")
-    op(_RET_K, _errno(errno.ENOSYS))
-    label("allow")
-    op(_RET_K, RET_ALLOW)
-    label("kill")
-    op(_RET_K, RET_KILL_PROCESS)
+        bpf.op(_JEQ_K, family, jt="allow")
+    bpf.returns()  # another family falls through to the first of them: EPERM
+    return bpf.encode()
 
-    encoded = bytearray()
-    for index, (code, jt, jf, k) in enumerate(program):
-        offsets = []
-        for target in (jt, jf):
-            # Jumps are relative to the next instruction and only go forward (at most 255).
-            offset = labels[target] - index - 1 if isinstance(target, str) else target
-            if not 0 <= offset <= 255:
-                raise ValueError(f"seccomp filter: jump of {offset} at instruction {index}")
-            offsets.append(offset)
-        encoded += struct.pack("=HBBI", code, offsets[0], offsets[1], k)
-    return bytes(encoded)
+
+def build_no_processes_filter(arch: Arch) -> bytes:
+    """A small filter stacked on the whole one (the kernel applies the stricter answer):
+    no new process; threads (clone with CLONE_THREAD) are fine."""
+    bpf = _Assembler()
+    numbers = arch.numbers
+    bpf.check_arch(arch)
+    for name in ("fork", "vfork"):
+        if name in numbers:
+            bpf.op(_JEQ_K, numbers[name], jt="eperm")
+    bpf.op(_JEQ_K, numbers["clone"], jt=0, jf="allow")
+    bpf.op(_LD_W_ABS, _ARG0_LOW_OFFSET)
+    bpf.op(_JSET_K, CLONE_THREAD, jt="allow", jf="eperm")
+    bpf.returns()
+    return bpf.encode()
 
 
 class _SockFprog(ctypes.Structure):
@@ -194,19 +218,26 @@ class _SockFprog(ctypes.Structure):
 
 
 @functools.cache
-def native_filter(allow_processes: bool) -> bytes:
-    """The filter for this machine (built once: the worker builds both before it forks
-    children, which then install them at no cost)."""
+def native_filter() -> bytes:
+    """The whole filter for this machine (built once)."""
+    return build_filter(_native())
+
+
+@functools.cache
+def native_no_processes_filter() -> bytes:
+    return build_no_processes_filter(_native())
+
+
+def _native() -> Arch:
     arch = native_arch()
     if arch is None:
         raise RuntimeError(f"no seccomp filter for the architecture {platform.machine()!r}")
-    return build_filter(arch, allow_processes)
+    return arch
 
 
-def install(allow_processes: bool) -> None:
-    """Install the filter on this process (and so on everything it starts). Raises OSError if
-    the kernel refuses it, RuntimeError where the architecture has no filter."""
-    code = native_filter(allow_processes)
+def install(code: bytes) -> None:
+    """Install a filter (`native_filter()`, `native_no_processes_filter()`) on this process,
+    and so on everything it starts. Raises OSError if the kernel refuses it."""
     lib = libc()
     if lib is None:
         raise RuntimeError("the C library cannot be loaded to install the seccomp filter")

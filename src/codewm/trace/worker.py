@@ -43,7 +43,7 @@ from codewm.trace.protocol import (
     take_formatted,
     write_message,
 )
-from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process
+from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process, unshare_network
 from codewm.load import load_object
 from codewm.types import steps_complete
 
@@ -414,19 +414,21 @@ def preload() -> None:
 
 def main() -> None:
     """Serve requests from stdin until it closes. argv: BASE_DIR UID [--sandboxed]
-    [--cgroup-fds=PROCS,EVENTS]."""
+    [--seccomp] [--cgroup-fds=PROCS,EVENTS]."""
     # `python -c` puts the working directory on sys.path: programs must not import from
     # their own (writable) directory.
     sys.path[:] = [entry for entry in sys.path if entry not in ("", ".")]
     preload()
-    if seccomp.supported():
-        for allow_processes in (False, True):
-            seccomp.native_filter(allow_processes)  # children inherit them built
     base_dir = sys.argv[1]
     uid = int(sys.argv[2])
     sandboxed = "--sandboxed" in sys.argv[3:]
     cgroup_fds = next((tuple(int(fd) for fd in a.split("=", 1)[1].split(",")) for a in sys.argv[3:] if a.startswith("--cgroup-fds=")), None)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if "--seccomp" in sys.argv[3:]:
+        if not sandboxed:
+            unshare_network()  # where allowed (root); the filter then keeps children from it
+        seccomp.install(seccomp.native_filter())  # every child and program inherits it
+        seccomp.native_no_processes_filter()  # built once; children stack it (child.py)
     worker = Worker(base_dir, sandboxed, uid, cgroup_fds)
     stdin, stdout = 0, os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stray prints must not corrupt the protocol

@@ -30,7 +30,7 @@ LIMITS = SandboxLimits(
     max_steps=2000,
     output_bytes=64 << 10,
     file_size_bytes=1 << 20,
-    processes=16,
+    processes=4,  # the fork cases below need a few; each then gets a quarter of the memory
     repr_timeout=0.25,
 )
 TRIVIAL_SOURCE = "def f(x):\n    return x + 1\n"

@@ -184,7 +184,9 @@ def test_multiprocessing_shared_memory_and_locks_work():
         "    return value, sizes\n"
     )
     # Starting a pool takes a while on a loaded machine: more wall time than the other tests.
-    with Sandbox(limits=SandboxLimits(cpu_seconds=10, wall_seconds=60, memory_bytes=512 << 20), workers=1) as box:
+    # Pool(2): the program, 2 workers, the resource tracker and the pool's 3 threads (each
+    # thread reserves 8 MiB of its process's address space for its stack).
+    with Sandbox(limits=SandboxLimits(cpu_seconds=10, wall_seconds=60, memory_bytes=1 << 30, processes=8), workers=1) as box:
         result = box.run_function(source, "f()")
     assert result.status == "ok", result.error
     # pool.terminate() sends SIGTERM to the pool's processes: they must not close the

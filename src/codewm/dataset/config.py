@@ -137,7 +137,7 @@ def config_from_dict(data: dict, base: Path = Path("."), where: str = "config", 
         raise ConfigError(f"{where}: unknown limit(s) {unknown_limits}; known: {sorted(limit_fields)}")
     try:
         limits = SandboxLimits(**limits_data)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: bad [limits]: {exc}") from None
     raw_sources = need("sources", list)
     if not raw_sources:

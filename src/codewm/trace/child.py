@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 
+from codewm.trace import budget, cgroup, seccomp
 from codewm.trace.protocol import OUTPUT_MARK, SignedChannel, put_formatted
 from codewm.trace.render import RenderOptions
 from codewm.trace.system import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl, python_dirs, unshare_network
@@ -49,14 +50,17 @@ TAINTING_EVENTS = frozenset({
 _CLEAN_ENDS = ("ok", "exception", "syntax_error")
 
 
-def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool, formatter=None) -> None:
+def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool, formatter=None, cgroup_fd: int | None = None) -> None:
     """In the forked child: apply every limit, then run programs `first`.. of the batch, one
     after the other, reporting each; `_exit` after the last one, or as soon as a program
     ends in a way that leaves the process unfit for the next. `formatter` (see
-    `codewm.trace.sandbox`) formats each run here instead of sending its steps. Never
-    returns."""
+    `codewm.trace.sandbox`) formats each run here instead of sending its steps.
+    `cgroup_fd`: the `cgroup.procs` of the cgroup the programs run in (`codewm.trace.cgroup`),
+    if any. Never returns."""
     real_exit = os._exit  # the program sees a wrapped os._exit; the child keeps the real one
     try:
+        if cgroup_fd is not None:
+            cgroup.join(cgroup_fd)  # before anything of the program's: confine closes the descriptor
         confine(batch["limits"], len(batch["programs"]) - first, channel.fd, output_fd, workdir, uid, isolate_net)
     except BaseException as exc:  # the sandbox could not be set up: never run the program
         channel.send({"final": {"index": first, "status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
@@ -95,11 +99,38 @@ def confine(limits: dict, programs: int, result_fd: int, output_fd: int, workdir
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (task_limit(limits, uid is None and not isolate_net),) * 2)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if limits.get("seccomp") and limits["processes"] == 1:
+        # The worker's filter (inherited) allows new processes; this one, stacked, does not.
+        seccomp.install(seccomp.native_no_processes_filter())
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})
     tempfile.tempdir = workdir  # the worker may have computed it before; the program's is private
+
+
+def task_limit(limits: dict, shares_uid: bool) -> int:
+    """RLIMIT_NPROC for the program (`codewm.trace.budget.task_limit`). `shares_uid`: the
+    program keeps the worker's uid inside bubblewrap's user namespace, where bwrap and the
+    worker count too."""
+    wanted = budget.task_limit(limits["processes"], limits["threads"])
+    return wanted + (other_tasks_of_uid() if shares_uid else 0)
+
+
+def other_tasks_of_uid() -> int:
+    """Processes and threads of this process's real uid other than this one (inside the
+    sandbox's PID namespace: bwrap and the worker)."""
+    uid, me, count = os.getuid(), os.getpid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != me:
+            try:
+                with open(f"/proc/{entry}/status") as handle:
+                    fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            except OSError:
+                continue
+            if int(fields.get("Uid", "-1").split()[0]) == uid:
+                count += int(fields.get("Threads", "1"))
+    return count
 
 
 class ChildRun:
@@ -135,7 +166,9 @@ class ChildRun:
         # Address space reserved for reporting, released when the program runs out of memory so
         # that the report fits under the limit (an anonymous map: no page is touched).
         self.reserve = mmap.mmap(-1, RESERVE_BYTES)
-        resource.setrlimit(resource.RLIMIT_AS, (self.limits["memory_bytes"],) * 2)
+        # The program's share of the memory limit: each of its processes gets as much (see
+        # codewm.trace.budget; the tmpfs it may fill is the rest).
+        resource.setrlimit(resource.RLIMIT_AS, (self.limits["process_memory_bytes"],) * 2)
         guard_tracing_hooks()
         sys.addaudithook(self.taint)
         if any(self.programs[i].get("audit") for i in range(self.first, len(self.programs))):

@@ -8,14 +8,22 @@
 Isolation (`Sandbox.isolation` says which is in force, `Sandbox.isolation_notes` why):
 
 - ``bwrap`` (default where bubblewrap works): the worker runs in new PID, network, IPC and
-  UTS namespaces, sees the host's system directories and Python read-only, and has a private
-  tmpfs for /tmp and a small private, writable /dev/shm (`DEV_SHM_BYTES` at most, within the
-  memory limit: multiprocessing's locks and shared memory live there); no network interface
-  but loopback exists. Programs run as an unprivileged
+  UTS namespaces, sees the host's system directories and Python read-only, and has private,
+  size-capped tmpfs mounts for /tmp (the programs' working directories), /var/tmp and
+  /dev/shm (multiprocessing's locks and shared memory live there); everything else is
+  read-only; no network interface but loopback exists. Programs run as an unprivileged
   uid of their worker's own when codewm runs as root (as in CI), else as the calling user.
 - ``process`` (the weaker mode, used when bubblewrap is missing or cannot create namespaces):
-  the same worker and limits, but no filesystem or PID isolation; the network is cut only
-  where the process may create a network namespace (root). codewm reports this mode loudly.
+  the same worker and limits, but no filesystem or PID isolation (files a program writes are
+  not counted in its memory); the network is cut only where the process may create a network
+  namespace (root). codewm reports this mode loudly.
+
+In both modes a program's memory limit covers everything it does together (see
+`codewm.trace.budget`): the writable tmpfs sizes plus `processes` times each process's
+address space; a seccomp filter (`codewm.trace.seccomp`) denies new namespaces, mounts,
+sockets other than Unix and IP ones, and, unless `processes` > 1, new processes. Where
+codewm is given a cgroup v2 subtree (`cgroup=`, `codewm.trace.cgroup`), each worker's
+programs also run in a cgroup of their own with memory.max and pids.max.
 
 Every run ends with a `RunResult` (`codewm.types`) whose `status` is one of `STATUSES`, with
 the partial trace of a run that was stopped. A worker that dies (a program killed it, or it
@@ -49,6 +57,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable, Iterator
 
 import codewm
+from codewm.trace import budget, seccomp
+from codewm.trace.cgroup import CGROUP_ENV, CgroupError, DelegatedCgroup, ProgramCgroup
 from codewm.trace.render import DEFAULT_MAX_CHARS, DEFAULT_REPR_TIMEOUT
 from codewm.trace.protocol import TEXTS, read_message, take_formatted, write_message
 from codewm.trace.system import python_dirs
@@ -56,7 +66,6 @@ from codewm.trace.tracer import DEFAULT_MAX_STEPS, steps_to_frames
 from codewm.types import STATUSES, RunResult, Trace, build_context, script_context, steps_complete
 
 ISOLATIONS = ("auto", "bwrap", "process")
-DEV_SHM_BYTES = 16 << 20  # largest private /dev/shm a bwrap sandbox gets (see dev_shm_bytes)
 
 
 @dataclass(frozen=True)
@@ -65,15 +74,31 @@ class SandboxLimits:
 
     cpu_seconds: float = 5.0  # CPU time (RLIMIT_CPU); past it: status timeout
     wall_seconds: float = 10.0  # wall-clock time; past it: status timeout
-    memory_bytes: int = 1 << 30  # address space (RLIMIT_AS); past it: status memory_limit
+    # All the program holds at once: its writable tmpfs (sizes fixed from this value) plus
+    # `processes` times each process's address space (RLIMIT_AS); see codewm.trace.budget.
+    # Past it: status memory_limit, or "No space left on device" for a file.
+    memory_bytes: int = 1 << 30
     file_size_bytes: int = 16 << 20  # largest file the program may write (RLIMIT_FSIZE)
-    processes: int = 32  # processes and threads of the sandbox user (RLIMIT_NPROC)
+    # Processes the program may run at once, itself included; each gets an equal share of
+    # memory_bytes. 1: it may start none (fork, vfork and clone fail with EPERM). Above 1,
+    # the kernel's count (RLIMIT_NPROC) includes threads too.
+    processes: int = 1
+    threads: int = 32  # threads of a one-process program (RLIMIT_NPROC)
     open_files: int = 256  # open file descriptors (RLIMIT_NOFILE)
     output_bytes: int = 1 << 20  # stdout+stderr kept; the rest is discarded (output_truncated)
     trace_bytes: int = 256 << 20  # encoded trace size; past it: status step_limit
     max_steps: int = DEFAULT_MAX_STEPS  # frames recorded; past it: status step_limit
     max_value_chars: int = DEFAULT_MAX_CHARS  # longest rendered value (see codewm.trace.render)
     repr_timeout: float = DEFAULT_REPR_TIMEOUT  # seconds a user __repr__ may run
+
+    def __post_init__(self) -> None:
+        if self.processes < 1 or self.threads < 1:
+            raise ValueError(f"processes and threads must be at least 1, got {self.processes} and {self.threads}")
+        self.process_memory_bytes(budget.storage_bytes(self.memory_bytes))  # raises if too small
+
+    def process_memory_bytes(self, storage: int) -> int:
+        """The address space each process gets when `storage` bytes go to writable tmpfs."""
+        return budget.process_memory_bytes(self.memory_bytes, self.processes, storage)
 
 
 @dataclass(frozen=True)
@@ -141,12 +166,9 @@ def package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(codewm.__file__)))
 
 
-def dev_shm_bytes(limits: "SandboxLimits") -> int:
-    """The size of the sandbox's private /dev/shm: small, and a fraction of the memory limit."""
-    return max(1 << 20, min(DEV_SHM_BYTES, limits.memory_bytes // 8))
-
-
-def _bwrap_command(bwrap: str, base_dir: str, shm_bytes: int = DEV_SHM_BYTES) -> list[str]:
+def _bwrap_command(bwrap: str, base_dir: str, storage: dict[str, int]) -> list[str]:
+    """bubblewrap's command line for a worker whose writable tmpfs mounts have the sizes
+    `storage` gives (`codewm.trace.budget.storage_sizes`)."""
     binds: list[str] = []
     for path in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"):
         if os.path.lexists(path):
@@ -156,10 +178,12 @@ def _bwrap_command(bwrap: str, base_dir: str, shm_bytes: int = DEV_SHM_BYTES) ->
                 binds += ["--ro-bind", path, path]
     # Private writable places come before the Python binds: a later mount hides an earlier
     # one, and codewm or its Python may live under /tmp (a fresh clone, a venv).
-    binds += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
+    # Each is capped: a tmpfs's pages are memory that no process's limit counts.
+    binds += ["--proc", "/proc", "--dev", "/dev"]
+    binds += ["--size", str(storage["/tmp"]), "--tmpfs", "/tmp", "--size", str(storage["/var/tmp"]), "--tmpfs", "/var/tmp"]
     # multiprocessing's semaphores (Lock, Pool) and shared_memory need a writable /dev/shm;
-    # bwrap's --dev leaves it root's. A capped tmpfs keeps what it holds inside a budget.
-    binds += ["--perms", "1777", "--size", str(shm_bytes), "--tmpfs", "/dev/shm"]
+    # bwrap's --dev leaves it root's.
+    binds += ["--perms", "1777", "--size", str(storage["/dev/shm"]), "--tmpfs", "/dev/shm"]
     executable = os.path.realpath(sys.executable)
     made: set[str] = {"/tmp", "/var", "/var/tmp"}
     for path in python_dirs(package_root()):
@@ -175,6 +199,10 @@ def _bwrap_command(bwrap: str, base_dir: str, shm_bytes: int = DEV_SHM_BYTES) ->
                 binds += ["--perms", "0755", "--dir", ancestor]
                 made.add(ancestor)
             binds += ["--ro-bind", path, path]
+    if os.geteuid() != 0:
+        # bwrap's root and /dev are uncapped tmpfs mounts that the program's uid (the calling
+        # user's, in a user namespace) owns: make them read-only. As root they are root's.
+        binds += ["--remount-ro", "/", "--remount-ro", "/dev"]
     command = [
         bwrap,
         # No --die-with-parent: it fires when the *thread* that started bwrap exits (a pool
@@ -200,13 +228,16 @@ def _bwrap_command(bwrap: str, base_dir: str, shm_bytes: int = DEV_SHM_BYTES) ->
         for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
             command += ["--cap-add", cap]
     else:
-        command += ["--unshare-user"]
+        # The seccomp filter denies new user namespaces too; this also keeps a process that
+        # the filter does not reach (none should exist) from making one.
+        command += ["--unshare-user", "--disable-userns"]
     return command + _worker_argv(executable, base_dir, sandboxed=True)
 
 
 def _worker_argv(executable: str, base_dir: str, sandboxed: bool) -> list[str]:
     bootstrap = f"import sys; sys.path.insert(0, {package_root()!r}); from codewm.trace.worker import main; main()"
     argv = [executable, "-s", "-B", "-c", bootstrap, base_dir, str(_program_uid())]
+    argv += ["--seccomp"] if seccomp.supported() else []  # the worker installs the filter
     return argv + (["--sandboxed"] if sandboxed else [])
 
 
@@ -224,7 +255,7 @@ def probe_bwrap() -> tuple[bool, str]:
     bwrap = bwrap_path()
     if bwrap is None:
         return False, "bubblewrap (bwrap) is not installed"
-    command = _bwrap_command(bwrap, "/tmp/codewm-probe")
+    command = _bwrap_command(bwrap, "/tmp/codewm-probe", budget.storage_sizes(SandboxLimits().memory_bytes))
     command = command[: command.index(os.path.realpath(sys.executable))] + ["/bin/true"]
     try:
         done = subprocess.run(command, capture_output=True, timeout=20)
@@ -238,8 +269,12 @@ def probe_bwrap() -> tuple[bool, str]:
 class _WorkerProcess:
     """One warm worker and the pipes to it."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True)
+    def __init__(self, argv: list[str], env: dict[str, str], cgroup: ProgramCgroup | None = None) -> None:
+        self.cgroup = cgroup  # the cgroup its programs run in (delegated-cgroup mode), removed at close
+        if cgroup is not None:
+            argv = argv + [f"--cgroup-fds={cgroup.procs_fd},{cgroup.events_fd}"]
+        pass_fds = (cgroup.procs_fd, cgroup.events_fd) if cgroup is not None else ()
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True, pass_fds=pass_fds)
         try:
             hello = read_message(self.process.stdout.fileno())
         except (EOFError, ValueError) as exc:
@@ -268,12 +303,17 @@ class _WorkerProcess:
         except OSError:
             pass
         self.process.wait()
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
 
 class Sandbox:
     """A pool of warm workers that trace programs in isolation. Thread-safe; reusable."""
 
-    def __init__(self, limits: SandboxLimits | None = None, workers: int = 1, isolation: str = "auto") -> None:
+    def __init__(self, limits: SandboxLimits | None = None, workers: int = 1, isolation: str = "auto", cgroup: str | DelegatedCgroup | None = None) -> None:
+        """`cgroup`: a cgroup v2 directory delegated to codewm (default: $CODEWM_CGROUP), in
+        which each worker's programs get a cgroup with memory.max and pids.max (see
+        `codewm.trace.cgroup`); "" for none."""
         if isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {ISOLATIONS}, got {isolation!r}")
         if workers < 1:
@@ -288,6 +328,15 @@ class Sandbox:
                 self.isolation_notes.append(f"weaker sandbox: {why}; no filesystem or PID isolation")
             isolation = "bwrap" if usable else "process"
         self.isolation = isolation
+        # The writable tmpfs sizes every worker of this sandbox gets (none in process mode).
+        self.storage = budget.storage_sizes(self.limits.memory_bytes) if isolation == "bwrap" else {}
+        if not seccomp.supported():
+            self.isolation_notes.append("weaker sandbox: no seccomp filter for this architecture (programs may create namespaces and any socket)")
+        cgroup = os.environ.get(CGROUP_ENV, "") if cgroup is None else cgroup
+        try:
+            self.cgroup = DelegatedCgroup(cgroup) if isinstance(cgroup, str) and cgroup else (cgroup or None)
+        except CgroupError as exc:
+            raise SandboxError(str(exc)) from None
         if isolation == "process" and os.geteuid() != 0:
             self.isolation_notes.append("weaker sandbox: not root, so programs share the caller's uid and network")
         self._tmp = tempfile.mkdtemp(prefix="codewm-sandbox-")
@@ -303,12 +352,23 @@ class Sandbox:
     def _start_worker(self) -> _WorkerProcess:
         base = "/tmp/codewm-work" if self.isolation == "bwrap" else tempfile.mkdtemp(prefix="w", dir=self._tmp)
         if self.isolation == "bwrap":
-            argv = _bwrap_command(bwrap_path() or "bwrap", base, dev_shm_bytes(self.limits))
+            argv = _bwrap_command(bwrap_path() or "bwrap", base, self.storage)
         else:
             argv = _worker_argv(os.path.realpath(sys.executable), base, sandboxed=False)
         env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+        cgroup = None
+        if self.cgroup is not None:
+            try:
+                cgroup = self.cgroup.create()
+            except CgroupError as exc:
+                raise SandboxError(str(exc)) from None
         self._workers_started += 1
-        return _WorkerProcess(argv, env)
+        try:
+            return _WorkerProcess(argv, env, cgroup)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
 
     def _acquire(self) -> _WorkerProcess:
         with self._lock:
@@ -364,16 +424,22 @@ class Sandbox:
         if not programs:
             return []
         limits = limits or self.limits
+        child_limits = {k: v for k, v in asdict(limits).items() if k not in ("max_steps", "max_value_chars", "repr_timeout")}
+        # Raises ValueError if these limits leave too little beside this sandbox's tmpfs.
+        child_limits["process_memory_bytes"] = limits.process_memory_bytes(sum(self.storage.values()))
+        child_limits["seccomp"] = seccomp.supported()
         request = {
             "id": next(self._ids),
             "programs": [_program_request(p) for p in programs],
             "formatter": formatter,
-            "limits": {k: v for k, v in asdict(limits).items() if k not in ("max_steps", "max_value_chars", "repr_timeout")},
+            "limits": child_limits,
             "trace": {"max_steps": limits.max_steps, "max_value_chars": limits.max_value_chars, "repr_timeout": limits.repr_timeout},
         }
         try:
             worker = self._acquire()
-        except SandboxError as exc:
+            if worker.cgroup is not None:
+                worker.cgroup.apply(limits.memory_bytes, budget.task_limit(limits.processes, limits.threads))
+        except (SandboxError, CgroupError) as exc:
             return [RunResult("sandbox_error", Trace(p.context, [], complete=False), str(exc)) for p in programs]
         try:
             reply = worker.request(request)

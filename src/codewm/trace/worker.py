@@ -29,6 +29,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from codewm.trace import seccomp
+from codewm.trace.cgroup import oom_kills
 from codewm.trace.child import run_child
 from codewm.trace.protocol import (
     OUTPUT_MARK,
@@ -41,7 +43,7 @@ from codewm.trace.protocol import (
     take_formatted,
     write_message,
 )
-from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process
+from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process, unshare_network
 from codewm.load import load_object
 from codewm.types import steps_complete
 
@@ -91,7 +93,7 @@ class Worker:
     """Runs the host's batches: one child after another, each running as many programs of
     the batch in a row as it can."""
 
-    def __init__(self, base_dir: str, sandboxed: bool, uid: int | None) -> None:
+    def __init__(self, base_dir: str, sandboxed: bool, uid: int | None, cgroup_fds: tuple[int, int] | None = None) -> None:
         if sandboxed and not inside_bubblewrap():
             # The sandboxed worker wipes /tmp, /dev/shm and /var/tmp after every program:
             # only ever do that in the private ones bubblewrap made.
@@ -104,6 +106,8 @@ class Worker:
         self.counter = 0
         self.protected = python_dirs(sys.path[0])  # read-only binds inside /tmp, if any
         self.formatters: dict[str, object] = {}
+        # The programs' cgroup (codewm.trace.cgroup): its cgroup.procs and memory.events.
+        self.cgroup_fds = cgroup_fds
         os.makedirs(base_dir, exist_ok=True)
         os.chmod(base_dir, 0o711)  # the program's uid must reach its own directory inside
         prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a program become ours to reap and kill
@@ -144,17 +148,21 @@ class Worker:
                 fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
             except OSError:
                 pass  # a smaller pipe only means more wake-ups
+        cgroup_fd = self.cgroup_fds[0] if self.cgroup_fds else None
+        ooms_before = oom_kills(self.cgroup_fds[1]) if self.cgroup_fds else 0
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(result_r)
             os.close(output_r)
-            run_child(batch, first, SignedChannel(result_w, key), output_w, workdir, self.uid, not self.sandboxed, formatter)
+            run_child(batch, first, SignedChannel(result_w, key), output_w, workdir, self.uid, not self.sandboxed, formatter, cgroup_fd)
         os.close(result_w)
         os.close(output_w)
         try:
             reader = ChannelReader(key)
             splitter = OutputSplitter(OUTPUT_MARK + reader.marker, batch["limits"]["output_bytes"])
             heard = self._supervise(pid, batch, first, reader, splitter, result_r, output_r)
+            if self.cgroup_fds and heard.killed_for is None and oom_kills(self.cgroup_fds[1]) > ooms_before:
+                heard.killed_for = "memory"  # the kernel killed a process for the cgroup's memory.max
             return self._collect(batch, heard, reader, splitter, results, formatter)
         finally:
             os.close(result_r)
@@ -314,6 +322,8 @@ class Worker:
             if status == "timeout":
                 return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s"
             return str(status), final.get("error")
+        if killed_for == "memory":
+            return "memory_limit", f"the program's processes together exceeded {limits['memory_bytes']} bytes (killed by the kernel)"
         if killed_for == "timeout":
             return "timeout", f"wall-clock limit of {limits['wall_seconds']} s (killed)"
         if os.WIFSIGNALED(wait_status):
@@ -403,7 +413,8 @@ def preload() -> None:
 
 
 def main() -> None:
-    """Serve requests from stdin until it closes. argv: BASE_DIR UID [--sandboxed]."""
+    """Serve requests from stdin until it closes. argv: BASE_DIR UID [--sandboxed]
+    [--seccomp] [--cgroup-fds=PROCS,EVENTS]."""
     # `python -c` puts the working directory on sys.path: programs must not import from
     # their own (writable) directory.
     sys.path[:] = [entry for entry in sys.path if entry not in ("", ".")]
@@ -411,8 +422,14 @@ def main() -> None:
     base_dir = sys.argv[1]
     uid = int(sys.argv[2])
     sandboxed = "--sandboxed" in sys.argv[3:]
+    cgroup_fds = next((tuple(int(fd) for fd in a.split("=", 1)[1].split(",")) for a in sys.argv[3:] if a.startswith("--cgroup-fds=")), None)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    worker = Worker(base_dir, sandboxed, uid)
+    if "--seccomp" in sys.argv[3:]:
+        if not sandboxed:
+            unshare_network()  # where allowed (root); the filter then keeps children from it
+        seccomp.install(seccomp.native_filter())  # every child and program inherits it
+        seccomp.native_no_processes_filter()  # built once; children stack it (child.py)
+    worker = Worker(base_dir, sandboxed, uid, cgroup_fds)
     stdin, stdout = 0, os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
     write_message(stdout, {"ready": True, "pid": os.getpid(), "program_uid": worker.uid, "sandboxed": sandboxed})

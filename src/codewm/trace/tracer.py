@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
-from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog
+from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog, needs_tidying
 from codewm.trace.render import tidy as render_tidy
 from codewm.types import Frame, RawStep, Trace, action_lines, build_context, entry_function, script_context
 
@@ -133,12 +133,17 @@ class Recorder:
         fast_kinds = _FAST_KINDS
         tidy = render_tidy
         opaque_types = OPAQUE_BUILTIN_TYPES
-        depth = 0
+        # The traced frames entered and not yet left, innermost last: a frame's depth is the
+        # number around it, and a return or exception of a frame the hook never saw enter
+        # (its call event failed) is not recorded, so depths never go below 0.
+        open_frames: list = []
+        push, pop = open_frames.append, open_frames.pop
 
-        def without_address(value, text: str) -> str:
-            # Only a default repr loses its address: a string (or a container of strings)
-            # may say "at 0x..." itself, and keeps it, as the careful renderer does.
-            if " at 0x" not in text:
+        def tidied(value, text: str) -> str:
+            # Only a default repr loses its address (module file, thread id): a string (or a
+            # container of strings) may say "at 0x..." itself, and keeps it, as the careful
+            # renderer does.
+            if not needs_tidying(text):
                 return text
             if type(value) in opaque_types:
                 return tidy(text)
@@ -166,27 +171,36 @@ class Recorder:
                     if not texts:
                         return {}
                     if max(map(len, texts)) <= max_chars:
-                        if " at 0x" in "".join(texts):  # iterators, functions: drop addresses
-                            texts = list(map(without_address, values, texts))
+                        if needs_tidying("".join(texts)):  # iterators, functions: drop addresses
+                            texts = list(map(tidied, values, texts))
                         return dict(zip(local_values, texts))
             return {name: render(value) for name, value in local_values.items()}
 
+        def innermost(frame) -> bool:
+            # `frame` is open further out when the frames inside it were left without the
+            # events Python normally sends: those are dropped.
+            if frame in open_frames:
+                del open_frames[open_frames.index(frame) + 1 :]
+                return True
+            return False
+
         def local_hook(frame, event, arg):
-            nonlocal depth
             if len(steps) >= max_steps:
                 self._limit()
                 return None
             if event == "line":
-                append(("line", frame.f_lineno, depth - 1, snapshot(frame), None, frame.f_code.co_name))
+                append(("line", frame.f_lineno, len(open_frames) - 1, snapshot(frame), None, frame.f_code.co_name))
             elif event == "call":
                 # A module starts at line 0; its call frame shows the context's first line.
-                append(("call", frame.f_lineno or 1, depth, snapshot(frame), None, frame.f_code.co_name))
-                depth += 1
+                append(("call", frame.f_lineno or 1, len(open_frames), snapshot(frame), None, frame.f_code.co_name))
+                push(frame)
             elif event == "return":
-                depth -= 1
-                append(("return", frame.f_lineno, depth, None, render(arg), frame.f_code.co_name))
+                if open_frames and open_frames[-1] is frame or innermost(frame):
+                    pop()
+                    append(("return", frame.f_lineno, len(open_frames), None, render(arg), frame.f_code.co_name))
             elif event == "exception":
-                append(("exception", frame.f_lineno, depth - 1, None, render(arg[1]), frame.f_code.co_name))
+                if open_frames and open_frames[-1] is frame or innermost(frame):
+                    append(("exception", frame.f_lineno, len(open_frames) - 1, None, render(arg[1]), frame.f_code.co_name))
             if flush_every and len(steps) - self._flushed >= flush_every:
                 self.flush()
             return local_hook
@@ -218,8 +232,8 @@ class Recorder:
         return "c" if self._ctracer is not None else "python"
 
     # -- running ------------------------------------------------------------------------
-    def run(self, function: Callable[[], object]) -> object:
-        """Call `function` with this recorder installed; always uninstalls it."""
+    def run(self, function: Callable[..., object], *args) -> object:
+        """Call `function(*args)` with this recorder installed; always uninstalls it."""
         previous = sys.gettrace()
         self.watchdog.start()
         if self._ctracer is not None:
@@ -227,7 +241,7 @@ class Recorder:
         else:
             _settrace(self.global_hook)
         try:
-            return function()
+            return function(*args) if args else function()
         finally:
             _settrace(previous)
             self.watchdog.stop()
@@ -330,7 +344,9 @@ def trace_in_process(
     status, error = "ok", None
     try:
         if script:
-            recorder.run(lambda: exec(code, globals_))
+            # No frame of codewm's own between this one and the program's, as untraced
+            # (`_run_untraced`): the program meets the recursion limit at the same depth.
+            recorder.run(exec, code, globals_)
         else:
             exec(code, globals_)
             recorder.run(_entry_point(globals_, context))

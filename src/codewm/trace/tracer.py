@@ -17,6 +17,8 @@ What is recorded (the CWM convention, decided here and tested):
   left by an exception then gets a `return` frame whose value is `None` (what `sys.settrace`
   reports and public CWM reproductions write). `Trace.raised` tells the two exits apart.
 - Only the main thread is traced.
+- Every run starts from `random.seed(program_seed(context))`, traced or not, and every trace
+  records where it was made (`Trace.runtime`: the Python version and the hook).
 
 The hook is installed with `sys.settrace` semantics on every version: a compiled C hook
 (`_ctracer.c`, installed through `PyEval_SetTrace` like coverage.py's CTracer) where it was
@@ -29,8 +31,11 @@ advantage, skipping untraced code, matters little here; see docs/tracer.md.
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import os
+import platform
+import random
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
@@ -67,6 +72,24 @@ class TraceOptions:
 
 _DEFAULT_OPTIONS = TraceOptions()
 _USE_C_DEFAULT = os.environ.get("CODEWM_PURE_PYTHON_TRACER", "") in ("", "0")
+
+
+def runtime_info(recorder: "Recorder | None" = None) -> dict[str, str]:
+    """What a trace records about where it was made: the Python version and the hook
+    ("c" or "python") of `recorder`, or the one a new `Recorder` would use."""
+    if recorder is not None:
+        hook = recorder.implementation
+    else:
+        hook = "c" if _USE_C_DEFAULT and _ctracer is not None else "python"
+    return {"python": platform.python_version(), "hook": hook}
+
+
+def program_seed(context: str) -> int:
+    """The seed of `random` for a program: the first 8 bytes of the SHA-256 of its context
+    (UTF-8), as an unsigned big-endian integer. Every run of the program, traced or not, in
+    any process, starts from `random.seed(program_seed(context))`, so its random numbers and
+    its trace are reproducible, while different programs draw different numbers."""
+    return int.from_bytes(hashlib.sha256(context.encode("utf-8", "surrogatepass")).digest()[:8], "big")
 
 
 def stop_tracing() -> None:
@@ -327,6 +350,9 @@ def trace_in_process(
     `compiled` (`shippable_code(compile_program(context))`) is the context compiled
     beforehand by a trusted caller; the result is the same.
 
+    Either way `random` is seeded with `program_seed(context)` just before the program runs,
+    and the caller's own random state is put back afterwards.
+
     `traced=False` runs the program without the recorder: a check, as the benchmarks' scorers
     run `{code}\\nassert {output} == {answer}`, at full speed. The status is ok, exception
     (the error rendered as in a traced run) or syntax_error, and the trace has no frames.
@@ -334,38 +360,42 @@ def trace_in_process(
     `sys.exit(0)` from a script, is an exception (the scorers count every BaseException as
     a failure).
     """
-    if not traced:
-        return _run_untraced(context, script, recorder or Recorder(options=options), namespace, compiled)
-    recorder = recorder or Recorder(options=options)
-    prepared = _prepare(context, recorder, namespace, compiled)
-    if isinstance(prepared, InProcessResult):
-        return prepared
-    code, globals_ = prepared
-    status, error = "ok", None
+    saved_random = random.getstate()  # the caller's: the program gets its own seed (_prepare)
     try:
-        if script:
-            # No frame of codewm's own between this one and the program's, as untraced
-            # (`_run_untraced`): the program meets the recursion limit at the same depth.
-            recorder.run(exec, code, globals_)
-        else:
-            exec(code, globals_)
-            recorder.run(_entry_point(globals_, context))
-    except StepLimitReached:
-        status = "step_limit"
-    except SystemExit as exc:
-        # A script may end with sys.exit(0); a function that calls sys.exit did not return.
-        if not (script and exc.code in (None, 0)):
-            status, error = "exception", f"SystemExit({exc.code!r})"
-    except BaseException as exc:
-        status = "step_limit" if recorder.limit_reached else "exception"
-        error = None if recorder.limit_reached else recorder.renderer.render(exc)
-    if recorder.limit_reached:
-        status = "step_limit"
-    if not frames:
-        return InProcessResult(Trace(context, [], complete=False), status, error)
-    built = steps_to_frames(recorder.steps, context)
-    complete = status in ("ok", "exception") and _balanced(built)
-    return InProcessResult(Trace(context, built, complete=complete), status, error)
+        if not traced:
+            return _run_untraced(context, script, recorder or Recorder(options=options), namespace, compiled)
+        recorder = recorder or Recorder(options=options)
+        prepared = _prepare(context, recorder, namespace, compiled)
+        if isinstance(prepared, InProcessResult):
+            return prepared
+        code, globals_ = prepared
+        status, error = "ok", None
+        try:
+            if script:
+                # No frame of codewm's own between this one and the program's, as untraced
+                # (`_run_untraced`): the program meets the recursion limit at the same depth.
+                recorder.run(exec, code, globals_)
+            else:
+                exec(code, globals_)
+                recorder.run(_entry_point(globals_, context))
+        except StepLimitReached:
+            status = "step_limit"
+        except SystemExit as exc:
+            # A script may end with sys.exit(0); a function that calls sys.exit did not return.
+            if not (script and exc.code in (None, 0)):
+                status, error = "exception", f"SystemExit({exc.code!r})"
+        except BaseException as exc:
+            status = "step_limit" if recorder.limit_reached else "exception"
+            error = None if recorder.limit_reached else recorder.renderer.render(exc)
+        if recorder.limit_reached:
+            status = "step_limit"
+        if not frames:
+            return InProcessResult(Trace(context, [], complete=False), status, error)
+        built = steps_to_frames(recorder.steps, context)
+        complete = status in ("ok", "exception") and _balanced(built)
+        return InProcessResult(Trace(context, built, complete=complete, runtime=runtime_info(recorder)), status, error)
+    finally:
+        random.setstate(saved_random)
 
 
 def _run_untraced(context: str, script: bool, recorder: Recorder, namespace: dict | None, compiled: bytes | None) -> InProcessResult:
@@ -396,6 +426,7 @@ def _prepare(context: str, recorder: Recorder, namespace: dict | None, compiled:
     globals_ = namespace if namespace is not None else {}
     globals_.setdefault("__name__", "__main__")
     globals_.setdefault("__builtins__", __builtins__)
+    random.seed(program_seed(context))  # last: nothing of codewm's draws after it
     return code, globals_
 
 

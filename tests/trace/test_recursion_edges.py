@@ -136,3 +136,23 @@ def test_rendering_a_deep_value_needs_no_stack_even_at_the_limit():
     cyclic: list = [1]
     cyclic.append(_nested("list", 2) + [cyclic])
     assert render_value(cyclic) == repr(cyclic)
+
+
+@needs_c
+def test_in_the_sandbox_the_issues_program_runs_traced_as_deep_as_untraced():
+    from codewm.trace.sandbox import Program, Sandbox
+
+    limit = sys.getrecursionlimit()
+    depths = range(limit - 80, limit + 5)
+    contexts = [build_context(ISSUE_PROGRAM, f"f({n}, {{1}})") for n in depths]
+    with Sandbox() as sandbox:
+        untraced = [r.status for r in sandbox.run_batch([Program(c, traced=False) for c in contexts])]
+        first = depths[untraced.index("exception")]
+        assert untraced[: first - depths[0]] == ["ok"] * (first - depths[0])
+        chosen = [first - 3, first - 2, first, first + 1]
+        traced = sandbox.run_batch([Program(contexts[n - depths[0]]) for n in chosen])
+    assert [r.status for r in traced] == ["ok", "ok", "exception", "exception"], first
+    for result in traced:
+        _depths_are_well_formed(result.trace.frames)
+        assert result.trace.complete
+        assert parse_trace(format_trace(result.trace)).trace == result.trace

@@ -194,7 +194,10 @@ class Recorder:
                     if not texts:
                         return {}
                     if max(map(len, texts)) <= max_chars:
-                        if needs_tidying("".join(texts)):  # iterators, functions: drop addresses
+                        joined = "".join(texts)
+                        # iterators, functions, modules, threads: drop addresses, files, ids
+                        # (render.needs_tidying, inlined: this runs at every line)
+                        if " at 0x" in joined or "<module " in joined or ", started " in joined or ", stopped " in joined:
                             texts = list(map(tidied, values, texts))
                         return dict(zip(local_values, texts))
             return {name: render(value) for name, value in local_values.items()}

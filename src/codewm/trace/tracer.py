@@ -17,6 +17,8 @@ What is recorded (the CWM convention, decided here and tested):
   left by an exception then gets a `return` frame whose value is `None` (what `sys.settrace`
   reports and public CWM reproductions write). `Trace.raised` tells the two exits apart.
 - Only the main thread is traced.
+- The hooks' own work does not count against the program's recursion limit (the C hook
+  raises it while it runs), so a program meets RecursionError where it would untraced.
 - Every run starts from `random.seed(program_seed(context))`, traced or not, and every trace
   records where it was made (`Trace.runtime`: the Python version and the hook).
 

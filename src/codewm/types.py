@@ -106,6 +106,10 @@ class Trace:
     context: str
     frames: list[Frame] = field(default_factory=list)
     complete: bool = True
+    # Where the trace was recorded, {"python": "3.11.7", "hook": "c" or "python"}; None when
+    # unknown (a parsed CWM text, a prediction). Metadata: the CWM text does not carry it and
+    # it takes no part in equality; the JSON form keeps it.
+    runtime: dict[str, str] | None = field(default=None, compare=False)
 
     @property
     def output(self) -> str | None:
@@ -134,18 +138,20 @@ class Trace:
         )
 
     def to_dict(self) -> dict:
-        return {
-            "context": self.context,
-            "complete": self.complete,
-            "frames": [frame.to_dict() for frame in self.frames],
-        }
+        out: dict = {"context": self.context, "complete": self.complete}
+        if self.runtime is not None:
+            out["runtime"] = dict(self.runtime)
+        out["frames"] = [frame.to_dict() for frame in self.frames]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "Trace":
+        runtime = data.get("runtime")
         return cls(
             context=data["context"],
             complete=bool(data.get("complete", True)),
             frames=[Frame.from_dict(f) for f in data.get("frames", [])],
+            runtime=dict(runtime) if runtime is not None else None,
         )
 
 

@@ -106,3 +106,30 @@ def test_addresses_are_still_removed_from_default_reprs_by_both_hooks():
         trace_in_process(build_context(source, "f()"), recorder=recorder)
         assert _f_steps(recorder.steps, "return")[0][4] == "<list_iterator object>"
         assert _f_steps(recorder.steps, "line")[-1][3] == {"it": "<list_iterator object>", "label": "'located at 0xdeadbeef'"}
+
+
+def _deep(shape: str, levels: int, leaf):
+    value = leaf
+    for _ in range(levels):
+        value = [value] if shape == "list" else (value,) if shape == "tuple" else {"k": value} if shape == "dict" else [1, value]
+    return value
+
+
+def _deep_text(shape: str, levels: int, leaf) -> str:
+    """repr() of `_deep(...)` computed without recursion (repr itself would raise), cut as
+    documented."""
+    opening, closing = {"list": ("[", "]"), "tuple": ("(", ",)"), "dict": ("{'k': ", "}"), "pair": ("[1, ", "]")}[shape]
+    text = opening * levels + repr(leaf) + closing * levels
+    return text[:DEFAULT_MAX_CHARS] + "..." if len(text) > DEFAULT_MAX_CHARS else text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["list", "tuple", "dict", "pair"]), st.integers(1, 3000), st.sampled_from([7, "s", None, (), "x" * 500]))
+def test_both_hooks_render_deeply_nested_values_identically_without_recursion(shape, levels, leaf):
+    value = _deep(shape, levels, leaf)
+    c_status, c_steps = _record(value, use_c=True)
+    py_status, py_steps = _record(value, use_c=False)
+    assert c_status == py_status == "ok"
+    assert c_steps == py_steps
+    expected = _deep_text(shape, levels, leaf)
+    assert _f_steps(py_steps, "return")[0][4] == expected

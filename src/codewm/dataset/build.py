@@ -105,7 +105,10 @@ def _shard_summary(shard: Shard, records: list[dict], files: dict[str, str]) -> 
     statuses: dict[str, int] = {}
     origins: dict[str, int] = {}
     excluded: dict[str, int] = {}
+    runtimes: dict[str, int] = {}
     for record in records:
+        runtime = _runtime_name(record.get("runtime"))
+        runtimes[runtime] = runtimes.get(runtime, 0) + 1
         statuses[record["status"]] = statuses.get(record["status"], 0) + 1
         origins[record["origin"]] = origins.get(record["origin"], 0) + 1
         if record["excluded"]:
@@ -120,8 +123,16 @@ def _shard_summary(shard: Shard, records: list[dict], files: dict[str, str]) -> 
         "statuses": dict(sorted(statuses.items())),
         "origins": dict(sorted(origins.items())),
         "excluded": dict(sorted(excluded.items())),
+        "runtimes": dict(sorted(runtimes.items())),
         "files": files,
     }
+
+
+def _runtime_name(runtime) -> str:
+    """How the manifest names where records were traced: "python 3.11.7, hook c"."""
+    if not isinstance(runtime, dict):
+        return "unknown"
+    return f"python {runtime.get('python', '?')}, hook {runtime.get('hook', '?')}"
 
 
 def _merge(total: dict, part: dict) -> None:
@@ -133,11 +144,13 @@ def _manifest(config: BuildConfig, plan: Plan, summaries: list[dict]) -> dict:
     statuses: dict[str, int] = {}
     origins: dict[str, int] = {}
     excluded: dict[str, int] = {}
+    runtimes: dict[str, int] = {}
     splits: dict[str, dict] = {name: {"records": 0, "in_training": 0, "training_tokens": 0, "shards": 0} for name, _ in config.splits}
     for summary in summaries:
         _merge(statuses, summary["statuses"])
         _merge(origins, summary["origins"])
         _merge(excluded, summary["excluded"])
+        _merge(runtimes, summary.get("runtimes", {}))
         split = splits[summary["split"]]
         split["records"] += summary["records"]
         split["in_training"] += summary["in_training"]
@@ -160,6 +173,9 @@ def _manifest(config: BuildConfig, plan: Plan, summaries: list[dict]) -> dict:
         },
         "statuses": dict(sorted(statuses.items())),
         "source_mix": dict(sorted(origins.items())),
+        # Where the records were traced (records per Python version and hook): traces are
+        # reproducible under the same ones (docs/tracer.md).
+        "runtimes": dict(sorted(runtimes.items())),
         "splits": splits,
         "shards": [{"name": s["name"], "records": s["records"], "files": s["files"]} for s in summaries],
     }

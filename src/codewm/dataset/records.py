@@ -63,6 +63,7 @@ def make_record(planned, result, max_trace_tokens: int) -> dict:
         "partial_text": None if excluded is None else text,  # what an excluded run recorded
         "linenos": linenos,  # what the text does not carry
         "meta": case.meta,
+        "runtime": result.trace.runtime,  # {"python": ..., "hook": ...} that traced it
     }
 
 

@@ -1,7 +1,8 @@
 """A `Trace` as JSON, both directions: lossless (line numbers and function names included).
 
 The document is `{"format": "codewm.trace", "version": 1, "context": ..., "complete": ...,
-"frames": [...]}`; `frames` holds full locals (no `".."` shorthand).
+"runtime": {"python": ..., "hook": ...}, "frames": [...]}`; `frames` holds full locals (no
+`".."` shorthand); `runtime` (where the trace was recorded) is there when known.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def trace_from_dict(data: object) -> Trace:
         raise TraceFormatError(f"unsupported codewm trace version {version!r} (this codewm reads {FORMAT_VERSION})")
     if not isinstance(data.get("context"), str):
         raise TraceFormatError("a trace needs a string 'context'")
+    runtime = data.get("runtime")
+    if runtime is not None and not (isinstance(runtime, dict) and all(isinstance(v, str) for v in runtime.values())):
+        raise TraceFormatError("'runtime' must be an object of strings, such as {\"python\": \"3.11.7\", \"hook\": \"c\"}")
     frames = data.get("frames", [])
     if not isinstance(frames, list):
         raise TraceFormatError("'frames' must be a list")

@@ -25,8 +25,13 @@ typedef struct {
     Py_ssize_t max_chars;
     Py_ssize_t flush_every;
     Py_ssize_t flushed;
-    Py_ssize_t depth;
+    PyObject *open_frames;   /* list: the traced frames entered and not yet left, innermost last */
 } CTracer;
+
+/* Recursion-limit units the hook may use on top of the program's limit while it runs (the
+ * Python renderer, a user __repr__): the program's own frames meet RecursionError at exactly
+ * the depth they would untraced, and the hook never does. */
+#define HOOK_HEADROOM 100
 
 static PyObject *s_call, *s_line, *s_return, *s_exception, *s_module, *s_at_0x;
 
@@ -177,6 +182,22 @@ static int append_step(CTracer *self, PyObject *event, int lineno, Py_ssize_t de
     return err;
 }
 
+/* Whether `frame` is the innermost traced frame; if it is open further out (a frame left
+ * without the events Python normally sends), the frames inside it are dropped first. A frame
+ * the hook never saw enter (its call event failed) is not: its events are not recorded, so
+ * depths never go below 0. */
+static int is_innermost(CTracer *self, PyFrameObject *frame) {
+    Py_ssize_t n = PyList_GET_SIZE(self->open_frames);
+    if (n > 0 && PyList_GET_ITEM(self->open_frames, n - 1) == (PyObject *)frame) return 1;
+    for (Py_ssize_t i = n - 2; i >= 0; i--) {
+        if (PyList_GET_ITEM(self->open_frames, i) == (PyObject *)frame)
+            return PyList_SetSlice(self->open_frames, i + 1, n, NULL) == 0;
+    }
+    return 0;
+}
+
+static int record_event(CTracer *self, PyFrameObject *frame, int what, PyObject *arg, PyObject *name);
+
 static int trace_fn(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg) {
     CTracer *self = (CTracer *)obj;
     if (what != PyTrace_CALL && what != PyTrace_LINE && what != PyTrace_RETURN && what != PyTrace_EXCEPTION)
@@ -192,42 +213,54 @@ static int trace_fn(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg
         }
         return 0;
     }
-    int rc = 0;
     PyObject *name = code->co_name;
     Py_INCREF(name);
     Py_DECREF(code);
+    /* The hook's own Python calls (the renderer) must not count against the program's
+     * recursion limit: it is raised while the hook runs and put back before the program goes on. */
+    int limit = Py_GetRecursionLimit();
+    Py_SetRecursionLimit(limit + HOOK_HEADROOM);
+    int rc = record_event(self, frame, what, arg, name);
+    Py_SetRecursionLimit(limit);
+    Py_DECREF(name);
+    return rc;
+}
+
+static int record_event(CTracer *self, PyFrameObject *frame, int what, PyObject *arg, PyObject *name) {
+    int rc = 0;
     if (PyList_GET_SIZE(self->steps) >= self->max_steps) {
         PyEval_SetTrace(NULL, NULL);
         PyObject *r = PyObject_CallNoArgs(self->on_limit);
         Py_XDECREF(r);
-        Py_DECREF(name);
         return -1; /* on_limit raised StepLimitReached into the program */
     }
+    if (what != PyTrace_CALL && !is_innermost(self, frame)) return PyErr_Occurred() ? -1 : 0;
+    Py_ssize_t depth = PyList_GET_SIZE(self->open_frames); /* frames around this one's call */
     int lineno = PyFrame_GetLineNumber(frame);
     int module_level = name == s_module ||
                        (PyUnicode_GET_LENGTH(name) == 8 && PyUnicode_Compare(name, s_module) == 0);
     if (what == PyTrace_LINE || what == PyTrace_CALL) {
         PyObject *locals = snapshot(self, frame, module_level);
-        if (locals == NULL) { rc = -1; goto done; }
+        if (locals == NULL) return -1;
         if (what == PyTrace_LINE) {
-            rc = append_step(self, s_line, lineno, self->depth - 1, locals, NULL, name);
+            rc = append_step(self, s_line, lineno, depth - 1, locals, NULL, name);
         } else {
             /* A module starts at line 0; its call frame shows the context's first line. */
-            rc = append_step(self, s_call, lineno ? lineno : 1, self->depth, locals, NULL, name);
-            self->depth++;
+            rc = append_step(self, s_call, lineno ? lineno : 1, depth, locals, NULL, name);
+            if (rc == 0) rc = PyList_Append(self->open_frames, (PyObject *)frame);
         }
         Py_DECREF(locals);
     } else if (what == PyTrace_RETURN) {
-        self->depth--;
         PyObject *value = render_value(self, arg ? arg : Py_None);
-        if (value == NULL) { rc = -1; goto done; }
-        rc = append_step(self, s_return, lineno, self->depth, NULL, value, name);
+        if (value == NULL) return -1;
+        rc = PyList_SetSlice(self->open_frames, depth - 1, depth, NULL);
+        if (rc == 0) rc = append_step(self, s_return, lineno, depth - 1, NULL, value, name);
         Py_DECREF(value);
     } else {
         PyObject *exc = (arg && PyTuple_Check(arg) && PyTuple_GET_SIZE(arg) >= 2) ? PyTuple_GET_ITEM(arg, 1) : Py_None;
         PyObject *value = PyObject_CallOneArg(self->render, exc);
-        if (value == NULL) { rc = -1; goto done; }
-        rc = append_step(self, s_exception, lineno, self->depth - 1, NULL, value, name);
+        if (value == NULL) return -1;
+        rc = append_step(self, s_exception, lineno, depth - 1, NULL, value, name);
         Py_DECREF(value);
     }
     if (rc == 0 && self->flush_every > 0 && PyList_GET_SIZE(self->steps) - self->flushed >= self->flush_every) {
@@ -236,8 +269,6 @@ static int trace_fn(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg
         Py_XDECREF(r);
         self->flushed = PyList_GET_SIZE(self->steps);
     }
-done:
-    Py_DECREF(name);
     return rc;
 }
 
@@ -254,7 +285,8 @@ static int CTracer_init(CTracer *self, PyObject *args, PyObject *kwds) {
     Py_INCREF(render); Py_XSETREF(self->render, render);
     Py_INCREF(on_limit); Py_XSETREF(self->on_limit, on_limit);
     Py_INCREF(on_flush); Py_XSETREF(self->on_flush, on_flush);
-    self->depth = 0;
+    Py_XSETREF(self->open_frames, PyList_New(0));
+    if (self->open_frames == NULL) return -1;
     self->flushed = 0;
     return 0;
 }
@@ -262,6 +294,7 @@ static int CTracer_init(CTracer *self, PyObject *args, PyObject *kwds) {
 static void CTracer_dealloc(CTracer *self) {
     Py_XDECREF(self->filename); Py_XDECREF(self->steps); Py_XDECREF(self->render);
     Py_XDECREF(self->on_limit); Py_XDECREF(self->on_flush); Py_XDECREF(self->opaque_types);
+    Py_XDECREF(self->open_frames);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

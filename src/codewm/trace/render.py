@@ -4,14 +4,19 @@ CWM writes every local as the `repr()` of its value. Real programs hold values w
 huge, recursive, slow, raising or never-ending, so codewm renders with these documented rules:
 
 1. The text is `repr(value)` with memory addresses removed: `<list_iterator object at
-   0x7f..>` becomes `<list_iterator object>` (as in CWM's traces). Only reprs of other
-   objects than built-in strings, bytes, numbers and containers lose addresses: the string
-   `'located at 0xdeadbeef'` renders as itself.
+   0x7f..>` becomes `<list_iterator object>` (as in CWM's traces); so are a module's file
+   (`<module 'json'>`) and a thread's identifier (`<Thread(Thread-1, started)>`), which
+   differ between machines and runs. Only reprs of other objects than built-in strings,
+   bytes, numbers and containers lose them: the string `'located at 0xdeadbeef'` renders
+   as itself.
 2. A text longer than `max_chars` is cut to its first `max_chars` characters followed by
    `...` (three dots). Strings, bytes, ints and built-in containers are cut *before* the
    full repr is built, so a 100 MB list costs no more than a short one; the text is still
    exactly the full repr's first characters (same quotes).
-3. A recursive container renders the way Python renders it (`[1, [...]]`).
+3. A recursive container renders the way Python renders it (`[1, [...]]`). Built-in
+   containers are printed without recursion, so one nested any number of levels deep
+   renders as the first `max_chars` characters of its repr (`[[[[...`), where `repr`
+   itself would raise RecursionError; rendering never raises into the traced program.
 4. A repr that raises renders as `<unrepresentable TYPE: EXC_TYPE>`.
 5. A repr that runs longer than about `repr_timeout` seconds renders as `<unrepresentable
    TYPE: repr timed out>` (while tracing on the main thread, see `ReprWatchdog`).
@@ -34,9 +39,38 @@ DEFAULT_MAX_CHARS = 400
 DEFAULT_REPR_TIMEOUT = 0.5
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_MODULE_FILE = re.compile(r"""(<module (?:'[^']*'|"[^"]*")) from (?:'[^']*'|"[^"]*")>""")
+_THREAD_IDENT = re.compile(r"(, (?:started|stopped)(?: daemon)?) \d+\)>")
 # Values whose repr Python computes itself, quickly and safely.
 ATOMIC_TYPES = frozenset({int, bool, float, complex, str, bytes, type(None), type(Ellipsis)})
 _CONTAINERS = (list, tuple, set, frozenset, dict)
+_BRACKETS = {list: ("[", "]"), tuple: ("(", ")"), dict: ("{", "}"), set: ("{", "}"), frozenset: ("frozenset({", "})")}
+_EMPTY_TEXT = {set: "set()", frozenset: "frozenset()"}
+_RECURSIVE_TEXT = {list: "[...]", tuple: "(...)", dict: "{...}", set: "{...}", frozenset: "{...}"}
+_END = object()  # a container's tokens are exhausted
+_DONE = (True, _END)
+_COMMA = (True, ", ")
+_COLON = (True, ": ")
+
+
+def _tokens(value, is_dict: bool):
+    """The pieces of a built-in container's repr between its brackets, in order: `(True,
+    literal text)` or `(False, element to render)`."""
+    first = True
+    if is_dict:
+        for key, item in value.items():
+            if not first:
+                yield _COMMA
+            first = False
+            yield False, key
+            yield _COLON
+            yield False, item
+    else:
+        for item in value:
+            if not first:
+                yield _COMMA
+            first = False
+            yield False, item
 
 
 _SIGALRM = int(signal.SIGALRM)
@@ -88,10 +122,22 @@ def _cut(text: str, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[:max_chars] + "..."
 
 
+def needs_tidying(text: str) -> bool:
+    """Whether `tidy` may change `text` (a quick test before the regular expressions)."""
+    return " at 0x" in text or "<module " in text or ", started " in text or ", stopped " in text
+
+
 def tidy(text: str) -> str:
-    """Remove memory addresses (` at 0x7f...`) from a repr."""
+    """Remove what differs between runs and machines from a repr: memory addresses (` at
+    0x7f...`), a module's file (`<module 'json' from '/usr/lib/...'>` -> `<module 'json'>`)
+    and a thread's identifier (`<Thread(Thread-1, started 1403...)>` -> `<Thread(Thread-1,
+    started)>`)."""
     if "0x" in text:
         text = _ADDRESS.sub("", text)
+    if "<module " in text:
+        text = _MODULE_FILE.sub(r"\1>", text)
+    if ", started " in text or ", stopped " in text:
+        text = _THREAD_IDENT.sub(r"\1)>", text)
     return text
 
 
@@ -105,7 +151,10 @@ class Renderer:
 
     # -- public -----------------------------------------------------------------------
     def render(self, value: object) -> str:
-        text = self._render(value, self.max_chars, set())
+        try:
+            text = self._render(value, self.max_chars, set())
+        except Exception as exc:  # never into the traced program (rule 4 for the whole value)
+            return f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
         if text == "..":
             return "<repr '..'>"
         return text
@@ -136,20 +185,24 @@ class Renderer:
         return self._render_other(value, budget)
 
     def _render_container(self, value, budget: int, active: set[int]) -> str:
+        text = self._fast_container(value, budget)
+        return text if text is not None else self._walk(value, budget, active)
+
+    def _fast_container(self, value, budget: int) -> str | None:
+        """Python's own repr of a small container of atomic values (exact and fastest), or
+        None when the container must be walked."""
         kind = type(value)
-        size = len(value)
-        # Small containers of atomic values: Python's own repr is exact and fastest.
-        if size <= budget // 2:
+        if len(value) <= budget // 2:
             if kind is dict:
                 types = set(map(type, value)) | set(map(type, value.values()))
             else:
                 types = set(map(type, value))
             if types <= ATOMIC_TYPES and str not in types and int not in types:
                 return _cut(repr(value), budget)
-            if types <= ATOMIC_TYPES:
-                # str and int elements can be huge; check their total size cheaply first.
-                return _cut(repr(value), budget) if self._small(value, kind, budget) else self._walk(value, budget, active)
-        return self._walk(value, budget, active)
+            if types <= ATOMIC_TYPES and self._small(value, kind, budget):
+                # str and int elements can be huge; their total size was checked cheaply first.
+                return _cut(repr(value), budget)
+        return None
 
     @staticmethod
     def _small(value, kind, budget: int) -> bool:
@@ -168,55 +221,65 @@ class Renderer:
                 return False
         return True
 
-    def _walk(self, value, budget: int, active: set[int]) -> str:
-        """Render a container element by element, stopping once `budget` is spent."""
-        ident = id(value)
-        kind = type(value)
-        if ident in active:
-            return "{...}" if kind is dict else "[...]" if kind is list else "(...)" if kind is tuple else "{...}"
-        active.add(ident)
+    def _walk(self, root, budget: int, active: set[int]) -> str:
+        """Render a built-in container piece by piece, stopping once `budget` is spent.
+
+        Iterative, with an explicit stack of the containers being printed, so that a value
+        nested any number of levels deep costs no Python or C recursion: the text is still
+        exactly the first `budget` characters of the repr Python would print given enough
+        stack (`[[[[...` for a list nested 10,000 deep)."""
+        parts: list[str] = []
+        used = 0  # characters in parts
+        stack: list[tuple] = []  # (token iterator, closing text, id) of the containers open
         try:
-            if kind is dict:
-                open_, close = "{", "}"
-                items = value.items()
-            elif kind is list:
-                open_, close, items = "[", "]", value
-            elif kind is tuple:
-                open_, close, items = "(", ")", value
-            elif kind is set:
-                if not value:
-                    return "set()"
-                open_, close, items = "{", "}", value
-            else:  # frozenset
-                if not value:
-                    return "frozenset()"
-                open_, close, items = "frozenset({", "})", value
-            parts: list[str] = []
-            used = len(open_)  # where the next element starts; the text so far is used - 2 long
-            rendered_all = True
-            for item in items:
-                if used - 2 > budget:  # `used` counts a ", " after the last part too
-                    rendered_all = False
-                    break
+            used += self._open(root, parts, stack, active)
+            while stack and used <= budget:
+                literal, item = next(stack[-1][0], _DONE)
+                if literal:
+                    if item is _END:
+                        _, item, ident = stack.pop()  # the container's closing text
+                        active.discard(ident)
+                    parts.append(item)
+                    used += len(item)
+                    continue
                 # enough for the element to run past the cut, so its own "..." is cut away
-                remaining = max(budget - used, 0) + 1
-                if kind is dict:
-                    key, element = item
-                    text = self._render(key, remaining, active) + ": " + self._render(element, remaining, active)
+                remaining = budget - used + 1
+                if type(item) in _CONTAINERS:
+                    text = self._fast_container(item, remaining)
+                    if text is None:  # a nested container: printed by this loop, not by recursion
+                        used += self._open(item, parts, stack, active)
+                        continue
                 else:
                     text = self._render(item, remaining, active)
                 parts.append(text)
-                used += len(text) + 2
-            body = ", ".join(parts)
-            if not rendered_all:
-                # More than `budget` characters were rendered: the cut is exactly Python's
-                # repr cut at `budget`, as rule 2 promises.
-                return (open_ + body)[:budget] + "..."
-            if kind is tuple and len(value) == 1:
-                body += ","
-            return _cut(open_ + body + close, budget)
+                used += len(text)
         finally:
-            active.discard(ident)
+            for _, _, ident in stack:
+                active.discard(ident)
+        # Each piece is exact for the characters before the cut: the result is Python's repr,
+        # cut at `budget` as rule 2 promises.
+        return _cut("".join(parts), budget)
+
+    @staticmethod
+    def _open(value, parts: list[str], stack: list[tuple], active: set[int]) -> int:
+        """Start printing container `value`: its opening text goes to `parts` and its tokens
+        onto `stack`, or, when it is empty or already being printed, its whole text goes to
+        `parts`. Returns the number of characters added."""
+        kind = type(value)
+        ident = id(value)
+        if ident in active:
+            text = _RECURSIVE_TEXT[kind]
+        elif not value and kind in _EMPTY_TEXT:
+            text = _EMPTY_TEXT[kind]
+        else:
+            open_, close = _BRACKETS[kind]
+            if kind is tuple and len(value) == 1:
+                close = ",)"
+            active.add(ident)
+            stack.append((_tokens(value, kind is dict), close, ident))
+            text = open_
+        parts.append(text)
+        return len(text)
 
     def _render_other(self, value: object, budget: int) -> str:
         name = type(value).__name__

@@ -284,6 +284,8 @@ class _WorkerProcess:
             self.close()
             raise SandboxError(f"the sandbox worker sent an unexpected greeting: {hello!r}")
         self.program_uid = hello.get("program_uid")
+        runtime = hello.get("runtime")  # the Python and the hook its programs are traced with
+        self.runtime = {str(k): str(v) for k, v in runtime.items()} if isinstance(runtime, dict) else None
 
     def request(self, message: dict) -> dict:
         write_message(self.process.stdin.fileno(), message)
@@ -453,7 +455,10 @@ class Sandbox:
         if not isinstance(replies, list) or len(replies) != len(programs):
             return [RunResult("sandbox_error", Trace(p.context, [], complete=False), "malformed reply from the worker") for p in programs]
         texts = reply.get(TEXTS, [])  # the formatted runs' texts travel after the JSON
-        return [self._result(program, item if isinstance(item, dict) else {}, formatter is not None, texts) for program, item in zip(programs, replies)]
+        results = [self._result(program, item if isinstance(item, dict) else {}, formatter is not None, texts) for program, item in zip(programs, replies)]
+        for result in results:
+            result.trace.runtime = worker.runtime
+        return results
 
     def _result(self, program: Program, reply: dict, formatted: bool, texts: list[str]) -> RunResult:
         """The `RunResult` of one program from the worker's reply about it."""

@@ -17,6 +17,10 @@ What is recorded (the CWM convention, decided here and tested):
   left by an exception then gets a `return` frame whose value is `None` (what `sys.settrace`
   reports and public CWM reproductions write). `Trace.raised` tells the two exits apart.
 - Only the main thread is traced.
+- The hooks' own work does not count against the program's recursion limit (the C hook
+  raises it while it runs), so a program meets RecursionError where it would untraced.
+- Every run starts from `random.seed(program_seed(context))`, traced or not, and every trace
+  records where it was made (`Trace.runtime`: the Python version and the hook).
 
 The hook is installed with `sys.settrace` semantics on every version: a compiled C hook
 (`_ctracer.c`, installed through `PyEval_SetTrace` like coverage.py's CTracer) where it was
@@ -29,13 +33,16 @@ advantage, skipping untraced code, matters little here; see docs/tracer.md.
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import os
+import platform
+import random
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
-from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog
+from codewm.trace.render import OPAQUE_BUILTIN_TYPES, RenderOptions, Renderer, ReprWatchdog, needs_tidying
 from codewm.trace.render import tidy as render_tidy
 from codewm.types import Frame, RawStep, Trace, action_lines, build_context, entry_function, script_context
 
@@ -67,6 +74,24 @@ class TraceOptions:
 
 _DEFAULT_OPTIONS = TraceOptions()
 _USE_C_DEFAULT = os.environ.get("CODEWM_PURE_PYTHON_TRACER", "") in ("", "0")
+
+
+def runtime_info(recorder: "Recorder | None" = None) -> dict[str, str]:
+    """What a trace records about where it was made: the Python version and the hook
+    ("c" or "python") of `recorder`, or the one a new `Recorder` would use."""
+    if recorder is not None:
+        hook = recorder.implementation
+    else:
+        hook = "c" if _USE_C_DEFAULT and _ctracer is not None else "python"
+    return {"python": platform.python_version(), "hook": hook}
+
+
+def program_seed(context: str) -> int:
+    """The seed of `random` for a program: the first 8 bytes of the SHA-256 of its context
+    (UTF-8), as an unsigned big-endian integer. Every run of the program, traced or not, in
+    any process, starts from `random.seed(program_seed(context))`, so its random numbers and
+    its trace are reproducible, while different programs draw different numbers."""
+    return int.from_bytes(hashlib.sha256(context.encode("utf-8", "surrogatepass")).digest()[:8], "big")
 
 
 def stop_tracing() -> None:
@@ -133,12 +158,17 @@ class Recorder:
         fast_kinds = _FAST_KINDS
         tidy = render_tidy
         opaque_types = OPAQUE_BUILTIN_TYPES
-        depth = 0
+        # The traced frames entered and not yet left, innermost last: a frame's depth is the
+        # number around it, and a return or exception of a frame the hook never saw enter
+        # (its call event failed) is not recorded, so depths never go below 0.
+        open_frames: list = []
+        push, pop = open_frames.append, open_frames.pop
 
-        def without_address(value, text: str) -> str:
-            # Only a default repr loses its address: a string (or a container of strings)
-            # may say "at 0x..." itself, and keeps it, as the careful renderer does.
-            if " at 0x" not in text:
+        def tidied(value, text: str) -> str:
+            # Only a default repr loses its address (module file, thread id): a string (or a
+            # container of strings) may say "at 0x..." itself, and keeps it, as the careful
+            # renderer does.
+            if not needs_tidying(text):
                 return text
             if type(value) in opaque_types:
                 return tidy(text)
@@ -166,27 +196,39 @@ class Recorder:
                     if not texts:
                         return {}
                     if max(map(len, texts)) <= max_chars:
-                        if " at 0x" in "".join(texts):  # iterators, functions: drop addresses
-                            texts = list(map(without_address, values, texts))
+                        joined = "".join(texts)
+                        # iterators, functions, modules, threads: drop addresses, files, ids
+                        # (render.needs_tidying, inlined: this runs at every line)
+                        if " at 0x" in joined or "<module " in joined or ", started " in joined or ", stopped " in joined:
+                            texts = list(map(tidied, values, texts))
                         return dict(zip(local_values, texts))
             return {name: render(value) for name, value in local_values.items()}
 
+        def innermost(frame) -> bool:
+            # `frame` is open further out when the frames inside it were left without the
+            # events Python normally sends: those are dropped.
+            if frame in open_frames:
+                del open_frames[open_frames.index(frame) + 1 :]
+                return True
+            return False
+
         def local_hook(frame, event, arg):
-            nonlocal depth
             if len(steps) >= max_steps:
                 self._limit()
                 return None
             if event == "line":
-                append(("line", frame.f_lineno, depth - 1, snapshot(frame), None, frame.f_code.co_name))
+                append(("line", frame.f_lineno, len(open_frames) - 1, snapshot(frame), None, frame.f_code.co_name))
             elif event == "call":
                 # A module starts at line 0; its call frame shows the context's first line.
-                append(("call", frame.f_lineno or 1, depth, snapshot(frame), None, frame.f_code.co_name))
-                depth += 1
+                append(("call", frame.f_lineno or 1, len(open_frames), snapshot(frame), None, frame.f_code.co_name))
+                push(frame)
             elif event == "return":
-                depth -= 1
-                append(("return", frame.f_lineno, depth, None, render(arg), frame.f_code.co_name))
+                if open_frames and open_frames[-1] is frame or innermost(frame):
+                    pop()
+                    append(("return", frame.f_lineno, len(open_frames), None, render(arg), frame.f_code.co_name))
             elif event == "exception":
-                append(("exception", frame.f_lineno, depth - 1, None, render(arg[1]), frame.f_code.co_name))
+                if open_frames and open_frames[-1] is frame or innermost(frame):
+                    append(("exception", frame.f_lineno, len(open_frames) - 1, None, render(arg[1]), frame.f_code.co_name))
             if flush_every and len(steps) - self._flushed >= flush_every:
                 self.flush()
             return local_hook
@@ -218,8 +260,8 @@ class Recorder:
         return "c" if self._ctracer is not None else "python"
 
     # -- running ------------------------------------------------------------------------
-    def run(self, function: Callable[[], object]) -> object:
-        """Call `function` with this recorder installed; always uninstalls it."""
+    def run(self, function: Callable[..., object], *args) -> object:
+        """Call `function(*args)` with this recorder installed; always uninstalls it."""
         previous = sys.gettrace()
         self.watchdog.start()
         if self._ctracer is not None:
@@ -227,7 +269,7 @@ class Recorder:
         else:
             _settrace(self.global_hook)
         try:
-            return function()
+            return function(*args) if args else function()
         finally:
             _settrace(previous)
             self.watchdog.stop()
@@ -313,6 +355,9 @@ def trace_in_process(
     `compiled` (`shippable_code(compile_program(context))`) is the context compiled
     beforehand by a trusted caller; the result is the same.
 
+    Either way `random` is seeded with `program_seed(context)` just before the program runs,
+    and the caller's own random state is put back afterwards.
+
     `traced=False` runs the program without the recorder: a check, as the benchmarks' scorers
     run `{code}\\nassert {output} == {answer}`, at full speed. The status is ok, exception
     (the error rendered as in a traced run) or syntax_error, and the trace has no frames.
@@ -320,36 +365,42 @@ def trace_in_process(
     `sys.exit(0)` from a script, is an exception (the scorers count every BaseException as
     a failure).
     """
-    if not traced:
-        return _run_untraced(context, script, recorder or Recorder(options=options), namespace, compiled)
-    recorder = recorder or Recorder(options=options)
-    prepared = _prepare(context, recorder, namespace, compiled)
-    if isinstance(prepared, InProcessResult):
-        return prepared
-    code, globals_ = prepared
-    status, error = "ok", None
+    saved_random = random.getstate()  # the caller's: the program gets its own seed (_prepare)
     try:
-        if script:
-            recorder.run(lambda: exec(code, globals_))
-        else:
-            exec(code, globals_)
-            recorder.run(_entry_point(globals_, context))
-    except StepLimitReached:
-        status = "step_limit"
-    except SystemExit as exc:
-        # A script may end with sys.exit(0); a function that calls sys.exit did not return.
-        if not (script and exc.code in (None, 0)):
-            status, error = "exception", f"SystemExit({exc.code!r})"
-    except BaseException as exc:
-        status = "step_limit" if recorder.limit_reached else "exception"
-        error = None if recorder.limit_reached else recorder.renderer.render(exc)
-    if recorder.limit_reached:
-        status = "step_limit"
-    if not frames:
-        return InProcessResult(Trace(context, [], complete=False), status, error)
-    built = steps_to_frames(recorder.steps, context)
-    complete = status in ("ok", "exception") and _balanced(built)
-    return InProcessResult(Trace(context, built, complete=complete), status, error)
+        if not traced:
+            return _run_untraced(context, script, recorder or Recorder(options=options), namespace, compiled)
+        recorder = recorder or Recorder(options=options)
+        prepared = _prepare(context, recorder, namespace, compiled)
+        if isinstance(prepared, InProcessResult):
+            return prepared
+        code, globals_ = prepared
+        status, error = "ok", None
+        try:
+            if script:
+                # No frame of codewm's own between this one and the program's, as untraced
+                # (`_run_untraced`): the program meets the recursion limit at the same depth.
+                recorder.run(exec, code, globals_)
+            else:
+                exec(code, globals_)
+                recorder.run(_entry_point(globals_, context))
+        except StepLimitReached:
+            status = "step_limit"
+        except SystemExit as exc:
+            # A script may end with sys.exit(0); a function that calls sys.exit did not return.
+            if not (script and exc.code in (None, 0)):
+                status, error = "exception", f"SystemExit({exc.code!r})"
+        except BaseException as exc:
+            status = "step_limit" if recorder.limit_reached else "exception"
+            error = None if recorder.limit_reached else recorder.renderer.render(exc)
+        if recorder.limit_reached:
+            status = "step_limit"
+        if not frames:
+            return InProcessResult(Trace(context, [], complete=False), status, error)
+        built = steps_to_frames(recorder.steps, context)
+        complete = status in ("ok", "exception") and _balanced(built)
+        return InProcessResult(Trace(context, built, complete=complete, runtime=runtime_info(recorder)), status, error)
+    finally:
+        random.setstate(saved_random)
 
 
 def _run_untraced(context: str, script: bool, recorder: Recorder, namespace: dict | None, compiled: bytes | None) -> InProcessResult:
@@ -380,6 +431,7 @@ def _prepare(context: str, recorder: Recorder, namespace: dict | None, compiled:
     globals_ = namespace if namespace is not None else {}
     globals_.setdefault("__name__", "__main__")
     globals_.setdefault("__builtins__", __builtins__)
+    random.seed(program_seed(context))  # last: nothing of codewm's draws after it
     return code, globals_
 
 

@@ -44,6 +44,7 @@ from codewm.trace.protocol import (
     write_message,
 )
 from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process, unshare_network
+from codewm.trace.tracer import runtime_info
 from codewm.load import load_object
 from codewm.types import steps_complete
 
@@ -432,7 +433,7 @@ def main() -> None:
     worker = Worker(base_dir, sandboxed, uid, cgroup_fds)
     stdin, stdout = 0, os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
-    write_message(stdout, {"ready": True, "pid": os.getpid(), "program_uid": worker.uid, "sandboxed": sandboxed})
+    write_message(stdout, {"ready": True, "pid": os.getpid(), "program_uid": worker.uid, "sandboxed": sandboxed, "runtime": runtime_info()})
     while True:
         try:
             request = read_message(stdin)

@@ -10,8 +10,10 @@ from dataclasses import asdict
 from typing import Iterator, Protocol
 
 from codewm.dataset.records import make_record
-from codewm.format.cwm import DESCRIBE_STEPS
+from codewm.format.cwm import DESCRIBE_STEPS, parse_trace
+from codewm.trace.confirm import confirm
 from codewm.trace.sandbox import Program, Sandbox, SandboxLimits
+from codewm.types import RunResult
 
 
 class Engine(Protocol):
@@ -41,6 +43,21 @@ def _batches(cases, batch_size: int) -> list[list[Program]]:
             open_batch = None
             batches.append([program])
     return batches
+
+
+def trace_batch(sandbox: Sandbox, batch: list[Program]) -> list[RunResult]:
+    """Trace one batch, described for records, and confirm each finished run by an untraced,
+    sealed re-run (`codewm.trace.confirm`): a record is only as good as its ground truth, and
+    a program can forge what its own process reports (docs/tracer.md, "Trust boundary")."""
+    results = sandbox.run_batch(batch, DESCRIBE_STEPS)
+    return confirm(sandbox, batch, results, [_text_return(result) for result in results])
+
+
+def _text_return(result: RunResult) -> str | None:
+    """What the described trace says the entry point returned."""
+    if result.status != "ok" or not isinstance(result.formatted, dict) or not isinstance(result.formatted.get("text"), str):
+        return None
+    return parse_trace(result.formatted["text"]).trace.output
 
 
 class LocalEngine:
@@ -73,7 +90,7 @@ class LocalEngine:
 
         with ThreadPoolExecutor(max_workers=self.sandbox.size) as pool:
             for shard in shards:
-                futures = [pool.submit(self.sandbox.run_batch, batch, DESCRIBE_STEPS) for batch in _batches(shard.cases, self.batch_size)]
+                futures = [pool.submit(trace_batch, self.sandbox, batch) for batch in _batches(shard.cases, self.batch_size)]
                 window.append((shard, futures))
                 while len(window) > lookahead or (window and all(f.done() for f in window[0][1])):
                     yield finish(*window.popleft())
@@ -91,7 +108,7 @@ def _ray_trace_chunk(cases, limits_data: dict, max_trace_tokens: int, batch_size
     global _RAY_SANDBOX
     if _RAY_SANDBOX is None:
         _RAY_SANDBOX = Sandbox(limits=SandboxLimits(**limits_data), workers=1)
-    results = _RAY_SANDBOX.map_batches(_batches(cases, batch_size), formatter=DESCRIBE_STEPS)
+    results = [result for batch in _batches(cases, batch_size) for result in trace_batch(_RAY_SANDBOX, batch)]
     return [make_record(planned, result, max_trace_tokens) for planned, result in zip(cases, results)]
 
 

@@ -136,10 +136,13 @@ class SignedChannel:
     message boundaries again after garbage) and an HMAC; the worker ignores anything else,
     so a program cannot decide its own status or trace by writing into the pipe. (A program
     that reads the secret out of codewm's memory could still forge; that needs deliberate
-    introspection of codewm's internals.)
+    introspection of codewm's internals; docs/tracer.md, "Trust boundary".)
+
+    `key` is a bytearray in the child, so that a sealed run (`codewm.trace._csealed`) can
+    zero it, and the marker with it, before the program runs.
     """
 
-    def __init__(self, fd: int, key: bytes) -> None:
+    def __init__(self, fd: int, key: bytes | bytearray) -> None:
         self.fd = fd
         self.key = key
         self.marker = key[:8]
@@ -161,6 +164,7 @@ class ChannelReader:
         self.counter = 0
         self.buffer = bytearray()
         self.rejected = 0  # bytes that were not an authentic message
+        self.malformed = 0  # authentic messages that did not read
 
     def feed(self, data: bytes) -> list[dict]:
         """The authentic messages that `data` completes, in order."""
@@ -194,8 +198,10 @@ class ChannelReader:
             self.counter += 1
             try:
                 messages.append(unpack_payload(data))
-            except (ValueError, struct.error, UnicodeDecodeError):
-                pass  # authentic but unreadable: the child's memory was tampered with
+            except (ValueError, struct.error, UnicodeDecodeError, RecursionError, MemoryError):
+                # Authentic but unreadable (deeply nested JSON, say): only a program that
+                # reached the child's key makes one; the worker fails that program.
+                self.malformed += 1
 
 
 class OutputSplitter:

@@ -43,12 +43,13 @@ from codewm.trace.protocol import (
 )
 from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process
 from codewm.load import load_object
-from codewm.types import steps_complete
+from codewm.types import STATUSES, steps_complete
 
 _F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
 _PIPE_BYTES = 1 << 20
 _BUNCH_SECONDS = 0.003
 _KILL_GRACE = 0.25  # seconds between SIGTERM (hand over the partial trace) and SIGKILL
+CPU_ACCOUNTING_SLACK = 0.9  # share of a CPU limit that counts as reaching it (see _classify)
 _DRAIN_SECONDS = 0.05  # reading what is in the pipes after the child exited
 
 # Imported once in the worker so that children inherit them instead of importing each time
@@ -81,10 +82,26 @@ class _Heard:
     current: int = 0  # the program the child runs now
     killed_for: str | None = None  # "timeout" or "trace_size" when the worker stopped the child
     wait_status: int | None = None
+    cpu_seconds: float = 0.0  # the child's CPU time, user and system, when it was reaped
+    malformed: set[int] = field(default_factory=set)  # programs that sent an authentic message that did not read
 
     def __post_init__(self) -> None:
         self.current = self.first
         self.begun[self.first] = self.started
+
+    def reap(self, pid: int) -> None:
+        """Wait for the child; keep its exit status and CPU time."""
+        _, self.wait_status, usage = os.wait4(pid, 0)
+        self.cpu_seconds = usage.ru_utime + usage.ru_stime
+
+
+def _is_step(step) -> bool:
+    """Whether `step` has the shape of the tracer's raw steps (see `codewm.types.RawStep`)."""
+    return (
+        type(step) is list and len(step) == 6 and type(step[0]) is str and type(step[1]) is int and type(step[2]) is int
+        and (step[3] is None or (type(step[3]) is dict and all(type(v) is str for v in step[3].values())))
+        and (step[4] is None or type(step[4]) is str) and type(step[5]) is str
+    )
 
 
 class Worker:
@@ -134,7 +151,8 @@ class Worker:
         os.mkdir(workdir, 0o700)
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
-        key = os.urandom(32)
+        # A bytearray: a sealed run zeroes the child's copy before its program runs.
+        key = bytearray(os.urandom(32))
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
         for fd in (result_w, output_w):
@@ -152,7 +170,7 @@ class Worker:
         os.close(result_w)
         os.close(output_w)
         try:
-            reader = ChannelReader(key)
+            reader = ChannelReader(bytes(key))
             splitter = OutputSplitter(OUTPUT_MARK + reader.marker, batch["limits"]["output_bytes"])
             heard = self._supervise(pid, batch, first, reader, splitter, result_r, output_r)
             return self._collect(batch, heard, reader, splitter, results, formatter)
@@ -206,7 +224,7 @@ class Worker:
             for key, _ in events:
                 if key.data == "exit":
                     selector.unregister(key.fd)
-                    _, heard.wait_status = os.waitpid(pid, 0)
+                    heard.reap(pid)
                     # Read what is already in the pipes, then stop even if another process
                     # still holds them open.
                     drain_until = time.monotonic() + _DRAIN_SECONDS
@@ -226,23 +244,32 @@ class Worker:
                     selector.unregister(key.fd)
                     open_pipes -= 1
                     continue
+                malformed = reader.malformed
                 for message in reader.feed(data):
                     if self._take(message, heard, count):
                         deadline = heard.begun[heard.current] + limits["wall_seconds"]  # a wall clock per program
+                if reader.malformed != malformed:
+                    heard.malformed.add(heard.current)
         selector.close()
         if exit_fd is not None:
             os.close(exit_fd)
         signal_group(pid, signal.SIGKILL)
         if heard.wait_status is None:
-            _, heard.wait_status = os.waitpid(pid, 0)
+            heard.reap(pid)
         return heard
 
     @staticmethod
     def _take(message: dict, heard: _Heard, count: int) -> bool:
-        """File one message from the child; whether it started the next program."""
+        """File one message from the child; whether it started the next program. A message
+        that does not have the shape the child sends (only a program that reached the
+        child's key can make one) fails the program it came with, not the batch."""
         current = heard.current
-        if isinstance(message.get("steps"), list):
-            heard.steps.setdefault(current, []).extend(message["steps"])
+        steps = message.get("steps")
+        if steps is not None:
+            if type(steps) is list and all(map(_is_step, steps)):
+                heard.steps.setdefault(current, []).extend(steps)
+            else:
+                heard.malformed.add(current)
         elif isinstance(message.get("final"), dict) and current not in heard.finals:
             heard.finals[current] = final = message["final"]
             if "formatted" in final:
@@ -260,7 +287,9 @@ class Worker:
         last = max(sorted(heard.finals) + [heard.current])
         for position, index in enumerate(range(heard.first, last + 1)):
             final = heard.finals.get(index)
-            status, error = self._classify(final, heard.killed_for if index == heard.current else None, heard.wait_status, limits)
+            status, error = self._classify(final, heard.killed_for if index == heard.current else None, heard.wait_status, limits, heard.cpu_seconds)
+            if index in heard.malformed:
+                status, error = "crashed", "the program tampered with codewm's result channel (a message that does not read)"
             if reader.rejected:
                 note = f"{reader.rejected} bytes that the program wrote into codewm's result channel were ignored"
                 error = f"{error}; {note}" if error else note
@@ -275,6 +304,9 @@ class Worker:
                 "output_truncated": truncated,
                 "wall_seconds": round(elapsed, 6),
             }
+            returned = final.get("returned") if isinstance(final, dict) and final.get("sealed") is True else None
+            if type(returned) is str:
+                result["returned"] = returned
             if formatter is not None:
                 self._format(result, final, heard.steps.get(index, []), batch["programs"][index]["context"], formatter)
             else:
@@ -303,22 +335,35 @@ class Worker:
         result["complete"] = complete
 
     @staticmethod
-    def _classify(final, killed_for, wait_status, limits) -> tuple[str, str | None]:
-        """How a program ended: its status and error."""
+    def _classify(final, killed_for, wait_status, limits, cpu_used: float = 0.0) -> tuple[str, str | None]:
+        """How a program ended: its status and error.
+
+        `timeout` is only ever a limit codewm enforced: the worker's own SIGTERM at the wall
+        clock, or a CPU-time signal when the child had used the program's CPU time. A
+        program that sends itself SIGKILL, SIGTERM or SIGXCPU crashed (`cpu_used` is the
+        child's CPU time, which covers every program the child ran: a lower bound test)."""
         if killed_for == "trace_size":
             return "step_limit", f"the trace exceeded {limits['trace_bytes']} bytes"
+        # The kernel signals at its own tick-sampled count, which rusage can put a little lower.
+        cpu_spent = cpu_used >= CPU_ACCOUNTING_SLACK * limits["cpu_seconds"]
         if final is not None:
             status = final.get("status")
+            error = final.get("error")
+            error = error if error is None or type(error) is str else repr(error)
             if killed_for == "timeout" and status == "timeout":
                 return "timeout", f"wall-clock limit of {limits['wall_seconds']} s"
             if status == "timeout":
-                return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s"
-            return str(status), final.get("error")
+                if error == "SIGXCPU" and cpu_spent:
+                    return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s"
+                return "crashed", f"the program was sent {error} (not by codewm's limits)"
+            if status not in STATUSES:
+                return "crashed", f"the program tampered with codewm's result channel (status {status!r})"
+            return status, error
         if killed_for == "timeout":
             return "timeout", f"wall-clock limit of {limits['wall_seconds']} s (killed)"
         if os.WIFSIGNALED(wait_status):
             sig = os.WTERMSIG(wait_status)
-            if sig in (signal.SIGXCPU, signal.SIGKILL):
+            if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu_spent:
                 return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s (killed by {signal.Signals(sig).name})"
             return "crashed", f"killed by signal {signal.Signals(sig).name}"
         code = os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None

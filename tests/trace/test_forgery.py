@@ -10,6 +10,7 @@ message that does not read. docs/tracer.md ("Trust boundary") says what stays op
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -50,6 +51,25 @@ def f(x):
     gc.unfreeze()
     _send_forgery(next(o for o in gc.get_objects() if type(o).__name__ == "SignedChannel"))
     return x * 2
+'''
+
+# Finds the recorder in a frame above and edits a recorded value in place: y=42 reads y=999,
+# while the program returns and prints honestly.
+EDIT_STEPS = '''
+def _tamper():
+    import sys
+    frame = sys._getframe()
+    while "recorder" not in frame.f_locals:
+        frame = frame.f_back
+    steps = frame.f_locals["recorder"].steps
+    for i, step in enumerate(steps):
+        if step[3] and step[3].get("y") == "42":
+            steps[i] = step[:3] + ({**step[3], "y": "999"},) + step[4:]
+
+def f(x):
+    y = x * 2
+    _tamper()
+    return y
 '''
 
 # Wraps the dataset's describer (the child formats each run with it) so that every return
@@ -108,8 +128,28 @@ def _trace_cli(tmp_path, source):
 def test_a_forged_trace_is_not_reported_ok(tmp_path, source):
     result, document = _trace_cli(tmp_path, source)
     assert document["status"] == "crashed", document
-    assert "not confirmed by an untraced re-run" in document["error"]
+    assert "tampered with its recorded steps" in document["error"]
     assert result.exit_code == 3
+
+
+@pytest.mark.parametrize("source", [FRAME_WALK, GC_WALK, EDIT_STEPS], ids=["frame-walk", "gc-walk", "edit-steps"])
+def test_steps_that_the_tracer_did_not_record_are_refused(sandbox, source):
+    result = sandbox.run(Program.function(source, "f(21)"))
+    assert result.status == "crashed", result
+    assert "tampered with its recorded steps" in result.error
+    assert not any(frame.locals and frame.locals.get("y") == "999" for frame in result.trace.frames)
+
+
+def test_confirmation_catches_a_forged_outcome(sandbox):
+    # The MAC does not cover a run the child formats itself; the re-run checks its outcome.
+    from codewm.trace.confirm import confirm
+
+    program = Program.function("def f(x):\n    return x * 2\n", "f(21)")
+    honest = sandbox.run(program)
+    forged = replace(honest, trace=replace(honest.trace, frames=[replace(honest.trace.frames[-1], value="43")]))
+    checked = confirm(sandbox, [program, program], [honest, forged])
+    assert checked[0].status == "ok"
+    assert checked[1].status == "crashed" and "returned 43, an untraced re-run 42" in checked[1].error
 
 
 def test_an_honest_trace_is_confirmed(tmp_path):

@@ -42,6 +42,10 @@ try:  # sealed untraced runs (docs/tracer.md, "Trust boundary"); without it they
     from codewm.trace import _csealed
 except ImportError:  # pragma: no cover - a build without a C compiler
     _csealed = None
+try:  # the steps' MAC lives in the C tracer
+    from codewm.trace import _ctracer
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ctracer = None
 
 FLUSH_EVERY = 256  # steps per chunk streamed to the worker
 RESERVE_BYTES = 4 << 20  # address space kept back for reporting after a MemoryError
@@ -54,7 +58,7 @@ TAINTING_EVENTS = frozenset({
 _CLEAN_ENDS = ("ok", "exception", "syntax_error")
 
 
-def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool, formatter=None) -> None:
+def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool, formatter=None, step_key: bytearray | None = None) -> None:
     """In the forked child: apply every limit, then run programs `first`.. of the batch, one
     after the other, reporting each; `_exit` after the last one, or as soon as a program
     ends in a way that leaves the process unfit for the next. `formatter` (see
@@ -66,7 +70,7 @@ def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, w
     except BaseException as exc:  # the sandbox could not be set up: never run the program
         channel.send({"final": {"index": first, "status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
         real_exit(0)
-    ChildRun(batch, first, channel, workdir, formatter, real_exit).run()
+    ChildRun(batch, first, channel, workdir, formatter, real_exit).run(step_key)
 
 
 def cpu_seconds(limits: dict) -> int:
@@ -134,8 +138,13 @@ class ChildRun:
         self.saved: tuple = ()
 
     # -- the run ----------------------------------------------------------------------------------
-    def run(self) -> None:
-        """Install the guards, run the programs, `_exit`. Never returns."""
+    def run(self, step_key: bytearray | None = None) -> None:
+        """Install the guards, run the programs, `_exit`. Never returns. `step_key` keys the
+        MAC the C tracer keeps over the steps it records (handed to C and zeroed here)."""
+        if step_key is not None:
+            if _ctracer is not None and hasattr(_ctracer, "set_step_key"):
+                _ctracer.set_step_key(step_key)
+            step_key[:] = bytes(len(step_key))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the file-size limit fail instead
         os.register_at_fork(after_in_child=self.in_forked_process)
         # Address space reserved for reporting, released when the program runs out of memory so
@@ -268,6 +277,9 @@ class ChildRun:
         if os.getpid() != self.pid:
             return
         final = {"index": self.index, "status": status, "error": error, "touched": self.touched}
+        digest = _ctracer.take_digest() if _ctracer is not None and hasattr(_ctracer, "take_digest") else None
+        if digest is not None:
+            final["digest"] = digest  # the C tracer's MAC over this program's steps
         texts: list[str] = []
         if formatted is not None:
             put_formatted(final, formatted, texts)  # long texts go after the JSON

@@ -18,6 +18,7 @@ machinery.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
@@ -125,6 +126,38 @@ def take_formatted(item: dict, texts: list[str]) -> dict | None:
             return None
         formatted[key] = texts[position]
     return formatted
+
+
+# -- the steps' MAC -------------------------------------------------------------------------------
+def steps_digest(key: bytes, period: int, steps: list) -> str:
+    """The MAC the C tracer keeps over the steps it records (`_ctracer.take_digest`; see
+    _ctracer.c): sha256(key + sha256(key + period + the steps' encoding)), as hex. The worker
+    compares it with the child's, so steps edited or made up in the child do not pass."""
+    inner = hashlib.sha256(bytes(key) + period.to_bytes(8, "big"))
+    update = inner.update
+    for step in steps:
+        parts: list[bytes] = []
+        for value in step:
+            _encode_field(value, parts)
+        update(b"".join(parts))
+    return hashlib.sha256(bytes(key) + inner.digest()).hexdigest()
+
+
+def _encode_field(value, parts: list[bytes]) -> None:
+    if value is None:
+        parts.append(b"n")
+    elif type(value) is str:
+        encoded = value.encode("utf-8", "surrogatepass")
+        parts += (b"s", len(encoded).to_bytes(4, "big"), encoded)
+    elif type(value) is int:
+        parts += (b"i", value.to_bytes(8, "big", signed=True))
+    elif type(value) is dict:
+        parts += (b"d", len(value).to_bytes(4, "big"))
+        for key, item in value.items():
+            _encode_field(key, parts)
+            _encode_field(item, parts)
+    else:
+        raise TypeError(f"a step holds only str, int, None and dicts of str, not {type(value).__name__}")
 
 
 # -- the child's signed result channel ------------------------------------------------------------

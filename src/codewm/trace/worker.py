@@ -38,12 +38,19 @@ from codewm.trace.protocol import (
     SignedChannel,
     put_formatted,
     read_message,
+    steps_digest,
     take_formatted,
     write_message,
 )
 from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process
 from codewm.load import load_object
 from codewm.types import STATUSES, steps_complete
+
+try:  # a child whose tracer is the C hook signs its steps (see _ctracer.c); the worker checks
+    from codewm.trace import _ctracer
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ctracer = None
+STEPS_SIGNED = _ctracer is not None and hasattr(_ctracer, "take_digest")
 
 _F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
 _PIPE_BYTES = 1 << 20
@@ -84,6 +91,8 @@ class _Heard:
     wait_status: int | None = None
     cpu_seconds: float = 0.0  # the child's CPU time, user and system, when it was reaped
     malformed: set[int] = field(default_factory=set)  # programs that sent an authentic message that did not read
+    periods: dict[int, int] = field(default_factory=dict)  # program -> the MAC period of its final
+    step_key: bytes = b""
 
     def __post_init__(self) -> None:
         self.current = self.first
@@ -153,6 +162,7 @@ class Worker:
             os.chown(workdir, self.uid, self.uid)
         # A bytearray: a sealed run zeroes the child's copy before its program runs.
         key = bytearray(os.urandom(32))
+        step_key = bytearray(os.urandom(32))  # the steps' MAC key: the child zeroes its copy
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
         for fd in (result_w, output_w):
@@ -166,13 +176,14 @@ class Worker:
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(result_r)
             os.close(output_r)
-            run_child(batch, first, SignedChannel(result_w, key), output_w, workdir, self.uid, not self.sandboxed, formatter)
+            run_child(batch, first, SignedChannel(result_w, key), output_w, workdir, self.uid, not self.sandboxed, formatter, step_key)
         os.close(result_w)
         os.close(output_w)
         try:
             reader = ChannelReader(bytes(key))
             splitter = OutputSplitter(OUTPUT_MARK + reader.marker, batch["limits"]["output_bytes"])
             heard = self._supervise(pid, batch, first, reader, splitter, result_r, output_r)
+            heard.step_key = bytes(step_key)
             return self._collect(batch, heard, reader, splitter, results, formatter)
         finally:
             os.close(result_r)
@@ -271,6 +282,7 @@ class Worker:
             else:
                 heard.malformed.add(current)
         elif isinstance(message.get("final"), dict) and current not in heard.finals:
+            heard.periods[current] = len(heard.finals)  # the child ends one MAC period per final
             heard.finals[current] = final = message["final"]
             if "formatted" in final:
                 final["formatted"] = take_formatted(final, message.get(TEXTS, []))
@@ -290,6 +302,11 @@ class Worker:
             status, error = self._classify(final, heard.killed_for if index == heard.current else None, heard.wait_status, limits, heard.cpu_seconds)
             if index in heard.malformed:
                 status, error = "crashed", "the program tampered with codewm's result channel (a message that does not read)"
+            steps = heard.steps.get(index, [])
+            if not self._steps_signed(heard, index, final, formatter, steps):
+                steps = []  # none of them can be trusted
+                if status != "memory_limit":  # where reporting may have had to drop steps
+                    status, error = "crashed", "the program tampered with its recorded steps (they do not match the tracer's MAC)"
             if reader.rejected:
                 note = f"{reader.rejected} bytes that the program wrote into codewm's result channel were ignored"
                 error = f"{error}; {note}" if error else note
@@ -308,11 +325,24 @@ class Worker:
             if type(returned) is str:
                 result["returned"] = returned
             if formatter is not None:
-                self._format(result, final, heard.steps.get(index, []), batch["programs"][index]["context"], formatter)
+                self._format(result, final, steps, batch["programs"][index]["context"], formatter)
             else:
-                result["steps"] = heard.steps.get(index, [])
+                result["steps"] = steps
             results[index] = result
         return last + 1
+
+    @staticmethod
+    def _steps_signed(heard: _Heard, index: int, final, formatter, steps: list) -> bool:
+        """Whether the steps heard for program `index` are those the child's C tracer
+        recorded (its MAC matches). Not checkable, hence passed: a run without a final (the
+        child died: its status is never ok), a sealed run (no steps) and a run the child
+        formatted itself (its steps did not travel; `codewm.trace.confirm` checks its outcome)."""
+        if not STEPS_SIGNED or not isinstance(final, dict) or final.get("sealed") is True:
+            return True
+        if formatter is not None and "formatted" in final:
+            return True
+        digest = final.get("digest")
+        return type(digest) is str and digest == steps_digest(heard.step_key, heard.periods[index], steps)
 
     @staticmethod
     def _format(result: dict, final, steps: list, context: str, formatter) -> None:

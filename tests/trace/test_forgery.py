@@ -72,6 +72,20 @@ def f(x):
     return y
 '''
 
+# Sends the steps recorded so far (true ones, under a valid MAC) through the child's own
+# reporting, with status ok, before the program has returned.
+EARLY_REPORT = '''
+def f(x):
+    import os, sys
+    frame = sys._getframe()
+    while type(frame.f_locals.get("self")).__name__ != "ChildRun":
+        frame = frame.f_back
+    run = frame.f_locals["self"]
+    run.hand_over("ok", None)  # stops tracing, sends every step recorded, then the final
+    os.kill(os.getpid(), 9)
+    return x * 2
+'''
+
 # Wraps the dataset's describer (the child formats each run with it) so that every return
 # value in the record reads "-1".
 WRAP_DESCRIBER = '''
@@ -138,6 +152,12 @@ def test_steps_that_the_tracer_did_not_record_are_refused(sandbox, source):
     assert result.status == "crashed", result
     assert "tampered with its recorded steps" in result.error
     assert not any(frame.locals and frame.locals.get("y") == "999" for frame in result.trace.frames)
+
+
+def test_a_true_prefix_under_a_forged_final_is_refused(sandbox):
+    result = sandbox.run(Program.function(EARLY_REPORT, "f(21)"))
+    assert result.status == "crashed", result
+    assert "without returning from its entry point" in result.error
 
 
 def test_confirmation_catches_a_forged_outcome(sandbox):

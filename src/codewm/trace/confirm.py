@@ -37,12 +37,15 @@ def rerun_of(program: Program) -> Program:
     return replace(program, traced=False, compiled=None, audit=False)
 
 
-def contradiction(claim: RunResult, returned: str | None, rerun: RunResult, max_value_chars: int, script: bool) -> str | None:
-    """How the re-run contradicts the traced run's claim, or None where it agrees."""
+def contradiction(claim: RunResult, returned: str | None, rerun: RunResult, max_value_chars: int, script: bool, values: bool = True) -> str | None:
+    """How the re-run contradicts the traced run's claim, or None where it agrees; with
+    `values` False only the status and the exception's type are compared."""
     if rerun.status != claim.status:
         return f"the traced run reported {claim.status}, an untraced re-run {rerun.status} ({rerun.error})"
     if claim.status == "exception" and _exception_type(claim.error) != _exception_type(rerun.error):
         return f"the traced run raised {claim.error}, an untraced re-run {rerun.error}"
+    if not values:
+        return None
     # The re-run gives a plain value's whole repr; the trace shows the same text unless the
     # renderer had to shorten it.
     if claim.status == "ok" and not script and rerun.returned is not None and len(rerun.returned) <= max_value_chars:
@@ -63,12 +66,17 @@ def confirm(
     results: list[RunResult],
     returned: list[str | None] | None = None,
     limits: SandboxLimits | None = None,
+    values: bool = True,
 ) -> list[RunResult]:
     """`results` (of `programs`, traced in `sandbox`) with every ok or exception run that an
     untraced, sealed re-run contradicts turned into status crashed; a run the sandbox could
     not re-run becomes a sandbox_error. `returned`, where given, is what each traced run
     returned (a caller that formatted its runs has no frames); else read from the frames.
-    The re-runs of one call run one after another in one worker, each in a fresh process."""
+    The re-runs of one call run one after another in one worker, each in a fresh process.
+
+    `values=False` compares only the status and the exception's type: for runs whose steps
+    travelled and were checked against the tracer's MAC (the return value is in them), so
+    that a program printing the time or a random number is not turned into a crash."""
     results = list(results)
     if returned is None:
         returned = [traced_return(result) for result in results]
@@ -80,7 +88,7 @@ def confirm(
         if rerun.status == "sandbox_error":
             results[index] = replace(claim, status="sandbox_error", error=f"the run could not be confirmed: {rerun.error}")
             continue
-        problem = contradiction(claim, returned[index], rerun, limits.max_value_chars, programs[index].script)
+        problem = contradiction(claim, returned[index], rerun, limits.max_value_chars, programs[index].script, values)
         if problem is not None:
             results[index] = replace(claim, status="crashed", error=f"not confirmed by an untraced re-run: {problem}")
     return results

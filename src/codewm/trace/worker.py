@@ -303,10 +303,15 @@ class Worker:
             if index in heard.malformed:
                 status, error = "crashed", "the program tampered with codewm's result channel (a message that does not read)"
             steps = heard.steps.get(index, [])
+            sealed = isinstance(final, dict) and final.get("sealed") is True  # an untraced run: no steps
             if not self._steps_signed(heard, index, final, formatter, steps):
                 steps = []  # none of them can be trusted
                 if status != "memory_limit":  # where reporting may have had to drop steps
                     status, error = "crashed", "the program tampered with its recorded steps (they do not match the tracer's MAC)"
+            elif status in ("ok", "exception") and STEPS_SIGNED and formatter is None and not sealed and not steps_complete(steps, status):
+                # A program that ends by itself always returns from its entry point: an ok
+                # without that return is a true prefix of the steps under a forged final.
+                status, error = "crashed", "the program tampered with its report (it ended without returning from its entry point)"
             if reader.rejected:
                 note = f"{reader.rejected} bytes that the program wrote into codewm's result channel were ignored"
                 error = f"{error}; {note}" if error else note

@@ -50,7 +50,8 @@ try:  # a child whose tracer is the C hook signs its steps (see _ctracer.c); the
     from codewm.trace import _ctracer
 except ImportError:  # pragma: no cover - a build without a C compiler
     _ctracer = None
-STEPS_SIGNED = _ctracer is not None and hasattr(_ctracer, "take_digest")
+# (as codewm.trace.tracer decides which hook records: the pure-Python one signs nothing)
+STEPS_SIGNED = _ctracer is not None and hasattr(_ctracer, "take_digest") and os.environ.get("CODEWM_PURE_PYTHON_TRACER", "") in ("", "0")
 
 _F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
 _PIPE_BYTES = 1 << 20

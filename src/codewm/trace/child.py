@@ -318,7 +318,7 @@ class ChildRun:
         if signum == signal.SIGXCPU:
             used = resource.getrusage(resource.RUSAGE_SELF)
             # The kernel's tick-sampled count may run a little ahead of rusage's.
-            if used.ru_utime + used.ru_stime < self.cpu_limit_at - 0.1 * cpu_seconds(self.limits):
+            if used.ru_utime + used.ru_stime < self.cpu_limit_at - 0.25 * cpu_seconds(self.limits):
                 status, name = "crashed", f"the program raised {name} itself"
         try:
             self.hand_over(status, name)

@@ -1,6 +1,8 @@
-"""Builds codewm's two optional C extensions:
+"""Builds codewm's optional C extensions:
 
 - `codewm.trace._ctracer` (src/codewm/trace/_ctracer.c): the tracer's hook;
+- `codewm.trace._csealed` (src/codewm/trace/_csealed.c): sealed untraced runs (benchmark
+  checks, the re-runs that confirm a trace; docs/tracer.md, "Trust boundary");
 - `codewm.format._cformat` (src/codewm/format/_cformat.c): the CWM formatter's hot paths
   (raw steps to text, the longest value, the dataset's pre-token count).
 
@@ -13,6 +15,7 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("codewm.trace._ctracer", ["src/codewm/trace/_ctracer.c"], optional=True),
+        Extension("codewm.trace._csealed", ["src/codewm/trace/_csealed.c"], optional=True),
         Extension("codewm.format._cformat", ["src/codewm/format/_cformat.c"], optional=True),
     ],
 )

@@ -181,6 +181,9 @@ class RunResult:
     touched: list[str] = field(default_factory=list)  # with audit=True: files, network, processes used
     steps: list = field(default_factory=list, repr=False, compare=False)  # the raw steps behind `trace`
     formatted: Any = field(default=None, repr=False)  # the formatter's output, when one was given
+    # An untraced (sealed) run's return value: its repr where it is a plain value (int, str,
+    # float, bool, None, small built-in containers of them), else None
+    returned: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -10,8 +10,10 @@ from dataclasses import asdict
 from typing import Iterator, Protocol
 
 from codewm.dataset.records import make_record
-from codewm.format.cwm import DESCRIBE_STEPS
+from codewm.format.cwm import DESCRIBE_STEPS, parse_trace
+from codewm.trace.confirm import confirm
 from codewm.trace.sandbox import Program, Sandbox, SandboxLimits
+from codewm.types import RunResult
 
 
 class Engine(Protocol):
@@ -26,21 +28,41 @@ def _programs(cases) -> list[Program]:
     return [Program.function(planned.case.source, planned.case.call, compiled=planned.compiled) for planned in cases]
 
 
-def _batches(cases, batch_size: int) -> list[list[Program]]:
+def _batches(cases, batch_size: int) -> list[tuple[list[Program], bool]]:
     """Consecutive batchable cases share a sandbox process, up to `batch_size`; every
-    other case gets a process of its own."""
-    batches: list[list[Program]] = []
+    other case gets a process of its own. Each batch comes with whether its programs are
+    trusted: batchable ones are (codewm's own generator, or a source the config marks
+    `batch = true`: batching already trusts them not to tamper with codewm)."""
+    batches: list[tuple[list[Program], bool]] = []
     open_batch: list[Program] | None = None
     for planned, program in zip(cases, _programs(cases)):
         if planned.batchable and batch_size > 1:
             if open_batch is None or len(open_batch) >= batch_size:
                 open_batch = []
-                batches.append(open_batch)
+                batches.append((open_batch, True))
             open_batch.append(program)
         else:
             open_batch = None
-            batches.append([program])
+            batches.append(([program], bool(planned.batchable)))
     return batches
+
+
+def trace_batch(sandbox: Sandbox, batch: list[Program], trusted: bool = False) -> list[RunResult]:
+    """Trace one batch, described for records, and (unless its programs are trusted)
+    confirm each finished run by an untraced, sealed re-run (`codewm.trace.confirm`): a
+    record is only as good as its ground truth, and a program can forge what its own process
+    reports (docs/tracer.md, "Trust boundary")."""
+    results = sandbox.run_batch(batch, DESCRIBE_STEPS)
+    if trusted:
+        return results
+    return confirm(sandbox, batch, results, [_text_return(result) for result in results])
+
+
+def _text_return(result: RunResult) -> str | None:
+    """What the described trace says the entry point returned."""
+    if result.status != "ok" or not isinstance(result.formatted, dict) or not isinstance(result.formatted.get("text"), str):
+        return None
+    return parse_trace(result.formatted["text"]).trace.output
 
 
 class LocalEngine:
@@ -73,7 +95,7 @@ class LocalEngine:
 
         with ThreadPoolExecutor(max_workers=self.sandbox.size) as pool:
             for shard in shards:
-                futures = [pool.submit(self.sandbox.run_batch, batch, DESCRIBE_STEPS) for batch in _batches(shard.cases, self.batch_size)]
+                futures = [pool.submit(trace_batch, self.sandbox, batch, trusted) for batch, trusted in _batches(shard.cases, self.batch_size)]
                 window.append((shard, futures))
                 while len(window) > lookahead or (window and all(f.done() for f in window[0][1])):
                     yield finish(*window.popleft())
@@ -91,7 +113,7 @@ def _ray_trace_chunk(cases, limits_data: dict, max_trace_tokens: int, batch_size
     global _RAY_SANDBOX
     if _RAY_SANDBOX is None:
         _RAY_SANDBOX = Sandbox(limits=SandboxLimits(**limits_data), workers=1)
-    results = _RAY_SANDBOX.map_batches(_batches(cases, batch_size), formatter=DESCRIBE_STEPS)
+    results = [result for batch, trusted in _batches(cases, batch_size) for result in trace_batch(_RAY_SANDBOX, batch, trusted)]
     return [make_record(planned, result, max_trace_tokens) for planned, result in zip(cases, results)]
 
 

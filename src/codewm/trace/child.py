@@ -36,8 +36,17 @@ from codewm.trace import budget, cgroup, seccomp
 from codewm.trace.protocol import OUTPUT_MARK, SignedChannel, put_formatted
 from codewm.trace.render import RenderOptions
 from codewm.trace.system import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl, python_dirs, unshare_network
-from codewm.trace.tracer import PROGRAM_FILENAME, Recorder, TraceOptions, stop_tracing, trace_in_process
-from codewm.types import steps_complete
+from codewm.trace.tracer import PROGRAM_FILENAME, Recorder, TraceOptions, compile_program, stop_tracing, trace_in_process
+from codewm.types import entry_function, steps_complete
+
+try:  # sealed untraced runs (docs/tracer.md, "Trust boundary"); without it they run as before
+    from codewm.trace import _csealed
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _csealed = None
+try:  # the steps' MAC lives in the C tracer
+    from codewm.trace import _ctracer
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ctracer = None
 
 FLUSH_EVERY = 256  # steps per chunk streamed to the worker
 RESERVE_BYTES = 4 << 20  # address space kept back for reporting after a MemoryError
@@ -50,7 +59,7 @@ TAINTING_EVENTS = frozenset({
 _CLEAN_ENDS = ("ok", "exception", "syntax_error")
 
 
-def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool, formatter=None, cgroup_fd: int | None = None) -> None:
+def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, workdir: str, uid: int | None, isolate_net: bool, formatter=None, cgroup_fd: int | None = None, step_key: bytearray | None = None) -> None:
     """In the forked child: apply every limit, then run programs `first`.. of the batch, one
     after the other, reporting each; `_exit` after the last one, or as soon as a program
     ends in a way that leaves the process unfit for the next. `formatter` (see
@@ -65,7 +74,7 @@ def run_child(batch: dict, first: int, channel: SignedChannel, output_fd: int, w
     except BaseException as exc:  # the sandbox could not be set up: never run the program
         channel.send({"final": {"index": first, "status": "sandbox_error", "error": f"child setup failed: {exc!r}"}})
         real_exit(0)
-    ChildRun(batch, first, channel, workdir, formatter, real_exit).run()
+    ChildRun(batch, first, channel, workdir, formatter, real_exit).run(step_key)
 
 
 def cpu_seconds(limits: dict) -> int:
@@ -149,7 +158,8 @@ class ChildRun:
             max_steps=batch["trace"]["max_steps"],
             render=RenderOptions(max_chars=batch["trace"]["max_value_chars"], repr_timeout=batch["trace"]["repr_timeout"]),
         )
-        self.output_mark = OUTPUT_MARK + channel.marker
+        self.output_mark = bytearray(OUTPUT_MARK + channel.marker)  # zeroed before a sealed run
+        self.cpu_limit_at = 0  # the CPU time (s) at which this program's limit signals
         self.index = first  # the program running now
         self.recorder: Recorder | None = None
         self.touched: list[str] = []  # what the program reached outside itself (audit)
@@ -159,8 +169,13 @@ class ChildRun:
         self.saved: tuple = ()
 
     # -- the run ----------------------------------------------------------------------------------
-    def run(self) -> None:
-        """Install the guards, run the programs, `_exit`. Never returns."""
+    def run(self, step_key: bytearray | None = None) -> None:
+        """Install the guards, run the programs, `_exit`. Never returns. `step_key` keys the
+        MAC the C tracer keeps over the steps it records (handed to C and zeroed here)."""
+        if step_key is not None:
+            if _ctracer is not None and hasattr(_ctracer, "set_step_key"):
+                _ctracer.set_step_key(step_key)
+            step_key[:] = bytes(len(step_key))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the file-size limit fail instead
         os.register_at_fork(after_in_child=self.in_forked_process)
         # Address space reserved for reporting, released when the program runs out of memory so
@@ -189,6 +204,8 @@ class ChildRun:
         self.index = index
         self.touched.clear()
         self.arm_limits()
+        if program.get("traced", True) is False and _csealed is not None:
+            return self.run_sealed(program)
         os._exit = self.program_exit
         recorder = Recorder(PROGRAM_FILENAME, self.options, on_step_limit=self.on_step_limit, sink=self.sink, flush_every=FLUSH_EVERY)
         self.recorder = recorder
@@ -226,10 +243,36 @@ class ChildRun:
         """Give the next program its own CPU time and put back the handlers of the limits."""
         used = resource.getrusage(resource.RUSAGE_SELF)
         soft = int(used.ru_utime + used.ru_stime) + cpu_seconds(self.limits)
+        self.cpu_limit_at = soft
         resource.setrlimit(resource.RLIMIT_CPU, (soft, max(soft, resource.getrlimit(resource.RLIMIT_CPU)[1])))
         for signum in (signal.SIGXCPU, signal.SIGTERM):  # a program may have replaced them
             if signal.getsignal(signum) is not self.signal_handler:
                 signal.signal(signum, self.signal_handler)
+
+    def run_sealed(self, program: dict) -> bool:
+        """Run an untraced program sealed (`codewm.trace._csealed`): its verdict is decided
+        and signed in C, after the channel's key and the output marker were taken out of
+        every Python object. Ends the process; returns only for a program that does not
+        compile (reported as usual: its code never ran)."""
+        try:
+            code = compile_program(program["context"])
+        except (SyntaxError, ValueError) as exc:
+            where = f" (line {exc.lineno}, column {exc.offset})" if isinstance(exc, SyntaxError) else ""
+            self.end_output()
+            self.report("syntax_error", f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}")
+            return False
+        entry = None if program.get("script") else entry_function(program["context"])
+        namespace = {"__name__": str(program.get("module_name", "__main__")), "__builtins__": builtins}
+        # Limits end a sealed run by the signal itself (the worker classifies the death):
+        # no Python handler could sign a report any more.
+        for signum in (signal.SIGXCPU, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        os._exit = self.exit
+        self.reserve.close()
+        self.output_mark[:] = bytes(len(self.output_mark))
+        channel = self.channel
+        _csealed.run(channel.fd, channel.key, channel.marker, channel.counter, self.index, code, namespace, entry)
+        return False  # pragma: no cover - run() ends the process
 
     def trace(self, program: dict, recorder: Recorder) -> tuple[str, str | None]:
         """Run one program under `recorder`; its status and error."""
@@ -267,6 +310,9 @@ class ChildRun:
         if os.getpid() != self.pid:
             return
         final = {"index": self.index, "status": status, "error": error, "touched": self.touched}
+        digest = _ctracer.take_digest() if _ctracer is not None and hasattr(_ctracer, "take_digest") else None
+        if digest is not None:
+            final["digest"] = digest  # the C tracer's MAC over this program's steps
         texts: list[str] = []
         if formatted is not None:
             put_formatted(final, formatted, texts)  # long texts go after the JSON
@@ -297,9 +343,18 @@ class ChildRun:
         self.exit(0)
 
     def on_signal(self, signum, _frame) -> None:
-        """Wall-clock or CPU limit: hand over what was recorded, then stop at once."""
+        """Wall-clock or CPU limit: hand over what was recorded, then stop at once. A SIGXCPU
+        before the program used its CPU time came from the program itself: a crash. (Whether
+        a SIGTERM came from the worker's wall clock only the worker knows; it decides.)"""
+        name = signal.Signals(signum).name
+        status = "timeout"
+        if signum == signal.SIGXCPU:
+            used = resource.getrusage(resource.RUSAGE_SELF)
+            # The kernel's tick-sampled count may run a little ahead of rusage's.
+            if used.ru_utime + used.ru_stime < self.cpu_limit_at - 0.25 * cpu_seconds(self.limits):
+                status, name = "crashed", f"the program raised {name} itself"
         try:
-            self.hand_over("timeout", signal.Signals(signum).name)
+            self.hand_over(status, name)
         finally:
             self.exit(0)
 

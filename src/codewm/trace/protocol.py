@@ -18,6 +18,7 @@ machinery.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
@@ -127,6 +128,38 @@ def take_formatted(item: dict, texts: list[str]) -> dict | None:
     return formatted
 
 
+# -- the steps' MAC -------------------------------------------------------------------------------
+def steps_digest(key: bytes, period: int, steps: list) -> str:
+    """The MAC the C tracer keeps over the steps it records (`_ctracer.take_digest`; see
+    _ctracer.c): sha256(key + sha256(key + period + the steps' encoding)), as hex. The worker
+    compares it with the child's, so steps edited or made up in the child do not pass."""
+    inner = hashlib.sha256(bytes(key) + period.to_bytes(8, "big"))
+    update = inner.update
+    for step in steps:
+        parts: list[bytes] = []
+        for value in step:
+            _encode_field(value, parts)
+        update(b"".join(parts))
+    return hashlib.sha256(bytes(key) + inner.digest()).hexdigest()
+
+
+def _encode_field(value, parts: list[bytes]) -> None:
+    if value is None:
+        parts.append(b"n")
+    elif type(value) is str:
+        encoded = value.encode("utf-8", "surrogatepass")
+        parts += (b"s", len(encoded).to_bytes(4, "big"), encoded)
+    elif type(value) is int:
+        parts += (b"i", value.to_bytes(8, "big", signed=True))
+    elif type(value) is dict:
+        parts += (b"d", len(value).to_bytes(4, "big"))
+        for key, item in value.items():
+            _encode_field(key, parts)
+            _encode_field(item, parts)
+    else:
+        raise TypeError(f"a step holds only str, int, None and dicts of str, not {type(value).__name__}")
+
+
 # -- the child's signed result channel ------------------------------------------------------------
 class SignedChannel:
     """The child's result channel to the worker, authenticated with a per-run secret.
@@ -136,10 +169,13 @@ class SignedChannel:
     message boundaries again after garbage) and an HMAC; the worker ignores anything else,
     so a program cannot decide its own status or trace by writing into the pipe. (A program
     that reads the secret out of codewm's memory could still forge; that needs deliberate
-    introspection of codewm's internals.)
+    introspection of codewm's internals; docs/tracer.md, "Trust boundary".)
+
+    `key` is a bytearray in the child, so that a sealed run (`codewm.trace._csealed`) can
+    zero it, and the marker with it, before the program runs.
     """
 
-    def __init__(self, fd: int, key: bytes) -> None:
+    def __init__(self, fd: int, key: bytes | bytearray) -> None:
         self.fd = fd
         self.key = key
         self.marker = key[:8]
@@ -161,6 +197,7 @@ class ChannelReader:
         self.counter = 0
         self.buffer = bytearray()
         self.rejected = 0  # bytes that were not an authentic message
+        self.malformed = 0  # authentic messages that did not read
 
     def feed(self, data: bytes) -> list[dict]:
         """The authentic messages that `data` completes, in order."""
@@ -194,8 +231,10 @@ class ChannelReader:
             self.counter += 1
             try:
                 messages.append(unpack_payload(data))
-            except (ValueError, struct.error, UnicodeDecodeError):
-                pass  # authentic but unreadable: the child's memory was tampered with
+            except (ValueError, struct.error, UnicodeDecodeError, RecursionError, MemoryError):
+                # Authentic but unreadable (deeply nested JSON, say): only a program that
+                # reached the child's key makes one; the worker fails that program.
+                self.malformed += 1
 
 
 class OutputSplitter:

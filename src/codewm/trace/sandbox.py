@@ -488,6 +488,7 @@ class Sandbox:
             touched=list(reply.get("touched") or []),
             steps=steps,
             formatted=output,
+            returned=reply.get("returned") if type(reply.get("returned")) is str else None,
         )
 
     def run_function(self, source: str, call: str) -> RunResult:

@@ -40,18 +40,27 @@ from codewm.trace.protocol import (
     SignedChannel,
     put_formatted,
     read_message,
+    steps_digest,
     take_formatted,
     write_message,
 )
 from codewm.trace.system import PR_SET_CHILD_SUBREAPER, inside_bubblewrap, prctl, python_dirs, signal_group, signal_process, unshare_network
 from codewm.trace.tracer import runtime_info
 from codewm.load import load_object
-from codewm.types import steps_complete
+from codewm.types import STATUSES, steps_complete
+
+try:  # a child whose tracer is the C hook signs its steps (see _ctracer.c); the worker checks
+    from codewm.trace import _ctracer
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _ctracer = None
+# (as codewm.trace.tracer decides which hook records: the pure-Python one signs nothing)
+STEPS_SIGNED = _ctracer is not None and hasattr(_ctracer, "take_digest") and os.environ.get("CODEWM_PURE_PYTHON_TRACER", "") in ("", "0")
 
 _F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
 _PIPE_BYTES = 1 << 20
 _BUNCH_SECONDS = 0.003
 _KILL_GRACE = 0.25  # seconds between SIGTERM (hand over the partial trace) and SIGKILL
+CPU_ACCOUNTING_SLACK = 0.75  # share of a CPU limit that counts as reaching it (see _classify)
 _DRAIN_SECONDS = 0.05  # reading what is in the pipes after the child exited
 
 # Imported once in the worker so that children inherit them instead of importing each time
@@ -84,10 +93,28 @@ class _Heard:
     current: int = 0  # the program the child runs now
     killed_for: str | None = None  # "timeout" or "trace_size" when the worker stopped the child
     wait_status: int | None = None
+    cpu_seconds: float = 0.0  # the child's CPU time, user and system, when it was reaped
+    malformed: set[int] = field(default_factory=set)  # programs that sent an authentic message that did not read
+    periods: dict[int, int] = field(default_factory=dict)  # program -> the MAC period of its final
+    step_key: bytes = b""
 
     def __post_init__(self) -> None:
         self.current = self.first
         self.begun[self.first] = self.started
+
+    def reap(self, pid: int) -> None:
+        """Wait for the child; keep its exit status and CPU time."""
+        _, self.wait_status, usage = os.wait4(pid, 0)
+        self.cpu_seconds = usage.ru_utime + usage.ru_stime
+
+
+def _is_step(step) -> bool:
+    """Whether `step` has the shape of the tracer's raw steps (see `codewm.types.RawStep`)."""
+    return (
+        type(step) is list and len(step) == 6 and type(step[0]) is str and type(step[1]) is int and type(step[2]) is int
+        and (step[3] is None or (type(step[3]) is dict and all(type(v) is str for v in step[3].values())))
+        and (step[4] is None or type(step[4]) is str) and type(step[5]) is str
+    )
 
 
 class Worker:
@@ -139,7 +166,9 @@ class Worker:
         os.mkdir(workdir, 0o700)
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
-        key = os.urandom(32)
+        # A bytearray: a sealed run zeroes the child's copy before its program runs.
+        key = bytearray(os.urandom(32))
+        step_key = bytearray(os.urandom(32))  # the steps' MAC key: the child zeroes its copy
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
         for fd in (result_w, output_w):
@@ -155,15 +184,16 @@ class Worker:
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(result_r)
             os.close(output_r)
-            run_child(batch, first, SignedChannel(result_w, key), output_w, workdir, self.uid, not self.sandboxed, formatter, cgroup_fd)
+            run_child(batch, first, SignedChannel(result_w, key), output_w, workdir, self.uid, not self.sandboxed, formatter, cgroup_fd, step_key)
         os.close(result_w)
         os.close(output_w)
         try:
-            reader = ChannelReader(key)
+            reader = ChannelReader(bytes(key))
             splitter = OutputSplitter(OUTPUT_MARK + reader.marker, batch["limits"]["output_bytes"])
             heard = self._supervise(pid, batch, first, reader, splitter, result_r, output_r)
             if self.cgroup_fds and heard.killed_for is None and oom_kills(self.cgroup_fds[1]) > ooms_before:
                 heard.killed_for = "memory"  # the kernel killed a process for the cgroup's memory.max
+            heard.step_key = bytes(step_key)
             return self._collect(batch, heard, reader, splitter, results, formatter)
         finally:
             os.close(result_r)
@@ -215,7 +245,7 @@ class Worker:
             for key, _ in events:
                 if key.data == "exit":
                     selector.unregister(key.fd)
-                    _, heard.wait_status = os.waitpid(pid, 0)
+                    heard.reap(pid)
                     # Read what is already in the pipes, then stop even if another process
                     # still holds them open.
                     drain_until = time.monotonic() + _DRAIN_SECONDS
@@ -235,24 +265,34 @@ class Worker:
                     selector.unregister(key.fd)
                     open_pipes -= 1
                     continue
+                malformed = reader.malformed
                 for message in reader.feed(data):
                     if self._take(message, heard, count):
                         deadline = heard.begun[heard.current] + limits["wall_seconds"]  # a wall clock per program
+                if reader.malformed != malformed:
+                    heard.malformed.add(heard.current)
         selector.close()
         if exit_fd is not None:
             os.close(exit_fd)
         signal_group(pid, signal.SIGKILL)
         if heard.wait_status is None:
-            _, heard.wait_status = os.waitpid(pid, 0)
+            heard.reap(pid)
         return heard
 
     @staticmethod
     def _take(message: dict, heard: _Heard, count: int) -> bool:
-        """File one message from the child; whether it started the next program."""
+        """File one message from the child; whether it started the next program. A message
+        that does not have the shape the child sends (only a program that reached the
+        child's key can make one) fails the program it came with, not the batch."""
         current = heard.current
-        if isinstance(message.get("steps"), list):
-            heard.steps.setdefault(current, []).extend(message["steps"])
+        steps = message.get("steps")
+        if steps is not None:
+            if type(steps) is list and all(map(_is_step, steps)):
+                heard.steps.setdefault(current, []).extend(steps)
+            else:
+                heard.malformed.add(current)
         elif isinstance(message.get("final"), dict) and current not in heard.finals:
+            heard.periods[current] = len(heard.finals)  # the child ends one MAC period per final
             heard.finals[current] = final = message["final"]
             if "formatted" in final:
                 final["formatted"] = take_formatted(final, message.get(TEXTS, []))
@@ -269,7 +309,20 @@ class Worker:
         last = max(sorted(heard.finals) + [heard.current])
         for position, index in enumerate(range(heard.first, last + 1)):
             final = heard.finals.get(index)
-            status, error = self._classify(final, heard.killed_for if index == heard.current else None, heard.wait_status, limits)
+            status, error = self._classify(final, heard.killed_for if index == heard.current else None, heard.wait_status, limits, heard.cpu_seconds)
+            if index in heard.malformed:
+                status, error = "crashed", "the program tampered with codewm's result channel (a message that does not read)"
+            steps = heard.steps.get(index, [])
+            sealed = isinstance(final, dict) and final.get("sealed") is True  # an untraced run: no steps
+            if not self._steps_signed(heard, index, final, formatter, steps):
+                steps = []  # none of them can be trusted
+                if status != "memory_limit":  # where reporting may have had to drop steps
+                    status, error = "crashed", "the program tampered with its recorded steps (they do not match the tracer's MAC)"
+            elif status == "ok" and STEPS_SIGNED and formatter is None and not sealed and not steps_complete(steps, status):
+                # A program that returns is seen returning from its entry point: an ok without
+                # that return is a true prefix of the steps under a forged final. (An exception
+                # may leave none: a RecursionError can stop the hook itself.)
+                status, error = "crashed", "the program tampered with its report (it ended without returning from its entry point)"
             if reader.rejected:
                 note = f"{reader.rejected} bytes that the program wrote into codewm's result channel were ignored"
                 error = f"{error}; {note}" if error else note
@@ -284,12 +337,28 @@ class Worker:
                 "output_truncated": truncated,
                 "wall_seconds": round(elapsed, 6),
             }
+            returned = final.get("returned") if isinstance(final, dict) and final.get("sealed") is True else None
+            if type(returned) is str:
+                result["returned"] = returned
             if formatter is not None:
-                self._format(result, final, heard.steps.get(index, []), batch["programs"][index]["context"], formatter)
+                self._format(result, final, steps, batch["programs"][index]["context"], formatter)
             else:
-                result["steps"] = heard.steps.get(index, [])
+                result["steps"] = steps
             results[index] = result
         return last + 1
+
+    @staticmethod
+    def _steps_signed(heard: _Heard, index: int, final, formatter, steps: list) -> bool:
+        """Whether the steps heard for program `index` are those the child's C tracer
+        recorded (its MAC matches). Not checkable, hence passed: a run without a final (the
+        child died: its status is never ok), a sealed run (no steps) and a run the child
+        formatted itself (its steps did not travel; `codewm.trace.confirm` checks its outcome)."""
+        if not STEPS_SIGNED or not isinstance(final, dict) or final.get("sealed") is True:
+            return True
+        if formatter is not None and "formatted" in final:
+            return True
+        digest = final.get("digest")
+        return type(digest) is str and digest == steps_digest(heard.step_key, heard.periods[index], steps)
 
     @staticmethod
     def _format(result: dict, final, steps: list, context: str, formatter) -> None:
@@ -312,26 +381,40 @@ class Worker:
         result["complete"] = complete
 
     @staticmethod
-    def _classify(final, killed_for, wait_status, limits) -> tuple[str, str | None]:
-        """How a program ended: its status and error."""
+    def _classify(final, killed_for, wait_status, limits, cpu_used: float = 0.0) -> tuple[str, str | None]:
+        """How a program ended: its status and error.
+
+        `timeout` is only ever a limit codewm enforced: the worker's own SIGTERM at the wall
+        clock, or a CPU-time signal when the child had used the program's CPU time. A
+        program that sends itself SIGKILL, SIGTERM or SIGXCPU crashed (`cpu_used` is the
+        child's CPU time, which covers every program the child ran: a lower bound test)."""
         if killed_for == "trace_size":
             return "step_limit", f"the trace exceeded {limits['trace_bytes']} bytes"
+        # The kernel signals at its own count, which rusage can put lower on a loaded machine
+        # (a test saw it under 90 % of the limit).
+        cpu_spent = cpu_used >= CPU_ACCOUNTING_SLACK * limits["cpu_seconds"]
         if final is not None:
             status = final.get("status")
+            error = final.get("error")
+            error = error if error is None or type(error) is str else repr(error)
             if killed_for == "timeout" and status == "timeout":
                 return "timeout", f"wall-clock limit of {limits['wall_seconds']} s"
             if status == "timeout":
-                return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s"
-            return str(status), final.get("error")
+                if error == "SIGXCPU" and cpu_spent:
+                    return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s"
+                return "crashed", f"the program was sent {error} (not by codewm's limits)"
+            if status not in STATUSES:
+                return "crashed", f"the program tampered with codewm's result channel (status {status!r})"
+            return status, error
         if killed_for == "memory":
             return "memory_limit", f"the program's processes together exceeded {limits['memory_bytes']} bytes (killed by the kernel)"
         if killed_for == "timeout":
             return "timeout", f"wall-clock limit of {limits['wall_seconds']} s (killed)"
         if os.WIFSIGNALED(wait_status):
             sig = os.WTERMSIG(wait_status)
-            if sig in (signal.SIGXCPU, signal.SIGKILL):
+            if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu_spent:
                 return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s (killed by {signal.Signals(sig).name})"
-            return "crashed", f"killed by signal {signal.Signals(sig).name}"
+            return "crashed", f"killed by signal {signal.Signals(sig).name} (after {cpu_used:.2f} s of CPU time)"
         code = os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None
         return "crashed", f"the process exited (code {code}) before the program finished"
 

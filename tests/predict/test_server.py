@@ -1,9 +1,7 @@
 """The OpenAI-compatible server (`codewm.predict.server`), tested over real HTTP: uvicorn on
 a free local port in a background thread, the official `openai` client and httpx."""
 
-import contextlib
 import json
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import openai
-import uvicorn
 
 try:
     import httpx
@@ -20,7 +17,7 @@ except ImportError:  # the openai client's own HTTP library, under its new name
 
 from codewm.predict.base import Sampling
 from codewm.predict.fake import ScriptedLanguageModel
-from codewm.predict.server import make_app
+from server_harness import running
 
 SCRIPT = {
     "def f(x):": " return x + 1\n\nprint(f(1))",
@@ -28,35 +25,6 @@ SCRIPT = {
     "b": "bravo END charlie",
     "special": "x<|eot|>y",
 }
-
-
-@contextlib.contextmanager
-def running(lm, **kw):
-    """Serve `lm` on 127.0.0.1 (a free port) until the block ends; yields the base URL."""
-    app = make_app(lm, **kw)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 class SpecialLM(ScriptedLanguageModel):
@@ -212,7 +180,7 @@ BAD = [
     ({"model": "gpt-4", "prompt": "a"}, 404, "model", "gpt-4"),
     ({"model": 3, "prompt": "a"}, 400, "model", "model"),
     ({"model": "scripted", "prompt": "a", "echo": True}, 400, "echo", "echo"),
-    ({"model": "scripted", "prompt": "a", "stream": True}, 400, "stream", "stream"),
+    ({"model": "scripted", "prompt": "a", "stream": "yes"}, 400, "stream", "stream"),
     ({"model": "scripted", "prompt": [1, 2, 3]}, 400, "prompt", "token-id prompts are not supported"),
     ({"model": "scripted", "prompt": [[1, 2], [3]]}, 400, "prompt", "token-id prompts are not supported"),
     ({"model": "scripted", "prompt": []}, 400, "prompt", "empty"),

@@ -11,6 +11,8 @@ import sys
 import time
 
 import pytest
+
+from patience import patience
 from debugger_helpers import WRONG_CALL, WRONG_INDEX, WRONG_SOURCE
 
 from codewm.debugger.session import ENDED_COMPLETE, DebugSession, Program
@@ -30,7 +32,7 @@ def served_wrong_checkpoint(wrong_checkpoint):
     )
     url = f"http://127.0.0.1:{port}/v1"
     client = openai.OpenAI(base_url=url, api_key="x", max_retries=0, timeout=5)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + patience(300)
     try:
         while True:
             if process.poll() is not None:
@@ -46,7 +48,7 @@ def served_wrong_checkpoint(wrong_checkpoint):
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=patience(60))
         except subprocess.TimeoutExpired:
             process.kill()
 

@@ -14,6 +14,7 @@ except ImportError:  # the openai client's own HTTP library, under its new name
     import httpx2 as httpx
 
 from codewm.predict.server import make_app
+from patience import patience
 from codewm.predict.server_http import uvicorn_config
 
 
@@ -31,7 +32,7 @@ def running(lm, *, header_timeout: float = 10.0, max_connections: int = 512, **k
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + patience(60)
     while True:
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
@@ -44,5 +45,5 @@ def running(lm, *, header_timeout: float = 10.0, max_connections: int = 512, **k
         yield url
     finally:
         server.should_exit = True
-        thread.join(30)
+        thread.join(patience(30))
         sock.close()

@@ -22,9 +22,10 @@ except ImportError:  # the openai client's own HTTP library, under its new name
 
 from codewm.predict.fake import ScriptedLanguageModel
 from codewm.predict.registry import run_name
+from patience import patience
 from server_harness import running
 
-PATIENCE = 120.0  # seconds: a bound for "eventually" (a CLI start loads torch)
+PATIENCE = patience(120)  # seconds: a bound for "eventually" (a CLI start loads torch)
 SCRIPT = {"a": "alpha STOP beta", "<user>hi</user><bot>": "hello there STOP x"}
 
 

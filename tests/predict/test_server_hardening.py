@@ -24,9 +24,10 @@ except ImportError:  # the openai client's own HTTP library, under its new name
 
 from codewm.predict.fake import ScriptedLanguageModel
 from codewm.predict.server_http import exposure_warning, is_loopback
+from patience import patience
 from server_harness import running
 
-PATIENCE = 60.0  # seconds: a bound for "eventually", far above every configured timeout
+PATIENCE = patience(60)  # seconds: a bound for "eventually", far above every configured timeout
 
 
 class BlockingLM(ScriptedLanguageModel):

@@ -27,7 +27,7 @@ def served_wrong_checkpoint(wrong_checkpoint):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{wrong_checkpoint}", "--port", str(port), "--name", "wrong", "--device", "cpu"],
+        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{wrong_checkpoint}", "--port", str(port), "--name", "wrong", "--device", "cpu", "--no-access-log"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}/v1"

@@ -85,7 +85,7 @@ def test_smoke_checkpoint_loads_through_every_predictor(smoke_run, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{checkpoint}", "--port", str(port), "--name", "smoke", "--batch-size", "2", "--device", "cpu"],
+        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{checkpoint}", "--port", str(port), "--name", "smoke", "--batch-size", "2", "--device", "cpu", "--no-access-log"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -31,7 +31,7 @@ def served(trained_checkpoint):
 
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{trained_checkpoint}", "--port", str(port), "--name", "tiny", "--batch-size", "4", "--device", "cpu"],
+        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{trained_checkpoint}", "--port", str(port), "--name", "tiny", "--batch-size", "4", "--device", "cpu", "--no-access-log"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -155,6 +155,7 @@ def test_a_streaming_request_is_cancelled_when_its_client_leaves():
         assert lm.started.wait(PATIENCE)
         gone.close()
         assert lm.was_cancelled.wait(PATIENCE), "the model was not told to stop"
+        _wait_for(lambda: http.get("/metrics").json()["cancelled"] == 1, "the server to count it")
 
 
 # --- deadlines for headers and bodies -----------------------------------------------------

@@ -31,7 +31,7 @@ Content-Length and while reading), 429 when the queue is full, 500 when the mode
 raises (the server goes on serving), 503 while shutting down.
 
 fastapi is imported inside `make_app` only, so importing this module costs nothing; the
-HTTP server around the app (uvicorn, its timeouts) is `codewm.predict.server_http`.
+HTTP server around the app (uvicorn, its timeouts, `serve`) is `codewm.predict.server_http`.
 """
 
 import asyncio
@@ -440,9 +440,3 @@ def make_app(
 
     return app
 
-
-def serve(lm: LanguageModel, host: str = "127.0.0.1", port: int = 8000, **kw: Any) -> None:
-    """Serve `lm` over HTTP until interrupted (see `codewm.predict.server_http.serve`)."""
-    from codewm.predict.server_http import serve as serve_http
-
-    serve_http(lm, host=host, port=port, **kw)

@@ -449,4 +449,5 @@ def test_generation_is_fast():
     cases = list(SyntheticSource(count=2000, seed=4).cases()) + list(SyntheticSource(count=1000, seed=4, mode="cruxeval").cases())
     elapsed = time.perf_counter() - started
     assert len(cases) == 3000
-    assert elapsed < 8.0, f"3000 programs took {elapsed:.1f}s (budget: 10,000 well under 10s on one core)"
+    # a budget on an idle core; CODEWM_TEST_TIMEOUT_SCALE widens it on a loaded machine
+    assert elapsed < patience(8.0), f"3000 programs took {elapsed:.1f}s (budget: 10,000 well under 10s on one core)"

@@ -425,6 +425,7 @@ def make_app(
         if not done.done():  # the client left: nobody will read an answer, so drop the work
             cancel.set()
             metrics.add(cancelled=1)
+            done.add_done_callback(lambda f: f.cancelled() or f.exception())  # its error, if any, is nobody's
             return JSONResponse({"error": "the client disconnected"}, status_code=499)
         result = done.result()
         choices, usage = answer(req, *result)

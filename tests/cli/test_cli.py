@@ -157,3 +157,33 @@ def test_console_script_starts_without_heavy_imports():
     assert out.stdout.strip() == "[]"
     help_text = subprocess.run(["codewm", "--help"], capture_output=True, text=True, check=True).stdout
     assert "trace" in help_text and "demo" in help_text
+
+
+def test_trace_input_file_with_several_workers(tmp_path, monkeypatch):
+    import codewm.cli.trace_command as trace_command
+
+    pools = []
+
+    def recording_open_sandbox(*args, **kwargs):
+        sandbox = open_sandbox(*args, **kwargs)
+        pools.append(sandbox)
+        return sandbox
+
+    open_sandbox = trace_command.open_sandbox
+    monkeypatch.setattr(trace_command, "open_sandbox", recording_open_sandbox)
+    # each row sleeps a little, so that the pool's threads all want a worker at once
+    rows = [{"id": f"r{i}", "code": "import time\ndef f(n):\n    time.sleep(0.3)\n    return n * n\n", "input": str(i)} for i in range(6)]
+    rows.append({"id": "boom", "code": "def f():\n    return 1 / 0\n", "call": "f()"})
+    path = _write(tmp_path, "rows.jsonl", "\n".join(json.dumps(row) for row in rows) + "\n")
+    one = runner.invoke(app, ["trace", "-i", str(path), "-f", "json"])
+    three = runner.invoke(app, ["trace", "-i", str(path), "-f", "json", "--workers", "3"])
+    assert one.exit_code == three.exit_code == 3, three.output  # one row raised
+    parsed = [[json.loads(line) for line in r.stdout.splitlines()] for r in (one, three)]
+    assert [d["id"] for d in parsed[1]] == [f"r{i}" for i in range(6)] + ["boom"]  # the rows' order
+    assert [d["frames"][-1]["value"] for d in parsed[1][:6]] == [str(i * i) for i in range(6)]
+    for a, b in zip(*parsed):
+        assert {k: v for k, v in a.items() if k != "wall_seconds"} == {k: v for k, v in b.items() if k != "wall_seconds"}
+    assert [p.size for p in pools] == [1, 3]
+    assert pools[1].workers_started >= 2  # the rows really ran side by side
+    bad = runner.invoke(app, ["trace", "-i", str(path), "--workers", "-1"])
+    assert bad.exit_code == 2 and "--workers must be 0 (one per core) or more" in bad.output

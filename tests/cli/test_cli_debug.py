@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+
+from patience import patience
 from typer.testing import CliRunner
 
 from codewm.cli import app
@@ -92,7 +94,7 @@ def test_demo_with_the_builtin_model_is_the_readme_main_command(tmp_path):
     report = tmp_path / "demo.html"
     result = subprocess.run(
         [sys.executable, "-m", "codewm.cli", "demo", "--count", "1", "--report", str(report)],
-        capture_output=True, text=True, timeout=600, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=patience(1200), env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout

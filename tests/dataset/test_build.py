@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from patience import patience
+
 from codewm.dataset.build import build_dataset
 from codewm.dataset.config import ConfigError, config_from_dict, load_config
 from codewm.dataset.read import read_jsonl_gz
@@ -202,7 +204,7 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_bytes(tmp_path):
         if kills >= 6:
             break
     final = _cli_build(config)
-    assert final.wait(timeout=600) == 0, final.stderr.read().decode()
+    assert final.wait(timeout=patience(1200)) == 0, final.stderr.read().decode()
     assert kills >= 3  # the test really interrupted the build
     assert _tree(killed_dir / "out") == expected
 
@@ -226,7 +228,7 @@ def test_killing_only_the_driver_leaves_no_process_behind(tmp_path):
 
     config = _config(tmp_path, [{"kind": "synthetic", "count": 4 * PARALLEL_MIN_CASES, "seed": 3}], shard_size=500)
     process = _cli_build(config)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + patience(300)
     started: list = []
     while time.monotonic() < deadline and not (any("prepare import serve" in c for _, c in started) and any("bwrap" in c for _, c in started)):
         time.sleep(0.05)
@@ -234,7 +236,7 @@ def test_killing_only_the_driver_leaves_no_process_behind(tmp_path):
     assert any("prepare import serve" in c for _, c in started) and any("bwrap" in c for _, c in started)
     os.kill(process.pid, signal.SIGKILL)  # the driver alone, not its process group
     process.wait()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + patience(60)
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower() for pid, _ in started):
         time.sleep(0.1)
     left = [command for pid, command in started if os.path.exists(f"/proc/{pid}") and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]

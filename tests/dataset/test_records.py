@@ -39,3 +39,39 @@ def test_shard_bytes_are_stable(tmp_path):
     second = records.write_shard(tmp_path / "b", "train/shard-00000", rows, ("jsonl.gz", "parquet"))
     assert first == second and not list(tmp_path.rglob("*.tmp"))
     assert read_jsonl_gz(tmp_path / "a" / "train" / "shard-00000.jsonl.gz") == rows
+
+
+def _planned(source: str, call: str):
+    from types import SimpleNamespace
+
+    case = SimpleNamespace(id="c", origin="test", source=source, call=call, meta={})
+    return SimpleNamespace(case=case, split="train", program_sha="0" * 64)
+
+
+def test_a_text_that_does_not_read_back_is_not_training_text():
+    from codewm.format.cwm import DESCRIBE_STEPS, read_back_problem
+    from codewm.trace.sandbox import Program, Sandbox
+
+    source, call = "def f(xs):\n    ys = [x * 2 for x in xs]\n    return sum(ys)\n", "f([1, 2, 3])"
+    with Sandbox(workers=1) as sandbox:
+        (result,) = sandbox.run_batch([Program.function(source, call)], DESCRIBE_STEPS)
+    # the describer read the text back where it was made (in the sandbox's process)
+    assert result.formatted["unreadable"] is None
+    good = records.make_record(_planned(source, call), result, max_trace_tokens=10**6)
+    assert good["in_training"] and good["excluded"] is None and good["text"]
+
+    text, n_frames = result.formatted["text"], result.formatted["n_frames"]
+    first_frame = text.index("<|frame_sep|>") + len("<|frame_sep|>")
+    broken = text[:first_frame] + "<|line_sep|>garbage" + text[first_frame:]
+    assert read_back_problem(text, n_frames) is None
+    assert read_back_problem(broken, n_frames) == "parse"
+    assert read_back_problem(text, n_frames + 1) == "frames"
+
+    # a description without the verdict (made outside the sandbox) is read back here
+    result.formatted = {k: v for k, v in result.formatted.items() if k != "unreadable"} | {"text": broken}
+    bad = records.make_record(_planned(source, call), result, max_trace_tokens=10**6)
+    assert not bad["in_training"] and bad["excluded"] == "unreadable:parse"
+    assert bad["text"] is None and bad["partial_text"] == broken  # kept for a look, never trained on
+    # the sandbox's verdict is taken as given
+    result.formatted = dict(result.formatted, text=text, unreadable="frames")
+    assert records.make_record(_planned(source, call), result, max_trace_tokens=10**6)["excluded"] == "unreadable:frames"

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from patience import patience
 from typer.testing import CliRunner
 
 from codewm.cli import app
@@ -183,7 +185,7 @@ def test_cli_build_into_a_read_only_directory(tmp_path):
         command = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(locked), str(locked), *command]
     locked.chmod(0o555)
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=patience(900))
     finally:
         locked.chmod(0o755)
     assert result.returncode == 2, result.stderr

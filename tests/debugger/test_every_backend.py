@@ -11,6 +11,8 @@ import sys
 import time
 
 import pytest
+
+from patience import patience
 from debugger_helpers import WRONG_CALL, WRONG_INDEX, WRONG_SOURCE
 
 from codewm.debugger.session import ENDED_COMPLETE, DebugSession, Program
@@ -25,12 +27,12 @@ def served_wrong_checkpoint(wrong_checkpoint):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{wrong_checkpoint}", "--port", str(port), "--name", "wrong", "--device", "cpu"],
+        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{wrong_checkpoint}", "--port", str(port), "--name", "wrong", "--device", "cpu", "--no-access-log"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}/v1"
     client = openai.OpenAI(base_url=url, api_key="x", max_retries=0, timeout=5)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + patience(300)
     try:
         while True:
             if process.poll() is not None:
@@ -46,7 +48,7 @@ def served_wrong_checkpoint(wrong_checkpoint):
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=patience(60))
         except subprocess.TimeoutExpired:
             process.kill()
 

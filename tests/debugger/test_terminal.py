@@ -11,6 +11,8 @@ import time
 import pexpect
 import pytest
 
+from patience import patience
+
 PROGRAM = """def square(x):
     return x * x
 
@@ -35,7 +37,7 @@ def terminal(tmp_path):
         child = pexpect.spawn(
             sys.executable,
             ["-m", "codewm.cli", "debug", str(tmp_path / "prog.py"), "--call", "total([1, 2, 3])", "--model", "oracle", *extra],
-            env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(50, 160),
+            env=env, cwd=str(tmp_path), encoding="utf-8", timeout=patience(300), dimensions=(50, 160),
         )
         children.append(child)
         child.expect("predicted by oracle")
@@ -205,7 +207,7 @@ def test_ctrl_c_stops_a_long_motion_where_it_got_to(tmp_path):
     env = dict(os.environ, NO_COLOR="1", TERM="xterm", CODEWM_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(tmp_path))
     child = pexpect.spawn(
         sys.executable, ["-m", "codewm.cli", "debug", str(tmp_path / "loop.py"), "--call", "f(1000)", "--model", "slow_model.SlowOracle"],
-        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60,
+        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=patience(300),
     )
     try:
         child.expect(PROMPT)
@@ -243,7 +245,7 @@ def test_a_long_motion_shows_a_spinner_that_is_erased_before_the_result(tmp_path
     env = dict(os.environ, NO_COLOR="1", TERM="xterm", CODEWM_HISTORY=str(tmp_path / "history"), PYTHONPATH=str(tmp_path))
     child = pexpect.spawn(
         sys.executable, ["-m", "codewm.cli", "debug", str(tmp_path / "loop.py"), "--call", "f(15)", "--model", "slow_model.SlowOracle"],
-        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60, dimensions=(50, 160),
+        env=env, cwd=str(tmp_path), encoding="utf-8", timeout=patience(300), dimensions=(50, 160),
     )
     try:
         child.expect(PROMPT)

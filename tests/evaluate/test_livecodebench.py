@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -135,11 +134,11 @@ def test_the_bundled_examples(sandbox):
 
 def test_a_looping_or_hostile_generation_fails_contained(sandbox, tmp_path):
     target = tmp_path / "pwned"
-    started = time.monotonic()
-    generations = {"A": ["[x for x in iter(int, 1)]", f"(open({str(target)!r}, 'w').write('x'), 2)[1]", "exit()"]}
+    slow_but_right = "(__import__('time').sleep(3), 2)[1]"
+    generations = {"A": ["[x for x in iter(int, 1)]", f"(open({str(target)!r}, 'w').write('x'), 2)[1]", "exit()", slow_but_right, "2"]}
     result = lcb.score(_rows("A"), generations, timeout=1, sandbox=sandbox)
-    assert time.monotonic() - started < 4
-    assert result["per_sample"]["A"]["passed"] == [False, False, False]
+    # the slow right answer fails: the 1 s timeout applied, not the sandbox's own 10 s
+    assert result["per_sample"]["A"]["passed"] == [False, False, False, False, True]
     assert not target.exists()
 
 

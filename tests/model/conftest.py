@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from patience import run_watched
 
 
 @pytest.fixture(scope="session")
@@ -22,12 +23,8 @@ def smoke_data(tmp_path_factory) -> Path:
 def smoke_run(tmp_path_factory, smoke_data) -> Path:
     """The run directory of `codewm train --preset smoke`, run as a user runs it."""
     run_dir = tmp_path_factory.mktemp("runs") / "smoke"
-    done = subprocess.run(
-        [sys.executable, "-m", "codewm.cli", "train", "--preset", "smoke", "--out", str(run_dir), "--data", str(smoke_data), "--device", "cpu"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    # guarded by its progress: a loaded machine may take long, a hung run goes silent
+    done = run_watched([sys.executable, "-m", "codewm.cli", "train", "--preset", "smoke", "--out", str(run_dir), "--data", str(smoke_data), "--device", "cpu"])
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained 120 steps" in done.stdout
     return run_dir

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from patience import patience, run_watched
+
 from codewm.model.presets import PRESETS, PresetError, get_preset
 from codewm.model.train import STATE_FILE, TrainError, TrainOptions, train
 
@@ -22,8 +24,8 @@ PROGRAMS = [
 ]
 
 
-def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "codewm.cli", *args], capture_output=True, text=True, timeout=timeout)
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return run_watched([sys.executable, "-m", "codewm.cli", *args])
 
 
 def _weights(checkpoint: Path) -> dict:
@@ -83,7 +85,7 @@ def test_smoke_checkpoint_loads_through_every_predictor(smoke_run, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{checkpoint}", "--port", str(port), "--name", "smoke", "--batch-size", "2", "--device", "cpu"],
+        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{checkpoint}", "--port", str(port), "--name", "smoke", "--batch-size", "2", "--device", "cpu", "--no-access-log"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -91,7 +93,7 @@ def test_smoke_checkpoint_loads_through_every_predictor(smoke_run, tmp_path):
     try:
         url = f"http://127.0.0.1:{port}/v1"
         client = openai.OpenAI(base_url=url, api_key="x", max_retries=0, timeout=5)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + patience(300)
         while True:
             assert server.poll() is None, server.stdout.read()
             try:
@@ -104,7 +106,7 @@ def test_smoke_checkpoint_loads_through_every_predictor(smoke_run, tmp_path):
         assert [p.text for p in served] == [p.text for p in builtin]
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=patience(60))
 
 
 def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(smoke_data, tmp_path):
@@ -115,7 +117,7 @@ def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(smoke_dat
     killed_dir = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-m", "codewm.cli", *args, "--out", str(killed_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     state = killed_dir / "checkpoint" / STATE_FILE
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + patience(600)
     while not state.exists():  # the first checkpoint (step 8) is on disk: kill it now
         assert process.poll() is None, process.stderr.read()[-2000:]
         assert time.monotonic() < deadline
@@ -322,11 +324,8 @@ def test_multi_process_training_with_torchrun(smoke_data, tmp_path):
     """Two processes (gloo on CPU; the same code runs NCCL on GPUs) share each step's rows
     and write one checkpoint."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run(
+    done = run_watched(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "codewm.cli", "train", "--preset", "smoke", "--data", str(smoke_data), "--steps", "4", "--eval-every", "4", "--device", "cpu", "--out", str(tmp_path / "ddp")],
-        capture_output=True,
-        text=True,
-        timeout=600,
         env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import tarfile
 from pathlib import Path
+
+from patience import run_watched
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_train_gpu_runs_on_a_budget_and_archives_everything_in_small_pieces(tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, OUT=str(out), PRESET="smoke", WORK=str(tmp_path / "work"))
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "train-gpu"), "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    done = run_watched(["bash", str(ROOT / "scripts" / "train-gpu"), "1"], cwd=ROOT, env=env)  # guarded by its progress
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     pieces = sorted(out.glob("train-gpu.tar.gz.part-*"))
     assert pieces and all(p.stat().st_size <= 16 * 1024 * 1024 for p in pieces)

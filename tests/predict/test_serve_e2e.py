@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from patience import patience
+
 from codewm.evaluate.run import evaluate, load_benchmark
 from codewm.predict.decode import DecodeLimits, predict_traces
 from codewm.predict.registry import load_predictor
@@ -29,14 +31,14 @@ def served(trained_checkpoint):
 
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{trained_checkpoint}", "--port", str(port), "--name", "tiny", "--batch-size", "4", "--device", "cpu"],
+        [sys.executable, "-m", "codewm.cli", "serve", "--model", f"builtin:{trained_checkpoint}", "--port", str(port), "--name", "tiny", "--batch-size", "4", "--device", "cpu", "--no-access-log"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     url = f"http://127.0.0.1:{port}/v1"
     client = openai.OpenAI(base_url=url, api_key="x", max_retries=0, timeout=5)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + patience(300)
     while True:
         if process.poll() is not None:
             pytest.fail(f"codewm serve exited with {process.returncode}:\n{process.stdout.read()}")
@@ -46,12 +48,12 @@ def served(trained_checkpoint):
         except openai.APIConnectionError:
             if time.monotonic() > deadline:
                 process.kill()
-                pytest.fail("codewm serve did not start in 120 s")
+                pytest.fail(f"codewm serve did not start in {patience(300):g} s")
             time.sleep(0.3)
     yield url
     process.terminate()
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=patience(60))
     except subprocess.TimeoutExpired:
         process.kill()
 

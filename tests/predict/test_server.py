@@ -1,9 +1,7 @@
 """The OpenAI-compatible server (`codewm.predict.server`), tested over real HTTP: uvicorn on
 a free local port in a background thread, the official `openai` client and httpx."""
 
-import contextlib
 import json
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import openai
-import uvicorn
 
 try:
     import httpx
@@ -20,7 +17,10 @@ except ImportError:  # the openai client's own HTTP library, under its new name
 
 from codewm.predict.base import Sampling
 from codewm.predict.fake import ScriptedLanguageModel
-from codewm.predict.server import make_app
+from patience import patience
+from server_harness import running
+
+PATIENCE = patience(60)  # seconds: a hang guard, not a measure of speed
 
 SCRIPT = {
     "def f(x):": " return x + 1\n\nprint(f(1))",
@@ -30,49 +30,25 @@ SCRIPT = {
 }
 
 
-@contextlib.contextmanager
-def running(lm, **kw):
-    """Serve `lm` on 127.0.0.1 (a free port) until the block ends; yields the base URL."""
-    app = make_app(lm, **kw)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 class SpecialLM(ScriptedLanguageModel):
     special_tokens = ("<|eot|>",)
 
 
 class SlowLM(ScriptedLanguageModel):
-    """Sleeps in complete(); records the order of the prompts it was given."""
+    """Sleeps in complete() (or, with `gated`, waits until the test opens `gate`); records
+    the order of the prompts it was given."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float = 0.0, gated: bool = False) -> None:
         super().__init__(lambda p: p.upper())
         self.delay = delay
         self.started = threading.Event()
+        self.gate = threading.Event()
+        if not gated:
+            self.gate.set()
 
     def complete(self, prompts, sampling):
         self.started.set()
+        assert self.gate.wait(PATIENCE), "the test never opened the gate"
         time.sleep(self.delay)
         return super().complete(prompts, sampling)
 
@@ -97,7 +73,7 @@ def client(url):
 
 @pytest.fixture(scope="module")
 def http(url):
-    with httpx.Client(base_url=url, timeout=10) as c:
+    with httpx.Client(base_url=url, timeout=PATIENCE) as c:
         yield c
 
 
@@ -212,7 +188,7 @@ BAD = [
     ({"model": "gpt-4", "prompt": "a"}, 404, "model", "gpt-4"),
     ({"model": 3, "prompt": "a"}, 400, "model", "model"),
     ({"model": "scripted", "prompt": "a", "echo": True}, 400, "echo", "echo"),
-    ({"model": "scripted", "prompt": "a", "stream": True}, 400, "stream", "stream"),
+    ({"model": "scripted", "prompt": "a", "stream": "yes"}, 400, "stream", "stream"),
     ({"model": "scripted", "prompt": [1, 2, 3]}, 400, "prompt", "token-id prompts are not supported"),
     ({"model": "scripted", "prompt": [[1, 2], [3]]}, 400, "prompt", "token-id prompts are not supported"),
     ({"model": "scripted", "prompt": []}, 400, "prompt", "empty"),
@@ -268,7 +244,7 @@ def test_body_too_large(url, http):
 def test_prompt_longer_than_the_context():
     lm = ScriptedLanguageModel(SCRIPT)
     lm.context_length = 100
-    with running(lm) as base, httpx.Client(base_url=base, timeout=10) as http:
+    with running(lm) as base, httpx.Client(base_url=base, timeout=PATIENCE) as http:
         r = http.post("/v1/completions", json={"model": "scripted", "prompt": "x" * 100, "max_tokens": 10})
         message = "maximum context length is 100 tokens; the prompt has 100 tokens, which leaves no room"
         _check_error(r, 400, "prompt", message)
@@ -280,7 +256,7 @@ def test_prompt_longer_than_the_context():
 
 
 def test_model_failure_is_500_and_the_server_goes_on():
-    with running(BrokenLM(SCRIPT)) as base, httpx.Client(base_url=base, timeout=10) as http:
+    with running(BrokenLM(SCRIPT)) as base, httpx.Client(base_url=base, timeout=PATIENCE) as http:
         for _ in range(2):
             r = http.post("/v1/completions", json={"model": "scripted", "prompt": "boom", "max_tokens": 5})
             assert r.status_code == 500
@@ -295,31 +271,32 @@ def test_model_failure_is_500_and_the_server_goes_on():
 
 
 def test_health_answers_while_the_model_works():
-    lm = SlowLM(delay=1.0)
-    with running(lm) as base, httpx.Client(base_url=base, timeout=10) as http:
+    lm = SlowLM(gated=True)  # busy until the test says so: no race with a clock
+    with running(lm) as base, httpx.Client(base_url=base, timeout=PATIENCE) as http:
         with ThreadPoolExecutor(1) as pool:
             slow = pool.submit(http.post, "/v1/completions", json={"prompt": "slow", "max_tokens": 10})
-            assert lm.started.wait(5)
+            assert lm.started.wait(PATIENCE)
             assert http.get("/health").status_code == 200
             assert http.get("/v1/models").status_code == 200
             assert http.get("/metrics").json()["pending"] == 1
             assert not slow.done(), "/health waited for the model"
-            r = slow.result(10)
+            lm.gate.set()
+            r = slow.result(PATIENCE)
         assert r.status_code == 200 and r.json()["choices"][0]["text"] == "SLOW"
 
 
 def test_requests_run_one_at_a_time_in_arrival_order():
     lm = SlowLM(delay=0.2)
-    with running(lm) as base, httpx.Client(base_url=base, timeout=10) as http:
+    with running(lm) as base, httpx.Client(base_url=base, timeout=PATIENCE) as http:
         with ThreadPoolExecutor(4) as pool:
             futures = []
             for i, prompt in enumerate(["p0", "p1", "p2", "p3"]):
                 futures.append(pool.submit(http.post, "/v1/completions", json={"prompt": prompt, "max_tokens": 5}))
-                deadline = time.monotonic() + 5
+                deadline = time.monotonic() + PATIENCE
                 while http.get("/metrics").json()["pending"] < i + 1 and not futures[-1].done():
                     assert time.monotonic() < deadline
                     time.sleep(0.005)
-            texts = [f.result(10).json()["choices"][0]["text"] for f in futures]
+            texts = [f.result(PATIENCE).json()["choices"][0]["text"] for f in futures]
     assert texts == ["P0", "P1", "P2", "P3"]
     assert [prompts for prompts, _ in lm.calls] == [["p0"], ["p1"], ["p2"], ["p3"]]
 
@@ -331,7 +308,7 @@ def test_load(capsys):
 
         def worker(t: int) -> int:
             tokens = 0
-            with httpx.Client(base_url=base, timeout=30) as http:
+            with httpx.Client(base_url=base, timeout=PATIENCE) as http:
                 for i in range(per_thread):
                     prompt = f"prompt-{t}-{i}"
                     r = http.post("/v1/completions", json={"model": "scripted", "prompt": prompt, "max_tokens": 64,

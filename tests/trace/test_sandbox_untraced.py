@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from patience import patience
+
 import codewm
 from codewm.trace.sandbox import Program, Sandbox, SandboxLimits, _program_request
 from codewm.trace.tracer import TraceOptions, trace_in_process
@@ -95,7 +97,7 @@ def test_infinite_loop_times_out():
         result = box.run(Program.check("while True:\n    pass\n"))
         elapsed = time.monotonic() - started
         assert result.status == "timeout"
-        assert elapsed < 2.5
+        assert elapsed < patience(15)  # stopped (a hang guard: the loop alone never ends)
         sleeper = box.run(Program.check("import time\ntime.sleep(30)\n"))
         assert sleeper.status == "timeout"
         assert box.run(Program.check("assert 1 == 1\n")).ok
@@ -104,10 +106,11 @@ def test_infinite_loop_times_out():
 def test_limits_given_per_call_replace_the_sandboxs_own(sandbox):
     # A sandbox made for tracing (3 s here) checks answers under a benchmark's own limit.
     tight = SandboxLimits(wall_seconds=1, cpu_seconds=1)
-    started = time.monotonic()
-    results = list(sandbox.map([Program.check("while True:\n    pass\n"), Program.check("assert 1 == 1\n")], limits=tight))
-    assert [r.status for r in results] == ["timeout", "ok"]
-    assert time.monotonic() - started < 2.5
+    programs = [Program.check("while True:\n    pass\n"), Program.check("assert 1 == 1\n"), Program.check("import time\ntime.sleep(2)\n")]
+    results = list(sandbox.map(programs, limits=tight))
+    # the 2 s sleep times out: the call's 1 s applied, not the sandbox's 3 s (told by the
+    # status and the message, not by a clock that a loaded machine slows)
+    assert [r.status for r in results] == ["timeout", "ok", "timeout"]
     assert "1 s" in results[0].error
     assert sandbox.limits == LIMITS  # untouched
     assert sandbox.run_batch([Program.check("import time\ntime.sleep(1.5)\n")])[0].ok
@@ -120,7 +123,7 @@ def test_the_tracer_is_really_off(sandbox):
     assert traced.status == "step_limit"
     untraced = sandbox.run(Program.check(source))
     assert (untraced.status, untraced.error) == ("ok", None)
-    assert untraced.wall_seconds < 1.5
+    assert untraced.wall_seconds < patience(15)  # the status says the tracer was off; this only bounds it
     # Under a settrace hook a program could see the tracer; untraced, there is none.
     probe = sandbox.run(Program.check("import sys\nassert sys.gettrace() is None\n"))
     assert probe.ok, probe.error
@@ -203,7 +206,7 @@ def test_a_started_process_does_not_outlive_the_check(sandbox):
     result = sandbox.run_batch([Program.check(source)], limits=replace(LIMITS, processes=2))[0]
     assert result.status == "ok", result.error
     wanted = b"\0".join(a.encode() for a in argv) + b"\0"
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + patience(60)
     while True:
         alive = []
         for entry in os.listdir("/proc"):

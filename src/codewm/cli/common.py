@@ -17,7 +17,7 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def open_sandbox(isolation: str, max_steps: int, timeout: float, max_value_chars: int):
+def open_sandbox(isolation: str, max_steps: int, timeout: float, max_value_chars: int, workers: int = 1):
     from codewm.trace.sandbox import Sandbox, SandboxError, SandboxLimits
 
     limits = SandboxLimits(
@@ -27,7 +27,7 @@ def open_sandbox(isolation: str, max_steps: int, timeout: float, max_value_chars
         max_value_chars=max_value_chars,
     )
     try:
-        sandbox = Sandbox(limits=limits, isolation=isolation)
+        sandbox = Sandbox(limits=limits, isolation=isolation, workers=workers)
     except (SandboxError, ValueError) as exc:
         fail(str(exc))
     for note in sandbox.isolation_notes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -31,6 +32,7 @@ def trace(
     timeout: float = typer.Option(10.0, help="Seconds of wall-clock and CPU time per program."),
     max_value_chars: int = typer.Option(400, help="Longest rendered value; longer ones are cut and end in '...'."),
     isolation: str = typer.Option("auto", help="auto | bwrap | process (weaker, no bubblewrap)."),
+    workers: int = typer.Option(1, "--workers", "-w", help="With --input-file: programs traced at once, each in its own sandboxed process (0: one per core). Output keeps the rows' order."),
 ) -> None:
     """Run a program in the sandbox and show its execution trace. With --call the file is imported
     (no `if __name__ == "__main__":` block), then the call traced. Exit status: 0 all ok; 3 a program
@@ -41,6 +43,8 @@ def trace(
 
     if output_format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+    if workers < 0:
+        fail(f"--workers must be 0 (one per core) or more, got {workers}")
     if input_file is None and file is None:
         fail("give a FILE to trace, or --input-file with JSONL rows")
     if call is not None and (problem := call_error(call)) is not None:
@@ -53,7 +57,8 @@ def trace(
         jobs = [(file.name, read_text(file), call)]
     module_name = "__main__" if input_file is not None else module_name_for(file)  # rows run as CRUXEval's did
     programs = [Program.function(source, c, module_name=module_name) if c is not None else Program.whole_script(source) for _, source, c in jobs]
-    with open_sandbox(isolation, max_steps, timeout, max_value_chars) as sandbox:
+    workers = min(workers or os.cpu_count() or 1, max(1, len(programs)))  # no idle workers to start
+    with open_sandbox(isolation, max_steps, timeout, max_value_chars, workers=workers) as sandbox:
         statuses = set()
         # The steps (return value included) are checked against the tracer's MAC; each finished
         # run's status is confirmed by an untraced, sealed re-run (docs/tracer.md, "Trust

@@ -66,27 +66,52 @@ def train(
 @app.command()
 def serve(
     model: str = typer.Option("builtin", "--model", "-m", help="builtin | builtin:DIR | hf:PATH (a model this machine loads)."),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default; anything else prints a warning)."),
     port: int = typer.Option(8000, help="Port."),
-    name: Optional[str] = typer.Option(None, help="The model id clients ask for (default: the model's name)."),
+    name: Optional[str] = typer.Option(None, help="The model id clients ask for (default: the model's name; builtin:RUN for a run's checkpoint)."),
     batch_size: int = typer.Option(16, help="Prompts generated together."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda if available)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="CODEWM_API_KEY", help="Require `Authorization: Bearer KEY` on /v1 routes (also from $CODEWM_API_KEY)."),
+    max_tokens_limit: int = typer.Option(2048, min=1, help="The most tokens one completion may ask for (more: a 400)."),
+    max_queue: int = typer.Option(32, min=0, help="Requests waiting behind the running one at most (more: a 429)."),
+    header_timeout: float = typer.Option(10.0, min=0.1, help="Seconds a connection has to send a request's headers."),
+    body_timeout: float = typer.Option(30.0, min=0.1, help="Seconds a request has to send its body (then a 408)."),
+    max_connections: int = typer.Option(512, min=1, help="Open connections at most (requests past it: a 503)."),
+    chat_template: Optional[Path] = typer.Option(None, help="A Jinja chat template for /v1/chat/completions (default: the tokenizer's own, if it has one)."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log each request (uvicorn's access log)."),
 ) -> None:
-    """Serve a model over an OpenAI-compatible API (/v1/completions, /v1/models)."""
+    """Serve a model over an OpenAI-compatible API (/v1/completions, /v1/chat/completions, /v1/models)."""
     from codewm.predict.registry import (
         ModelSpecError,
         backend,
         backend_options,
         load_language_model,
     )
-    from codewm.predict.server import serve as run_server
+    from codewm.predict.server_http import BindError, bind
+    from codewm.predict.server_http import serve as run_server
 
     if not backend(model).local:
         fail(f"codewm serve serves builtin and hf models; got {model!r}")
+    if api_key is not None and not api_key.strip():
+        fail("--api-key must not be empty")
+    template = None
+    if chat_template is not None:
+        try:
+            template = chat_template.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"--chat-template {chat_template}: {exc}")
+    # The port first: a port in use is an error in a second, not after the model loads.
+    try:
+        bind(host, port).close()
+    except BindError as exc:
+        fail(str(exc))
     try:
         lm = load_language_model(model, **backend_options(model, batch_size=batch_size, device=device or None))
     except (ModelSpecError, ValueError, OSError) as exc:
         fail(str(exc))
-    run_server(lm, host=host, port=port, model_name=name)
-
-
+    if template is not None:
+        lm.chat_template = template
+    try:
+        run_server(lm, host=host, port=port, model_name=name, api_key=api_key, max_tokens_limit=max_tokens_limit, max_queue=max_queue, body_timeout=body_timeout, header_timeout=header_timeout, max_connections=max_connections, access_log=access_log)
+    except BindError as exc:
+        fail(str(exc))

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from codewm.dataset.read import atomic_write, write_error
-from codewm.format.cwm import describe_steps
+from codewm.format.cwm import describe_steps, parse_trace, read_back_problem
 from codewm.format.pretokens import count_pretokens
 
 TRAINING_STATUSES = ("ok", "exception")  # real executions, start to end
@@ -44,6 +44,13 @@ def make_record(planned, result, max_trace_tokens: int) -> dict:
         excluded = f"status:{result.status}"
     elif tokens > max_trace_tokens:
         excluded = "too_long"
+    else:
+        # A text a model is trained on must read back with the parser its predictions go
+        # through. The sandbox's describer read it back already (in parallel); a result
+        # described here (no description came back) is read back here.
+        problem = described["unreadable"] if "unreadable" in described else read_back_problem(text, n_frames)
+        if problem is not None:
+            excluded = f"unreadable:{problem}"
     case = planned.case
     return {
         "id": case.id,
@@ -115,8 +122,6 @@ def write_shard(directory: Path, name: str, records: list[dict], formats: tuple[
 
 def record_trace(record: dict):
     """The `Trace` a record holds (training or partial text), line numbers included."""
-    from codewm.format.cwm import parse_trace
-
     text = record["text"] if record["text"] is not None else record["partial_text"]
     trace = parse_trace(text).trace
     for frame, lineno in zip(trace.frames, record.get("linenos") or []):

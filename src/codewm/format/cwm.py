@@ -219,9 +219,15 @@ class StepsDescriber:
     and much cheaper than sending the steps and building frames."""
 
     _FIELDS = {"text": str, "complete": bool, "n_frames": int, "linenos": list, "max_value_chars": int}
+    # Runs whose text may become training text get read back with the parser here, in the
+    # sandbox's processes (in parallel, where the text is), not in the build's one driver.
+    READ_BACK_STATUSES = ("ok", "exception")
 
     def format(self, steps: list, context: str, status: str) -> dict:
-        return describe_steps(steps, context, status)
+        described = describe_steps(steps, context, status)
+        if status in self.READ_BACK_STATUSES:
+            described["unreadable"] = read_back_problem(described["text"], described["n_frames"])
+        return described
 
     def well_formed(self, described) -> bool:
         """Whether a description (from a child whose program could have tampered with it) has
@@ -231,12 +237,25 @@ class StepsDescriber:
             and all(type(described.get(key)) is kind for key, kind in self._FIELDS.items())
             and all(type(n) is int for n in described["linenos"])
             and len(described["linenos"]) == described["n_frames"]
+            and (described.get("unreadable") is None or type(described["unreadable"]) is str)
         )
 
 
 STEPS_DESCRIBER = StepsDescriber()
 # The import string the sandbox resolves in its worker (the sandbox never imports format/).
 DESCRIBE_STEPS = "codewm.format.cwm:STEPS_DESCRIBER"
+
+
+def read_back_problem(text: str, n_frames: int) -> str | None:
+    """Why a trace text does not read back with `parse_trace`, as a short category that a
+    dataset build counts, or None when it reads back whole: `parse` (the parser stops before
+    the end) or `frames` (it reads another number of frames than were written)."""
+    parsed = parse_trace(text)
+    if not parsed.ok:
+        return "parse"
+    if len(parsed.trace.frames) != n_frames:
+        return "frames"
+    return None
 
 
 def format_trace(trace: Trace) -> str:

@@ -47,7 +47,18 @@ def _builtin(rest: str, **options) -> LanguageModel:
             f"codewm's built-in checkpoint is not in this installation ({path}); "
             "train one with `codewm train` and pass builtin:DIR, or use hf:PATH / openai:URL"
         )
-    return TransformersLanguageModel(path, name="builtin" if not rest else f"builtin:{Path(rest).name}", **options)
+    return TransformersLanguageModel(path, name="builtin" if not rest else f"builtin:{run_name(Path(rest))}", **options)
+
+
+def run_name(checkpoint: Path) -> str:
+    """A checkpoint's name: its folder's, or for a run's `checkpoint` folder (what `codewm
+    train` writes: RUN/checkpoint) the run's, so that two trained models differ by name."""
+    path = checkpoint.expanduser().resolve() if checkpoint.name in ("", ".", "..") else checkpoint.expanduser()
+    if path.name == "checkpoint" and path.parent.name not in ("", ".", ".."):
+        return path.parent.name
+    if path.name == "checkpoint":
+        return path.resolve().parent.name or path.name
+    return path.name
 
 
 def _hugging_face(rest: str, **options) -> LanguageModel:

@@ -4,218 +4,52 @@ Other tools (and codewm's own `openai:URL#MODEL` backend) can then use codewm's 
 through the completions API:
 
 - `GET /v1/models`, `GET /v1/models/{id}`: the one served model (with vLLM's `max_model_len`).
-- `POST /v1/completions`: the OpenAI completions request, non-streaming. `prompt` is a
-  string or a list of strings; `n` completions per prompt (choices prompt-major:
-  `index = prompt_index * n + j`); `stop`, `max_tokens`, `temperature`, `top_p`, `seed`,
-  `logprobs` (each chosen token and its log-probability; no top alternatives); and vLLM's
+- `POST /v1/completions`: the OpenAI completions request. `prompt` is a string or a list
+  of strings; `n` completions per prompt (choices prompt-major:
+  `index = prompt_index * n + j`); `stop`, `max_tokens` (at most `max_tokens_limit`),
+  `temperature`, `top_p`, `seed`, `logprobs` (each chosen token and its log-probability; no
+  top alternatives), `stream` (server-sent events, ending with `data: [DONE]`); and vLLM's
   `skip_special_tokens` (default true: the model's `special_tokens`, if it names any, are
   removed from the text) and `include_stop_str_in_output`. Unknown fields are ignored;
   known fields of the wrong type or out of range get a 400 naming the field.
+- `POST /v1/chat/completions`: the same, with `messages` rendered into one prompt by the
+  model's chat template (`chat_template`); a model without one gets a 400 that says so.
 - `GET /health`: 200 while the server is up. `GET /metrics`: throughput counters (JSON).
 
 The model runs on one worker thread, one request at a time, in arrival order (torch on a
 few CPU cores gains nothing from concurrent calls, and tokenizers are not thread-safe);
 the event loop stays free meanwhile, so /health, /v1/models and /metrics answer at once.
+At most `max_queue` requests wait behind the running one; more get a 429. A request whose
+client disconnects is dropped: skipped if it is still waiting, and stopped at the next
+token if the model takes a `cancel` event (the Hugging Face backend does).
 
 Errors use the OpenAI shape, `{"error": {"message", "type", "param", "code"}}`: 400 for a
-bad request (malformed JSON, wrong types, a prompt past the context, ...), 404 for another
-model's name, 413 for a body over `max_body_bytes` (checked from Content-Length and while
-reading), 500 when the model itself raises (the server goes on serving).
+bad request (malformed JSON, wrong types, a prompt past the context, ...), 401 without the
+API key (when one is set), 404 for another model's name, 408 for a body that does not
+arrive within `body_timeout` seconds, 413 for a body over `max_body_bytes` (checked from
+Content-Length and while reading), 429 when the queue is full, 500 when the model itself
+raises (the server goes on serving), 503 while shutting down.
 
-fastapi and uvicorn are imported inside `make_app` and `serve` only, so importing this
-module costs nothing.
+fastapi is imported inside `make_app` only, so importing this module costs nothing; the
+HTTP server around the app (uvicorn, its timeouts, `serve`) is `codewm.predict.server_http`.
 """
 
 import asyncio
 import contextlib
+import hmac
+import inspect
 import json
 import logging
-import math
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, AsyncIterator, Callable
 
-from codewm.predict.base import FINISH_STOP, Completion, LanguageModel, Sampling
+from codewm.predict.base import FINISH_STOP, Completion, LanguageModel
+from codewm.predict.server_request import ApiError, CompletionRequest
 
 log = logging.getLogger(__name__)
-
-MAX_N = 8  # completions per prompt at most
-MAX_STOP = 16  # stop strings at most
-MAX_LOGPROBS = 5  # as OpenAI's completions API
-
-
-class ApiError(Exception):
-    """A request the server answers with an error (OpenAI's error body)."""
-
-    def __init__(self, status: int, message: str, param: str | None = None, type_: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.type = type_ or ("invalid_request_error" if status < 500 else "server_error")
-
-    def body(self) -> dict:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": None}}
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _bad_type(key: str, expected: str, value: Any) -> ApiError:
-    return ApiError(400, f"'{key}' must be {expected}, got {_json_type(value)} {_show(value)}", key)
-
-
-def _get_int(body: dict, key: str, default: int | None, lo: int | None = None, hi: int | None = None) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad_type(key, "an integer", value)
-    if lo is not None and value < lo:
-        raise ApiError(400, f"'{key}' must be >= {lo}, got {value}", key)
-    if hi is not None and value > hi:
-        raise ApiError(400, f"'{key}' must be <= {hi}, got {value}", key)
-    return value
-
-
-def _get_float(body: dict, key: str, default: float) -> float:
-    value = body.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _bad_type(key, "a finite number", value)
-    return float(value)
-
-
-def _get_bool(body: dict, key: str, default: bool) -> bool:
-    value = body.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise _bad_type(key, "a boolean", value)
-    return value
-
-
-def _get_prompts(body: dict) -> list[str]:
-    if "prompt" not in body or body["prompt"] is None:
-        raise ApiError(400, "'prompt' is required", "prompt")
-    prompt = body["prompt"]
-    if isinstance(prompt, str):
-        return [prompt]
-    if isinstance(prompt, list):
-        if not prompt:
-            raise ApiError(400, "'prompt' must not be an empty list", "prompt")
-        if all(isinstance(p, str) for p in prompt):
-            return list(prompt)
-        if all((isinstance(p, int) and not isinstance(p, bool)) or isinstance(p, list) for p in prompt):
-            raise ApiError(400, "token-id prompts are not supported; send the prompt as text", "prompt")
-        raise ApiError(400, "'prompt' must be a string or a list of strings", "prompt")
-    raise _bad_type("prompt", "a string or a list of strings", prompt)
-
-
-def _get_stop(body: dict) -> tuple[str, ...]:
-    stop = body.get("stop")
-    if stop is None:
-        return ()
-    if isinstance(stop, str):
-        stop = [stop]
-    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-        raise _bad_type("stop", "a string or a list of strings", stop)
-    if len(stop) > MAX_STOP:
-        raise ApiError(400, f"'stop' has {len(stop)} strings; at most {MAX_STOP} are allowed", "stop")
-    if any(s == "" for s in stop):
-        raise ApiError(400, "'stop' strings must not be empty", "stop")
-    return tuple(stop)
-
-
-class CompletionRequest:
-    """A parsed, checked /v1/completions body."""
-
-    def __init__(self, body: Any, served: str, max_batch: int) -> None:
-        if not isinstance(body, dict):
-            raise ApiError(400, f"the request body must be a JSON object, got {_json_type(body)}")
-        model = body.get("model")
-        if model is not None and not isinstance(model, str):
-            raise _bad_type("model", "a string", model)
-        if model is not None and model != served:
-            raise ApiError(404, f"The model `{model}` does not exist; this server serves `{served}`", "model")
-        self.prompts = _get_prompts(body)
-        self.max_tokens = _get_int(body, "max_tokens", 16, lo=1)
-        self.temperature = _get_float(body, "temperature", 1.0)
-        if self.temperature < 0:
-            raise ApiError(400, f"'temperature' must be >= 0, got {self.temperature}", "temperature")
-        self.top_p = _get_float(body, "top_p", 1.0)
-        if not 0 < self.top_p <= 1:
-            raise ApiError(400, f"'top_p' must be in (0, 1], got {self.top_p}", "top_p")
-        self.n = _get_int(body, "n", 1, lo=1, hi=MAX_N)
-        self.stop = _get_stop(body)
-        self.seed = _get_int(body, "seed", None)
-        self.logprobs = _get_int(body, "logprobs", None, lo=0, hi=MAX_LOGPROBS)
-        if _get_bool(body, "echo", False):
-            raise ApiError(400, "'echo' is not supported; send echo=false", "echo")
-        if _get_bool(body, "stream", False):
-            raise ApiError(400, "'stream' is not supported; send stream=false", "stream")
-        # OpenAI fields that would change the output and that this server cannot honour:
-        # refused rather than silently ignored.
-        best_of = _get_int(body, "best_of", None, lo=1)
-        if best_of is not None and best_of != self.n:
-            raise ApiError(400, "'best_of' is not supported (only best_of == n)", "best_of")
-        suffix = body.get("suffix")
-        if suffix is not None and not isinstance(suffix, str):
-            raise _bad_type("suffix", "a string", suffix)
-        if suffix:
-            raise ApiError(400, "'suffix' is not supported", "suffix")
-        for key in ("frequency_penalty", "presence_penalty"):
-            if _get_float(body, key, 0.0) != 0.0:
-                raise ApiError(400, f"'{key}' is not supported (only 0)", key)
-        logit_bias = body.get("logit_bias")
-        if logit_bias is not None and not isinstance(logit_bias, dict):
-            raise _bad_type("logit_bias", "an object", logit_bias)
-        if logit_bias:
-            raise ApiError(400, "'logit_bias' is not supported", "logit_bias")
-        # vLLM's extras.
-        self.skip_special_tokens = _get_bool(body, "skip_special_tokens", True)
-        self.include_stop_str_in_output = _get_bool(body, "include_stop_str_in_output", False)
-
-        total = len(self.prompts) * self.n
-        if total > max_batch:
-            raise ApiError(
-                400,
-                f"too many completions in one request: {len(self.prompts)} prompts x n={self.n} = {total}; "
-                f"this server takes at most {max_batch}",
-                "prompt",
-            )
-        try:
-            self.sampling = Sampling(
-                max_tokens=self.max_tokens,
-                stop=self.stop,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                seed=self.seed,
-                logprobs=self.logprobs is not None,
-            )
-        except ValueError as e:
-            raise ApiError(400, str(e)) from None
 
 
 class Metrics:
@@ -232,6 +66,8 @@ class Metrics:
         self.client_errors = 0
         self.server_errors = 0
         self.pending = 0  # completion requests waiting for or in the worker
+        self.cancelled = 0  # requests whose client went away before the answer
+        self.rejected = 0  # requests turned away because the queue was full (429)
 
     def add(self, **deltas: float) -> None:
         with self._lock:
@@ -251,6 +87,8 @@ class Metrics:
                 "client_errors": self.client_errors,
                 "server_errors": self.server_errors,
                 "pending": self.pending,
+                "cancelled": self.cancelled,
+                "rejected": self.rejected,
                 "requests_per_busy_second": round(self.requests / self.busy_seconds, 3) if self.busy_seconds else None,
                 "completion_tokens_per_busy_second": (
                     round(self.completion_tokens / self.busy_seconds, 3) if self.busy_seconds else None
@@ -266,6 +104,7 @@ def _strip_special(text: str, special: tuple[str, ...]) -> str:
 
 
 def _choice(index: int, c: Completion, req: CompletionRequest, special: tuple[str, ...]) -> dict:
+    """One choice of a completions answer (chat answers are reshaped from it)."""
     strip = req.skip_special_tokens and special
     text = _strip_special(c.text, special) if strip else c.text
     if req.include_stop_str_in_output and c.finish_reason == FINISH_STOP and c.stop_reason:
@@ -292,7 +131,38 @@ def _choice(index: int, c: Completion, req: CompletionRequest, special: tuple[st
     }
 
 
-async def _read_body(request: Any, limit: int) -> bytes:
+def _chat_choice(choice: dict) -> dict:
+    """A completions choice in the chat shape (`message`, and chat's logprobs layout)."""
+    logprobs = None
+    if choice["logprobs"] is not None:
+        pairs = zip(choice["logprobs"]["tokens"], choice["logprobs"]["token_logprobs"])
+        logprobs = {"content": [{"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []} for t, lp in pairs]}
+    return {
+        "index": choice["index"],
+        "message": {"role": "assistant", "content": choice["text"]},
+        "logprobs": logprobs,
+        "finish_reason": choice["finish_reason"],
+        "stop_reason": choice["stop_reason"],
+    }
+
+
+def _stream_chunks(choices: list[dict], is_chat: bool) -> list[dict]:
+    """The streamed form of finished choices: each one's text in one chunk, then its
+    finish reason (the model runs whole requests, so text is not sent token by token)."""
+    chunks = []
+    for choice in choices:
+        i = choice["index"]
+        if is_chat:
+            content = choice["message"]["content"]
+            chunks.append({"index": i, "delta": {"role": "assistant", "content": content}, "logprobs": choice["logprobs"], "finish_reason": None})
+            chunks.append({"index": i, "delta": {}, "logprobs": None, "finish_reason": choice["finish_reason"], "stop_reason": choice["stop_reason"]})
+        else:
+            chunks.append({"index": i, "text": choice["text"], "logprobs": choice["logprobs"], "finish_reason": None})
+            chunks.append({"index": i, "text": "", "logprobs": None, "finish_reason": choice["finish_reason"], "stop_reason": choice["stop_reason"]})
+    return chunks
+
+
+async def _read_body(request: Any, limit: int, timeout: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -302,12 +172,32 @@ async def _read_body(request: Any, limit: int) -> bytes:
         if size > limit:
             raise ApiError(413, f"the request body has {size} bytes; this server takes at most {limit}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the request body is over {limit} bytes, the most this server takes")
-        chunks.append(chunk)
+    try:
+        # One deadline for the whole body: a client trickling a byte a second never lets a
+        # per-read timeout fire, and would hold the connection for as long as it liked.
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, f"the request body is over {limit} bytes, the most this server takes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {timeout:g} s ({size} bytes came)", headers={"Connection": "close"}) from None
     return b"".join(chunks)
+
+
+async def _disconnected(request: Any) -> None:
+    """Returns when the client closes the connection (the body has been read by then, so
+    the next ASGI message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _takes_cancel(lm: LanguageModel) -> bool:
+    try:
+        return "cancel" in inspect.signature(lm.complete).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def make_app(
@@ -316,16 +206,31 @@ def make_app(
     model_name: str | None = None,
     max_batch: int = 16,
     max_body_bytes: int = 4 << 20,
+    max_tokens_limit: int = 2048,
+    max_queue: int = 32,
+    body_timeout: float = 30.0,
+    api_key: str | None = None,
+    chat_template: Callable[[list[dict]], str] | None = None,
 ):
-    """A FastAPI app serving `lm` under `model_name` (default `lm.name`)."""
+    """A FastAPI app serving `lm` under `model_name` (default `lm.name`).
+
+    `max_tokens_limit`: the most tokens one completion may ask for; `max_queue`: requests
+    waiting behind the running one at most (more get a 429); `body_timeout`: seconds to
+    receive a whole request body (then a 408); `api_key`: when set, every /v1 route needs
+    `Authorization: Bearer KEY`; `chat_template`: messages -> prompt for
+    /v1/chat/completions (default: the model's own `chat_prompt`, where it has a template).
+    """
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, StreamingResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     name = model_name or lm.name
     context_length = getattr(lm, "context_length", None)
     special = tuple(getattr(lm, "special_tokens", ()) or ())
+    if chat_template is None and getattr(lm, "chat_template", None):
+        chat_template = lm.chat_prompt
+    cancellable = _takes_cancel(lm)
     metrics = Metrics()
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codewm-lm")  # FIFO, one at a time
 
@@ -344,7 +249,7 @@ def make_app(
             metrics.add(server_errors=1)
         else:
             metrics.add(client_errors=1)
-        return JSONResponse(err.body(), status_code=err.status)
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError):
@@ -368,6 +273,15 @@ def make_app(
         log.exception("internal error")
         return error_response(ApiError(500, f"internal server error: {type(err).__name__}: {err}"))
 
+    def authorize(request: Request) -> None:
+        if api_key is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_key.encode()):
+            raise ApiError(401, "a valid API key is required: send `Authorization: Bearer KEY` (the server's --api-key)",
+                           type_="authentication_error", headers={"WWW-Authenticate": "Bearer"})
+
     def model_card() -> dict:
         return {
             "id": name,
@@ -382,11 +296,13 @@ def make_app(
         return {"status": "ok"}
 
     @app.get("/v1/models")
-    async def models():
+    async def models(request: Request):
+        authorize(request)
         return {"object": "list", "data": [model_card()]}
 
     @app.get("/v1/models/{model_id:path}")
-    async def model(model_id: str):
+    async def model(request: Request, model_id: str):
+        authorize(request)
         if model_id != name:
             raise ApiError(404, f"The model `{model_id}` does not exist; this server serves `{name}`", "model")
         return model_card()
@@ -395,10 +311,13 @@ def make_app(
     async def get_metrics():
         return metrics.snapshot()
 
-    def run(req: CompletionRequest) -> tuple[list[int], list[Completion]]:
-        """On the worker thread: measure the prompts, then complete them."""
+    def run(req: CompletionRequest, cancel: threading.Event) -> tuple[list[int], list[Completion]] | None:
+        """On the worker thread: measure the prompts, then complete them (None: the client
+        left before its turn came)."""
         t0 = time.perf_counter()
         try:
+            if cancel.is_set():
+                return None
             counts = [lm.count_tokens(p) for p in req.prompts]
             if context_length:
                 for i, count in enumerate(counts):
@@ -415,7 +334,8 @@ def make_app(
                         )
             expanded = [p for p in req.prompts for _ in range(req.n)]
             try:
-                outs = lm.complete(expanded, req.sampling)
+                extra = {"cancel": cancel} if cancellable else {}
+                outs = lm.complete(expanded, req.sampling, **extra)
             except Exception as e:
                 log.exception("the model failed")
                 raise ApiError(500, f"the model failed: {type(e).__name__}: {e}") from None
@@ -424,51 +344,100 @@ def make_app(
                 raise ApiError(500, f"the model returned {got} completions for {len(expanded)} prompts")
             return counts, outs
         finally:
-            metrics.add(busy_seconds=time.perf_counter() - t0)
+            metrics.add(busy_seconds=time.perf_counter() - t0, pending=-1)
 
-    @app.post("/v1/completions")
-    async def completions(request: Request):
-        raw = await _read_body(request, max_body_bytes)
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError) as e:
-            raise ApiError(400, f"the request body is not valid JSON: {e}") from None
-        req = CompletionRequest(body, name, max_batch)
-        metrics.add(pending=1)
-        try:
-            counts, outs = await asyncio.wrap_future(worker.submit(run, req))
-        finally:
-            metrics.add(pending=-1)
+    def answer(req: CompletionRequest, counts: list[int], outs: list[Completion]) -> tuple[list[dict], dict]:
         try:
             choices = [_choice(i, c, req, special) for i, c in enumerate(outs)]
         except Exception as e:
             raise ApiError(500, f"the model returned a malformed completion: {type(e).__name__}: {e}") from None
+        if req.is_chat:
+            choices = [_chat_choice(c) for c in choices]
         prompt_tokens = sum(outs[i * req.n].prompt_tokens or counts[i] for i in range(len(req.prompts)))
         completion_tokens = sum(int(c.completion_tokens) for c in outs)
-        metrics.add(
-            requests=1, choices=len(choices), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-        return {
-            "id": f"cmpl-{uuid.uuid4().hex}",
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": name,
-            "choices": choices,
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+        metrics.add(requests=1, choices=len(choices), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
+        return choices, usage
+
+    def submit(req: CompletionRequest) -> tuple[Future, threading.Event]:
+        # `pending` counts the running request too: at most max_queue wait behind it.
+        with metrics._lock:
+            if metrics.pending > max_queue:
+                metrics.rejected += 1
+                busy = True
+            else:
+                metrics.pending += 1
+                busy = False
+        if busy:
+            raise ApiError(429, f"the server is busy: {max_queue} requests are already waiting for the model; retry later",
+                           type_="rate_limit_error", headers={"Retry-After": "1"})
+        cancel = threading.Event()
+        try:
+            return worker.submit(run, req, cancel), cancel
+        except RuntimeError:  # the executor is shut down: the server is stopping
+            metrics.add(pending=-1)
+            raise ApiError(503, "the server is shutting down") from None
+
+    def envelope(req: CompletionRequest, ident: str, created: int) -> dict:
+        kind = "chat.completion" if req.is_chat else "text_completion"
+        return {"id": ident, "object": kind + (".chunk" if req.is_chat and req.stream else ""), "created": created, "model": name}
+
+    async def events(req: CompletionRequest, future: Future, cancel: threading.Event) -> AsyncIterator[str]:
+        ident, created = f"{'chatcmpl' if req.is_chat else 'cmpl'}-{uuid.uuid4().hex}", int(time.time())
+        try:
+            result = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:  # the client went away (starlette cancels the stream)
+            cancel.set()
+            metrics.add(cancelled=1)
+            raise
+        except ApiError as err:  # the 200 is sent already: the error travels as an event
+            metrics.add(**({"server_errors": 1} if err.status >= 500 else {"client_errors": 1}))
+            yield f"data: {json.dumps(err.body())}\n\n"
+            yield "data: [DONE]\n\n"
+            return
+        choices, usage = answer(req, *result)
+        for chunk in _stream_chunks(choices, req.is_chat):
+            yield f"data: {json.dumps({**envelope(req, ident, created), 'choices': [chunk]})}\n\n"
+        if req.include_usage:
+            yield f"data: {json.dumps({**envelope(req, ident, created), 'choices': [], 'usage': usage})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    async def complete(request: Request, is_chat: bool):
+        authorize(request)
+        raw = await _read_body(request, max_body_bytes, body_timeout)
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError) as e:
+            raise ApiError(400, f"the request body is not valid JSON: {e}") from None
+        req = CompletionRequest(body, name, max_batch, max_tokens_limit, chat=chat_template, is_chat=is_chat)
+        future, cancel = submit(req)
+        if req.stream:
+            return StreamingResponse(events(req, future, cancel), media_type="text/event-stream")
+        done = asyncio.wrap_future(future)
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({done, gone}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        finally:
+            gone.cancel()
+        if not done.done():  # the client left: nobody will read an answer, so drop the work
+            cancel.set()
+            metrics.add(cancelled=1)
+            done.add_done_callback(lambda f: f.cancelled() or f.exception())  # its error, if any, is nobody's
+            return JSONResponse({"error": "the client disconnected"}, status_code=499)
+        result = done.result()
+        choices, usage = answer(req, *result)
+        return {**envelope(req, f"{'chatcmpl' if is_chat else 'cmpl'}-{uuid.uuid4().hex}", int(time.time())), "choices": choices, "usage": usage}
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        return await complete(request, is_chat=False)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request):
+        return await complete(request, is_chat=True)
 
     return app
 
-
-def serve(lm: LanguageModel, host: str = "127.0.0.1", port: int = 8000, **kw: Any) -> None:
-    """Serve `lm` over HTTP until interrupted. `kw` goes to `make_app`."""
-    import uvicorn
-
-    app = make_app(lm, **kw)
-    name = kw.get("model_name") or lm.name
-    print(f"serving {name} at http://{host}:{port}/v1", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")

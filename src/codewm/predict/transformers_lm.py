@@ -10,6 +10,7 @@ as an end-of-sequence token does, exactly and for free; other stop strings use
 from __future__ import annotations
 
 import inspect
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -27,10 +28,11 @@ class TransformersLanguageModel:
     device: "cpu", "cuda", ... (default: cuda when available); dtype: "float32",
     "bfloat16", ... (default: bfloat16 on cuda, float32 on cpu, where bf16 matmuls are slow);
     batch_size: prompts generated together; prefix_cache: keep the KV cache of a single
-    prompt's generation for the next prompt that extends it (frame-by-frame decoding).
+    prompt's generation for the next prompt that extends it (frame-by-frame decoding);
+    chat_template: a Jinja chat template for `chat_prompt` (default: the tokenizer's own).
     """
 
-    def __init__(self, path: str | Path, *, name: str | None = None, device: str | None = None, dtype: str | None = None, batch_size: int = 16, prefix_cache: bool = True) -> None:
+    def __init__(self, path: str | Path, *, name: str | None = None, device: str | None = None, dtype: str | None = None, batch_size: int = 16, prefix_cache: bool = True, chat_template: str | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -63,23 +65,33 @@ class TransformersLanguageModel:
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 0) or tok.model_max_length)
         self.fingerprint = _fingerprint(path, dtype)
         self.special_tokens = tuple(tok.all_special_tokens)
+        self.chat_template: str | None = chat_template or getattr(tok, "chat_template", None) or None
 
     # -- the LanguageModel interface ---------------------------------------------------------
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def complete(self, prompts: Sequence[str], sampling: Sampling) -> list[Completion]:
+    def complete(self, prompts: Sequence[str], sampling: Sampling, cancel: threading.Event | None = None) -> list[Completion]:
+        """`cancel`: once set, generation stops at the next token (the server sets it when
+        a client goes away); what was written by then is returned."""
         out: list[Completion] = []
         for start in range(0, len(prompts), self.batch_size):
-            out.extend(self._complete_batch(list(prompts[start : start + self.batch_size]), sampling))
+            out.extend(self._complete_batch(list(prompts[start : start + self.batch_size]), sampling, cancel))
         return out
+
+    def chat_prompt(self, messages: list[dict]) -> str:
+        """`messages` rendered by the tokenizer's chat template (or the one given as
+        `chat_template`), ending where the assistant's answer starts."""
+        if not self.chat_template:
+            raise ValueError(f"{self.name} has no chat template")
+        return self.tokenizer.apply_chat_template(messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True)
 
     # -- generation ---------------------------------------------------------------------------
     def _token_stop(self, stop: str) -> int | None:
         ids = self.tokenizer(stop, add_special_tokens=False)["input_ids"]
         return ids[0] if len(ids) == 1 else None
 
-    def _complete_batch(self, prompts: list[str], sampling: Sampling) -> list[Completion]:
+    def _complete_batch(self, prompts: list[str], sampling: Sampling, cancel: threading.Event | None = None) -> list[Completion]:
         tok = self.tokenizer
         encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         results: list[Completion | None] = [None] * len(prompts)
@@ -93,13 +105,13 @@ class TransformersLanguageModel:
             if r <= 0:  # the prompt alone fills the context: nothing can be generated
                 results[i] = Completion("", FINISH_LENGTH, None, len(encoded[i]), 0, [] if sampling.logprobs else None, [] if sampling.logprobs else None)
         for rows, max_new in groups:
-            for i, completion in zip(rows, self._generate([encoded[i] for i in rows], max_new, sampling)):
+            for i, completion in zip(rows, self._generate([encoded[i] for i in rows], max_new, sampling, cancel)):
                 results[i] = completion
         return results  # type: ignore[return-value]
 
-    def _generate(self, encoded: list[list[int]], max_new: int, sampling: Sampling) -> list[Completion]:
+    def _generate(self, encoded: list[list[int]], max_new: int, sampling: Sampling, cancel: threading.Event | None = None) -> list[Completion]:
         import torch
-        from transformers import GenerationConfig
+        from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
         tok = self.tokenizer
         token_stops: dict[int, str] = {}
@@ -128,6 +140,13 @@ class TransformersLanguageModel:
             torch.manual_seed(sampling.seed)
         cache = self._reusable_cache(encoded) if self.prefix_cache else None
         extra = {self._cache_argument: cache} if cache is not None else {}
+        if cancel is not None:
+
+            class Cancelled(StoppingCriteria):
+                def __call__(self, input_ids, scores, **kwargs):
+                    return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+
+            extra["stopping_criteria"] = StoppingCriteriaList([Cancelled()])
         with torch.inference_mode():
             generated = self.model.generate(**batch, generation_config=config, tokenizer=tok if string_stops else None, **extra)
         width = batch["input_ids"].shape[1]

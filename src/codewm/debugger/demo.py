@@ -92,20 +92,21 @@ def run_demo(
     return results
 
 
-BAR_WIDTH = 20
+BAR_WIDTH = 12  # the whole line fits 80 columns
 
 
 def progress_text(model: str, program: str, number: int, total: int, frames: int, real_frames: int | None) -> str:
     """The demo's progress line: a bar over the programs (those done, and how far the current
-    one's prediction is against its real run's length), then what is predicted and how far:
+    one's prediction is against its real run's length), then what is predicted and how far
+    (frames predicted / frames of the real run, once it is known):
 
-        ━━━━━━━━━━╸········· builtin is predicting fibonacci.py (2/5): 42 frames so far (the real run has 57)
+        ━━━━━━╸····· builtin is predicting fibonacci.py (3/5): 42/57 frames
     """
     within = min(frames / real_frames, 1.0) if real_frames else 0.0
     filled = BAR_WIDTH * ((number - 1) + within) / max(total, 1)
     whole = int(filled)
     bar = ("━" * whole + ("╸" if filled - whole >= 0.5 else "")).ljust(BAR_WIDTH, "·")
-    counted = f"{frames} frame{'s' if frames != 1 else ''} so far" + (f" (the real run has {real_frames})" if real_frames else "")
+    counted = f"{frames}/{real_frames} frames" if real_frames else f"{frames} frame{'s' if frames != 1 else ''} so far"
     return f"{bar} {model} is predicting {program} ({number}/{total}): {counted}"
 
 

@@ -119,8 +119,8 @@ def draw_loss_curve(history: list[dict], path: Path, title: str) -> Path | None:
     ax.set_ylabel("loss (nats per token)")
     ax.set_yscale("log")
     # plain numbers on the log axis: matplotlib's own labels read `4x10^0` for a loss of 4
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_plain_number))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_plain_number))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:.3g}"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: _minor_label(value, ax.get_ylim())))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -132,9 +132,17 @@ def draw_loss_curve(history: list[dict], path: Path, title: str) -> Path | None:
     return path
 
 
-def _plain_number(value: float, _position=None) -> str:
-    """A tick label as people write the number: 4, 0.5, 0.25, 20."""
-    return f"{value:.3g}"
+def _minor_label(value: float, limits: tuple[float, float]) -> str:
+    """A minor tick's label on the log loss axis, as a plain number: all of them when the
+    axis spans a decade or less, 2s and 5s up to two decades, none beyond (they would crowd)."""
+    import math
+
+    low, high = sorted(limits)
+    decades = math.log10(high / low) if low > 0 else math.inf
+    mantissa = round(value / 10 ** math.floor(math.log10(value)), 6) if value > 0 else 0
+    if decades <= 1 or (decades <= 2 and mantissa in (2, 5)):
+        return f"{value:.3g}"
+    return ""
 
 
 def summary_writer_class():

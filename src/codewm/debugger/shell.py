@@ -323,7 +323,7 @@ class DebuggerShell(InspectCommands, cmd.Cmd):
             raise DebuggerError(f"{command} takes no argument, got {argument!r}")
 
     def do_break(self, argument: str, temporary: bool = False) -> None:
-        """break [LINE | FUNCTION] [, CONDITION]  (b): stop `continue` (and the other motions)
+        """break [LINE | FUNC] [, COND]  (b): stop `continue` (and the other motions)
         at LINE, or where FUNCTION is called; with CONDITION (b 7, x > 2), only where it holds
         on the predicted locals (evaluated in the sandbox). Without an argument: the
         breakpoints set."""
@@ -348,7 +348,7 @@ class DebuggerShell(InspectCommands, cmd.Cmd):
         self.say(self._breakpoint_text(line))
 
     def do_tbreak(self, argument: str) -> None:
-        """tbreak [LINE | FUNCTION] [, CONDITION]  (tb): a breakpoint that is deleted where it
+        """tbreak [LINE | FUNC] [, COND]  (tb): a breakpoint that is deleted where it
         first stops a motion."""
         if not argument:
             raise DebuggerError("tbreak needs a line or a function: tbreak LINE [, CONDITION]")
@@ -375,8 +375,9 @@ class DebuggerShell(InspectCommands, cmd.Cmd):
         self.say(f"cleared the breakpoint at {self.program.name}:{self.program.shown(line)}")
 
     def do_set(self, argument: str) -> None:
-        """set NAME = VALUE: change a local at this step to a Python literal and let the model
-        predict on from there ("what if x were 0?"). The frames after this step are dropped."""
+        """set NAME = VALUE  (!NAME = VALUE): change a local at this step to a Python literal and
+        let the model predict on from there ("what if x were 0?"). The frames after this step
+        are dropped."""
         name, equals, value = argument.partition("=")
         name = name.strip()
         if self.selected:

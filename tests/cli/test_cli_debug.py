@@ -113,3 +113,32 @@ def test_demo_with_the_oracle_agrees_everywhere(tmp_path):
     summary = result.stdout.split("program ")[-1]
     assert "all" in summary and "6/6" in summary and "DIFFERS" not in result.stdout
     assert "\x1b[2K" not in result.output and "is predicting" not in result.output  # no spinner when piped
+
+
+def test_a_scripted_command_that_is_unknown_or_fails_exits_nonzero(prog):
+    base = ["debug", str(prog), "--call", "f([1, 2])", "--model", "oracle"]
+    good = runner.invoke(app, base + ["--command", "s 2", "--command", "p xs"])
+    assert good.exit_code == 0, good.output
+    unknown = runner.invoke(app, base + ["--command", "nosuch", "--command", "s"])
+    assert unknown.exit_code == 1
+    assert "(codewm) s\n" in unknown.stdout  # the commands after it still ran
+    assert "error: 1 scripted command failed: 'nosuch'" in unknown.stderr
+    failing = runner.invoke(app, base + ["--command", "p nosuch", "--command", "back"])
+    assert failing.exit_code == 1 and "2 scripted commands failed: 'p nosuch', 'back'" in failing.stderr
+
+
+def test_the_json_transcript_is_one_object_per_command(prog):
+    import json
+
+    result = runner.invoke(app, ["debug", str(prog), "--call", "f([1, 2])", "--model", "oracle", "--json", "--command", "b 4", "--command", "c", "--command", "p total + x", "--command", "nosuch"])
+    assert result.exit_code == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["command"] for r in records] == [None, "b 4", "c", "p total + x", "nosuch"]
+    assert records[0]["output"][0].startswith("codewm debug: prog.py, predicted by oracle")
+    assert records[2]["step"] == {
+        "step": 6, "steps": 6, "event": "line", "line": 4, "function": "f", "depth": 1, "source": "total += x",
+        "locals": {"xs": "[1, 2]", "total": "0", "x": "1"}, "value": None,
+        "confidence": {"xs": 1.0, "total": 1.0, "x": 1.0}, "set_by_you": [], "ended": None,
+    }
+    assert records[3]["ok"] and records[3]["output"] == ["1"]
+    assert not records[4]["ok"] and records[4]["errors"] == ["unknown command 'nosuch'; type help for the list of commands"]

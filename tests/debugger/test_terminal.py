@@ -116,7 +116,7 @@ def test_every_command_through_a_terminal(terminal):
         ("back", r"\*\*\* already at the first step"),
         ("up", r"\*\*\* already at the outermost frame"),
         ("d", r"\*\*\* already at the innermost frame"),
-        ("print xs[0]", r"\*\*\* print shows locals by name, not expressions \('xs\[0\]'\)"),
+        ("print xs[", r"\*\*\* 'xs\[' is not a Python expression"),
         ("break 99", r"\*\*\* line 99 is not in prog\.py \(it has 8 lines\)"),
         ("break 3", r"\*\*\* line 3 of prog\.py has no code \(blank or a comment\); the next line with code is 4"),
         ("break nosuch", r"\*\*\* no function named 'nosuch' in prog\.py"),

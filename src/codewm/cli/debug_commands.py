@@ -27,25 +27,27 @@ def demo(
     report: Path = typer.Option(Path("codewm-demo.html"), "--report", help="Where to write the HTML report."),
     max_frames: int = typer.Option(2000, help="Frames predicted per program at most."),
     isolation: str = typer.Option("auto", help="auto | bwrap | process: the sandbox of the real runs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr (it is drawn on a terminal only)."),
 ) -> None:
     """A world model predicts the traces of the bundled examples; see them against the real runs."""
     from codewm.debugger.demo import run_demo, summary_lines, write_demo_report
     from codewm.examples import bundled_examples
+    from codewm.format.pretty import terminal_safe
 
     if count < 0 or max_frames < 1:
         fail("--count must be 0 or more and --max-frames at least 1")
     examples = bundled_examples(count)
-    predictor = load_model(model, structured)
+    predictor = loading(model, structured, quiet)
     with open_sandbox(isolation, 10_000, 10.0, 400) as sandbox:
         typer.secho(
             f"codewm demo: {getattr(predictor, 'name', model)} predicts the traces of {len(examples)} bundled programs; "
             f"the sandbox ({sandbox.isolation}) runs them for the truth",
             bold=True,
         )
-        results = run_demo(examples, predictor, sandbox=sandbox, max_frames=max_frames)
+        results = run_demo(examples, predictor, sandbox=sandbox, max_frames=max_frames, progress=not quiet)
     typer.echo("")
     for line in summary_lines(results):
-        typer.echo(line)
+        typer.echo(terminal_safe(line))
     path = write_demo_report(results, report)
     typer.secho(f"report: {path}", bold=True)
 
@@ -63,8 +65,12 @@ def debug(
     max_frame_tokens: int = typer.Option(512, help="Tokens the model may write for one frame."),
     isolation: str = typer.Option("auto", help="auto | bwrap | process: the sandbox `truth` runs the program in."),
     timeout: float = typer.Option(10.0, help="Seconds the real run (`truth`) may take."),
+    json_transcript: bool = typer.Option(False, "--json", help="A machine-readable transcript: one JSON object per command on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress line on stderr while the model works."),
 ) -> None:
-    """Step through a program while a world model predicts each step (pdb-like prompt)."""
+    """Step through a program while a world model predicts each step (pdb-like prompt).
+
+    Exits with status 1 when a command from -c or --commands is unknown or fails."""
     import ast
 
     from codewm.debugger.session import DebugSession, Program, SessionLimits
@@ -89,10 +95,10 @@ def debug(
     except ValueError as exc:
         fail(str(exc))
     program = Program.function(source, call, file.name) if call is not None else Program.whole_script(source, file.name)
-    predictor = load_model(model, structured)
+    predictor = loading(model, structured, quiet)
     with open_sandbox(isolation, 10_000, timeout, 400) as sandbox:
         session = DebugSession(program, predictor, limits, sandbox=sandbox)
-        shell = DebuggerShell(session, history_file=HISTORY_FILE)
+        shell = DebuggerShell(session, history_file=HISTORY_FILE, json_transcript=json_transcript, quiet=quiet)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         try:
             shell.run(script, interactive=interactive)
@@ -102,6 +108,20 @@ def debug(
 
                 label = f"{file.name}: {call}" if call is not None else file.name
                 path = write_report(report, [ReportSection.from_session(session, session.truth(), label=label)])
-                typer.echo(f"report: {path}")
+                typer.echo(f"report: {path}", err=json_transcript)  # stdout holds JSON only
+    if shell.failures:
+        count = len(shell.failures)
+        listed = ", ".join(repr(command) for command in shell.failures)
+        typer.secho(f"error: {count} scripted command{'s' if count != 1 else ''} failed: {listed}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+def loading(model: str, structured: bool | None, quiet: bool):
+    """`load_model`, saying on a terminal what it loads while it takes more than a second
+    (a checkpoint and torch take a few)."""
+    from codewm.debugger.spinner import Spinner
+
+    with Spinner(lambda: f"loading the model {model}", enabled=not quiet):
+        return load_model(model, structured)
 
 

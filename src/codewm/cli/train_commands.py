@@ -13,6 +13,8 @@ from codewm.cli.common import fail
 
 @app.command()
 def train(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(None, "--config", help="A TOML file of these options (keys as the flags: steps = 200, batch_size = 8); a flag given here wins over the file."),
     preset: str = typer.Option("smoke", "--preset", "-p", help="smoke | cpu | gpu (see codewm/model/presets.py)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="The run directory (default: out/train/PRESET[-direct])."),
     data: Optional[Path] = typer.Option(None, help="A built dataset to train on (default: the preset's own, built into --data-root)."),
@@ -42,25 +44,42 @@ def train(
     from codewm.dataset.config import ConfigError
     from codewm.dataset.read import DatasetError
     from codewm.model.data import TrainingDataError
+    from codewm.model.options import CONFIG_KEYS, read_train_config
     from codewm.model.presets import PresetError, get_preset
     from codewm.model.train import TrainError, TrainOptions, export_checkpoint
     from codewm.model.train import train as run_training
 
+    given = dict(locals())
+    o = {name: given[name] for name in CONFIG_KEYS}  # every option, by name
+    if config is not None:
+        try:
+            from_file = read_train_config(config)
+        except TrainError as exc:
+            fail(str(exc))
+        # the file's values, except where a flag was given on the command line
+        # (by the source's name: typer may bring a click of its own, with its own enum)
+        o.update({name: value for name, value in from_file.items() if getattr(ctx.get_parameter_source(name), "name", None) != "COMMANDLINE"})
     console = Console(stderr=True)
+    quiet = o["quiet"]
     try:
-        chosen = get_preset(preset, steps=steps, batch_size=batch_size, micro_batch=micro_batch, seq_len=seq_len, lr=lr, eval_every=eval_every, save_every=save_every)
-        run_dir = out or Path("out/train") / (preset + ("" if target == "trace" else f"-{target}") + (f"-mtp{mtp}" if mtp else ""))
-        options = TrainOptions(target=target, data=str(data) if data else None, data_root=str(data_root), init=init, lora=lora, mtp=mtp, device=device, threads=threads, fresh=fresh, minutes=minutes)
+        overrides = {name: o[name] for name in ("steps", "batch_size", "micro_batch", "seq_len", "lr", "eval_every", "save_every")}
+        chosen = get_preset(o["preset"], **overrides)
+        target, mtp = o["target"], o["mtp"]
+        run_dir = o["out"] or Path("out/train") / (o["preset"] + ("" if target == "trace" else f"-{target}") + (f"-mtp{mtp}" if mtp else ""))
+        options = TrainOptions(
+            target=target, data=str(o["data"]) if o["data"] else None, data_root=str(o["data_root"]), init=o["init"], lora=o["lora"],
+            mtp=mtp, device=o["device"], threads=o["threads"], fresh=o["fresh"], minutes=o["minutes"],
+        )
         result = run_training(chosen, run_dir, options, log=None if quiet else (lambda line: console.print(line, soft_wrap=True, highlight=False)), console=None if quiet else console)
-        if export is not None:
-            export_checkpoint(result.checkpoint, export, dtype=export_dtype)
+        if o["export"] is not None:
+            export_checkpoint(result.checkpoint, o["export"], dtype=o["export_dtype"])
     except (PresetError, TrainError, TrainingDataError, DatasetError, ConfigError, OSError) as exc:
         fail(str(exc))
     loss = f"{result.val_loss:.4f}" if result.val_loss is not None else "-"
     typer.echo(f"trained {result.steps} steps ({result.tokens:,} tokens, {result.tokens_per_second:,.0f} tokens/s this session); validation loss {loss}")
     typer.echo(f"checkpoint: {result.checkpoint}   (evaluate: codewm eval --model builtin:{result.checkpoint} --bench traces-synthetic)")
-    if export is not None:
-        typer.echo(f"exported: {export}")
+    if o["export"] is not None:
+        typer.echo(f"exported: {o['export']}")
 
 
 @app.command()

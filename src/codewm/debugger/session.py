@@ -31,11 +31,14 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from codewm.debugger.breakpoints import Breakpoints
 from codewm.debugger.confidence import RETURN_VALUE, FrameConfidence, frame_confidence, value_spans
+from codewm.debugger.expressions import Evaluation, ExpressionError, evaluate_expression
+from codewm.debugger.scopes import function_name, function_ranges
 from codewm.format.cwm import RETURN_SEP, FrameReader, format_frame, reference_index
 from codewm.predict.base import STEP_END, STEP_LENGTH, FrameRequest, Predictor
 from codewm.predict.decode import DecodeLimits
-from codewm.types import ENTRY_FUNCTION, START_MARKER, Frame, action_lines, build_context, script_context, source_lines
+from codewm.types import ENTRY_FUNCTION, Frame, action_lines, build_context, script_context, source_lines
 
 
 class DebuggerError(ValueError):
@@ -92,10 +95,11 @@ class Program:
     name: str  # the file's name, for messages
     script: bool = False  # a whole script: the context has the marker line first
     source_lines: int = 0  # lines of the user's file
+    definitions: str = ""  # what expressions (`p f(2)`) may call: a function program's own code
 
     @classmethod
     def function(cls, source: str, call: str, name: str = "<program>") -> "Program":
-        return cls(build_context(source, call), name, False, len(source_lines(source)))
+        return cls(build_context(source, call), name, False, len(source_lines(source)), source)
 
     @classmethod
     def whole_script(cls, source: str, name: str = "<script>") -> "Program":
@@ -126,7 +130,7 @@ class DebugSession:
         self.limits = limits
         self.sandbox = sandbox  # for truth(); one is started when needed
         self.on_predict = on_predict  # called with the frame count after each prediction
-        self.breakpoints: set[int] = set()  # context line numbers
+        self.breakpoints = Breakpoints()  # context line numbers (a set), with conditions and temporaries
         self.steps: list[Step] = []
         self.position = -1
         self.ended: str | None = None  # why no further frame can be predicted (None: more can)
@@ -138,7 +142,7 @@ class DebugSession:
         self._line_index: dict[str, list[int]] = {}
         for number, line in enumerate(self._lines, start=1):
             self._line_index.setdefault(line, []).append(number)
-        self._scopes = _function_ranges(program.context)
+        self._scopes = function_ranges(program.context)
         self._reader = FrameReader(program.context)
         self._truth = None  # the real run, once truth() asked for it
 
@@ -222,7 +226,7 @@ class DebugSession:
         candidates = self._line_index.get(frame.source, [])
         if frame.event == "call":  # a def line: the first with this text (all name the same function)
             line = candidates[0] if candidates else 0
-            return line, _function_name(frame.source)
+            return line, function_name(frame.source)
         scope = self._scope_of_new(frame)
         if scope is None:
             return (candidates[0] if len(candidates) == 1 else 0), "?"
@@ -269,7 +273,22 @@ class DebugSession:
                 return Motion(moved, "breakpoint")
 
     def _at_breakpoint(self, step: Step) -> bool:
-        return step.event in ("call", "line") and step.lineno in self.breakpoints
+        if step.event not in ("call", "line") or step.lineno not in self.breakpoints:
+            return False
+        condition = self.breakpoints.conditions.get(step.lineno)
+        if condition is not None:
+            try:
+                held = self.evaluate(condition, step, truth=True)
+            except (ExpressionError, DebuggerError) as exc:
+                held = Evaluation(None, str(exc))
+            if not held.ok:  # as pdb: a condition that cannot be evaluated stops, and says why
+                self.notes.append(f"the condition {condition!r} of the breakpoint at line {self.program.shown(step.lineno)} could not be evaluated ({held.error}): stopped there")
+            elif held.value != "True":
+                return False
+        if step.lineno in self.breakpoints.temporary:
+            self.breakpoints.discard(step.lineno)
+            self.notes.append(f"deleted the temporary breakpoint at {self.program.name}:{self.program.shown(step.lineno)}")
+        return True
 
     def step(self, count: int = 1) -> Motion:
         total = 0
@@ -468,19 +487,29 @@ class DebugSession:
     def first_edit(self) -> int | None:
         return next((i for i, step in enumerate(self.steps) if step.edited), None)
 
-    # -- the real run ---------------------------------------------------------------------
+    def evaluate(self, expression: str, step: Step | None = None, *, pretty: bool = False, truth: bool = False) -> Evaluation:
+        """`expression` over the predicted locals at `step` (default: the cursor's), run in the
+        sandbox (`codewm.debugger.expressions`); ExpressionError when it cannot be."""
+        values, _, _ = self.visible_locals(step)
+        return evaluate_expression(expression, values, self.run_in_sandbox, self.program.definitions, pretty=pretty, truth=truth)
+
+    # -- the sandbox ----------------------------------------------------------------------
+    def run_in_sandbox(self, program):
+        """Run a `codewm.trace.sandbox.Program` in the session's sandbox (a fresh one if the
+        session was given none)."""
+        if self.sandbox is not None:
+            return self.sandbox.run(program)
+        from codewm.trace.sandbox import Sandbox
+
+        with Sandbox(workers=1) as sandbox:
+            return sandbox.run(program)
+
     def real_run(self):
         """The real run of the program in the sandbox (run once, then kept)."""
         if self._truth is None:
             from codewm.trace.sandbox import Program as SandboxProgram
-            from codewm.trace.sandbox import Sandbox
 
-            program = SandboxProgram(self.program.context, script=self.program.script)
-            if self.sandbox is None:
-                with Sandbox(workers=1) as sandbox:
-                    self._truth = sandbox.run(program)
-            else:
-                self._truth = self.sandbox.run(program)
+            self._truth = self.run_in_sandbox(SandboxProgram(self.program.context, script=self.program.script))
         return self._truth
 
     def truth(self):
@@ -534,33 +563,6 @@ def render_literal(text: str) -> str:
             f"{text!r} is not a Python literal ({reason}); use a number, string, bytes, list, tuple, dict, set, True, False or None"
         ) from None
     return render_value(value)
-
-
-def _function_name(line: str) -> str:
-    match = re.match(r"\s*(?:async\s+)?def\s+(\w+)", line)
-    if match:
-        return match.group(1)
-    if START_MARKER in line or not line.strip():
-        return "<module>"
-    if "lambda" in line:
-        return "<lambda>"
-    if " for " in line:
-        return "<comprehension>"
-    return "?"
-
-
-def _function_ranges(context: str) -> dict[int, tuple[int, int]]:
-    """def line -> (first, last) line of each function, lambda and comprehension scope."""
-    try:
-        tree = ast.parse(context)
-    except (SyntaxError, ValueError):
-        return {}
-    ranges: dict[int, tuple[int, int]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            ranges.setdefault(node.lineno, (first, node.end_lineno or node.lineno))
-    return ranges
 
 
 __all__ = [

@@ -13,7 +13,9 @@ reads like a terminal session.
 
 from __future__ import annotations
 
+import ast
 import cmd
+import json
 import os
 import re
 import sys
@@ -21,22 +23,28 @@ from pathlib import Path
 from typing import IO, Iterable
 
 from codewm.debugger.confidence import RETURN_VALUE
+from codewm.debugger.expressions import ExpressionError, parse_expression
+from codewm.debugger.inspect_commands import InspectCommands
+from codewm.debugger.listing import color_wanted
 from codewm.debugger.session import ENDED_COMPLETE, DebuggerError, DebugSession, Motion, Step
 from codewm.debugger.spinner import Spinner
 from codewm.debugger.text import LOW_CONFIDENCE, confidence_note, percent, truth_lines
+from codewm.debugger.transcript import step_record
+from codewm.format.pretty import terminal_safe
 
 COMMANDS = (
-    "step", "next", "out", "back", "continue", "break", "clear", "until", "print", "locals",
-    "where", "up", "down", "list", "longlist", "set", "truth", "restart", "quit", "help",
+    "step", "next", "out", "back", "continue", "break", "tbreak", "clear", "until", "print",
+    "pp", "display", "undisplay", "locals", "args", "where", "up", "down", "list", "longlist",
+    "set", "truth", "restart", "quit", "help",
 )
 # pdb's abbreviations, and the names other debuggers use for the same command
 ALIASES = {
     "s": "step", "n": "next", "o": "out", "r": "out", "return": "out", "finish": "out",
-    "b": "break", "cl": "clear", "c": "continue", "cont": "continue", "unt": "until",
-    "p": "print", "a": "locals", "args": "locals", "w": "where", "bt": "where", "l": "list",
+    "b": "break", "cl": "clear", "c": "continue", "cont": "continue",
+    "p": "print", "a": "args", "w": "where", "bt": "where", "l": "list",
     "u": "up", "d": "down",
     "ll": "longlist", "q": "quit", "exit": "quit", "h": "help", "?": "help", "run": "restart",
-    "bk": "back", "rev": "back",
+    "bk": "back", "rev": "back", "unt": "until", "tb": "tbreak",
 }
 HISTORY_FILE = Path(os.environ.get("CODEWM_HISTORY", "~/.codewm_history")).expanduser()
 
@@ -56,7 +64,23 @@ def resolve_command(word: str) -> str:
     raise DebuggerError(f"unknown command {word!r}; type help for the list of commands")
 
 
-class DebuggerShell(cmd.Cmd):
+def bang_assignment(statement: str) -> str:
+    """pdb's `!NAME = VALUE` as `set`'s argument; the predicted state changes only by `set`, so
+    any other statement is refused, saying so."""
+    try:
+        tree = ast.parse(statement.strip())
+    except SyntaxError as exc:
+        raise DebuggerError(f"!{statement.strip()} is not a Python statement ({exc.msg})") from None
+    node = tree.body[0] if len(tree.body) == 1 else None
+    if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+        raise DebuggerError(
+            f"!{statement.strip()}: only an assignment to a local (!NAME = VALUE, as `set`) can run here: "
+            "the program's state is the model's prediction, changed by `set`"
+        )
+    return f"{node.targets[0].id} = {ast.get_source_segment(statement.strip(), node.value)}"
+
+
+class DebuggerShell(InspectCommands, cmd.Cmd):
     prompt = "(codewm) "
     doc_header = "Commands (help NAME for one; pdb's abbreviations work, and so does any unique prefix):"
 
@@ -67,13 +91,23 @@ class DebuggerShell(cmd.Cmd):
         stdin: IO[str] | None = None,
         history_file: Path | None = None,
         status: IO[str] | None = None,
+        *,
+        json_transcript: bool = False,
+        quiet: bool = False,
     ) -> None:
         super().__init__(stdin=stdin, stdout=stdout or sys.stdout)
         self.session = session
         self.history_file = history_file
         self.status = status  # where the spinner of long motions goes (default: stderr, when a terminal)
+        self.quiet = quiet  # no spinner, even on a terminal
+        self.json_transcript = json_transcript  # one JSON object per command instead of the text
+        self.color = not json_transcript and color_wanted(self.stdout)  # highlighted listings
         self.lastcmd = ""
         self.selected = 0  # frames up from the innermost (`up` / `down`); every motion resets it
+        self.displays: list[str] = []  # expressions shown after every motion (`display`)
+        self.failures: list[str] = []  # the scripted commands (-c, --commands) that failed
+        self._output: list[str] = []  # the current command's lines (JSON transcript)
+        self._errors: list[str] = []  # the current command's errors
 
     def working(self, doing: str | None = None) -> Spinner:
         """The spinner shown while the model predicts (or, with `doing`, something else runs)
@@ -88,13 +122,22 @@ class DebuggerShell(cmd.Cmd):
             new = session.predicted_frames - before
             return f"predicting {name}: step {len(session.steps)}, {new} new frame{'s' if new != 1 else ''} (Ctrl-C stops here)"
 
-        return Spinner(text, self.status)
+        return Spinner(text, self.status, enabled=not self.quiet)
 
     # -- output ---------------------------------------------------------------------------
-    def say(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
+    def say(self, text: str = "", escaped: bool = False) -> None:
+        """Print a line. Values, source lines and messages carry the program's and the model's
+        text, so control characters are shown escaped (`\\x1b[2J`), never acted on by the
+        terminal; `escaped`: the text is safe already (a highlighted listing)."""
+        if not escaped:
+            text = terminal_safe(text)
+        if self.json_transcript:
+            self._output.append(text)
+        else:
+            self.stdout.write(text + "\n")
 
     def error(self, text: str) -> None:
+        self._errors.append(text)
         self.say(f"*** {text}")
 
     @property
@@ -151,6 +194,8 @@ class DebuggerShell(cmd.Cmd):
             self.say(f"(breakpoint at line {self.program.shown(step.lineno)})")
         if motion.reason in ("end", "ended"):
             self.say_ended()
+        if motion.moved:
+            self.show_displays()
 
     def say_ended(self) -> None:
         session = self.session
@@ -171,6 +216,8 @@ class DebuggerShell(cmd.Cmd):
         self.lastcmd = line
         word, _, argument = line.partition(" ")
         try:
+            if line.startswith("!"):  # pdb's `!statement`: here, an assignment is a `set`
+                word, argument = "set", bang_assignment(line[1:])
             name = resolve_command(word)
             return bool(getattr(self, f"do_{name}")(argument.strip()))
         except DebuggerError as exc:
@@ -192,10 +239,10 @@ class DebuggerShell(cmd.Cmd):
         return [name + " " for name in COMMANDS if name.startswith(text)]
 
     def completedefault(self, text, line, begidx, endidx):
-        """Tab after `print` or `set`: the names of the locals at this step."""
+        """Tab after `print`, `pp`, `display` or `set`: the names of the locals at this step."""
         word = line.split()[0] if line.split() else ""
         try:
-            if resolve_command(word) not in ("print", "set") or self.session.current is None:
+            if resolve_command(word) not in ("print", "pp", "display", "set") or self.session.current is None:
                 return []
         except DebuggerError:
             return []
@@ -238,6 +285,7 @@ class DebuggerShell(cmd.Cmd):
         self.session.back(self._count(argument, "back"))
         self.selected = 0
         self.show_step()
+        self.show_displays()
 
     def do_continue(self, argument: str) -> None:
         """continue  (c, cont): on to the next breakpoint, or the end of the prediction."""
@@ -274,19 +322,43 @@ class DebuggerShell(cmd.Cmd):
         if argument:
             raise DebuggerError(f"{command} takes no argument, got {argument!r}")
 
-    def do_break(self, argument: str) -> None:
-        """break [LINE | FUNCTION]  (b): stop `continue` (and the other motions) at LINE, or
-        where FUNCTION is called. Without an argument: the breakpoints set."""
+    def do_break(self, argument: str, temporary: bool = False) -> None:
+        """break [LINE | FUNC] [, COND]  (b): stop `continue` (and the other motions)
+        at LINE, or where FUNCTION is called; with CONDITION (b 7, x > 2), only where it holds
+        on the predicted locals (evaluated in the sandbox). Without an argument: the
+        breakpoints set."""
         session = self.session
         if not argument:
             if not session.breakpoints:
                 self.say("no breakpoints")
             for line in sorted(session.breakpoints):
-                self.say(f"breakpoint at {self.program.name}:{self.program.shown(line)}")
+                self.say(self._breakpoint_text(line))
             return
-        line = session.breakpoint_line(argument)
-        session.breakpoints.add(line)
-        self.say(f"breakpoint at {self.program.name}:{self.program.shown(line)}")
+        where, comma, condition = argument.partition(",")
+        condition = condition.strip()
+        if comma and not condition:
+            raise DebuggerError(f"break {argument}: a condition follows the comma (b 7, x > 2)")
+        if condition:
+            try:
+                parse_expression(condition)
+            except ExpressionError as exc:
+                raise DebuggerError(f"the condition: {exc}") from None
+        line = session.breakpoint_line(where)
+        session.breakpoints.put(line, condition or None, temporary)
+        self.say(self._breakpoint_text(line))
+
+    def do_tbreak(self, argument: str) -> None:
+        """tbreak [LINE | FUNC] [, COND]  (tb): a breakpoint that is deleted where it
+        first stops a motion."""
+        if not argument:
+            raise DebuggerError("tbreak needs a line or a function: tbreak LINE [, CONDITION]")
+        self.do_break(argument, temporary=True)
+
+    def _breakpoint_text(self, line: int) -> str:
+        breakpoints = self.session.breakpoints
+        kind = "temporary breakpoint" if line in breakpoints.temporary else "breakpoint"
+        condition = breakpoints.conditions.get(line)
+        return f"{kind} at {self.program.name}:{self.program.shown(line)}" + (f", if {condition}" if condition else "")
 
     def do_clear(self, argument: str) -> None:
         """clear [LINE | FUNCTION]  (cl): remove a breakpoint; without an argument, all."""
@@ -302,115 +374,10 @@ class DebuggerShell(cmd.Cmd):
         session.breakpoints.discard(line)
         self.say(f"cleared the breakpoint at {self.program.name}:{self.program.shown(line)}")
 
-    def do_print(self, argument: str) -> None:
-        """print NAME [NAME ...]  (p): the predicted value of each local (at a return:
-        __return__ is the value returned), with the model's confidence in it."""
-        names = [name for name in re.split(r"[\s,]+", argument) if name]
-        if not names:
-            raise DebuggerError("print needs a name: print NAME [NAME ...]")
-        values, confidences, edited = self.session.visible_locals(self.selected_step())
-        for name in names:
-            if not name.isidentifier():
-                self.error(f"print shows locals by name, not expressions ({name!r}): the values are the model's text, not objects")
-                continue
-            if name not in values:
-                known = ", ".join(values) or "none"
-                self.error(f"{name!r} is not a local at this step (locals: {known})")
-                continue
-            self.say(f"{name} = {values[name]}{confidence_note(confidences.get(name), name in edited)}")
-
-    def do_locals(self, argument: str) -> None:
-        """locals  (a): every local at this step, with the model's confidence in each."""
-        self._no_argument(argument, "locals")
-        values, confidences, edited = self.session.visible_locals(self.selected_step())
-        if not values:
-            self.say("(no locals)")
-        for name, value in values.items():
-            self.say(f"{name} = {value}{confidence_note(confidences.get(name), name in edited)}")
-
-    def do_where(self, argument: str) -> None:
-        """where  (w, bt): the call stack, innermost last."""
-        self._no_argument(argument, "where")
-        stack = self.session.stack()
-        chosen = len(stack) - 1 - min(self.selected, len(stack) - 1)
-        for depth, step in enumerate(stack):
-            marker = ">" if depth == chosen else " "
-            self.say(f"{marker} {self.where_text(step)}")
-            self.say(f"    {step.frame.source.strip()}")
-
-    def selected_step(self) -> Step:
-        """The step `print`, `locals` and `list` look at: the innermost frame's, or the one
-        `up` chose (the caller's latest step: the line that made the call)."""
-        stack = self.session.stack()
-        self.selected = min(self.selected, len(stack) - 1)
-        return stack[-1 - self.selected]
-
-    def do_up(self, argument: str) -> None:
-        """up [N]  (u): to the caller's frame (print, locals and list then show it)."""
-        count = self._count(argument, "up")
-        stack = self.session.stack()
-        if self.selected >= len(stack) - 1:
-            raise DebuggerError("already at the outermost frame")
-        self.selected = min(self.selected + count, len(stack) - 1)
-        self._show_selected()
-
-    def do_down(self, argument: str) -> None:
-        """down [N]  (d): back towards the frame of the current step."""
-        count = self._count(argument, "down")
-        self.session.stack()
-        if self.selected == 0:
-            raise DebuggerError("already at the innermost frame")
-        self.selected = max(self.selected - count, 0)
-        self._show_selected()
-
-    def _show_selected(self) -> None:
-        step = self.selected_step()
-        self.say(f"> {self.where_text(step)}")
-        self.say(f"-> {step.frame.source.strip()}")
-
-    def do_list(self, argument: str) -> None:
-        """list [LINE | FIRST, LAST]  (l): the source around the current line (or LINE)."""
-        total = len(self.session._lines)
-        current = self.selected_step() if self.session.current is not None else None
-        here = current.lineno if current is not None else 0
-        if argument:
-            parts = [part for part in re.split(r"[\s,]+", argument) if part]
-            if not all(re.fullmatch(r"\d+", part) for part in parts) or len(parts) > 2:
-                raise DebuggerError(f"list takes a line number or FIRST, LAST, got {argument!r}")
-            numbers = [int(part) + self.program.offset for part in parts]
-            if len(numbers) == 2:
-                first, last = numbers
-                if first > last:
-                    raise DebuggerError(f"list {argument}: the first line comes after the last")
-            else:
-                first, last = numbers[0] - 5, numbers[0] + 5
-        else:
-            first, last = (here or 1) - 5, (here or 1) + 5
-        first, last = max(first, 1 + self.program.offset), min(last, total)
-        if first > last:
-            raise DebuggerError(f"{self.program.name} has {self.program.source_lines} lines")
-        self._listing(first, last, here)
-
-    def do_longlist(self, argument: str) -> None:
-        """longlist  (ll): the whole source of the current function."""
-        self._no_argument(argument, "longlist")
-        if self.session.current is None:
-            raise DebuggerError("nothing is predicted yet")
-        step = self.selected_step()
-        call = self.session.call_of(step)
-        whole = (1 + self.program.offset, len(self.session._lines))
-        low, high = self.session._scopes.get(call.lineno, whole) if call is not None else whole
-        self._listing(low, high, step.lineno)
-
-    def _listing(self, first: int, last: int, here: int) -> None:
-        lines = self.session._lines
-        for number in range(first, last + 1):
-            mark = ("B" if number in self.session.breakpoints else " ") + ("->" if number == here else "  ")
-            self.say(f"{self.program.shown(number):4d} {mark} {lines[number - 1].rstrip()}")
-
     def do_set(self, argument: str) -> None:
-        """set NAME = VALUE: change a local at this step to a Python literal and let the model
-        predict on from there ("what if x were 0?"). The frames after this step are dropped."""
+        """set NAME = VALUE  (!NAME = VALUE): change a local at this step to a Python literal and
+        let the model predict on from there ("what if x were 0?"). The frames after this step
+        are dropped."""
         name, equals, value = argument.partition("=")
         name = name.strip()
         if self.selected:
@@ -419,8 +386,13 @@ class DebuggerShell(cmd.Cmd):
             raise DebuggerError("usage: set NAME = VALUE (VALUE a Python literal, e.g. set x = 0)")
         dropped = len(self.session.steps) - self.session.position - 1
         rendered = self.session.set_value(name, value)
-        note = f"; the {dropped} step{'s' if dropped != 1 else ''} predicted after this one are dropped" if dropped else ""
+        if dropped == 1:
+            note = "; the 1 step predicted after this one is dropped"
+        else:
+            note = f"; the {dropped} steps predicted after this one are dropped" if dropped else ""
         self.say(f"{name} = {rendered} (set by you{note}; the model predicts on from here)")
+        if getattr(self.session.predictor, "replays_real_run", False):
+            self.say(f"note: {self.session.predictor.name} replays the real run: from the next step on it shows the real values, not {name} = {rendered}")
 
     def do_truth(self, argument: str) -> None:
         """truth: run the real program in the sandbox and show real against predicted for the
@@ -462,13 +434,14 @@ class DebuggerShell(cmd.Cmd):
         """Start the session, run `commands`, then read more: from the terminal (line
         editing, history) when `interactive`, else from stdin lines, echoed."""
         commands = list(commands)
+        self._begin()
         with self.working():
             motion = self.session.start()
         self.say(self.banner())
         self.report_motion(motion)
+        self._end(None)
         for command in commands:
-            self.say(f"{self.prompt}{command}")
-            if self.onecmd(command):
+            if self.execute(command, scripted=True):
                 return
         if interactive is None:
             interactive = self.stdin.isatty()
@@ -476,10 +449,32 @@ class DebuggerShell(cmd.Cmd):
             self._interactive()
         elif not commands:
             for raw in self.stdin:
-                command = raw.rstrip("\n")
-                self.say(f"{self.prompt}{command}")
-                if self.onecmd(command):
+                if self.execute(raw.rstrip("\n")):
                     return
+
+    def execute(self, command: str, scripted: bool = False, echo: bool = True) -> bool:
+        """Run one command (echoed after the prompt, unless typed at a terminal); True when it
+        ends the session. A `scripted` one (-c, --commands) that fails is kept in `failures`."""
+        self._begin()
+        if echo and not self.json_transcript:
+            self.say(f"{self.prompt}{command}")
+        stop = self.onecmd(command)
+        if scripted and self._errors:
+            self.failures.append(command)
+        self._end(command)
+        return stop
+
+    def _begin(self) -> None:
+        self._output, self._errors = [], []
+
+    def _end(self, command: str | None) -> None:
+        """In a JSON transcript, write the command's object (see codewm.debugger.transcript)."""
+        if not self.json_transcript:
+            return
+        record = {"command": command, "ok": not self._errors, "output": self._output, "errors": self._errors, "step": step_record(self.session)}
+        self.stdout.write(json.dumps(record) + "\n")  # ASCII: no control character reaches the terminal
+        self.stdout.flush()
+        self._begin()
 
     def banner(self) -> str:
         session = self.session
@@ -511,7 +506,7 @@ class DebuggerShell(cmd.Cmd):
                 except KeyboardInterrupt:
                     self.say("^C")
                     continue
-                if self.onecmd(line):
+                if self.execute(line, echo=False):
                     return
         finally:
             if readline is not None and self.history_file is not None:

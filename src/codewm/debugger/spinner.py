@@ -29,14 +29,18 @@ class Spinner:
     FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # rich's "dots" spinner
     ASCII_FRAMES = "|/-\\"
     ERASE = "\r\x1b[2K"  # to the line's start, clear the line
+    ASCII_TEXT = str.maketrans({"━": "=", "╸": "-", "·": "."})  # a progress bar's, on an ASCII terminal
 
-    def __init__(self, text: Callable[[], str], stream: IO[str] | None = None, delay: float = 1.0, interval: float = 0.1) -> None:
+    def __init__(
+        self, text: Callable[[], str], stream: IO[str] | None = None, delay: float = 1.0, interval: float = 0.1, enabled: bool = True
+    ) -> None:
         self.text = text
         self.stream = stream if stream is not None else sys.stderr
         self.delay = delay
         self.interval = interval
         # CODEWM_NO_SPINNER=1 turns it off (scripted terminal sessions, screen recordings)
-        self.enabled = _is_terminal(self.stream) and not os.environ.get("CODEWM_NO_SPINNER")
+        # `enabled=False`: the user asked for quiet (-q)
+        self.enabled = enabled and _is_terminal(self.stream) and not os.environ.get("CODEWM_NO_SPINNER")
         self.frames = self.FRAMES if _can_encode(self.stream, self.FRAMES) else self.ASCII_FRAMES
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -80,6 +84,8 @@ class Spinner:
                 if text is not None:
                     width = max(shutil.get_terminal_size((80, 24)).columns - 1, 10)
                     line = f"{self.frames[turn % len(self.frames)]} {text}"
+                    if self.frames is self.ASCII_FRAMES:
+                        line = line.translate(self.ASCII_TEXT).encode("ascii", "replace").decode("ascii")
                     self._write(self.ERASE + line[:width])
                     self._drawn = True
             turn += 1

@@ -11,6 +11,11 @@ from codewm.debugger.session import DebugSession, Step, changed_names
 LOW_CONFIDENCE = 0.5  # values the model gave less than this are marked with "?"
 
 
+def plural(count: int, word: str) -> str:
+    """"1 step", "2 steps", "0 steps"."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def percent(probability: float | None) -> str:
     """`probability` as a whole percentage ("73%"), ">99%" / "<1%" near the ends, "100%"
     only where it rounds to one; "" for None (no confidence reported)."""
@@ -62,8 +67,8 @@ def truth_lines(session: DebugSession, truth, rows_after_divergence: int | None 
     program = session.program
     real = truth.real_frames
     out = [
-        f"truth: the real run ({truth.status}{', ' + truth.error if truth.error else ''}; {len(real)} steps"
-        f"{', returned ' + truth.real_output if truth.real_output is not None else ''}) against the {len(truth.rows)} steps predicted so far"
+        f"truth: the real run ({truth.status}{', ' + truth.error if truth.error else ''}; {plural(len(real), 'step')}"
+        f"{', returned ' + truth.real_output if truth.real_output is not None else ''}) against the {plural(len(truth.rows), 'step')} predicted so far"
     ]
     out.append(f"{'':2}{'#':>4} {'line':>4}  {'predicted':44} {'real':44}")
     shown_rows = truth.rows
@@ -85,7 +90,7 @@ def truth_lines(session: DebugSession, truth, rows_after_divergence: int | None 
             out.append(f"{'':2}{'':>4} {'':>4}  ({row.skipped_real} real step{'s' if row.skipped_real != 1 else ''} of the body skipped by next)")
         out.append(f"{mark}{row.index + 1:>4} {program.shown(step.lineno) or '?':>4}  {_cut(predicted, 44):44} {_cut(real_text, 44):44} {verdict}")
     if len(shown_rows) < len(truth.rows):
-        out.append(f"{'':2}{'':>4} {'':>4}  ... {len(truth.rows) - len(shown_rows)} more steps")
+        out.append(f"{'':2}{'':>4} {'':>4}  ... {len(truth.rows) - len(shown_rows)} more step{'s' if len(truth.rows) - len(shown_rows) != 1 else ''}")
     if truth.first_divergence is not None:
         row = truth.rows[truth.first_divergence]
         step = session.steps[row.index]
@@ -96,8 +101,8 @@ def truth_lines(session: DebugSession, truth, rows_after_divergence: int | None 
         out.append("no divergence: every step predicted so far is what really happens")
     if session.first_edit is not None:
         out.append(f"steps from {session.first_edit + 1} on follow your `set`: the real run never had that value (what-if)")
-    out.append(f"{truth.agreeing} of {truth.compared} steps agree")
+    out.append(f"{truth.agreeing} of {plural(truth.compared, 'step')} {'agrees' if truth.compared == 1 else 'agree'}")
     return out
 
 
-__all__ = ["LOW_CONFIDENCE", "confidence_note", "percent", "truth_lines"]
+__all__ = ["LOW_CONFIDENCE", "confidence_note", "percent", "plural", "truth_lines"]

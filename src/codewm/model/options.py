@@ -48,3 +48,50 @@ class TrainResult:
     val_loss: float | None
     resumed_from: int  # 0 for a fresh run
     history: list[dict] = field(default_factory=list)
+
+
+# `codewm train --config run.toml`: the train command's options a file may set (a flag given
+# on the command line wins), each with the type its value must have.
+CONFIG_KEYS: dict[str, type] = {
+    "preset": str, "out": Path, "data": Path, "data_root": Path, "target": str, "init": str, "lora": int, "mtp": int,
+    "steps": int, "batch_size": int, "micro_batch": int, "seq_len": int, "lr": float, "eval_every": int,
+    "save_every": int, "device": str, "threads": int, "fresh": bool, "minutes": float, "export": Path,
+    "export_dtype": str, "quiet": bool,
+}
+_TYPE_WORDS = {str: "a string", Path: "a path (a string)", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def read_train_config(path: Path) -> dict:
+    """The options in a TOML file (keys as the flags: `batch_size` or `batch-size`), checked:
+    a TrainError names the file and the key of anything unknown or of the wrong type."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle)
+    except FileNotFoundError:
+        raise TrainError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise TrainError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TrainError(f"{path}: not valid TOML ({exc})") from None
+    config = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in CONFIG_KEYS:
+            raise TrainError(f"{path}: unknown key {key!r} (known: {', '.join(sorted(CONFIG_KEYS))})")
+        config[name] = _typed(path, key, value, CONFIG_KEYS[name])
+    return config
+
+
+def _typed(path: Path, key: str, value, kind: type):
+    fits = {
+        str: isinstance(value, str),
+        Path: isinstance(value, str),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        bool: isinstance(value, bool),
+    }[kind]
+    if not fits:
+        raise TrainError(f"{path}: {key} must be {_TYPE_WORDS[kind]}, got {value!r}")
+    return kind(value)

@@ -3,6 +3,7 @@
     metrics.jsonl    one line per log step and per validation (appended, flushed)
     loss.png         the loss curve, redrawn at every validation
     run.json         the settings, the data and where the run stands
+    tensorboard/     the same metrics as TensorBoard events, when tensorboard is installed
     checkpoint/      (and stable/) the model with its provenance (codewm.json) and the
                      trainer state a later run resumes from (`save_run`)
 
@@ -99,6 +100,7 @@ def draw_loss_curve(history: list[dict], path: Path, title: str) -> Path | None:
     """The training and validation loss against tokens seen, as a PNG (written atomically)."""
     try:
         import matplotlib
+        import matplotlib.ticker
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -116,6 +118,9 @@ def draw_loss_curve(history: list[dict], path: Path, title: str) -> Path | None:
     ax.set_xlabel("tokens trained on (millions)")
     ax.set_ylabel("loss (nats per token)")
     ax.set_yscale("log")
+    # plain numbers on the log axis: matplotlib's own labels read `4x10^0` for a loss of 4
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:.3g}"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: _minor_label(value, ax.get_ylim())))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -125,6 +130,58 @@ def draw_loss_curve(history: list[dict], path: Path, title: str) -> Path | None:
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def _minor_label(value: float, limits: tuple[float, float]) -> str:
+    """A minor tick's label on the log loss axis, as a plain number: all of them when the
+    axis spans a decade or less, 2s and 5s up to two decades, none beyond (they would crowd)."""
+    import math
+
+    low, high = sorted(limits)
+    decades = math.log10(high / low) if low > 0 else math.inf
+    mantissa = round(value / 10 ** math.floor(math.log10(value)), 6) if value > 0 else 0
+    if decades <= 1 or (decades <= 2 and mantissa in (2, 5)):
+        return f"{value:.3g}"
+    return ""
+
+
+def summary_writer_class():
+    """torch's TensorBoard `SummaryWriter`, or None when tensorboard is not installed (it is
+    optional: imported here, when a run starts, never at codewm's import)."""
+    try:
+        import tensorboard  # noqa: F401  (torch.utils.tensorboard needs it, and says so late)
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter
+
+
+class Board:
+    """The run's metrics as TensorBoard scalars (`RUN_DIR/tensorboard`), beside metrics.jsonl:
+    every number of a record, tagged by its name, at the record's step."""
+
+    DIRECTORY = "tensorboard"
+
+    def __init__(self, writer) -> None:
+        self.writer = writer
+
+    @classmethod
+    def open(cls, run_dir: Path, writer_class=None) -> "Board | None":
+        """A board writing into `run_dir`, or None without tensorboard."""
+        writer_class = writer_class or summary_writer_class()
+        if writer_class is None:
+            return None
+        return cls(writer_class(log_dir=str(Path(run_dir) / cls.DIRECTORY)))
+
+    def write(self, record: dict) -> None:
+        step = record.get("step")
+        for name, value in record.items():
+            if name != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(name, value, step)
+        self.writer.flush()  # a killed run keeps what it logged, as metrics.jsonl does
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def write_run_json(run, step: int, val_loss: float | None) -> None:

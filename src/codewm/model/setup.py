@@ -56,6 +56,7 @@ class Run:
     metrics_path: Path
     history: list[dict]  # the metrics so far (main process only)
     title: str  # of the loss curve
+    board: Any = None  # codewm.model.runlog.Board: the metrics for TensorBoard (main process, when installed)
 
 
 def ensure_dataset(preset: Preset, root: str | Path, workers: int | None = None, console=None) -> Path:

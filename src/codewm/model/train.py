@@ -35,7 +35,7 @@ from codewm.model.export import export_checkpoint
 from codewm.model.finetune import SMOLLM2, init_source
 from codewm.model.options import ADAPTER_DIR, STABLE_DIR, STATE_FILE, TrainError, TrainOptions, TrainResult
 from codewm.model.presets import Preset
-from codewm.model.runlog import append_jsonl, draw_loss_curve, save_run, write_run_json
+from codewm.model.runlog import Board, append_jsonl, draw_loss_curve, save_run, write_run_json
 from codewm.model.schedule import Schedule, cosine_lr, lr_at, wsd_lr
 from codewm.model.setup import Run, ensure_dataset, setup_run
 from codewm.model.train_in_memory import TrainSettings, pack, train_on_texts
@@ -57,6 +57,8 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         save_run(run, step, val_loss, where, phase, schedule.record())
 
     _announce(run)
+    if run.main_process:
+        run.board = Board.open(run.run_dir)
     run.objective.train()
     val_loss = run.state.get("val_loss") if run.state is not None else None
     started = time.monotonic()
@@ -101,6 +103,8 @@ def train(preset: Preset, run_dir: str | Path, options: TrainOptions | None = No
         write_run_json(run, run.start_step, val_loss)
     if run.main_process:
         draw_loss_curve(run.history, run.run_dir / "loss.png", run.title)
+    if run.board is not None:
+        run.board.close()
     return TrainResult(
         run_dir=run.run_dir,
         checkpoint=run.checkpoint_dir,
@@ -230,6 +234,8 @@ def _probe(run: Run) -> dict:
 def _remember(run: Run, record: dict) -> None:
     run.history.append(record)
     append_jsonl(run.metrics_path, record)
+    if run.board is not None:
+        run.board.write(record)
 
 
 class _Prefetch:

@@ -24,6 +24,7 @@ from codewm.types import START_MARKER, Trace, build_context
 
 class OraclePredictor:
     name = "oracle"
+    replays_real_run = True  # no what-if: after a `set` it goes on with the real run (the debugger says so)
 
     def __init__(self, sandbox=None, workers: int = 2) -> None:
         self._sandbox = sandbox

@@ -52,7 +52,7 @@ def programs_sample(
     """Print the first cases a program source yields."""
     from codewm.programs.base import SourceConfigError, make_source
 
-    options = key_values(option, "--option")
+    options = key_values(option, "--source-option")
     try:
         source = make_source(kind, **options)
         for index, case in enumerate(source.cases()):

@@ -77,12 +77,16 @@ def test_names_keep_everything_that_tells_runs_apart():
 def test_resume_reads_its_own_predictions_only(tmp_path):
     out = tmp_path / "eval"
     first = _rows(tmp_path / "first.jsonl")
-    second = _rows(tmp_path / "second.jsonl", [dict(row, id=f"other_{i}") for i, row in enumerate(ROWS[:3])])
+    second = _rows(
+        tmp_path / "second.jsonl",
+        [{"id": f"other_{i}", "code": f"def f(x):\n    return x * {i}\n", "input": str(i), "output": str(i * i)} for i in range(3)],
+    )
     assert runner.invoke(app, ["eval", "-m", "oracle", "-b", "cruxeval-o", "--data", str(first), "--out", str(out), "-q"]).exit_code == 0
     [saved] = out.glob("*.predictions.jsonl")
     before = saved.read_bytes()
     again = runner.invoke(app, ["eval", "-m", "oracle", "-b", "cruxeval-o", "--data", str(second), "--out", str(out), "-q", "--resume"])
     assert again.exit_code == 0, again.output
+    assert "reused 0 saved predictions" in again.output
     assert saved.read_bytes() == before  # the other run's file is neither read into nor appended to
     assert len(list(out.glob("*.predictions.jsonl"))) == 2
 

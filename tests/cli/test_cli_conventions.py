@@ -74,6 +74,9 @@ def test_help_shows_no_value_beside_flags():
     assert len(flag_rows) == 3, result.stdout
     assert not any("<bool>" in row for row in flag_rows), flag_rows
     assert "<int>" in result.stdout  # options that take a value still say which
+    for path, _ in _commands(typer.main.get_command(app)):  # every command, --help included
+        shown = runner.invoke(app, [*path.split()[1:], "--help"])
+        assert shown.exit_code == 0 and "<bool>" not in shown.stdout, (path, shown.stdout)
 
 
 def _codewm(*args: str) -> list[str]:

@@ -13,24 +13,24 @@ from typer.core import TyperCommand, TyperGroup
 import codewm
 
 
-def _hide_flag_types(command) -> None:
+def _hide_flag_types(command, ctx) -> None:
     """Typer's rich help prints a value type beside every option, flags included (`--resume
     <bool>`, as if it took a value). An empty metavar is what it prints instead; flags take
-    no value, so nothing is lost."""
-    for param in command.params:
+    no value, so nothing is lost. (`get_params` includes --help.)"""
+    for param in command.get_params(ctx):
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
 
 
 class Command(TyperCommand):
     def format_help(self, ctx, formatter) -> None:
-        _hide_flag_types(self)
+        _hide_flag_types(self, ctx)
         return super().format_help(ctx, formatter)
 
 
 class Group(TyperGroup):
     def format_help(self, ctx, formatter) -> None:
-        _hide_flag_types(self)
+        _hide_flag_types(self, ctx)
         return super().format_help(ctx, formatter)
 
 

@@ -32,9 +32,11 @@ def trace(
     max_value_chars: int = typer.Option(400, help="Longest rendered value; longer ones are cut and end in '...'."),
     isolation: str = typer.Option("auto", help="auto | bwrap | process (weaker, no bubblewrap)."),
 ) -> None:
-    """Run a program in the sandbox and show its execution trace. With --call the file is imported
-    (no `if __name__ == "__main__":` block), then the call traced. Exit status: 0 all ok; 3 a program
-    raised, did not compile or crashed; 4 a limit stopped one; 1 sandbox failure; 2 usage error."""
+    """Run a program in the sandbox and show its execution trace.
+
+    With --call the file is imported (no `if __name__ == "__main__":` block), then the call
+    traced. Exit status: 0 all ok; 3 a program raised, did not compile or crashed; 4 a limit
+    stopped one; 1 sandbox failure; 2 usage error."""
     from codewm.trace.outcome import call_error, exit_code, module_name_for
     from codewm.trace.sandbox import Program
 

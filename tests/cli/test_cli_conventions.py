@@ -154,3 +154,17 @@ def test_eval_score_shows_no_progress_when_stderr_is_not_a_terminal(tmp_path):
     rows_path, generations = _score_files(tmp_path)
     result = runner.invoke(app, ["eval", "score", str(rows_path), str(generations), "-q"])
     assert result.exit_code == 0 and "checking" not in result.output
+
+
+def test_eval_keeps_its_results_when_the_reader_goes_away(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = tmp_path / "eval"
+    process = subprocess.Popen(
+        _codewm("eval", "-m", "oracle", "-b", "livecodebench-style", "-n", "2", "-q", "--out", str(out)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    process.stdout.close()  # gone before the table is printed
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=300)
+    assert "Traceback" not in stderr and "Broken pipe" not in stderr, stderr
+    [result] = out.glob("*.json")
+    assert json.loads(result.read_text())["n"] == 2

@@ -116,6 +116,9 @@ def eval_main(
         if callable(close):
             close()
     result["run"] = name
+    # The files first: a reader of stdout that goes away (`| head`) must not cost the results.
+    json_path = write_json(result, out / f"{name}.json")
+    png_path = draw_png(result, out / f"{name}.png")
     if as_json:
         print_json(result)
     else:
@@ -124,8 +127,6 @@ def eval_main(
         typer.echo(f"left out {sum(result['left_out'].values())} programs whose real run did not finish: {result['left_out']}", err=True)
     if resume:
         typer.echo(f"reused {result['reused_predictions']} saved predictions from {cache.path}", err=True)
-    json_path = write_json(result, out / f"{name}.json")
-    png_path = draw_png(result, out / f"{name}.png")
     typer.echo(f"wrote {json_path} and {png_path}", err=True)
 
 

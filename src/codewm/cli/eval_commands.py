@@ -58,7 +58,7 @@ def eval_main(
     max_frame_tokens: int = typer.Option(512, help="Tokens per predicted frame, at most."),
     workers: int = typer.Option(2, help="Sandbox workers (running programs, checking answers)."),
     device: Optional[str] = typer.Option(None, help="Hugging Face backends: cpu, cuda, ... (default: cuda if available)."),
-    resume: bool = typer.Option(False, "--resume", help="Reuse the predictions an earlier (killed) run of the same model and benchmark saved."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the predictions an earlier (killed) run of the same command saved (same benchmark, data, model and settings)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(False, "--json", help="Print the result document (as written to OUT/NAME.json) on stdout instead of the table."),
 ) -> None:

@@ -74,6 +74,8 @@ def stage_of(dotted: str) -> str:
     parts = dotted.split(".")
     if len(parts) == 1:
         return "(root)"
+    if parts[1] == "__main__":  # `python -m codewm`: the command line, at the top of the stack
+        return "cli"
     if len(parts) == 2 and (PACKAGE / f"{parts[1]}.py").exists() and parts[1] != "cli":
         return "(root)"
     return parts[1]

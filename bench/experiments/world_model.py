@@ -11,7 +11,7 @@ Benchmarks (all programs the models never saw):
 - traces-synthetic: the 200 held-out synthetic programs (seed 90001);
 - traces-humaneval: HumanEval's canonical solutions, one call per problem (its first test
   input), 161 programs;
-- cruxeval-o: the 347 bundled CRUXEval-style functions, answered through the trace and
+- cruxeval-style-o: the 347 bundled CRUXEval-style functions, answered through the trace and
   scored with CRUXEval's own rule (the assert runs in the sandbox).
 
 Predictions are saved under out/eval/ as they finish and reused when run again (a killed
@@ -56,7 +56,7 @@ def main() -> None:
         "traces-synthetic-simple": load_benchmark("traces-synthetic-simple"),
         "traces-synthetic": load_benchmark("traces-synthetic"),
         "traces-humaneval": None,
-        "cruxeval-o": load_benchmark("cruxeval-o"),
+        "cruxeval-style-o": load_benchmark("cruxeval-style-o"),
     }
     humaneval = load_benchmark("traces-humaneval")
     benchmarks["traces-humaneval"] = replace(humaneval, source={**humaneval.source, "max_calls_per_task": 1})
@@ -88,7 +88,7 @@ def main() -> None:
             metrics = result["metrics"]
             intervals = result.get("ci") or {}
             entry = {key: metrics.get(key) for key in METRICS}
-            if bench_name == "cruxeval-o":
+            if bench_name == "cruxeval-style-o":
                 entry["pass@1"] = metrics.get("pass@1")
             entry["ci"] = {key: [intervals[key]["low"], intervals[key]["high"]] for key in entry if key in intervals}
             entry["stops"] = result.get("stops", {})
@@ -109,7 +109,7 @@ def main() -> None:
         return f"{entry[key]:.1f}" + (f" [{low_high[0]:.1f}, {low_high[1]:.1f}]" if low_high else "")
 
     for bench_name, label, entry in rows:
-        output = cell(entry, "pass@1" if bench_name == "cruxeval-o" else "output_pass@1")
+        output = cell(entry, "pass@1" if bench_name == "cruxeval-style-o" else "output_pass@1")
         stops = ", ".join(f"{reason} {count}" for reason, count in entry["stops"].items())
         print(f"| {bench_name} | {label} | {entry['n']} | {cell(entry, 'state_exact_match')} | {cell(entry, 'action_exact_match')} | {output} | {stops} |")
     print("\n95 % intervals in brackets: Wilson's for output pass@1, a bootstrap over programs (1,000 resamples) for the per-frame metrics.")

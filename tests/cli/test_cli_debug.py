@@ -25,7 +25,7 @@ def prog(tmp_path):
 
 
 def test_commands_from_c_run_in_order_and_are_echoed(prog):
-    result = runner.invoke(app, ["debug", str(prog), "--call", "f([1, 2])", "--model", "oracle", "-c", "b 4", "-c", "c", "-c", "p total x", "-c", "c", "-c", "p x"])
+    result = runner.invoke(app, ["debug", str(prog), "--call", "f([1, 2])", "--model", "oracle", "-e", "b 4", "-e", "c", "-e", "p total x", "-e", "c", "-e", "p x"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "codewm debug: prog.py, predicted by oracle" in out
@@ -50,7 +50,7 @@ def test_commands_from_a_file_with_comments_and_stdin(prog, tmp_path):
 def test_a_whole_script_numbers_lines_as_the_file_does(tmp_path):
     script = tmp_path / "script.py"
     script.write_text("a = 1\nb = a + 1\nprint(b)\n")
-    result = runner.invoke(app, ["debug", str(script), "--model", "oracle", "-c", "s", "-c", "s", "-c", "l", "-c", "b 3", "-c", "c", "-c", "truth"])
+    result = runner.invoke(app, ["debug", str(script), "--model", "oracle", "-e", "s", "-e", "s", "-e", "l", "-e", "b 3", "-e", "c", "-e", "truth"])
     assert result.exit_code == 0, result.output
     assert "> script.py in <module>()" in result.stdout and "-> (the script starts)" in result.stdout
     assert "> script.py:1 in <module>()" in result.stdout
@@ -61,7 +61,7 @@ def test_a_whole_script_numbers_lines_as_the_file_does(tmp_path):
 def test_the_report_option_writes_the_html(prog, tmp_path):
     report = tmp_path / "r" / "out.html"
     report.parent.mkdir()
-    result = runner.invoke(app, ["debug", str(prog), "--call", "f([1, 2])", "--model", "oracle", "-c", "c", "--report", str(report)])
+    result = runner.invoke(app, ["debug", str(prog), "--call", "f([1, 2])", "--model", "oracle", "-e", "c", "--report", str(report)])
     assert result.exit_code == 0, result.output
     assert f"report: {report}" in result.stdout
     assert "<html" in report.read_text().lower()

@@ -12,13 +12,15 @@ runner = CliRunner(env={"COLUMNS": "160"})
 
 
 def test_eval_prints_a_table_and_writes_json_and_png(tmp_path):
-    result = runner.invoke(app, ["eval", "--model", "oracle", "--bench", "cruxeval-o", "--limit", "4", "--out", str(tmp_path), "--quiet"])
+    result = runner.invoke(app, ["eval", "--model", "oracle", "--bench", "cruxeval-style-o", "--limit", "4", "--out", str(tmp_path), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "cruxeval-o — oracle (n=4)" in result.stdout
+    assert "cruxeval-style-o — oracle (n=4)" in result.stdout
     assert "state_exact_match" in result.stdout and "100.0" in result.stdout
-    document = json.loads((tmp_path / "cruxeval-o-oracle.json").read_text())
+    [path] = tmp_path.glob("cruxeval-style-o-*.json")
+    document = json.loads(path.read_text())
     assert document["metrics"]["pass@1"] == 100.0 and document["n"] == 4
-    assert (tmp_path / "cruxeval-o-oracle.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert document["run"] == path.name[: -len(".json")]
+    assert path.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_eval_shows_progress_bars(tmp_path):
@@ -36,17 +38,18 @@ def test_eval_needs_a_model_and_a_bench():
 def test_eval_bad_names_are_clear_errors(tmp_path):
     result = runner.invoke(app, ["eval", "-m", "oracle", "-b", "nope", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown benchmark 'nope'" in result.output
-    result = runner.invoke(app, ["eval", "-m", "gpt-17", "-b", "cruxeval-o", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["eval", "-m", "gpt-17", "-b", "cruxeval-style-o", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown model 'gpt-17'" in result.output
-    result = runner.invoke(app, ["eval", "-m", f"hf:{tmp_path}", "-b", "cruxeval-o", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["eval", "-m", f"hf:{tmp_path}", "-b", "cruxeval-style-o", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "no config.json" in result.output
 
 
 def test_eval_list_names_every_benchmark():
     result = runner.invoke(app, ["eval", "list"])
     assert result.exit_code == 0
-    for name in ("cruxeval-o", "cruxeval-i", "livecodebench", "traces-synthetic", "traces-humaneval"):
+    for name in ("cruxeval-o", "cruxeval-i", "cruxeval-style-o", "livecodebench", "livecodebench-style", "traces-synthetic", "traces-humaneval"):
         assert name in result.stdout
+    assert "data=required: --data FILE" in result.stdout
 
 
 def test_eval_score_checks_someone_elses_generations(tmp_path):
@@ -90,7 +93,7 @@ def test_serve_refuses_models_it_cannot_serve(tmp_path):
 def test_eval_saves_predictions_and_resumes(tmp_path):
     args = ["eval", "-m", "oracle", "-b", "traces-synthetic", "-n", "4", "--out", str(tmp_path), "-q"]
     assert runner.invoke(app, args).exit_code == 0
-    saved = tmp_path / "traces-synthetic-oracle.predictions.jsonl"
+    [saved] = tmp_path.glob("traces-synthetic-*.predictions.jsonl")
     assert len(saved.read_text().splitlines()) == 4
     again = runner.invoke(app, [*args, "--resume"])
     assert again.exit_code == 0
@@ -101,12 +104,13 @@ def test_eval_source_options_reach_the_program_source(tmp_path):
     # one call per HumanEval problem instead of every call of its tests
     result = runner.invoke(app, ["eval", "-m", "empty", "-b", "traces-humaneval", "-s", "max_calls_per_task=1", "-s", "limit=5", "--out", str(tmp_path), "-q"])
     assert result.exit_code == 0, result.output
-    document = json.loads((tmp_path / "traces-humaneval-empty.json").read_text())
+    [path] = tmp_path.glob("traces-humaneval-*.json")
+    document = json.loads(path.read_text())
     assert document["n"] == 5
     assert len({case["id"].split("#")[0] for case in document["cases"]}) == 5
     result = runner.invoke(app, ["eval", "-m", "empty", "-b", "traces-humaneval", "-s", "bogus=1", "--out", str(tmp_path), "-q"])
     assert result.exit_code == 2 and "rejects its options ['bogus']" in result.output
-    result = runner.invoke(app, ["eval", "-m", "empty", "-b", "cruxeval-o", "-s", "x=1", "--out", str(tmp_path), "-q"])
+    result = runner.invoke(app, ["eval", "-m", "empty", "-b", "cruxeval-style-o", "-s", "x=1", "--out", str(tmp_path), "-q"])
     assert result.exit_code == 2 and "reads no program source" in result.output
     result = runner.invoke(app, ["eval", "-m", "empty", "-b", "traces-synthetic", "-s", "count", "--out", str(tmp_path), "-q"])
     assert result.exit_code == 2 and "--source-option needs KEY=VALUE" in result.output

@@ -12,7 +12,7 @@ runner = CliRunner(env={"COLUMNS": "160"})
 
 
 def test_sample_prints_cases_of_a_source():
-    result = runner.invoke(app, ["programs", "sample", "synthetic", "-n", "2", "-o", "seed=4", "-o", "mode=cruxeval"])
+    result = runner.invoke(app, ["programs", "sample", "synthetic", "-n", "2", "-s", "seed=4", "-s", "mode=cruxeval"])
     assert result.exit_code == 0, result.output
     assert result.stdout.count("# synthetic/cruxeval/4/") == 2 and result.stdout.count("# call: f(") == 2
 
@@ -20,9 +20,9 @@ def test_sample_prints_cases_of_a_source():
 def test_sample_reports_bad_sources_and_options():
     result = runner.invoke(app, ["programs", "sample", "nope"])
     assert result.exit_code == 2 and "unknown program source 'nope'" in result.output
-    result = runner.invoke(app, ["programs", "sample", "synthetic", "-o", "colour=3"])
+    result = runner.invoke(app, ["programs", "sample", "synthetic", "-s", "colour=3"])
     assert result.exit_code == 2 and "rejects its options" in result.output
-    result = runner.invoke(app, ["programs", "sample", "synthetic", "-o", "noequals"])
+    result = runner.invoke(app, ["programs", "sample", "synthetic", "-s", "noequals"])
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
 
 

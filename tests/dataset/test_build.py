@@ -137,14 +137,20 @@ def test_bad_configs_get_clear_errors(tmp_path):
     bad.write_text("this is not toml = = =\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
-    config = config_from_dict({"name": "x", "sources": [{"kind": "nope"}]}, base=tmp_path)
+    # sources are checked when the config is read, before a build writes anything
+    # (tests/dataset/test_config_validation.py has the rest)
+    with pytest.raises(ConfigError, match="sources\\[0\\] \\(nope\\): unknown program source 'nope'"):
+        config_from_dict({"name": "x", "sources": [{"kind": "nope"}]}, base=tmp_path)
+    with pytest.raises(ConfigError, match=r"sources\[1\]\.path: no such file or folder: .*no/such.jsonl"):
+        config_from_dict({"name": "x", "sources": [{"kind": "synthetic", "count": 2}, {"kind": "jsonl", "path": "no/such.jsonl"}]}, base=tmp_path, output=tmp_path / "out2")
+    # a file that goes away between reading the config and building is still named
+    rows = _calls_file(tmp_path / "rows.jsonl", MIXED_ROWS)
+    gone = config_from_dict({"name": "x", "sources": [{"kind": "synthetic", "count": 2}, {"kind": "jsonl", "path": str(rows)}]}, base=tmp_path, output=tmp_path / "out3")
+    rows.unlink()
     from codewm.programs.base import SourceConfigError
 
-    with pytest.raises(SourceConfigError, match="unknown program source 'nope'"):
-        build_dataset(config, progress=False)
-    missing = config_from_dict({"name": "x", "sources": [{"kind": "synthetic", "count": 2}, {"kind": "jsonl", "path": "no/such.jsonl"}]}, base=tmp_path, output=tmp_path / "out2")
-    with pytest.raises(SourceConfigError, match=r"sources\[1\] \(jsonl\): cannot read: .*no/such.jsonl"):
-        build_dataset(missing, progress=False)
+    with pytest.raises(SourceConfigError, match=r"sources\[1\] \(jsonl\): cannot read: .*rows.jsonl"):
+        build_dataset(gone, progress=False)
 
 
 def test_an_output_folder_holds_one_config(tmp_path):

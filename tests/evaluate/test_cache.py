@@ -30,7 +30,7 @@ class Dying(OraclePredictor):
 
 @pytest.fixture
 def bench():
-    return load_benchmark("cruxeval-o")
+    return load_benchmark("cruxeval-style-o")
 
 
 def test_a_killed_evaluation_goes_on_where_it_stopped(tmp_path, bench):

@@ -95,8 +95,7 @@ def test_print_table():
     assert "by difficulty" in text and "by length" in text
     # easy: cases 0 and 1 (state EM 1 and 3/6 -> 75.0); hard: cases 2 and 3 (0 and 1 -> 50.0)
     def cells(label: str) -> list[str]:
-        row = next(line for line in lines if line.startswith(f"│ {label} "))
-        return [cell.strip() for cell in row.split("│")[1:-1]]
+        return next(line.split() for line in lines if line.split()[:1] == [label])
 
     assert cells("easy") == ["easy", "2", "50.0", "75.0", "75.0", "87.5", "87.5", "100.0", "50.0"]
     assert cells("hard") == ["hard", "2", "50.0", "50.0", "50.0", "50.0", "50.0", "50.0", "50.0"]
@@ -182,3 +181,16 @@ def test_draw_png_with_intervals(tmp_path):
     result["ci"] = {name: {"low": max(0.0, v - 10), "high": min(100.0, v + 10), "method": "bootstrap", "n": 4} for name, v in result["metrics"].items()}
     path = draw_png(result, tmp_path / "ci.png")
     assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_print_table_keeps_whole_headings_at_80_columns():
+    # a pass@1 column beside every trace metric: the widest breakdown table codewm prints
+    result = full_result()
+    for groups in result["by_group"].values():
+        for row in groups.values():
+            row["pass@1"] = 50.0
+    console = Console(record=True, width=80)
+    print_table(result, console=console)
+    text = console.export_text()
+    assert "…" not in text, text
+    assert "difficulty" in text and "key+val" in text and "output" in text

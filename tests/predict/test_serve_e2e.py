@@ -85,7 +85,7 @@ def test_served_trace_metrics_equal_the_builtin_ones(served, trained_checkpoint,
     assert 0 < direct["metrics"]["action_exact_match"] < 100  # numbers worth comparing
 
 
-@pytest.mark.parametrize("bench, overrides", [("cruxeval-o", {}), ("cruxeval-o", {"via": "direct"}), ("livecodebench", {})])
+@pytest.mark.parametrize("bench, overrides", [("cruxeval-style-o", {}), ("cruxeval-style-o", {"via": "direct"}), ("livecodebench-style", {})])
 def test_served_benchmark_scores_equal_the_builtin_ones(served, trained_checkpoint, bench, overrides):
     benchmark = load_benchmark(bench, **overrides)
     direct = evaluate(_builtin(trained_checkpoint), benchmark, limit=4, limits=LIMITS)

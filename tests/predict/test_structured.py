@@ -337,7 +337,7 @@ def test_the_cli_flag_reaches_the_predictor():
 
     from codewm.cli import app
 
-    result = CliRunner().invoke(app, ["eval", "-m", "empty", "--structured", "-b", "cruxeval-o", "--limit", "1"])
+    result = CliRunner().invoke(app, ["eval", "-m", "empty", "--structured", "-b", "cruxeval-style-o", "--limit", "1"])
     assert result.exit_code != 0 and "structure-aware" in result.output
 
 

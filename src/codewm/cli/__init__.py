@@ -15,4 +15,4 @@ from codewm.cli.app import app
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    app()
+    app(prog_name="codewm")  # not "__main__.py" under `python -m codewm`

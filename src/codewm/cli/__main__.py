@@ -1,5 +1,5 @@
-"""`python -m codewm.cli`."""
+"""`python -m codewm.cli`: the `codewm` command."""
 
-from codewm.cli import app
+from codewm.cli import main
 
-app()
+main()

@@ -52,6 +52,19 @@ def emit(result, label: str, output_format: str) -> None:
         print_result(with_file_line_numbers(result), label)
 
 
+def print_json(document) -> None:
+    """One JSON document on stdout, for commands' `--json` (tables and notes go elsewhere)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+
+
+def progress_wanted(quiet: bool, stream=None) -> bool:
+    """Whether to draw progress bars: not with --quiet, and only on a terminal (a log file
+    or a pipe would get every redraw)."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return not quiet and callable(isatty) and bool(isatty())
+
+
 def read_text(path: Path, name: str | None = None) -> str:
     """The text of `path`, or the command fails saying which file (`name`, default the path)
     it cannot read."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from codewm.cli.app import app
-from codewm.cli.common import fail
+from codewm.cli.app import app, group
+from codewm.cli.common import fail, print_json
 
-dataset_app = typer.Typer(no_args_is_help=True, help="Build, inspect and export datasets of execution traces.")
+dataset_app = group(no_args_is_help=True, help="Build, inspect and export datasets of execution traces.")
 app.add_typer(dataset_app, name="dataset")
 
 
@@ -24,8 +22,10 @@ def dataset_build(
     address: Optional[str] = typer.Option(None, help="With --engine ray: a cluster address ('auto', 'ray://host:10001')."),
     output: Optional[Path] = typer.Option(None, help="Write here instead of the config's output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the build's manifest and timings as JSON instead of the table."),
 ) -> None:
-    """Trace every program the config names and write sharded, split datasets (resumable)."""
+    """Trace every program the config names and write sharded, split datasets (resumable).
+    The whole config is checked before anything is written."""
     import os
 
     from rich.console import Console
@@ -40,7 +40,20 @@ def dataset_build(
         summary = build_dataset(cfg, engine=engine, workers=workers or os.cpu_count() or 1, address=address, progress=not quiet, console=console)
     except (ConfigError, SourceConfigError, ValueError) as exc:
         fail(str(exc))
-    Console().print(summary_table(summary))
+    if as_json:
+        print_json(
+            {
+                "output": str(summary.output),
+                "shards_built": summary.shards_built,
+                "shards_reused": summary.shards_reused,
+                "shards_rebuilt": [list(item) for item in summary.shards_rebuilt],
+                "traced": summary.traced,
+                "seconds": summary.seconds,
+                "manifest": summary.manifest,
+            }
+        )
+    else:
+        Console().print(summary_table(summary))
 
 
 @dataset_app.command("stats")
@@ -60,7 +73,7 @@ def dataset_stats(
     except DatasetError as exc:
         fail(str(exc))
     if as_json:
-        sys.stdout.write(json.dumps(stats.summary()) + "\n")
+        print_json(stats.summary())
     else:
         Console().print(stats_table(stats))
     if plot is not None:

@@ -23,7 +23,7 @@ from codewm.cli.common import (
 def demo(
     model: str = typer.Option("builtin", "--model", "-m", help=MODEL_HELP),
     structured: Optional[bool] = typer.Option(None, "--structured/--free", help=STRUCTURED_HELP),
-    count: int = typer.Option(3, "--count", "-n", help="How many of the bundled CRUXEval-style functions to add to the hand-written examples."),
+    count: int = typer.Option(3, "--count", help="How many of the bundled CRUXEval-style functions to add to the hand-written examples."),
     report: Path = typer.Option(Path("codewm-demo.html"), "--report", help="Where to write the HTML report."),
     max_frames: int = typer.Option(2000, help="Frames predicted per program at most."),
     isolation: str = typer.Option("auto", help="auto | bwrap | process: the sandbox of the real runs."),
@@ -55,10 +55,10 @@ def demo(
 @app.command()
 def debug(
     file: Path = typer.Argument(..., help="The Python file to debug: its functions (with --call) or a whole script."),
-    call: Optional[str] = typer.Option(None, "--call", help="The call to debug, e.g. \"f(1, [2, 3])\"; without it, the whole script."),
+    call: Optional[str] = typer.Option(None, "--call", "-c", help="The call to debug, e.g. \"f(1, [2, 3])\"; without it, the whole script."),
     model: str = typer.Option("builtin", "--model", "-m", help=MODEL_HELP),
     structured: Optional[bool] = typer.Option(None, "--structured/--free", help=STRUCTURED_HELP),
-    command: Optional[list[str]] = typer.Option(None, "--command", "-c", help="A debugger command to run first (repeatable); the session ends after them unless the terminal is interactive."),
+    command: Optional[list[str]] = typer.Option(None, "--command", "-e", help="A debugger command to run first (repeatable); the session ends after them unless the terminal is interactive."),
     commands: Optional[Path] = typer.Option(None, "--commands", help="A file of debugger commands, one per line ('#' starts a comment)."),
     report: Optional[Path] = typer.Option(None, "--report", help="At the end, write an HTML report: the code, predicted and real traces side by side."),
     max_frames: int = typer.Option(2000, help="Frames predicted at most."),

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from codewm.cli.app import app
-from codewm.cli.common import STRUCTURED_HELP, fail, key_values
+from codewm.cli.app import app, group
+from codewm.cli.common import STRUCTURED_HELP, fail, key_values, print_json, progress_wanted
 
-eval_app = typer.Typer(help="Evaluate world models on execution benchmarks, scored as their authors score them.")
+eval_app = group(help="Evaluate world models on execution benchmarks, scored as their authors score them.")
 app.add_typer(eval_app, name="eval")
 
 
@@ -41,12 +39,6 @@ class _RichProgress:
         self.bars.advance(self.task, n)
 
 
-def _safe_name(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "model"
-
-
 @eval_app.callback(invoke_without_command=True)
 def eval_main(
     ctx: typer.Context,
@@ -60,19 +52,23 @@ def eval_main(
     samples: Optional[int] = typer.Option(None, help="Generations per case in direct mode (pass@k for k <= samples)."),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature in direct mode (0: greedy)."),
     source_option: list[str] = typer.Option([], "--source-option", "-s", help="KEY=VALUE: an option of a trace benchmark's program source (e.g. max_calls_per_task=1 for traces-humaneval)."),
-    out: Path = typer.Option(Path("out/eval"), help="Folder for the JSON results and the PNG."),
+    out: Path = typer.Option(Path("out/eval"), "--out", "-o", help="Folder for the JSON results and the PNG."),
     batch_size: int = typer.Option(16, help="Programs decoded together."),
     max_frames: int = typer.Option(2048, help="Frames per predicted trace, at most."),
     max_frame_tokens: int = typer.Option(512, help="Tokens per predicted frame, at most."),
     workers: int = typer.Option(2, help="Sandbox workers (running programs, checking answers)."),
     device: Optional[str] = typer.Option(None, help="Hugging Face backends: cpu, cuda, ... (default: cuda if available)."),
-    resume: bool = typer.Option(False, "--resume", help="Reuse the predictions an earlier (killed) run of the same model and benchmark saved."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse the predictions an earlier (killed) run of the same command saved (same benchmark, data, model and settings)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result document (as written to OUT/NAME.json) on stdout instead of the table."),
 ) -> None:
     """`codewm eval --model M --bench B [--limit N]`: run a benchmark, print a table, write JSON and a PNG.
 
-    Every prediction is saved as soon as it is finished (OUT/BENCH-MODEL.predictions.jsonl);
-    `--resume` reuses them, so a killed evaluation goes on where it stopped."""
+    A run's files are OUT/NAME.json, .png and .predictions.jsonl, NAME made of the benchmark,
+    its data, the model, the route, the limit and a digest of all settings: runs that differ
+    in anything never share a file. Every prediction is saved as soon as it is finished;
+    `--resume` reuses the predictions of the same command, so a killed evaluation goes on
+    where it stopped."""
     if ctx.invoked_subcommand is not None:
         return
     if model is None or bench is None:
@@ -81,7 +77,8 @@ def eval_main(
     from rich.console import Console
 
     from codewm.evaluate.report import draw_png, print_table, write_json
-    from codewm.evaluate.run import BenchmarkError, evaluate, load_benchmark
+    from codewm.evaluate.run import BenchmarkError, check_runnable, evaluate, load_benchmark
+    from codewm.evaluate.run_name import run_stem
     from codewm.predict.decode import DecodeLimits
     from codewm.predict.registry import ModelSpecError, backend_options, load_predictor
 
@@ -93,6 +90,7 @@ def eval_main(
             from dataclasses import replace as _replace
 
             benchmark = _replace(benchmark, source={**benchmark.source, **key_values(source_option, "--source-option")})
+        check_runnable(benchmark)
         limits = DecodeLimits(max_frames=max_frames, max_frame_tokens=max_frame_tokens, batch_size=batch_size)
         predictor = load_predictor(model, **backend_options(model, device=device, batch_size=batch_size, structured=structured))
     except (BenchmarkError, ModelSpecError, ValueError, ConnectionError, OSError) as exc:
@@ -103,8 +101,8 @@ def eval_main(
 
     console = Console(stderr=True)
     progress = None if quiet else _RichProgress(console)
-    stem = out / f"{_safe_name(benchmark.name)}-{_safe_name(model)}{'' if benchmark.via == 'trace' or benchmark.kind == 'traces' else '-direct'}"
-    cache = PredictionCache(stem.with_name(stem.name + ".predictions.jsonl"), resume=resume)
+    name = run_stem(benchmark, model, limit, limits)
+    cache = PredictionCache(out / f"{name}.predictions.jsonl", resume=resume)
     try:
         with progress.bars if progress is not None else nullcontext():
             result = evaluate(predictor, benchmark, limit=limit, limits=limits, workers=workers, progress=progress, cache=cache)
@@ -117,24 +115,37 @@ def eval_main(
         close = getattr(predictor, "close", None)
         if callable(close):
             close()
-    print_table(result)
+    result["run"] = name
+    # The files first: a reader of stdout that goes away (`| head`) must not cost the results.
+    json_path = write_json(result, out / f"{name}.json")
+    png_path = draw_png(result, out / f"{name}.png")
+    if as_json:
+        print_json(result)
+    else:
+        print_table(result)
     if result["left_out"]:
         typer.echo(f"left out {sum(result['left_out'].values())} programs whose real run did not finish: {result['left_out']}", err=True)
     if resume:
         typer.echo(f"reused {result['reused_predictions']} saved predictions from {cache.path}", err=True)
-    json_path = write_json(result, stem.with_suffix(".json"))
-    png_path = draw_png(result, stem.with_suffix(".png"))
     typer.echo(f"wrote {json_path} and {png_path}", err=True)
 
 
 @eval_app.command("list")
-def eval_list() -> None:
-    """The bundled benchmarks and what each measures."""
+def eval_list(
+    as_json: bool = typer.Option(False, "--json", help="Print the benchmarks as JSON."),
+) -> None:
+    """The benchmarks and what each measures (the real CRUXEval and LiveCodeBench need --data)."""
+    from dataclasses import asdict
+
     from codewm.evaluate.run import benchmark_names, load_benchmark
 
-    for name in benchmark_names():
-        bench = load_benchmark(name)
-        typer.secho(f"{name}  (kind={bench.kind}, mode={bench.mode}, via={bench.via}, data={bench.data or bench.source})", bold=True)
+    benches = [load_benchmark(name) for name in benchmark_names()]
+    if as_json:
+        print_json([{key: value for key, value in asdict(bench).items() if key != "path"} for bench in benches])
+        return
+    for bench in benches:
+        data = bench.data or bench.source or "required: --data FILE"
+        typer.secho(f"{bench.name}  (kind={bench.kind}, mode={bench.mode}, via={bench.via}, data={data})", bold=True)
         typer.echo("  " + bench.description.replace("\n", "\n  "))
 
 
@@ -149,22 +160,42 @@ def eval_score(
     timeout: float = typer.Option(3.0, help="Seconds per check (the benchmarks use 3)."),
     workers: int = typer.Option(2, help="Checks run in parallel."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    scored_results: Optional[Path] = typer.Option(
+        None, "--scored-results", help="Also write every generation's pass/fail here, as CRUXEval's evaluate_generations.py --scored_results_path does."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)."),
 ) -> None:
     """Score someone else's generations with the benchmark's official rules."""
-    from codewm.evaluate import cruxeval, livecodebench
+    from contextlib import nullcontext
 
+    from rich.console import Console
+
+    from codewm.evaluate import cruxeval, livecodebench
+    from codewm.evaluate.report import write_json
+    from codewm.evaluate.rows import load_generations
+
+    if bench not in ("cruxeval", "livecodebench"):
+        fail(f"--bench must be cruxeval or livecodebench, got {bench!r}")
+    progress = _RichProgress(Console(stderr=True)) if progress_wanted(quiet) else None
     try:
-        if bench == "cruxeval":
-            result = cruxeval.score_file(rows, generations, mode, ks=tuple(k), timeout=timeout, workers=workers, raw=raw)
-        elif bench == "livecodebench":
-            result = livecodebench.score_file(rows, generations, timeout=timeout, workers=workers, raw=raw)
-        else:
-            fail(f"--bench must be cruxeval or livecodebench, got {bench!r}")
+        answers = load_generations(generations)
+        with progress.bars if progress is not None else nullcontext():
+            if progress is not None:
+                progress.start("checking the answers", sum(len(texts) for texts in answers.values()))
+            advance = progress.advance if progress is not None else None
+            if bench == "cruxeval":
+                result = cruxeval.score_file(rows, generations, mode, ks=tuple(k), timeout=timeout, workers=workers, raw=raw, progress=advance)
+            else:
+                result = livecodebench.score_file(rows, generations, timeout=timeout, workers=workers, raw=raw, progress=advance)
+        if scored_results is not None:
+            write_json(cruxeval.scored_results(answers, result), scored_results)
     except (ValueError, OSError) as exc:
         fail(str(exc))
+    if scored_results is not None:
+        typer.echo(f"wrote {scored_results}", err=True)
     figures = {key: value for key, value in result.items() if key.startswith("pass@") or key.startswith("n_")}
     if as_json:
-        sys.stdout.write(json.dumps(figures) + "\n")
+        print_json(figures)
     else:
         for key, value in figures.items():
             typer.echo(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")

@@ -34,9 +34,11 @@ def trace(
     isolation: str = typer.Option("auto", help="auto | bwrap | process (weaker, no bubblewrap)."),
     workers: int = typer.Option(1, "--workers", "-w", help="With --input-file: programs traced at once, each in its own sandboxed process (0: one per core). Output keeps the rows' order."),
 ) -> None:
-    """Run a program in the sandbox and show its execution trace. With --call the file is imported
-    (no `if __name__ == "__main__":` block), then the call traced. Exit status: 0 all ok; 3 a program
-    raised, did not compile or crashed; 4 a limit stopped one; 1 sandbox failure; 2 usage error."""
+    """Run a program in the sandbox and show its execution trace.
+
+    With --call the file is imported (no `if __name__ == "__main__":` block), then the call
+    traced. Exit status: 0 all ok; 3 a program raised, did not compile or crashed; 4 a limit
+    stopped one; 1 sandbox failure; 2 usage error."""
     from codewm.trace.confirm import confirm
     from codewm.trace.outcome import call_error, exit_code, module_name_for
     from codewm.trace.sandbox import Program

@@ -88,10 +88,14 @@ def _check_output(config: BuildConfig) -> None:
         except ValueError:
             found = None
         if not isinstance(found, dict) or found.get("config_sha256") != config.digest:
-            raise ConfigError(
-                f"{output} holds a build of a different config (build.json differs); "
-                "use another output folder, or delete this one to start over"
-            )
+            # A build that stopped before finishing any shard (a config error found late, a
+            # kill) left nothing to protect: the folder is this config's now.
+            if _holds_finished_work(output):
+                raise ConfigError(
+                    f"{output} holds a build of a different config (build.json differs); "
+                    "use another output folder, or delete this one to start over"
+                )
+            atomic_write_json(stamp, expected)
     else:
         atomic_write_json(stamp, expected)
     for leftover in output.rglob("*.tmp"):  # a write that a kill interrupted
@@ -99,6 +103,11 @@ def _check_output(config: BuildConfig) -> None:
             leftover.unlink()
         except OSError as exc:
             raise write_error(leftover, exc) from None
+
+
+def _holds_finished_work(output: Path) -> bool:
+    """Whether `output` holds a finished shard or a manifest."""
+    return (output / "manifest.json").exists() or next(output.rglob("*.done.json"), None) is not None
 
 
 def _shard_summary(shard: Shard, records: list[dict], files: dict[str, str]) -> dict:

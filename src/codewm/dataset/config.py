@@ -23,7 +23,9 @@
     # batch = true               # run this source's programs in shared processes (trust it)
     mode = "general"
 
-Every error names the file and the offending key.
+Every error names the file and the offending key, and the whole config (each source's
+options included: names, types, ranges) is checked on loading, before a build writes
+anything.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from codewm.programs.base import SourceConfigError, SourceOptionError, check_source_options
 from codewm.trace.sandbox import SandboxLimits
 
 FORMATS = ("jsonl.gz", "parquet")
@@ -127,6 +130,8 @@ def config_from_dict(data: dict, base: Path = Path("."), where: str = "config", 
     if abs(sum(splits.values()) - 1.0) > 1e-9:
         raise ConfigError(f"{where}: the split fractions must add up to 1, got {sum(splits.values())}")
     max_tokens = need("max_trace_tokens", int, 16384)
+    if max_tokens < 1:
+        raise ConfigError(f"{where}: 'max_trace_tokens' must be at least 1, got {max_tokens}")
     batch_size = need("batch_size", int, 256)
     if batch_size < 1:
         raise ConfigError(f"{where}: 'batch_size' must be at least 1, got {batch_size}")
@@ -135,6 +140,7 @@ def config_from_dict(data: dict, base: Path = Path("."), where: str = "config", 
     unknown_limits = sorted(set(limits_data) - limit_fields)
     if unknown_limits:
         raise ConfigError(f"{where}: unknown limit(s) {unknown_limits}; known: {sorted(limit_fields)}")
+    _check_limits(limits_data, where)
     try:
         limits = SandboxLimits(**limits_data)
     except (TypeError, ValueError) as exc:
@@ -150,6 +156,7 @@ def config_from_dict(data: dict, base: Path = Path("."), where: str = "config", 
         for key in ("path",):  # file paths in a config are relative to the config's folder
             if isinstance(options.get(key), str):
                 options[key] = str((base / options[key]).resolve())
+        _check_source(raw["kind"], options, f"{where}: sources[{index}]")
         sources.append(SourceSpec(raw["kind"], options))
     return BuildConfig(
         name=name,
@@ -163,3 +170,34 @@ def config_from_dict(data: dict, base: Path = Path("."), where: str = "config", 
         limits=limits,
         batch_size=batch_size,
     )
+
+
+def _check_limits(limits: dict, where: str) -> None:
+    """Every [limits] value a number of the field's kind, above 0."""
+    for spec in fields(SandboxLimits):
+        if spec.name not in limits:
+            continue
+        value = limits[spec.name]
+        whole = spec.type in (int, "int")
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            raise ConfigError(f"{where}: limits.{spec.name} must be {'an int' if whole else 'a number'}, got {type(value).__name__} {value!r}")
+        if whole and value < 1:
+            raise ConfigError(f"{where}: limits.{spec.name} must be at least 1, got {value}")
+        if not whole and value <= 0:
+            raise ConfigError(f"{where}: limits.{spec.name} must be more than 0, got {value}")
+
+
+def _check_source(kind: str, options: dict, where: str) -> None:
+    """A source's options as the source itself would take them (ConfigError naming the
+    source and the option); `batch` is the builder's own option."""
+    if "batch" in options and not isinstance(options["batch"], bool):
+        raise ConfigError(f"{where}.batch must be a bool (true or false), got {type(options['batch']).__name__} {options['batch']!r}")
+    path = options.get("path")
+    if isinstance(path, str) and not Path(path).exists():
+        raise ConfigError(f"{where}.path: no such file or folder: {path}")
+    try:
+        check_source_options(kind, {k: v for k, v in options.items() if k != "batch"})
+    except SourceOptionError as exc:
+        raise ConfigError(f"{where}.{exc.option} {exc.problem}") from None
+    except SourceConfigError as exc:
+        raise ConfigError(f"{where} ({kind}): {exc}") from None

@@ -71,7 +71,7 @@ def stats_table(stats: DatasetStats):
     summary = stats.summary()
     table = Table(title=f"dataset {stats.name}", title_justify="left")
     for column in ("measure", "n", "mean", "p50", "p90", "p99", "max"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
+        table.add_column(column, justify="left" if column == "measure" else "right", no_wrap=True, min_width=len(column))  # whole headings at 80 columns
     for label, block in [("frames", summary["frames"]), ("tokens", summary["tokens"])]:
         for split, p in block.items():
             table.add_row(f"{label} ({split})", *(str(p.get(k, "")) for k in ("n", "mean", "p50", "p90", "p99", "max")))

@@ -241,6 +241,28 @@ def score_file(
     return score(rows, generations, mode, ks=ks, timeout=timeout, workers=workers, sandbox=sandbox, progress=progress, raw=raw)
 
 
+def scored_results(generations: dict[str, list[str]], scored: dict) -> dict:
+    """The document CRUXEval's `evaluate_generations.py --scored_results_path` writes, from
+    the generations and `score`'s result: `raw_generations`, `raw_scored_generations` (per
+    sample, one pass/fail per generation; a skipped generation is written false, as the
+    official script writes it), `pass_at_K` per reported k. Added, so that nothing is lost:
+    `skipped_generations` (per sample, the positions skipped and left out of its n, by the
+    rule `sample_counts` describes), `n_samples`, `n_generations`, `n_skipped`."""
+    per_sample = scored["per_sample"]
+    document: dict = {
+        "raw_generations": {row_id: generations[row_id] for row_id in per_sample},
+        "raw_scored_generations": {row_id: [passed is True for passed in sample["passed"]] for row_id, sample in per_sample.items()},
+        "skipped_generations": {
+            row_id: [i for i, passed in enumerate(sample["passed"]) if passed is None] for row_id, sample in per_sample.items() if None in sample["passed"]
+        },
+    }
+    for key, value in scored.items():
+        if key.startswith("pass@"):
+            document["pass_at_" + key[len("pass@") :]] = value
+    document.update({key: scored[key] for key in ("n_samples", "n_generations", "n_skipped")})
+    return document
+
+
 # -- files ----------------------------------------------------------------------------------------
 def load_rows(path: str | Path) -> list[dict]:
     """CRUXEval rows from a .jsonl (or .jsonl.gz) file: `code`, `input`, `output` (strings)

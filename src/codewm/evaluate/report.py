@@ -6,6 +6,7 @@ All three take the same result dict:
       "model": str,                  # what was evaluated
       "bench": str,                  # which benchmark
       "n": int,                      # number of cases scored
+      "data": {...},                 # which data: path, sha256, rows, description (run_name.describe_data)
       "metrics": {name: percent},    # macro-averages, 0-100 (e.g. trace_metrics.aggregate)
       "ci": {name: {"low": percent, "high": percent, "method": "wilson" | "bootstrap", "n": int}},
                                      # optional: the 95 % interval of each metric (evaluate.stats)
@@ -31,6 +32,7 @@ import json
 import os
 from pathlib import Path
 
+from codewm.evaluate.run_name import data_line
 from codewm.evaluate.stats import format_ci
 from codewm.evaluate.trace_metrics import bucket_start
 
@@ -102,6 +104,7 @@ def print_table(result: dict, console=None) -> None:
     """Print the metrics (one decimal) as a rich table titled "<bench> — <model> (n=N)", with
     each metric's 95 % interval where the result has one; why the predicted traces stopped;
     then one table per group kind (rows: labels, columns: n and the metrics present)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -118,6 +121,8 @@ def print_table(result: dict, console=None) -> None:
         cells = [name, _percent(value)] + ([format_ci(intervals.get(name))] if intervals else [])
         table.add_row(*cells)
     console.print(table)
+    if result.get("data"):  # which data it was: bundled rows are not the benchmark's own
+        console.print(data_line(result["data"]), highlight=False, soft_wrap=True)
     if intervals:
         console.print(_CI_NOTE, highlight=False)
     stops = result.get("stops") or {}
@@ -127,11 +132,14 @@ def print_table(result: dict, console=None) -> None:
         if not groups or list(groups) == ["-"]:  # no labels: nothing to break down
             continue
         names = _group_metrics(result, groups)
-        table = Table(title=f"by {kind}", title_justify="left")
-        table.add_column(kind)
-        table.add_column("n", justify="right")
+        # Ten columns must fit 80: no vertical rules, shared padding, and no column narrower
+        # than its heading or a "100.0" (rich would otherwise cut headings to "diffi…").
+        table = Table(title=f"by {kind}", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
+        table.add_column(kind, no_wrap=True, min_width=len(kind))
+        table.add_column("n", justify="right", no_wrap=True)
         for name in names:
-            table.add_column(SHORT_NAMES.get(name, name), justify="right")
+            heading = SHORT_NAMES.get(name, name)
+            table.add_column(heading, justify="right", no_wrap=True, min_width=max(len(heading), len("100.0")))
         for label in _ordered_labels(kind, groups):
             row = groups[label]
             table.add_row(str(label), str(row.get("n", "")), *(_percent(row.get(name)) for name in names))

@@ -1,4 +1,4 @@
-"""Run a benchmark on a predictor: `evaluate(predictor, load_benchmark("cruxeval-o"))`.
+"""Run a benchmark on a predictor: `evaluate(predictor, load_benchmark("cruxeval-style-o"))`.
 
 Benchmarks are declarative files (`codewm/evaluate/benchmarks/*.toml`: what data, which task,
 which mode); the task kinds below turn one into cases, ask the predictor, and score the
@@ -25,13 +25,13 @@ from typing import Protocol
 
 import codewm
 from codewm.evaluate.cache import PredictionCache, prediction_key
+from codewm.evaluate.run_name import PACKAGE_DIR, describe_data
 from codewm.format.cwm import parse_trace
 from codewm.predict.base import AnswerRequest, Predictor
 from codewm.predict.decode import DecodeLimits, PredictedTrace, predict_traces
 from codewm.types import Trace, build_context
 
 BENCHMARK_DIR = Path(__file__).resolve().parent / "benchmarks"
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
 KINDS = ("cruxeval", "livecodebench", "traces")
 VIAS = ("trace", "direct")
 
@@ -51,6 +51,8 @@ class Benchmark:
     source: dict | None = None  # traces from a program source: {"kind": ..., options...}
     samples: int = 1  # generations per case (direct mode; pass@k for k <= samples)
     temperature: float = 0.0
+    data_description: str = ""  # what the bundled data is (said in every result that reads it)
+    data_hint: str = ""  # a benchmark without bundled data: where its data comes from
     description: str = ""
     path: str = ""  # the file it was loaded from
 
@@ -100,10 +102,16 @@ def _check(bench: Benchmark) -> None:
         raise BenchmarkError(f"{where}: trace benchmarks predict traces; via must be 'trace'")
     if bench.kind == "traces" and bench.data is None and not bench.source:
         raise BenchmarkError(f"{where}: a trace benchmark needs data (a dataset directory) or a [source]")
-    if bench.kind != "traces" and bench.data is None:
-        raise BenchmarkError(f"{where}: needs data (a file in the benchmark's format)")
     if not isinstance(bench.samples, int) or bench.samples < 1:
         raise BenchmarkError(f"{where}: samples must be a positive int, got {bench.samples!r}")
+
+
+def check_runnable(bench: Benchmark) -> None:
+    """Raise unless `bench` has data to run on: the real benchmarks (CRUXEval, LiveCodeBench)
+    ship none with codewm and need `data` (--data FILE)."""
+    if bench.kind != "traces" and bench.data is None:
+        hint = f": {bench.data_hint}" if bench.data_hint else ""
+        raise BenchmarkError(f"benchmark {bench.name!r} needs its data, --data FILE{hint}")
 
 
 def data_path(bench: Benchmark) -> Path:
@@ -164,12 +172,14 @@ def evaluate(
     from codewm.trace.sandbox import Sandbox
 
     progress = progress or _Silent()
+    check_runnable(bench)
     if limit is not None and limit < 1:
         raise BenchmarkError(f"limit must be at least 1, got {limit}")
     started = time.perf_counter()
     with Sandbox(workers=workers) as sandbox:
         left_out: dict[str, int] = {}  # status -> programs whose real run did not finish
-        cases = _load_cases(bench, limit, sandbox, progress, left_out)
+        data_rows: list[int] = []  # the data file's row count, where it is a file of rows
+        cases = _load_cases(bench, limit, sandbox, progress, left_out, data_rows)
         if bench.kind == "traces":
             result = _run_traces(predictor, cases, limits, progress, cache)
         else:
@@ -179,6 +189,7 @@ def evaluate(
             "model": getattr(predictor, "name", type(predictor).__name__),
             "bench": bench.name,
             "n": len(cases),
+            "data": describe_data(bench, data_rows[0] if data_rows else None),
             "settings": {
                 "kind": bench.kind,
                 "mode": bench.mode,
@@ -211,11 +222,13 @@ def evaluate(
 
 
 # -- cases ------------------------------------------------------------------------------------
-def _load_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress, left_out: dict[str, int]) -> list[_Case]:
+def _load_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress, left_out: dict[str, int], data_rows: list[int]) -> list[_Case]:
     if bench.kind == "cruxeval":
         from codewm.evaluate import cruxeval
 
-        rows = cruxeval.load_rows(data_path(bench))[:limit]
+        rows = cruxeval.load_rows(data_path(bench))
+        data_rows.append(len(rows))
+        rows = rows[:limit]
         cases = []
         for row in rows:
             call = f"f({row['input']})"
@@ -225,7 +238,9 @@ def _load_cases(bench: Benchmark, limit: int | None, sandbox, progress: Progress
         from codewm.programs.files import LiveCodeBenchFile
 
         path = data_path(bench)
-        rows = livecodebench.load_rows(path)[:limit]
+        rows = livecodebench.load_rows(path)
+        data_rows.append(len(rows))
+        rows = rows[:limit]
         programs = list(LiveCodeBenchFile(path, limit=len(rows)).cases())
         cases = [
             _Case(str(row.get("id", program.id)), program.source, program.call, build_context(program.source, program.call), row["output"], group=str(row.get("difficulty", "-")), row=row)

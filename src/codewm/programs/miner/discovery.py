@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from codewm.programs.base import SourceConfigError
 from codewm.types import ENTRY_FUNCTION
 
 SKIP_DIRS = frozenset(
@@ -65,6 +66,11 @@ def discover_modules(root: str, modules: Iterable[str] | None = None, include_pr
                 continue
             found.append((name, os.path.join(dirpath, filename)))
     found.sort()
+    # A module asked for by name that is not there is a mistake, not an empty result.
+    missing = [w for w in wanted or () if not any(name == w or name.startswith(w + ".") for name, _ in found)]
+    if missing:
+        private = "" if include_private else " (private modules, `_name`, are left out unless include_private is set)"
+        raise SourceConfigError(f"miner: no module {', '.join(map(repr, missing))} under {root}{private}")
     return found
 
 

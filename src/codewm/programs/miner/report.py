@@ -83,6 +83,35 @@ class MiningReport:
             "rejected": rejected,
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-able data: totals, per module, per function (cases left out)."""
+        totals = dict(self.totals, rejected=dict(self.totals["rejected"]))
+        return {
+            "root": self.root,
+            "isolation": self.isolation,
+            "hypothesis": self.hypothesis,
+            "totals": totals,
+            "modules": [
+                {
+                    "module": r.module,
+                    "path": r.path,
+                    "found": r.found,
+                    "with_inputs": r.with_inputs,
+                    "kept_functions": r.kept_functions,
+                    "kept_calls": r.kept_calls,
+                    "rejected": dict(r.rejected),
+                    "outcomes": dict(r.outcomes),
+                    "skipped": dict(r.skipped),
+                }
+                for r in self.modules
+            ],
+            "parse_errors": dict(self.parse_errors),
+            "functions": [
+                {"module": f.module, "function": f.function, "kept_calls": len(f.cases), "reason": f.reason, "outcomes": list(f.outcomes)}
+                for f in self.functions
+            ],
+        }
+
     def to_table(self) -> str:
         """Per-module counts and totals, as plain text."""
         rows = [r for r in self.modules if r.found]

@@ -25,6 +25,13 @@ class SyntheticSource:
     name = "synthetic"
     batchable = True  # codewm's own programs: they may share a sandbox process (Sandbox.run_batch)
 
+    @staticmethod
+    def option_types() -> dict:
+        """The knobs `**knobs` takes, with their types (for checking a config's options)."""
+        import typing
+
+        return typing.get_type_hints(SyntheticOptions)
+
     def __init__(self, count: int = 1000, seed: int = 0, mode: str = "general", **knobs) -> None:
         known = {f.name for f in fields(SyntheticOptions)}
         unknown = sorted(set(knobs) - known)

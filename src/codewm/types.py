@@ -217,11 +217,18 @@ def source_lines(text: str) -> list[str]:
 
 def action_lines(context: str) -> list[str]:
     """Every context line as `action_text` gives it (index i holds line i + 1)."""
-    if START_MARKER in context:
-        return [action_text(line) for line in source_lines(context)]
     lines = source_lines(context)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
+    # Only a line holding the marker changes: find those lines in the whole text (once per
+    # line, as action_text removes one marker) instead of calling action_text on every line;
+    # this runs once per trace written.
+    at = context.find(START_MARKER)
+    while at >= 0:
+        index = context.count("\n", 0, at)
+        lines[index] = action_text(lines[index])
+        end = context.find("\n", at)
+        at = context.find(START_MARKER, end + 1) if end >= 0 else -1
     return lines
 
 

@@ -183,3 +183,18 @@ def test_source_lines_end_at_newline_only_through_the_cwm_text(use_c):
     parsed = parse_trace(format_trace(trace))
     assert parsed.ok and parsed.trace == trace
     assert [f.lineno for f in parsed.trace.frames] == [f.lineno for f in trace.frames]
+
+
+def test_a_finished_c_recorder_is_freed_with_its_steps():
+    """The C hook holds the recorder's bound methods and the recorder holds the hook: the hook
+    must take part in garbage collection, or every recorder (and its steps) stays alive."""
+    import gc
+    import weakref
+
+    recorder = Recorder(use_c=True)
+    trace_in_process(build_context("def f(x):\n    return x\n", "f(1)"), recorder=recorder)
+    assert recorder.implementation == "c" and recorder.steps
+    alive = weakref.ref(recorder)
+    del recorder
+    gc.collect()
+    assert alive() is None

@@ -26,20 +26,27 @@ typedef struct {
     Py_ssize_t flush_every;
     Py_ssize_t flushed;
     Py_ssize_t depth;
+    /* The previous snapshot's immutable values, slot by slot in locals order: a local that
+     * still holds the same object reuses its text (see reuse_text). Strong references, so an
+     * identity match can never be a new object at a freed address. */
+    Py_ssize_t n_reuse;
+    PyObject **reuse_values, **reuse_texts;
 } CTracer;
 
-static PyObject *s_call, *s_line, *s_return, *s_exception, *s_module, *s_at_0x;
+static PyObject *s_call, *s_line, *s_return, *s_exception, *s_module, *s_at_0x, *s_empty_text, *s_ellipsis;
 
 static int is_plain(PyObject *v) {
     PyTypeObject *t = Py_TYPE(v);
     return t == &PyLong_Type || t == &PyBool_Type || t == &PyFloat_Type || t == &PyUnicode_Type || v == Py_None;
 }
 
-/* Plain values, and built-in lists, tuples and dicts (nested up to 3 deep) of them, whose
- * elements number at most *budget in all: their repr is exact, bounded and runs no user code. */
+/* Plain values, and built-in lists, tuples, dicts, sets and frozensets (nested up to 3 deep)
+ * of them, whose elements number at most *budget in all and whose strings are short: their
+ * whole repr is exact, small and runs no user code. */
 static int is_plain_tree(PyObject *v, Py_ssize_t *budget, int depth) {
     PyTypeObject *t = Py_TYPE(v);
     Py_ssize_t i, n;
+    if (t == &PyUnicode_Type) return (*budget -= PyUnicode_GET_LENGTH(v) / 16) >= 0;
     if (is_plain(v)) return 1;
     if (depth >= 3) return 0;
     if (t == &PyList_Type) {
@@ -59,10 +66,166 @@ static int is_plain_tree(PyObject *v, Py_ssize_t *budget, int depth) {
         Py_ssize_t pos = 0;
         if ((*budget -= PyDict_GET_SIZE(v)) < 0) return 0;
         while (PyDict_Next(v, &pos, &key, &value))
-            if (!is_plain(key) || !is_plain_tree(value, budget, depth + 1)) return 0;
+            if (!is_plain_tree(key, budget, depth + 1) || !is_plain_tree(value, budget, depth + 1)) return 0;
         return 1;
     }
+    if (t == &PySet_Type || t == &PyFrozenSet_Type) {
+        /* a set's iterator runs no user code (it hashes nothing); an error means "not plain" */
+        if ((*budget -= PySet_GET_SIZE(v)) < 0) return 0;
+        PyObject *it = PyObject_GetIter(v), *key;
+        if (it == NULL) { PyErr_Clear(); return 0; }
+        int plain = 1;
+        while (plain && (key = PyIter_Next(it)) != NULL) {
+            plain = is_plain_tree(key, budget, depth + 1);
+            Py_DECREF(key);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        return plain;
+    }
     return 0;
+}
+
+/* The repr of a plain tree too big for is_plain_tree, written piece by piece and stopped as
+ * soon as it is longer than the cap: a list of a million ints costs no more than one of 200.
+ * The text kept is the first characters of the whole repr, exactly (each piece is the repr of
+ * one plain value, or the punctuation list.__repr__ and the others write), so the cut text is
+ * the one the Python renderer gives (render.py, rule 2). A value the walk cannot write exactly
+ * (a string longer than the cap, whose cut repr needs render.py's quoting; an int too large to
+ * print; anything not plain) makes it give up, and the Python renderer takes the whole value. */
+typedef struct {
+    PyObject *pieces;   /* list of str */
+    Py_ssize_t length;  /* characters in pieces */
+    Py_ssize_t cap;     /* stop once length > cap */
+} Bounded;
+
+enum { WALK_OK = 0, WALK_FULL = 1, WALK_GIVE_UP = 2, WALK_ERROR = -1 };
+
+static PyObject *s_comma, *s_colon, *s_open_list, *s_close_list, *s_open_tuple, *s_close_tuple, *s_close_tuple1,
+    *s_open_dict, *s_close_dict, *s_empty_set, *s_open_frozenset, *s_close_frozenset, *s_empty_frozenset;
+
+static int put_piece(Bounded *b, PyObject *piece) {
+    if (PyList_Append(b->pieces, piece) < 0) return WALK_ERROR;
+    b->length += PyUnicode_GET_LENGTH(piece);
+    return b->length > b->cap ? WALK_FULL : WALK_OK;
+}
+
+#define PUT(piece) do { int rc_ = put_piece(b, (piece)); if (rc_ != WALK_OK) return rc_; } while (0)
+#define WALK(item) do { int rc_ = walk_plain(b, (item), depth + 1); if (rc_ != WALK_OK) return rc_; } while (0)
+
+static int walk_plain(Bounded *b, PyObject *v, int depth) {
+    PyTypeObject *t = Py_TYPE(v);
+    if (is_plain(v)) {
+        if (t == &PyUnicode_Type && PyUnicode_GET_LENGTH(v) > b->cap) return WALK_GIVE_UP;
+        PyObject *text = PyObject_Repr(v);
+        if (text == NULL) { PyErr_Clear(); return WALK_GIVE_UP; } /* an int too large to print */
+        int rc = put_piece(b, text);
+        Py_DECREF(text);
+        return rc;
+    }
+    if (depth >= 3) return WALK_GIVE_UP;
+    if (t == &PyList_Type) {
+        PUT(s_open_list);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+            if (i) PUT(s_comma);
+            WALK(PyList_GET_ITEM(v, i));
+        }
+        PUT(s_close_list);
+        return WALK_OK;
+    }
+    if (t == &PyTuple_Type) {
+        Py_ssize_t n = PyTuple_GET_SIZE(v);
+        PUT(s_open_tuple);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i) PUT(s_comma);
+            WALK(PyTuple_GET_ITEM(v, i));
+        }
+        PUT(n == 1 ? s_close_tuple1 : s_close_tuple);
+        return WALK_OK;
+    }
+    if (t == &PyDict_Type) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        int first = 1;
+        PUT(s_open_dict);
+        while (PyDict_Next(v, &pos, &key, &value)) {
+            if (!first) PUT(s_comma);
+            first = 0;
+            WALK(key);
+            PUT(s_colon);
+            WALK(value);
+        }
+        PUT(s_close_dict);
+        return WALK_OK;
+    }
+    if (t == &PySet_Type || t == &PyFrozenSet_Type) {
+        if (PySet_GET_SIZE(v) == 0) { PUT(t == &PySet_Type ? s_empty_set : s_empty_frozenset); return WALK_OK; }
+        PUT(t == &PySet_Type ? s_open_dict : s_open_frozenset);
+        PyObject *it = PyObject_GetIter(v), *key;
+        if (it == NULL) return WALK_ERROR;
+        int rc = WALK_OK, first = 1;
+        while (rc == WALK_OK && (key = PyIter_Next(it)) != NULL) {
+            if (!first) rc = put_piece(b, s_comma);
+            first = 0;
+            if (rc == WALK_OK) rc = walk_plain(b, key, depth + 1);
+            Py_DECREF(key);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) return WALK_ERROR;
+        if (rc != WALK_OK) return rc;
+        PUT(t == &PySet_Type ? s_close_dict : s_close_frozenset);
+        return WALK_OK;
+    }
+    return WALK_GIVE_UP;
+}
+
+#undef PUT
+#undef WALK
+
+/* The rendered text of a plain tree of any size (its repr, cut at max_chars with "..."), or
+ * NULL without an error set when the Python renderer must render it. */
+static PyObject *render_plain_tree(CTracer *self, PyObject *v) {
+    PyTypeObject *t = Py_TYPE(v);
+    Py_ssize_t head_size = self->max_chars / 3 + 2;
+    if ((t == &PyList_Type || t == &PyTuple_Type) && Py_SIZE(v) > head_size) {
+        /* A long list or tuple: every element prints as at least one character and a ", ", so
+         * the repr of its first max_chars/3 + 2 elements, less the closing bracket, is already
+         * longer than the cap, and it is the whole repr's beginning. Python's own repr of that
+         * head is the fastest way to it. */
+        PyObject *head = t == &PyList_Type ? PyList_GetSlice(v, 0, head_size) : PyTuple_GetSlice(v, 0, head_size);
+        if (head == NULL) return NULL;
+        Py_ssize_t budget = head_size + self->max_chars / 2;
+        PyObject *text = is_plain_tree(head, &budget, 0) ? PyObject_Repr(head) : NULL;
+        Py_DECREF(head);
+        if (text == NULL) {
+            PyErr_Clear(); /* not plain, or an int too large to print: the walk decides */
+        } else if (PyUnicode_GET_LENGTH(text) - 1 > self->max_chars) {
+            PyObject *cut = PyUnicode_Substring(text, 0, self->max_chars);
+            Py_DECREF(text);
+            if (cut == NULL) return NULL;
+            Py_SETREF(cut, PyUnicode_Concat(cut, s_ellipsis));
+            return cut;
+        } else {
+            Py_DECREF(text);
+        }
+    }
+    Bounded b = {PyList_New(0), 0, self->max_chars};
+    if (b.pieces == NULL) return NULL;
+    int rc = walk_plain(&b, v, 0);
+    PyObject *text = NULL;
+    if (rc == WALK_OK || rc == WALK_FULL) {
+        PyObject *whole = PyUnicode_Join(s_empty_text, b.pieces);
+        if (whole != NULL && rc == WALK_FULL) {
+            PyObject *head = PyUnicode_Substring(whole, 0, self->max_chars);
+            text = head == NULL ? NULL : PyUnicode_Concat(head, s_ellipsis);
+            Py_XDECREF(head);
+            Py_DECREF(whole);
+        } else {
+            text = whole;
+        }
+    }
+    Py_DECREF(b.pieces);
+    return text;
 }
 
 static int is_hex_digit(Py_UCS4 c) {
@@ -94,7 +257,8 @@ static PyObject *repr_without_address(PyObject *v) {
     }
 }
 
-/* Render one value: Python's repr where that is exact and safe, else the Python renderer. */
+/* Render one value: Python's repr where that is exact and safe (cut at max_chars in C for
+ * plain trees, see render_plain_tree), else the Python renderer. */
 static PyObject *render_value(CTracer *self, PyObject *v) {
     Py_ssize_t budget = self->max_chars / 2;
     int opaque = 0;
@@ -108,10 +272,60 @@ static PyObject *render_value(CTracer *self, PyObject *v) {
             Py_DECREF(text);
         }
     }
+    if (!opaque && !is_plain(v)) {
+        PyObject *text = render_plain_tree(self, v);
+        if (text != NULL || PyErr_Occurred()) return text;
+    }
     return PyObject_CallOneArg(self->render, v);
 }
 
+/* The text of the local in slot `slot` of a snapshot (its place in locals order). The text of
+ * an immutable plain value (str, int, float, bool, None) depends on nothing but that object,
+ * so when the slot held the very same object in the previous snapshot its text is reused:
+ * a loop's unchanged locals are not rendered again at every line (and the formatter, which
+ * writes ".." for them, then compares one object with itself). */
+static PyObject *slot_text(CTracer *self, Py_ssize_t slot, PyObject *value) {
+    PyTypeObject *t = Py_TYPE(value);
+    if (!(t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type || t == &PyBool_Type || value == Py_None))
+        return render_value(self, value);
+    if (slot < self->n_reuse && self->reuse_values[slot] == value) {
+        Py_INCREF(self->reuse_texts[slot]);
+        return self->reuse_texts[slot];
+    }
+    PyObject *text = render_value(self, value);
+    if (text == NULL) return NULL;
+    if (slot >= self->n_reuse) {
+        Py_ssize_t n = slot + 8;
+        PyObject **values = PyMem_Realloc(self->reuse_values, n * sizeof(PyObject *));
+        if (values == NULL) return text; /* no room to remember: the text is right all the same */
+        self->reuse_values = values;
+        PyObject **texts = PyMem_Realloc(self->reuse_texts, n * sizeof(PyObject *));
+        if (texts == NULL) return text;
+        self->reuse_texts = texts;
+        for (Py_ssize_t i = self->n_reuse; i < n; i++) values[i] = texts[i] = NULL;
+        self->n_reuse = n;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(self->reuse_values[slot], value);
+    Py_INCREF(text);
+    Py_XSETREF(self->reuse_texts[slot], text);
+    return text;
+}
+
+/* Drop the remembered values (at the end of a run: the hook holds nothing of the program). */
+static void forget_texts(CTracer *self) {
+    for (Py_ssize_t i = 0; i < self->n_reuse; i++) {
+        Py_CLEAR(self->reuse_values[i]);
+        Py_CLEAR(self->reuse_texts[i]);
+    }
+    PyMem_Free(self->reuse_values);
+    PyMem_Free(self->reuse_texts);
+    self->reuse_values = self->reuse_texts = NULL;
+    self->n_reuse = 0;
+}
+
 static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level) {
+    Py_ssize_t slot = 0;
     PyObject *mapping = PyFrame_GetLocals(frame);
     if (mapping == NULL) return NULL;
     PyObject *out = PyDict_New();
@@ -124,7 +338,7 @@ static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level)
                 PyUnicode_READ_CHAR(key, 0) == '_' && PyUnicode_READ_CHAR(key, 1) == '_')
                 continue;
             Py_INCREF(value);
-            PyObject *text = render_value(self, value);
+            PyObject *text = slot_text(self, slot++, value);
             Py_DECREF(value);
             if (text == NULL || PyDict_SetItem(out, key, text) < 0) {
                 Py_XDECREF(text); Py_DECREF(out); Py_DECREF(mapping); return NULL;
@@ -141,7 +355,7 @@ static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level)
             if (module_level && PyUnicode_Check(key) && PyUnicode_GET_LENGTH(key) >= 2 &&
                 PyUnicode_READ_CHAR(key, 0) == '_' && PyUnicode_READ_CHAR(key, 1) == '_')
                 continue;
-            PyObject *text = render_value(self, value);
+            PyObject *text = slot_text(self, slot++, value);
             if (text == NULL || PyDict_SetItem(out, key, text) < 0) {
                 Py_XDECREF(text); Py_DECREF(items); Py_DECREF(out); Py_DECREF(mapping); return NULL;
             }
@@ -259,9 +473,25 @@ static int CTracer_init(CTracer *self, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
+/* The hook holds the Recorder's bound methods, and the Recorder holds the hook: a reference
+ * cycle that only the garbage collector can free, so the type takes part in collection
+ * (without it every C-hook Recorder, with all its steps, stayed alive for good). */
+static int CTracer_traverse(CTracer *self, visitproc visit, void *arg) {
+    Py_VISIT(self->filename); Py_VISIT(self->steps); Py_VISIT(self->render);
+    Py_VISIT(self->on_limit); Py_VISIT(self->on_flush); Py_VISIT(self->opaque_types);
+    return 0;
+}
+
+static int CTracer_clear(CTracer *self) {
+    Py_CLEAR(self->filename); Py_CLEAR(self->steps); Py_CLEAR(self->render);
+    Py_CLEAR(self->on_limit); Py_CLEAR(self->on_flush); Py_CLEAR(self->opaque_types);
+    forget_texts(self);
+    return 0;
+}
+
 static void CTracer_dealloc(CTracer *self) {
-    Py_XDECREF(self->filename); Py_XDECREF(self->steps); Py_XDECREF(self->render);
-    Py_XDECREF(self->on_limit); Py_XDECREF(self->on_flush); Py_XDECREF(self->opaque_types);
+    PyObject_GC_UnTrack(self);
+    CTracer_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -272,6 +502,7 @@ static PyObject *CTracer_start(CTracer *self, PyObject *unused) {
 
 static PyObject *CTracer_stop(CTracer *self, PyObject *unused) {
     PyEval_SetTrace(NULL, NULL);
+    forget_texts(self);
     Py_RETURN_NONE;
 }
 
@@ -284,7 +515,7 @@ static PyObject *CTracer_mark_flushed(CTracer *self, PyObject *count) {
 
 static PyMethodDef CTracer_methods[] = {
     {"start", (PyCFunction)CTracer_start, METH_NOARGS, "Install as this thread's trace function."},
-    {"stop", (PyCFunction)CTracer_stop, METH_NOARGS, "Remove this thread's trace function."},
+    {"stop", (PyCFunction)CTracer_stop, METH_NOARGS, "Remove this thread's trace function and forget the values it kept."},
     {"mark_flushed", (PyCFunction)CTracer_mark_flushed, METH_O, "Set how many steps were flushed."},
     {NULL}
 };
@@ -293,10 +524,13 @@ static PyTypeObject CTracerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "codewm.trace._ctracer.CTracer",
     .tp_basicsize = sizeof(CTracer),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)CTracer_init,
     .tp_dealloc = (destructor)CTracer_dealloc,
+    .tp_traverse = (traverseproc)CTracer_traverse,
+    .tp_clear = (inquiry)CTracer_clear,
+    .tp_free = PyObject_GC_Del,
     .tp_methods = CTracer_methods,
     .tp_doc = "The C trace hook behind codewm.trace.tracer.Recorder.",
 };
@@ -316,6 +550,21 @@ PyMODINIT_FUNC PyInit__ctracer(void) {
     s_exception = PyUnicode_InternFromString("exception");
     s_module = PyUnicode_InternFromString("<module>");
     s_at_0x = PyUnicode_InternFromString(" at 0x");
+    s_comma = PyUnicode_InternFromString(", ");
+    s_colon = PyUnicode_InternFromString(": ");
+    s_open_list = PyUnicode_InternFromString("[");
+    s_close_list = PyUnicode_InternFromString("]");
+    s_open_tuple = PyUnicode_InternFromString("(");
+    s_close_tuple = PyUnicode_InternFromString(")");
+    s_close_tuple1 = PyUnicode_InternFromString(",)");
+    s_open_dict = PyUnicode_InternFromString("{");
+    s_close_dict = PyUnicode_InternFromString("}");
+    s_empty_set = PyUnicode_InternFromString("set()");
+    s_open_frozenset = PyUnicode_InternFromString("frozenset({");
+    s_close_frozenset = PyUnicode_InternFromString("})");
+    s_empty_frozenset = PyUnicode_InternFromString("frozenset()");
+    s_empty_text = PyUnicode_InternFromString("");
+    s_ellipsis = PyUnicode_InternFromString("...");
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     Py_INCREF(&CTracerType);

@@ -207,6 +207,12 @@ def source_lines(text: str) -> list[str]:
     also break at a form feed, "\\x0b", "\\x1c"-"\\x1e", "\\x85" and U+2028/U+2029, which may
     stand in a program (between functions, inside a string) and would shift every later line.
     """
+    lines = text.splitlines(keepends=True)
+    # splitlines also breaks at the other characters; where it found no more pieces than the
+    # "\n"s make, it broke nowhere else (but perhaps after the last character, which leaves
+    # the same last line), and its lines are the ones wanted, found without a Python loop.
+    if len(lines) == text.count("\n") + (text[-1:] not in ("", "\n")):
+        return lines
     lines = text.split("\n")
     last = lines.pop()
     lines = [line + "\n" for line in lines]

@@ -198,3 +198,27 @@ def test_a_finished_c_recorder_is_freed_with_its_steps():
     del recorder
     gc.collect()
     assert alive() is None
+
+
+def test_source_lines_break_at_newlines_only_whatever_else_the_text_holds():
+    """source_lines takes str.splitlines' lines only when they are the "\\n" lines."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from codewm.types import START_MARKER, action_lines, action_text, source_lines
+
+    def by_newlines(text):
+        lines = [line + "\n" for line in text.split("\n")]
+        lines[-1] = lines[-1][:-1]
+        return lines if lines[-1] else lines[:-1]
+
+    pieces = st.sampled_from(["a", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", " ", START_MARKER])
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(pieces, max_size=12).map("".join))
+    def check(text):
+        assert source_lines(text) == by_newlines(text)
+        expected = [action_text(line) for line in by_newlines(text)]
+        assert action_lines(text) == expected
+
+    check()

@@ -202,3 +202,26 @@ def test_a_hook_keeps_no_value_of_the_program_after_its_run(use_c):
     gc.collect()  # the program's functions and their globals form cycles
     assert result.status == "ok" and recorder.steps
     assert sys.getrefcount(value) == before
+
+
+def test_lists_changed_in_place_are_rendered_again():
+    """The C hook reuses the text of a list that holds the very same items; any change in place
+    (same length, same object) shows, in the head of a long list too, and both hooks agree."""
+    source = (
+        "def f():\n    short = ['a', 1]\n    long = [0] * 301\n    short[0] = 'b'\n    long[5] = 7\n"
+        "    long[300] = 9\n    short.append(None)\n    short.pop()\n    nested = [[1]]\n    nested[0].append(2)\n"
+        "    return short, long[:7], nested\n"
+    )
+    steps = []
+    for use_c in (True, False):
+        recorder = Recorder(use_c=use_c)
+        trace_in_process(build_context(source, "f()"), recorder=recorder)
+        steps.append(recorder.steps)
+    assert steps[0] == steps[1]
+    lines = [step[3] for step in _f_steps(steps[0], "line")]
+    shorts = ["['a', 1]", "['a', 1]", "['b', 1]", "['b', 1]", "['b', 1]", "['b', 1, None]", "['b', 1]"]
+    assert [state.get("short") for state in lines[1:8]] == shorts
+    assert lines[3]["long"] == repr([0] * 301)[:DEFAULT_MAX_CHARS] + "..."
+    assert lines[4]["long"].startswith("[0, 0, 0, 0, 0, 7, 0")
+    assert lines[5]["long"] == lines[4]["long"]  # the change past the cut does not show
+    assert lines[-1]["nested"] == "[[1, 2]]"

@@ -31,6 +31,8 @@ typedef struct {
      * identity match can never be a new object at a freed address. */
     Py_ssize_t n_reuse;
     PyObject **reuse_values, **reuse_texts;
+    PyObject **reuse_heads;      /* for a list or tuple: a tuple of its first items, else NULL */
+    Py_ssize_t *reuse_sizes;     /* for a list or tuple: its length, or -1 for "longer than its head" */
 } CTracer;
 
 static PyObject *s_call, *s_line, *s_return, *s_exception, *s_module, *s_at_0x, *s_empty_text, *s_ellipsis;
@@ -279,36 +281,79 @@ static PyObject *render_value(CTracer *self, PyObject *v) {
     return PyObject_CallOneArg(self->render, v);
 }
 
-/* The text of the local in slot `slot` of a snapshot (its place in locals order). The text of
- * an immutable plain value (str, int, float, bool, None) depends on nothing but that object,
- * so when the slot held the very same object in the previous snapshot its text is reused:
- * a loop's unchanged locals are not rendered again at every line (and the formatter, which
- * writes ".." for them, then compares one object with itself). */
+static int is_immutable_scalar(PyObject *v) {
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type || t == &PyBool_Type || v == Py_None;
+}
+
+/* The text of the local in slot `slot` of a snapshot (its place in locals order), reusing the
+ * previous snapshot's text where it cannot have changed: a loop's unchanged locals are not
+ * rendered again at every line (and the formatter, which writes ".." for them, then compares
+ * one object with itself).
+ * - An immutable scalar (str, int, float, bool, None): its text depends on nothing but the
+ *   object, so the very same object in the slot means the same text.
+ * - A list or tuple: the same object, of the same length, holding the very same immutable
+ *   scalars as when it was rendered (pointers compared) has the same repr. A list longer than
+ *   `head` items (max_chars / 3 + 2) shows only its head before the cut (see
+ *   render_plain_tree), so only the head is compared.
+ * The slot keeps strong references, so an identity match is never a new object at a freed
+ * address; forget_texts lets go of them at the end of the run. */
 static PyObject *slot_text(CTracer *self, Py_ssize_t slot, PyObject *value) {
     PyTypeObject *t = Py_TYPE(value);
-    if (!(t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type || t == &PyBool_Type || value == Py_None))
-        return render_value(self, value);
+    int scalar = is_immutable_scalar(value), sequence = t == &PyList_Type || t == &PyTuple_Type;
+    if (!scalar && !sequence) return render_value(self, value);
+    Py_ssize_t head = self->max_chars / 3 + 2, n = sequence ? Py_SIZE(value) : 0, k = n < head ? n : head;
+    PyObject **items = sequence ? PySequence_Fast_ITEMS(value) : NULL;
     if (slot < self->n_reuse && self->reuse_values[slot] == value) {
-        Py_INCREF(self->reuse_texts[slot]);
-        return self->reuse_texts[slot];
+        if (scalar) {
+            Py_INCREF(self->reuse_texts[slot]);
+            return self->reuse_texts[slot];
+        }
+        PyObject *cached = self->reuse_heads[slot];
+        Py_ssize_t size = self->reuse_sizes[slot];
+        if (cached != NULL && (size == n || (size == -1 && n > head)) && PyTuple_GET_SIZE(cached) == k) {
+            Py_ssize_t i = 0;
+            while (i < k && PyTuple_GET_ITEM(cached, i) == items[i]) i++;
+            if (i == k) {
+                Py_INCREF(self->reuse_texts[slot]);
+                return self->reuse_texts[slot];
+            }
+        }
     }
+    /* Only a list or tuple whose (head) items are immutable scalars is remembered: rendering it
+     * runs no user code, so the items after rendering are the ones the text shows, and none
+     * of them can change in place. */
+    Py_ssize_t i = 0;
+    while (i < k && is_immutable_scalar(items[i])) i++;
+    int remember = scalar || i == k;
     PyObject *text = render_value(self, value);
-    if (text == NULL) return NULL;
+    if (text == NULL || !remember) return text;
+    PyObject *snapshot_head = NULL;
+    if (sequence) {
+        snapshot_head = PyTuple_New(k);
+        if (snapshot_head == NULL) { PyErr_Clear(); return text; }
+        for (i = 0; i < k; i++) { Py_INCREF(items[i]); PyTuple_SET_ITEM(snapshot_head, i, items[i]); }
+    }
     if (slot >= self->n_reuse) {
-        Py_ssize_t n = slot + 8;
-        PyObject **values = PyMem_Realloc(self->reuse_values, n * sizeof(PyObject *));
-        if (values == NULL) return text; /* no room to remember: the text is right all the same */
-        self->reuse_values = values;
-        PyObject **texts = PyMem_Realloc(self->reuse_texts, n * sizeof(PyObject *));
-        if (texts == NULL) return text;
-        self->reuse_texts = texts;
-        for (Py_ssize_t i = self->n_reuse; i < n; i++) values[i] = texts[i] = NULL;
-        self->n_reuse = n;
+        Py_ssize_t size = slot + 8;
+        PyObject **values = PyMem_Realloc(self->reuse_values, size * sizeof(PyObject *));
+        if (values != NULL) self->reuse_values = values;
+        PyObject **texts = values ? PyMem_Realloc(self->reuse_texts, size * sizeof(PyObject *)) : NULL;
+        if (texts != NULL) self->reuse_texts = texts;
+        PyObject **heads = texts ? PyMem_Realloc(self->reuse_heads, size * sizeof(PyObject *)) : NULL;
+        if (heads != NULL) self->reuse_heads = heads;
+        Py_ssize_t *sizes = heads ? PyMem_Realloc(self->reuse_sizes, size * sizeof(Py_ssize_t)) : NULL;
+        if (sizes == NULL) { Py_XDECREF(snapshot_head); return text; } /* no room: the text is right all the same */
+        self->reuse_sizes = sizes;
+        for (i = self->n_reuse; i < size; i++) { values[i] = texts[i] = heads[i] = NULL; sizes[i] = 0; }
+        self->n_reuse = size;
     }
     Py_INCREF(value);
     Py_XSETREF(self->reuse_values[slot], value);
     Py_INCREF(text);
     Py_XSETREF(self->reuse_texts[slot], text);
+    Py_XSETREF(self->reuse_heads[slot], snapshot_head);
+    self->reuse_sizes[slot] = n > head ? -1 : n;
     return text;
 }
 
@@ -317,10 +362,14 @@ static void forget_texts(CTracer *self) {
     for (Py_ssize_t i = 0; i < self->n_reuse; i++) {
         Py_CLEAR(self->reuse_values[i]);
         Py_CLEAR(self->reuse_texts[i]);
+        Py_CLEAR(self->reuse_heads[i]);
     }
     PyMem_Free(self->reuse_values);
     PyMem_Free(self->reuse_texts);
-    self->reuse_values = self->reuse_texts = NULL;
+    PyMem_Free(self->reuse_heads);
+    PyMem_Free(self->reuse_sizes);
+    self->reuse_values = self->reuse_texts = self->reuse_heads = NULL;
+    self->reuse_sizes = NULL;
     self->n_reuse = 0;
 }
 

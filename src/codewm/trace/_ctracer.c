@@ -26,14 +26,16 @@ typedef struct {
     Py_ssize_t flush_every;
     Py_ssize_t flushed;
     Py_ssize_t depth;
-    /* The previous snapshot's immutable values, slot by slot in locals order: a local that
-     * still holds the same object reuses its text (see reuse_text). Strong references, so an
-     * identity match can never be a new object at a freed address. */
-    Py_ssize_t n_reuse;
-    PyObject **reuse_values, **reuse_texts;
-    PyObject **reuse_heads;      /* for a list or tuple: a tuple of its first items, else NULL */
-    Py_ssize_t *reuse_sizes;     /* for a list or tuple: its length, or -1 for "longer than its head" */
+    Py_ssize_t n_kept;
+    struct Kept *kept;   /* per slot of a snapshot, what slot_text may reuse */
 } CTracer;
+
+/* What a snapshot's slot (a local's place in locals order) held when it was rendered. */
+struct Kept {
+    PyObject *value, *text;
+    PyObject *head;      /* for a list or tuple: a tuple of its first items, else NULL */
+    Py_ssize_t size;     /* for a list or tuple: its length, or -1 for "longer than its head" */
+};
 
 static PyObject *s_call, *s_line, *s_return, *s_exception, *s_module, *s_at_0x, *s_empty_text, *s_ellipsis;
 
@@ -281,96 +283,72 @@ static PyObject *render_value(CTracer *self, PyObject *v) {
     return PyObject_CallOneArg(self->render, v);
 }
 
-static int is_immutable_scalar(PyObject *v) {
-    PyTypeObject *t = Py_TYPE(v);
-    return t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type || t == &PyBool_Type || v == Py_None;
-}
-
 /* The text of the local in slot `slot` of a snapshot (its place in locals order), reusing the
  * previous snapshot's text where it cannot have changed: a loop's unchanged locals are not
  * rendered again at every line (and the formatter, which writes ".." for them, then compares
  * one object with itself).
- * - An immutable scalar (str, int, float, bool, None): its text depends on nothing but the
- *   object, so the very same object in the slot means the same text.
- * - A list or tuple: the same object, of the same length, holding the very same immutable
- *   scalars as when it was rendered (pointers compared) has the same repr. A list longer than
+ * - A plain value (str, int, float, bool, None: immutable): its text depends on nothing but
+ *   the object, so the very same object in the slot means the same text.
+ * - A list or tuple: the same object, of the same length, holding the very same plain values
+ *   as when it was rendered (pointers compared) has the same repr. A list longer than
  *   `head` items (max_chars / 3 + 2) shows only its head before the cut (see
  *   render_plain_tree), so only the head is compared.
  * The slot keeps strong references, so an identity match is never a new object at a freed
  * address; forget_texts lets go of them at the end of the run. */
 static PyObject *slot_text(CTracer *self, Py_ssize_t slot, PyObject *value) {
     PyTypeObject *t = Py_TYPE(value);
-    int scalar = is_immutable_scalar(value), sequence = t == &PyList_Type || t == &PyTuple_Type;
+    int scalar = is_plain(value), sequence = t == &PyList_Type || t == &PyTuple_Type;
     if (!scalar && !sequence) return render_value(self, value);
-    Py_ssize_t head = self->max_chars / 3 + 2, n = sequence ? Py_SIZE(value) : 0, k = n < head ? n : head;
+    Py_ssize_t head = self->max_chars / 3 + 2, n = sequence ? Py_SIZE(value) : 0, k = n < head ? n : head, i = 0;
     PyObject **items = sequence ? PySequence_Fast_ITEMS(value) : NULL;
-    if (slot < self->n_reuse && self->reuse_values[slot] == value) {
-        if (scalar) {
-            Py_INCREF(self->reuse_texts[slot]);
-            return self->reuse_texts[slot];
+    struct Kept *kept = slot < self->n_kept ? &self->kept[slot] : NULL;
+    if (kept != NULL && kept->value == value) {
+        int same = scalar;
+        if (!scalar && kept->head != NULL && PyTuple_GET_SIZE(kept->head) == k && (kept->size == n || (kept->size == -1 && n > head))) {
+            while (i < k && PyTuple_GET_ITEM(kept->head, i) == items[i]) i++;
+            same = i == k;
         }
-        PyObject *cached = self->reuse_heads[slot];
-        Py_ssize_t size = self->reuse_sizes[slot];
-        if (cached != NULL && (size == n || (size == -1 && n > head)) && PyTuple_GET_SIZE(cached) == k) {
-            Py_ssize_t i = 0;
-            while (i < k && PyTuple_GET_ITEM(cached, i) == items[i]) i++;
-            if (i == k) {
-                Py_INCREF(self->reuse_texts[slot]);
-                return self->reuse_texts[slot];
-            }
+        if (same) {
+            Py_INCREF(kept->text);
+            return kept->text;
         }
     }
-    /* Only a list or tuple whose (head) items are immutable scalars is remembered: rendering it
-     * runs no user code, so the items after rendering are the ones the text shows, and none
-     * of them can change in place. */
-    Py_ssize_t i = 0;
-    while (i < k && is_immutable_scalar(items[i])) i++;
-    int remember = scalar || i == k;
+    /* Only a list or tuple whose (head) items are plain values is kept: rendering it runs
+     * no user code, so the items after rendering are the ones the text shows, and none of them
+     * can change in place. */
+    for (i = 0; i < k && is_plain(items[i]); i++) {}
     PyObject *text = render_value(self, value);
-    if (text == NULL || !remember) return text;
-    PyObject *snapshot_head = NULL;
-    if (sequence) {
-        snapshot_head = PyTuple_New(k);
-        if (snapshot_head == NULL) { PyErr_Clear(); return text; }
-        for (i = 0; i < k; i++) { Py_INCREF(items[i]); PyTuple_SET_ITEM(snapshot_head, i, items[i]); }
-    }
-    if (slot >= self->n_reuse) {
-        Py_ssize_t size = slot + 8;
-        PyObject **values = PyMem_Realloc(self->reuse_values, size * sizeof(PyObject *));
-        if (values != NULL) self->reuse_values = values;
-        PyObject **texts = values ? PyMem_Realloc(self->reuse_texts, size * sizeof(PyObject *)) : NULL;
-        if (texts != NULL) self->reuse_texts = texts;
-        PyObject **heads = texts ? PyMem_Realloc(self->reuse_heads, size * sizeof(PyObject *)) : NULL;
-        if (heads != NULL) self->reuse_heads = heads;
-        Py_ssize_t *sizes = heads ? PyMem_Realloc(self->reuse_sizes, size * sizeof(Py_ssize_t)) : NULL;
-        if (sizes == NULL) { Py_XDECREF(snapshot_head); return text; } /* no room: the text is right all the same */
-        self->reuse_sizes = sizes;
-        for (i = self->n_reuse; i < size; i++) { values[i] = texts[i] = heads[i] = NULL; sizes[i] = 0; }
-        self->n_reuse = size;
+    if (text == NULL || (sequence && i < k)) return text;
+    PyObject *snapshot_head = sequence ? PyTuple_New(k) : NULL;
+    if (sequence && snapshot_head == NULL) { PyErr_Clear(); return text; }
+    for (i = 0; i < k; i++) { Py_INCREF(items[i]); PyTuple_SET_ITEM(snapshot_head, i, items[i]); }
+    if (kept == NULL) {
+        struct Kept *grown = PyMem_Realloc(self->kept, (slot + 8) * sizeof(struct Kept));
+        if (grown == NULL) { Py_XDECREF(snapshot_head); return text; } /* the text is right all the same */
+        memset(grown + self->n_kept, 0, (slot + 8 - self->n_kept) * sizeof(struct Kept));
+        self->kept = grown;
+        self->n_kept = slot + 8;
+        kept = &self->kept[slot];
     }
     Py_INCREF(value);
-    Py_XSETREF(self->reuse_values[slot], value);
+    Py_XSETREF(kept->value, value);
     Py_INCREF(text);
-    Py_XSETREF(self->reuse_texts[slot], text);
-    Py_XSETREF(self->reuse_heads[slot], snapshot_head);
-    self->reuse_sizes[slot] = n > head ? -1 : n;
+    Py_XSETREF(kept->text, text);
+    Py_XSETREF(kept->head, snapshot_head);
+    kept->size = n > head ? -1 : n;
     return text;
 }
 
-/* Drop the remembered values (at the end of a run: the hook holds nothing of the program). */
+/* Drop the kept values at the end of a run: the hook holds nothing of the program. */
 static void forget_texts(CTracer *self) {
-    for (Py_ssize_t i = 0; i < self->n_reuse; i++) {
-        Py_CLEAR(self->reuse_values[i]);
-        Py_CLEAR(self->reuse_texts[i]);
-        Py_CLEAR(self->reuse_heads[i]);
+    for (Py_ssize_t i = 0; i < self->n_kept; i++) {
+        Py_CLEAR(self->kept[i].value);
+        Py_CLEAR(self->kept[i].text);
+        Py_CLEAR(self->kept[i].head);
     }
-    PyMem_Free(self->reuse_values);
-    PyMem_Free(self->reuse_texts);
-    PyMem_Free(self->reuse_heads);
-    PyMem_Free(self->reuse_sizes);
-    self->reuse_values = self->reuse_texts = self->reuse_heads = NULL;
-    self->reuse_sizes = NULL;
-    self->n_reuse = 0;
+    PyMem_Free(self->kept);
+    self->kept = NULL;
+    self->n_kept = 0;
 }
 
 static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level) {

@@ -232,7 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="CRUXEval-format JSONL (code, input)")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the functions per measurement")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each side counts")
+    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds; the best of each side counts")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="sandbox workers")
     parser.add_argument("--worst", type=int, default=0, help="also list the N rows where codewm gains least")
     args = parser.parse_args()

@@ -14,7 +14,7 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("codewm.trace._ctracer", ["src/codewm/trace/_ctracer.c"], optional=True),
+        Extension("codewm.trace._ctracer", ["src/codewm/trace/_ctracer.c"], depends=["src/codewm/trace/_ctracer_mac.h"], optional=True),
         Extension("codewm.trace._csealed", ["src/codewm/trace/_csealed.c"], optional=True),
         Extension("codewm.format._cformat", ["src/codewm/format/_cformat.c"], optional=True),
     ],

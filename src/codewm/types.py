@@ -216,6 +216,12 @@ def source_lines(text: str) -> list[str]:
     also break at a form feed, "\\x0b", "\\x1c"-"\\x1e", "\\x85" and U+2028/U+2029, which may
     stand in a program (between functions, inside a string) and would shift every later line.
     """
+    lines = text.splitlines(keepends=True)
+    # splitlines also breaks at the other characters; where it found no more pieces than the
+    # "\n"s make, it broke nowhere else (but perhaps after the last character, which leaves
+    # the same last line), and its lines are the ones wanted, found without a Python loop.
+    if len(lines) == text.count("\n") + (text[-1:] not in ("", "\n")):
+        return lines
     lines = text.split("\n")
     last = lines.pop()
     lines = [line + "\n" for line in lines]
@@ -226,11 +232,18 @@ def source_lines(text: str) -> list[str]:
 
 def action_lines(context: str) -> list[str]:
     """Every context line as `action_text` gives it (index i holds line i + 1)."""
-    if START_MARKER in context:
-        return [action_text(line) for line in source_lines(context)]
     lines = source_lines(context)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
+    # Only a line holding the marker changes: find those lines in the whole text (once per
+    # line, as action_text removes one marker) instead of calling action_text on every line;
+    # this runs once per trace written.
+    at = context.find(START_MARKER)
+    while at >= 0:
+        index = context.count("\n", 0, at)
+        lines[index] = action_text(lines[index])
+        end = context.find("\n", at)
+        at = context.find(START_MARKER, end + 1) if end >= 0 else -1
     return lines
 
 

@@ -183,3 +183,42 @@ def test_source_lines_end_at_newline_only_through_the_cwm_text(use_c):
     parsed = parse_trace(format_trace(trace))
     assert parsed.ok and parsed.trace == trace
     assert [f.lineno for f in parsed.trace.frames] == [f.lineno for f in trace.frames]
+
+
+def test_a_finished_c_recorder_is_freed_with_its_steps():
+    """The C hook holds the recorder's bound methods and the recorder holds the hook: the hook
+    must take part in garbage collection, or every recorder (and its steps) stays alive."""
+    import gc
+    import weakref
+
+    recorder = Recorder(use_c=True)
+    trace_in_process(build_context("def f(x):\n    return x\n", "f(1)"), recorder=recorder)
+    assert recorder.implementation == "c" and recorder.steps
+    alive = weakref.ref(recorder)
+    del recorder
+    gc.collect()
+    assert alive() is None
+
+
+def test_source_lines_break_at_newlines_only_whatever_else_the_text_holds():
+    """source_lines takes str.splitlines' lines only when they are the "\\n" lines."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from codewm.types import START_MARKER, action_lines, action_text, source_lines
+
+    def by_newlines(text):
+        lines = [line + "\n" for line in text.split("\n")]
+        lines[-1] = lines[-1][:-1]
+        return lines if lines[-1] else lines[:-1]
+
+    pieces = st.sampled_from(["a", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", " ", START_MARKER])
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(pieces, max_size=12).map("".join))
+    def check(text):
+        assert source_lines(text) == by_newlines(text)
+        expected = [action_text(line) for line in by_newlines(text)]
+        assert action_lines(text) == expected
+
+    check()

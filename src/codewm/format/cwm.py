@@ -175,7 +175,8 @@ def format_steps(steps: list, context: str, complete: bool = True) -> str:
     """
     lines = action_lines(context)
     if _cformat is not None:  # it writes `lines` as they are: give it the escaped actions
-        escaped_lines = [escape_special_tokens(line) for line in lines] if "<" in context else lines
+        # one search of the whole context: a match never spans lines
+        escaped_lines = [escape_special_tokens(line) for line in lines] if _ESCAPABLE.search(context) else lines
         return _cformat.format_steps(steps, escaped_lines, complete, _encode)
     frames = [
         Frame(event, lines[lineno - 1] if 0 < lineno <= len(lines) else "", depth, local_values, value)

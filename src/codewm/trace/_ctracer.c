@@ -27,6 +27,8 @@ typedef struct {
     Py_ssize_t flushed;
     PyObject *open_frames;   /* list: the traced frames entered and not yet left, innermost last */
     long long mac_period;    /* the digest period whose stream this tracer feeds; -1: none */
+    Py_ssize_t n_kept;
+    struct Kept *kept;   /* per slot of a snapshot, what slot_text may reuse */
 } CTracer;
 
 /* Recursion-limit units the hook may use on top of the program's limit while it runs (the
@@ -34,145 +36,29 @@ typedef struct {
  * the depth they would untraced, and the hook never does. */
 #define HOOK_HEADROOM 100
 
-/* The steps' MAC (docs/tracer.md, "Trust boundary"). The sandbox child hands a key over once
- * (`set_step_key`, which zeroes the caller's bytearray); from then on the first tracer made in
- * each digest period feeds every step it records into a keyed SHA-256 stream, and
- * `take_digest` ends the period: sha256(key + sha256(key + period + steps)). The worker, which
- * has the key, recomputes it over the steps it received (codewm.trace.protocol.steps_digest):
- * steps edited after they were recorded, or made up, do not match, and a tracer the program
- * makes to record decoy code feeds no period the worker will accept. */
-static unsigned char step_key[32];
-static int step_key_set = 0;
-static PyObject *sha256_new;      /* _hashlib.openssl_sha256, bound at import */
-static PyObject *mac_stream;      /* the current period's inner hash */
-static long long mac_period = 0;
-static int mac_period_claimed = 0;
+#include "_ctracer_mac.h"
 
-typedef struct { char *data; Py_ssize_t size, room; } Buffer;
+/* What a snapshot's slot (a local's place in locals order) held when it was rendered. */
+struct Kept {
+    PyObject *value, *text;
+    PyObject *head;      /* for a list or tuple: a tuple of its first items, else NULL */
+    Py_ssize_t size;     /* for a list or tuple: its length, or -1 for "longer than its head" */
+};
 
-static int buffer_put(Buffer *b, const void *data, Py_ssize_t n) {
-    if (b->size + n > b->room) {
-        Py_ssize_t room = (b->size + n) * 2 + 64;
-        char *grown = PyMem_Realloc(b->data, room);
-        if (grown == NULL) { PyErr_NoMemory(); return -1; }
-        b->data = grown; b->room = room;
-    }
-    memcpy(b->data + b->size, data, n);
-    b->size += n;
-    return 0;
-}
-
-static int put_u32(Buffer *b, Py_ssize_t n) {
-    unsigned char bytes[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
-    return buffer_put(b, bytes, 4);
-}
-
-/* One field of a step, as protocol.steps_digest encodes it. */
-static int put_field(Buffer *b, PyObject *v) {
-    if (v == Py_None) return buffer_put(b, "n", 1);
-    if (PyUnicode_Check(v)) {
-        PyObject *encoded = PyUnicode_AsEncodedString(v, "utf-8", "surrogatepass");
-        if (encoded == NULL) return -1;
-        int rc = buffer_put(b, "s", 1) < 0 || put_u32(b, PyBytes_GET_SIZE(encoded)) < 0 ||
-                 buffer_put(b, PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded)) < 0 ? -1 : 0;
-        Py_DECREF(encoded);
-        return rc;
-    }
-    if (PyLong_Check(v)) {
-        long long n = PyLong_AsLongLong(v);
-        if (n == -1 && PyErr_Occurred()) return -1;
-        unsigned char bytes[9] = {'i'};
-        for (int i = 0; i < 8; i++) bytes[1 + i] = (unsigned char)((unsigned long long)n >> (56 - 8 * i));
-        return buffer_put(b, bytes, 9);
-    }
-    if (PyDict_Check(v)) {
-        PyObject *key, *value;
-        Py_ssize_t pos = 0;
-        if (buffer_put(b, "d", 1) < 0 || put_u32(b, PyDict_GET_SIZE(v)) < 0) return -1;
-        while (PyDict_Next(v, &pos, &key, &value))
-            if (put_field(b, key) < 0 || put_field(b, value) < 0) return -1;
-        return 0;
-    }
-    PyErr_SetString(PyExc_TypeError, "a step holds only str, int, None and dicts of str");
-    return -1;
-}
-
-static int mac_step(CTracer *self, PyObject *step) {
-    if (self->mac_period != mac_period || mac_stream == NULL) return 0; /* not the period's tracer */
-    Buffer b = {NULL, 0, 0};
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(step); i++)
-        if (put_field(&b, PyTuple_GET_ITEM(step, i)) < 0) { PyMem_Free(b.data); return -1; }
-    PyObject *r = PyObject_CallMethod(mac_stream, "update", "y#", b.data, b.size);
-    PyMem_Free(b.data);
-    if (r == NULL) return -1;
-    Py_DECREF(r);
-    return 0;
-}
-
-static PyObject *new_period_stream(void) {
-    unsigned char head[40];
-    memcpy(head, step_key, 32);
-    for (int i = 0; i < 8; i++) head[32 + i] = (unsigned char)((unsigned long long)mac_period >> (56 - 8 * i));
-    PyObject *data = PyBytes_FromStringAndSize((const char *)head, 40);
-    if (data == NULL) return NULL;
-    PyObject *stream = PyObject_CallOneArg(sha256_new, data);
-    Py_DECREF(data);
-    return stream;
-}
-
-static PyObject *set_step_key(PyObject *module, PyObject *key) {
-    Py_buffer view;
-    if (step_key_set) { PyErr_SetString(PyExc_RuntimeError, "the step key is set already"); return NULL; }
-    if (sha256_new == NULL) { PyErr_SetString(PyExc_RuntimeError, "_hashlib has no sha256"); return NULL; }
-    if (!PyByteArray_Check(key)) { PyErr_SetString(PyExc_TypeError, "the step key must be a bytearray"); return NULL; }
-    if (PyObject_GetBuffer(key, &view, PyBUF_WRITABLE) < 0) return NULL;
-    if (view.len != 32) { PyBuffer_Release(&view); PyErr_SetString(PyExc_ValueError, "the step key must be 32 bytes"); return NULL; }
-    memcpy(step_key, view.buf, 32);
-    memset(view.buf, 0, 32);
-    PyBuffer_Release(&view);
-    step_key_set = 1;
-    mac_period = 0;
-    mac_period_claimed = 0;
-    Py_XSETREF(mac_stream, new_period_stream());
-    if (mac_stream == NULL) return NULL;
-    Py_RETURN_NONE;
-}
-
-/* take_digest() -> hex str of the period that ends now (None without a key). */
-static PyObject *take_digest(PyObject *module, PyObject *unused) {
-    if (!step_key_set || mac_stream == NULL) Py_RETURN_NONE;
-    PyObject *inner = PyObject_CallMethod(mac_stream, "digest", NULL);
-    if (inner == NULL) return NULL;
-    unsigned char head[32 + 32];
-    if (!PyBytes_Check(inner) || PyBytes_GET_SIZE(inner) != 32) { Py_DECREF(inner); PyErr_SetString(PyExc_ValueError, "bad digest"); return NULL; }
-    memcpy(head, step_key, 32);
-    memcpy(head + 32, PyBytes_AS_STRING(inner), 32);
-    Py_DECREF(inner);
-    PyObject *data = PyBytes_FromStringAndSize((const char *)head, 64);
-    if (data == NULL) return NULL;
-    PyObject *outer = PyObject_CallOneArg(sha256_new, data);
-    Py_DECREF(data);
-    if (outer == NULL) return NULL;
-    PyObject *hex = PyObject_CallMethod(outer, "hexdigest", NULL);
-    Py_DECREF(outer);
-    mac_period++;
-    mac_period_claimed = 0;
-    Py_XSETREF(mac_stream, new_period_stream());
-    return hex;
-}
-
-static PyObject *s_call, *s_line, *s_return, *s_exception, *s_module, *s_at_0x;
+static PyObject *s_call, *s_line, *s_return, *s_exception, *s_module, *s_at_0x, *s_empty_text, *s_ellipsis;
 
 static int is_plain(PyObject *v) {
     PyTypeObject *t = Py_TYPE(v);
     return t == &PyLong_Type || t == &PyBool_Type || t == &PyFloat_Type || t == &PyUnicode_Type || v == Py_None;
 }
 
-/* Plain values, and built-in lists, tuples and dicts (nested up to 3 deep) of them, whose
- * elements number at most *budget in all: their repr is exact, bounded and runs no user code. */
+/* Plain values, and built-in lists, tuples, dicts, sets and frozensets (nested up to 3 deep)
+ * of them, whose elements number at most *budget in all and whose strings are short: their
+ * whole repr is exact, small and runs no user code. */
 static int is_plain_tree(PyObject *v, Py_ssize_t *budget, int depth) {
     PyTypeObject *t = Py_TYPE(v);
     Py_ssize_t i, n;
+    if (t == &PyUnicode_Type) return (*budget -= PyUnicode_GET_LENGTH(v) / 16) >= 0;
     if (is_plain(v)) return 1;
     if (depth >= 3) return 0;
     if (t == &PyList_Type) {
@@ -192,10 +78,166 @@ static int is_plain_tree(PyObject *v, Py_ssize_t *budget, int depth) {
         Py_ssize_t pos = 0;
         if ((*budget -= PyDict_GET_SIZE(v)) < 0) return 0;
         while (PyDict_Next(v, &pos, &key, &value))
-            if (!is_plain(key) || !is_plain_tree(value, budget, depth + 1)) return 0;
+            if (!is_plain_tree(key, budget, depth + 1) || !is_plain_tree(value, budget, depth + 1)) return 0;
         return 1;
     }
+    if (t == &PySet_Type || t == &PyFrozenSet_Type) {
+        /* a set's iterator runs no user code (it hashes nothing); an error means "not plain" */
+        if ((*budget -= PySet_GET_SIZE(v)) < 0) return 0;
+        PyObject *it = PyObject_GetIter(v), *key;
+        if (it == NULL) { PyErr_Clear(); return 0; }
+        int plain = 1;
+        while (plain && (key = PyIter_Next(it)) != NULL) {
+            plain = is_plain_tree(key, budget, depth + 1);
+            Py_DECREF(key);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        return plain;
+    }
     return 0;
+}
+
+/* The repr of a plain tree too big for is_plain_tree, written piece by piece and stopped as
+ * soon as it is longer than the cap: a list of a million ints costs no more than one of 200.
+ * The text kept is the first characters of the whole repr, exactly (each piece is the repr of
+ * one plain value, or the punctuation list.__repr__ and the others write), so the cut text is
+ * the one the Python renderer gives (render.py, rule 2). A value the walk cannot write exactly
+ * (a string longer than the cap, whose cut repr needs render.py's quoting; an int too large to
+ * print; anything not plain) makes it give up, and the Python renderer takes the whole value. */
+typedef struct {
+    PyObject *pieces;   /* list of str */
+    Py_ssize_t length;  /* characters in pieces */
+    Py_ssize_t cap;     /* stop once length > cap */
+} Bounded;
+
+enum { WALK_OK = 0, WALK_FULL = 1, WALK_GIVE_UP = 2, WALK_ERROR = -1 };
+
+static PyObject *s_comma, *s_colon, *s_open_list, *s_close_list, *s_open_tuple, *s_close_tuple, *s_close_tuple1,
+    *s_open_dict, *s_close_dict, *s_empty_set, *s_open_frozenset, *s_close_frozenset, *s_empty_frozenset;
+
+static int put_piece(Bounded *b, PyObject *piece) {
+    if (PyList_Append(b->pieces, piece) < 0) return WALK_ERROR;
+    b->length += PyUnicode_GET_LENGTH(piece);
+    return b->length > b->cap ? WALK_FULL : WALK_OK;
+}
+
+#define PUT(piece) do { int rc_ = put_piece(b, (piece)); if (rc_ != WALK_OK) return rc_; } while (0)
+#define WALK(item) do { int rc_ = walk_plain(b, (item), depth + 1); if (rc_ != WALK_OK) return rc_; } while (0)
+
+static int walk_plain(Bounded *b, PyObject *v, int depth) {
+    PyTypeObject *t = Py_TYPE(v);
+    if (is_plain(v)) {
+        if (t == &PyUnicode_Type && PyUnicode_GET_LENGTH(v) > b->cap) return WALK_GIVE_UP;
+        PyObject *text = PyObject_Repr(v);
+        if (text == NULL) { PyErr_Clear(); return WALK_GIVE_UP; } /* an int too large to print */
+        int rc = put_piece(b, text);
+        Py_DECREF(text);
+        return rc;
+    }
+    if (depth >= 3) return WALK_GIVE_UP;
+    if (t == &PyList_Type) {
+        PUT(s_open_list);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+            if (i) PUT(s_comma);
+            WALK(PyList_GET_ITEM(v, i));
+        }
+        PUT(s_close_list);
+        return WALK_OK;
+    }
+    if (t == &PyTuple_Type) {
+        Py_ssize_t n = PyTuple_GET_SIZE(v);
+        PUT(s_open_tuple);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i) PUT(s_comma);
+            WALK(PyTuple_GET_ITEM(v, i));
+        }
+        PUT(n == 1 ? s_close_tuple1 : s_close_tuple);
+        return WALK_OK;
+    }
+    if (t == &PyDict_Type) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        int first = 1;
+        PUT(s_open_dict);
+        while (PyDict_Next(v, &pos, &key, &value)) {
+            if (!first) PUT(s_comma);
+            first = 0;
+            WALK(key);
+            PUT(s_colon);
+            WALK(value);
+        }
+        PUT(s_close_dict);
+        return WALK_OK;
+    }
+    if (t == &PySet_Type || t == &PyFrozenSet_Type) {
+        if (PySet_GET_SIZE(v) == 0) { PUT(t == &PySet_Type ? s_empty_set : s_empty_frozenset); return WALK_OK; }
+        PUT(t == &PySet_Type ? s_open_dict : s_open_frozenset);
+        PyObject *it = PyObject_GetIter(v), *key;
+        if (it == NULL) return WALK_ERROR;
+        int rc = WALK_OK, first = 1;
+        while (rc == WALK_OK && (key = PyIter_Next(it)) != NULL) {
+            if (!first) rc = put_piece(b, s_comma);
+            first = 0;
+            if (rc == WALK_OK) rc = walk_plain(b, key, depth + 1);
+            Py_DECREF(key);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) return WALK_ERROR;
+        if (rc != WALK_OK) return rc;
+        PUT(t == &PySet_Type ? s_close_dict : s_close_frozenset);
+        return WALK_OK;
+    }
+    return WALK_GIVE_UP;
+}
+
+#undef PUT
+#undef WALK
+
+/* The rendered text of a plain tree of any size (its repr, cut at max_chars with "..."), or
+ * NULL without an error set when the Python renderer must render it. */
+static PyObject *render_plain_tree(CTracer *self, PyObject *v) {
+    PyTypeObject *t = Py_TYPE(v);
+    Py_ssize_t head_size = self->max_chars / 3 + 2;
+    if ((t == &PyList_Type || t == &PyTuple_Type) && Py_SIZE(v) > head_size) {
+        /* A long list or tuple: every element prints as at least one character and a ", ", so
+         * the repr of its first max_chars/3 + 2 elements, less the closing bracket, is already
+         * longer than the cap, and it is the whole repr's beginning. Python's own repr of that
+         * head is the fastest way to it. */
+        PyObject *head = t == &PyList_Type ? PyList_GetSlice(v, 0, head_size) : PyTuple_GetSlice(v, 0, head_size);
+        if (head == NULL) return NULL;
+        Py_ssize_t budget = head_size + self->max_chars / 2;
+        PyObject *text = is_plain_tree(head, &budget, 0) ? PyObject_Repr(head) : NULL;
+        Py_DECREF(head);
+        if (text == NULL) {
+            PyErr_Clear(); /* not plain, or an int too large to print: the walk decides */
+        } else if (PyUnicode_GET_LENGTH(text) - 1 > self->max_chars) {
+            PyObject *cut = PyUnicode_Substring(text, 0, self->max_chars);
+            Py_DECREF(text);
+            if (cut == NULL) return NULL;
+            Py_SETREF(cut, PyUnicode_Concat(cut, s_ellipsis));
+            return cut;
+        } else {
+            Py_DECREF(text);
+        }
+    }
+    Bounded b = {PyList_New(0), 0, self->max_chars};
+    if (b.pieces == NULL) return NULL;
+    int rc = walk_plain(&b, v, 0);
+    PyObject *text = NULL;
+    if (rc == WALK_OK || rc == WALK_FULL) {
+        PyObject *whole = PyUnicode_Join(s_empty_text, b.pieces);
+        if (whole != NULL && rc == WALK_FULL) {
+            PyObject *head = PyUnicode_Substring(whole, 0, self->max_chars);
+            text = head == NULL ? NULL : PyUnicode_Concat(head, s_ellipsis);
+            Py_XDECREF(head);
+            Py_DECREF(whole);
+        } else {
+            text = whole;
+        }
+    }
+    Py_DECREF(b.pieces);
+    return text;
 }
 
 static int is_hex_digit(Py_UCS4 c) {
@@ -227,7 +269,8 @@ static PyObject *repr_without_address(PyObject *v) {
     }
 }
 
-/* Render one value: Python's repr where that is exact and safe, else the Python renderer. */
+/* Render one value: Python's repr where that is exact and safe (cut at max_chars in C for
+ * plain trees, see render_plain_tree), else the Python renderer. */
 static PyObject *render_value(CTracer *self, PyObject *v) {
     Py_ssize_t budget = self->max_chars / 2;
     int opaque = 0;
@@ -241,10 +284,83 @@ static PyObject *render_value(CTracer *self, PyObject *v) {
             Py_DECREF(text);
         }
     }
+    if (!opaque && !is_plain(v)) {
+        PyObject *text = render_plain_tree(self, v);
+        if (text != NULL || PyErr_Occurred()) return text;
+    }
     return PyObject_CallOneArg(self->render, v);
 }
 
+/* The text of the local in slot `slot` of a snapshot (its place in locals order), reusing the
+ * previous snapshot's text where it cannot have changed: a loop's unchanged locals are not
+ * rendered again at every line (and the formatter, which writes ".." for them, then compares
+ * one object with itself).
+ * - A plain value (str, int, float, bool, None: immutable): its text depends on nothing but
+ *   the object, so the very same object in the slot means the same text.
+ * - A list or tuple: the same object, of the same length, holding the very same plain values
+ *   as when it was rendered (pointers compared) has the same repr. A list longer than
+ *   `head` items (max_chars / 3 + 2) shows only its head before the cut (see
+ *   render_plain_tree), so only the head is compared.
+ * The slot keeps strong references, so an identity match is never a new object at a freed
+ * address; forget_texts lets go of them at the end of the run. */
+static PyObject *slot_text(CTracer *self, Py_ssize_t slot, PyObject *value) {
+    PyTypeObject *t = Py_TYPE(value);
+    int scalar = is_plain(value), sequence = t == &PyList_Type || t == &PyTuple_Type;
+    if (!scalar && !sequence) return render_value(self, value);
+    Py_ssize_t head = self->max_chars / 3 + 2, n = sequence ? Py_SIZE(value) : 0, k = n < head ? n : head, i = 0;
+    PyObject **items = sequence ? PySequence_Fast_ITEMS(value) : NULL;
+    struct Kept *kept = slot < self->n_kept ? &self->kept[slot] : NULL;
+    if (kept != NULL && kept->value == value) {
+        int same = scalar;
+        if (!scalar && kept->head != NULL && PyTuple_GET_SIZE(kept->head) == k && (kept->size == n || (kept->size == -1 && n > head))) {
+            while (i < k && PyTuple_GET_ITEM(kept->head, i) == items[i]) i++;
+            same = i == k;
+        }
+        if (same) {
+            Py_INCREF(kept->text);
+            return kept->text;
+        }
+    }
+    /* Only a list or tuple whose (head) items are plain values is kept: rendering it runs
+     * no user code, so the items after rendering are the ones the text shows, and none of them
+     * can change in place. */
+    for (i = 0; i < k && is_plain(items[i]); i++) {}
+    PyObject *text = render_value(self, value);
+    if (text == NULL || (sequence && i < k)) return text;
+    PyObject *snapshot_head = sequence ? PyTuple_New(k) : NULL;
+    if (sequence && snapshot_head == NULL) { PyErr_Clear(); return text; }
+    for (i = 0; i < k; i++) { Py_INCREF(items[i]); PyTuple_SET_ITEM(snapshot_head, i, items[i]); }
+    if (kept == NULL) {
+        struct Kept *grown = PyMem_Realloc(self->kept, (slot + 8) * sizeof(struct Kept));
+        if (grown == NULL) { Py_XDECREF(snapshot_head); return text; } /* the text is right all the same */
+        memset(grown + self->n_kept, 0, (slot + 8 - self->n_kept) * sizeof(struct Kept));
+        self->kept = grown;
+        self->n_kept = slot + 8;
+        kept = &self->kept[slot];
+    }
+    Py_INCREF(value);
+    Py_XSETREF(kept->value, value);
+    Py_INCREF(text);
+    Py_XSETREF(kept->text, text);
+    Py_XSETREF(kept->head, snapshot_head);
+    kept->size = n > head ? -1 : n;
+    return text;
+}
+
+/* Drop the kept values at the end of a run: the hook holds nothing of the program. */
+static void forget_texts(CTracer *self) {
+    for (Py_ssize_t i = 0; i < self->n_kept; i++) {
+        Py_CLEAR(self->kept[i].value);
+        Py_CLEAR(self->kept[i].text);
+        Py_CLEAR(self->kept[i].head);
+    }
+    PyMem_Free(self->kept);
+    self->kept = NULL;
+    self->n_kept = 0;
+}
+
 static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level) {
+    Py_ssize_t slot = 0;
     PyObject *mapping = PyFrame_GetLocals(frame);
     if (mapping == NULL) return NULL;
     PyObject *out = PyDict_New();
@@ -257,7 +373,7 @@ static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level)
                 PyUnicode_READ_CHAR(key, 0) == '_' && PyUnicode_READ_CHAR(key, 1) == '_')
                 continue;
             Py_INCREF(value);
-            PyObject *text = render_value(self, value);
+            PyObject *text = slot_text(self, slot++, value);
             Py_DECREF(value);
             if (text == NULL || PyDict_SetItem(out, key, text) < 0) {
                 Py_XDECREF(text); Py_DECREF(out); Py_DECREF(mapping); return NULL;
@@ -274,7 +390,7 @@ static PyObject *snapshot(CTracer *self, PyFrameObject *frame, int module_level)
             if (module_level && PyUnicode_Check(key) && PyUnicode_GET_LENGTH(key) >= 2 &&
                 PyUnicode_READ_CHAR(key, 0) == '_' && PyUnicode_READ_CHAR(key, 1) == '_')
                 continue;
-            PyObject *text = render_value(self, value);
+            PyObject *text = slot_text(self, slot++, value);
             if (text == NULL || PyDict_SetItem(out, key, text) < 0) {
                 Py_XDECREF(text); Py_DECREF(items); Py_DECREF(out); Py_DECREF(mapping); return NULL;
             }
@@ -427,10 +543,27 @@ static int CTracer_init(CTracer *self, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
+/* The hook holds the Recorder's bound methods, and the Recorder holds the hook: a reference
+ * cycle that only the garbage collector can free, so the type takes part in collection
+ * (without it every C-hook Recorder, with all its steps, stayed alive for good). */
+static int CTracer_traverse(CTracer *self, visitproc visit, void *arg) {
+    Py_VISIT(self->filename); Py_VISIT(self->steps); Py_VISIT(self->render);
+    Py_VISIT(self->on_limit); Py_VISIT(self->on_flush); Py_VISIT(self->opaque_types);
+    Py_VISIT(self->open_frames);
+    return 0;
+}
+
+static int CTracer_clear(CTracer *self) {
+    Py_CLEAR(self->filename); Py_CLEAR(self->steps); Py_CLEAR(self->render);
+    Py_CLEAR(self->on_limit); Py_CLEAR(self->on_flush); Py_CLEAR(self->opaque_types);
+    Py_CLEAR(self->open_frames);
+    forget_texts(self);
+    return 0;
+}
+
 static void CTracer_dealloc(CTracer *self) {
-    Py_XDECREF(self->filename); Py_XDECREF(self->steps); Py_XDECREF(self->render);
-    Py_XDECREF(self->on_limit); Py_XDECREF(self->on_flush); Py_XDECREF(self->opaque_types);
-    Py_XDECREF(self->open_frames);
+    PyObject_GC_UnTrack(self);
+    CTracer_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -441,6 +574,7 @@ static PyObject *CTracer_start(CTracer *self, PyObject *unused) {
 
 static PyObject *CTracer_stop(CTracer *self, PyObject *unused) {
     PyEval_SetTrace(NULL, NULL);
+    forget_texts(self);
     Py_RETURN_NONE;
 }
 
@@ -453,7 +587,7 @@ static PyObject *CTracer_mark_flushed(CTracer *self, PyObject *count) {
 
 static PyMethodDef CTracer_methods[] = {
     {"start", (PyCFunction)CTracer_start, METH_NOARGS, "Install as this thread's trace function."},
-    {"stop", (PyCFunction)CTracer_stop, METH_NOARGS, "Remove this thread's trace function."},
+    {"stop", (PyCFunction)CTracer_stop, METH_NOARGS, "Remove this thread's trace function and forget the values it kept."},
     {"mark_flushed", (PyCFunction)CTracer_mark_flushed, METH_O, "Set how many steps were flushed."},
     {NULL}
 };
@@ -462,10 +596,13 @@ static PyTypeObject CTracerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "codewm.trace._ctracer.CTracer",
     .tp_basicsize = sizeof(CTracer),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)CTracer_init,
     .tp_dealloc = (destructor)CTracer_dealloc,
+    .tp_traverse = (traverseproc)CTracer_traverse,
+    .tp_clear = (inquiry)CTracer_clear,
+    .tp_free = PyObject_GC_Del,
     .tp_methods = CTracer_methods,
     .tp_doc = "The C trace hook behind codewm.trace.tracer.Recorder.",
 };
@@ -493,6 +630,21 @@ PyMODINIT_FUNC PyInit__ctracer(void) {
         Py_DECREF(hashlib);
     }
     PyErr_Clear();
+    s_comma = PyUnicode_InternFromString(", ");
+    s_colon = PyUnicode_InternFromString(": ");
+    s_open_list = PyUnicode_InternFromString("[");
+    s_close_list = PyUnicode_InternFromString("]");
+    s_open_tuple = PyUnicode_InternFromString("(");
+    s_close_tuple = PyUnicode_InternFromString(")");
+    s_close_tuple1 = PyUnicode_InternFromString(",)");
+    s_open_dict = PyUnicode_InternFromString("{");
+    s_close_dict = PyUnicode_InternFromString("}");
+    s_empty_set = PyUnicode_InternFromString("set()");
+    s_open_frozenset = PyUnicode_InternFromString("frozenset({");
+    s_close_frozenset = PyUnicode_InternFromString("})");
+    s_empty_frozenset = PyUnicode_InternFromString("frozenset()");
+    s_empty_text = PyUnicode_InternFromString("");
+    s_ellipsis = PyUnicode_InternFromString("...");
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     Py_INCREF(&CTracerType);

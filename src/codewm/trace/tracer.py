@@ -271,6 +271,8 @@ class Recorder:
         try:
             return function(*args) if args else function()
         finally:
+            if self._ctracer is not None:
+                self._ctracer.stop()  # also lets go of the values it kept to reuse their texts
             _settrace(previous)
             self.watchdog.stop()
 

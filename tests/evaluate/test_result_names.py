@@ -118,3 +118,13 @@ def test_every_result_says_which_data_it_was(tmp_path):
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["data"]["path"] == str(real.resolve()) and document["data"]["rows"] == 8
+
+
+def test_the_table_shows_bundled_data_by_its_place_in_codewm_and_other_files_as_given(tmp_path):
+    from codewm.evaluate.run_name import shown_path
+
+    import codewm
+
+    bundled = Path(codewm.__file__).resolve().parent / "examples" / "cruxeval_style.jsonl"
+    assert shown_path(str(bundled)) == "codewm/examples/cruxeval_style.jsonl"
+    assert shown_path(str(tmp_path / "rows.jsonl")) == str(tmp_path / "rows.jsonl")

@@ -115,4 +115,14 @@ def data_line(data: dict) -> str:
         details.append(f"sha256 {data['sha256'][:12]}")
     if "split" in data:
         details.append(f"split {data['split']}")
-    return f"data: {data['path']} ({', '.join(details)}): {data.get('description', '')}"
+    return f"data: {shown_path(data['path'])} ({', '.join(details)}): {data.get('description', '')}"
+
+
+def shown_path(path: str) -> str:
+    """`path` as the table shows it: a file bundled with codewm as `codewm/...` (the same on
+    every machine), any other file as it is. The result's JSON keeps the absolute path."""
+    package = Path(__file__).resolve().parents[1]
+    try:
+        return str(Path("codewm") / Path(path).resolve().relative_to(package))
+    except (ValueError, OSError):
+        return path

@@ -15,6 +15,7 @@ representative of each cluster first (`agreement.verify_order`), until one passe
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -80,10 +81,13 @@ def _counted(items: Sequence[str] | Counter, what: str) -> Counter:
 
 
 def hidden_program(task: Task) -> str | None:
-    """The hidden test as the harness runs it after the candidate: `check(ENTRY_POINT)`."""
+    """The hidden test as the harness runs it after the candidate: HumanEval's
+    `def check(candidate)` is called with the entry point; any other script runs as it is."""
     if not task.hidden_test.strip():
         return None
-    return f"{task.hidden_test}\ncheck({task.entry_point})\n"
+    if re.search(r"^def check\(", task.hidden_test, re.MULTILINE):
+        return f"{task.hidden_test}\ncheck({task.entry_point})\n"
+    return task.hidden_test
 
 
 def rank(

@@ -50,6 +50,7 @@ from codewm.apps.rank.pool import read_pool
 from codewm.apps.rank.predictions import Predictions
 from codewm.evaluate.cache import PredictionCache
 from codewm.evaluate.passk import pass_at_k
+from codewm.predict.decode import DecodeLimits
 from codewm.trace.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model-problems", type=int, default=10)
     parser.add_argument("--model-candidates", type=int, default=10)
     parser.add_argument("--model-tests", type=int, default=5)
+    parser.add_argument("--max-frames", type=int, default=64, help="frames a model predicts per trace at most")
     parser.add_argument("--accuracy", type=float, nargs="*", default=[0.95, 0.9, 0.8, 0.7])
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "results" / "rerank-cache.jsonl")
     parser.add_argument("--workers", type=int, default=2)
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
                 cases = [parse_test(t, sub.task.entry_point) for t in tests]
                 programs = [sub.task.prompt + b for b in candidates]
                 small.append((sub, cases, programs, real_matrix(sub, programs, cases, oracle)))
-            where = f"first {len(chosen)} problems, <= {args.model_candidates} candidates x {args.model_tests} tests"
+            where = f"first {len(chosen)} problems, <= {args.model_candidates} candidates x {args.model_tests} tests, <= {args.max_frames} frames"
             reals = [entry[3] for entry in small]
             rows.append(summarize("random (subset)", reals, lambda p: None, where))
             rows.append(summarize("codet-oracle (subset)", reals, lambda p: p["real"], where))
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
 
             for spec in models:
                 predictor = load_predictor(spec)
-                predicted = Predictions(predictor, sandbox, cache)
+                predicted = Predictions(predictor, sandbox, cache, limits=DecodeLimits(max_frames=args.max_frames, max_tokens=4096))
                 matrices, scores, labels, hits = {}, [], [], 0
                 for sub, cases, programs, real in small:
                     table = predicted.results(programs, cases)

@@ -113,3 +113,11 @@ def test_predictions_are_cached_reused_by_a_new_ranking_and_resumed_after_a_kill
     assert second.calls == 1 + len(TESTS)  # the cut answer, and the new candidate's four
     assert second.cache.unreadable == 1
     assert ranking.predictions[2][1].passed is False and ranking.predictions[2][0].passed is True  # 2 * 1 == 2; 2 * 2 != 3
+
+
+def test_a_model_reads_the_candidate_without_its_docstrings():
+    from codewm.apps.rank.predictions import without_docstrings
+
+    program = 'def f(x):\n    """A long docstring\n    the trace never shows."""\n    return x  # kept\n\ndef g():\n    "only a docstring"\n'
+    assert without_docstrings(program) == "def f(x):\n    return x\n\ndef g():\n    pass\n"
+    assert without_docstrings("def f(:\n") == "def f(:\n"

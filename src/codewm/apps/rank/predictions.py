@@ -6,7 +6,7 @@
   candidate in one sandboxed harness process (`codewm.apps.rank.execute`); its verdicts are
   the real ones.
 - Any other predictor predicts the trace of `CALL` on the candidate (`build_context`, decoded
-  frame by frame by `codewm.predict.decode`) and reads the predicted return value; the test's
+  frame by frame by `codewm.predict.decode`; docstrings left out) and reads the predicted return value; the test's
   check decides whether that value passes (`TestCase.verdict`). Tests with no single call of
   the entry point, or whose check a value cannot decide, read as unknown (not passed).
 
@@ -139,7 +139,7 @@ class Predictions:
                 if saved is not None:
                     table[i, j] = _judged(test, saved)
                 else:
-                    wanted.setdefault(build_context(program, test.call), []).append((i, j, key))
+                    wanted.setdefault(build_context(without_docstrings(program), test.call), []).append((i, j, key))
         if wanted:
             contexts = list(wanted)
 
@@ -160,16 +160,34 @@ class Predictions:
             self.cache.close()
 
 
+def without_docstrings(program: str) -> str:
+    """The program without its docstrings (HumanEval's run to hundreds of tokens, and a
+    trace never shows them), so a model reads only the code; a program that does not parse
+    is returned as it is (its trace is an error the model should predict)."""
+    import ast
+
+    try:
+        tree = ast.parse(program)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return program
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.unparse(tree) + "\n"
+
+
 def _judged(test: TestCase, value: dict) -> Prediction:
     return Prediction(test.verdict(value["output"]), value["output"], float(value["confidence"]), str(value["status"]))
 
 
 def _confidence(predicted) -> float:
-    """The probability the model gave the frame that holds its answer (the return), or 0
-    when decoding never reached one."""
+    """The per-token probability (geometric mean) the model gave the frame that holds its
+    answer (the return), or 0 when decoding never reached one."""
     if predicted.output is None or not predicted.steps:
         return 0.0
     logprobs = predicted.steps[-1].token_logprobs
     if not logprobs:
         return 1.0  # a backend without log-probabilities: no measure, the answer stands
-    return math.exp(max(sum(logprobs), -700.0))
+    return math.exp(sum(logprobs) / len(logprobs))

@@ -72,7 +72,11 @@ def rank(
         sandbox.close()
         if getattr(predictor, "close", None) is not None:
             predictor.close()
-    typer.echo(f"{getattr(predictor, 'name', model)}: {predictions.calls} predictor calls in {predictions.seconds:.1f} s; {predictions.hidden_runs} hidden-test runs")
+    reused = f" ({predictions.cache.reused} answers from the cache)" if predictions.cache is not None else ""
+    typer.echo(
+        f"{getattr(predictor, 'name', model)}: {predictions.calls} predictor calls in {predictions.seconds:.1f} s{reused}; "
+        f"{predictions.hidden_runs} hidden-test runs in rank order"
+    )
     if json_out is not None:
         from codewm.dataset.read import atomic_write
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,7 @@ def test_hostile_candidates_are_contained_each_test_reads_its_own_fate(sandbox):
     assert {o.status for o in results["syntax"]} == {"define_error"}
     assert all(o.status != "passed" for o in results["swallow"])  # the run is killed; every test is run again, and each fails
     assert all(o.output is None or o.output == repr(int(o.output)) for o in results["forges"])  # real values, no forged record
+    assert not Path("/tmp/codewm-rank-escape").exists() and not Path("/etc/codewm-rank-escape").exists()
 
 
 def test_hostile_candidates_rank_last_and_the_hidden_test_finds_the_good_one(sandbox, oracle):

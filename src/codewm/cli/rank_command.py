@@ -14,8 +14,8 @@ from codewm.cli.common import MODEL_HELP, STRUCTURED_HELP, fail, load_model
 
 @app.command()
 def rank(
-    solutions: Path = typer.Argument(..., help="Candidates, CodeT's format: JSONL rows {prompt, samples: [body, ...]}."),
-    tests: Path = typer.Argument(..., help="Model-written tests, CodeT's format: JSONL rows {prompt, samples: [text after 'assert ', ...]}."),
+    solutions: Path = typer.Argument(..., help="Candidates, CodeT's format: JSONL rows {prompt, samples} (samples: the function bodies)."),
+    tests: Path = typer.Argument(..., help="Model-written tests, CodeT format: JSONL rows {prompt, samples} (samples: the text after 'assert ')."),
     tasks: Path = typer.Argument(..., help="The tasks: HumanEval-style JSONL rows {task_id, prompt, entry_point, test}."),
     task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="Rank only this task id (repeatable); default: every task."),
     model: str = typer.Option("oracle", "--model", "-m", help=MODEL_HELP + " The oracle runs every test for real."),

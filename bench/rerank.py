@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
                             # the predictor's probability that the test passes
                             scores.append(0.5 if p.passed is None else (p.confidence if p.passed else 1 - p.confidence))
                             labels.append(truth)
-                row = summarize(spec, reals, lambda p: matrices[p["task_id"]], where)
+                row = summarize(spec, reals, lambda p, m=matrices: m[p["task_id"]], where)
                 quality = {
                     "pairs": len(labels),
                     "accuracy": round(100 * hits / len(labels), 1) if labels else None,

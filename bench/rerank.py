@@ -18,7 +18,8 @@ Rows, each on the problems it names:
   (the oracle predictor: every test of a candidate in one sandboxed harness process);
 - simulated@X: the oracle's pass/fail answers each flipped with probability 1 - X (seeded):
   what a predictor of accuracy X would give (labelled: no model made these);
-- each MODEL: the same loop on the model's predicted results, on the first
+- each MODEL: the same loop on the model's predicted results (the trace of each call, or with
+  `--direct` the call stepped over: its value without the body's frames), on the first
   `--model-problems` problems with at most `--model-candidates` candidates (the most written
   first) and `--model-tests` tests (the most written, with one call of the entry point) each,
   as the built-in model decodes a few frames a second on a CPU; random and the oracle are
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model-candidates", type=int, default=10)
     parser.add_argument("--model-tests", type=int, default=5)
     parser.add_argument("--max-frames", type=int, default=64, help="frames a model predicts per trace at most")
+    parser.add_argument("--direct", action="store_true", help="models step over the call (predict the value without the body's frames)")
     parser.add_argument("--accuracy", type=float, nargs="*", default=[0.95, 0.9, 0.8, 0.7])
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "results" / "rerank-cache.jsonl")
     parser.add_argument("--workers", type=int, default=2)
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
                 cases = [parse_test(t, sub.task.entry_point) for t in tests]
                 programs = [sub.task.prompt + b for b in candidates]
                 small.append((sub, cases, programs, real_matrix(sub, programs, cases, oracle)))
-            where = f"first {len(chosen)} problems, <= {args.model_candidates} candidates x {args.model_tests} tests, <= {args.max_frames} frames"
+            where = f"first {len(chosen)} problems, <= {args.model_candidates} candidates x {args.model_tests} tests" + ("" if args.direct else f", <= {args.max_frames} frames")
             reals = [entry[3] for entry in small]
             rows.append(summarize("random (subset)", reals, lambda p: None, where))
             rows.append(summarize("codet-oracle (subset)", reals, lambda p: p["real"], where))
@@ -211,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
 
             for spec in models:
                 predictor = load_predictor(spec)
-                predicted = Predictions(predictor, sandbox, cache, limits=DecodeLimits(max_frames=args.max_frames, max_tokens=4096))
+                predicted = Predictions(predictor, sandbox, cache, limits=DecodeLimits(max_frames=args.max_frames, max_tokens=4096), direct=args.direct)
                 matrices, scores, labels, hits = {}, [], [], 0
                 for sub, cases, programs, real in small:
                     table = predicted.results(programs, cases)
@@ -223,7 +225,8 @@ def main(argv: list[str] | None = None) -> dict:
                             # the predictor's probability that the test passes
                             scores.append(0.5 if p.passed is None else (p.confidence if p.passed else 1 - p.confidence))
                             labels.append(truth)
-                row = summarize(spec, reals, lambda p, m=matrices: m[p["task_id"]], where)
+                label = f"{spec} (direct)" if args.direct else f"{spec} (trace)"
+                row = summarize(label, reals, lambda p, m=matrices: m[p["task_id"]], where)
                 quality = {
                     "pairs": len(labels),
                     "accuracy": round(100 * hits / len(labels), 1) if labels else None,
@@ -234,7 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
                 }
                 row["note"] = f"{where}; accuracy {quality['accuracy']}%, AUROC {quality['auroc']}, {quality['calls']} traces in {quality['seconds']} s"
                 rows.append(row)
-                model_results.append({"model": spec, **quality, **{k: row[k] for k in row if k.startswith("pass@") or k == "runs_to_first_correct"}})
+                model_results.append({"model": spec, "direct": args.direct, **quality, **{k: row[k] for k in row if k.startswith("pass@") or k == "runs_to_first_correct"}})
     cache.close()
     print_table(rows)
     re = result["real_execution"]

@@ -123,3 +123,14 @@ def test_a_model_reads_the_candidate_without_its_docstrings():
     program = 'def f(x):\n    """A long docstring\n    the trace never shows."""\n    return x  # kept\n\ndef g():\n    "only a docstring"\n'
     assert without_docstrings(program) == "def f(x):\n    return x\n\ndef g():\n    pass\n"
     assert without_docstrings("def f(:\n") == "def f(:\n"
+
+
+def test_a_model_can_step_over_the_call_and_predict_the_value_directly(sandbox, oracle):
+    candidates = [GOOD, "    return x\n", "    total = 0\n    for _ in range(x + 1):\n        total += 1\n    return total\n"]
+    real = rank(TASK, candidates, TESTS, predictions=Predictions(oracle, sandbox))
+    model = TraceOracle(oracle)
+    direct = Predictions(model, sandbox, direct=True)
+    predicted = rank(TASK, candidates, TESTS, predictions=direct)
+    assert [[p.output for p in row] for row in predicted.predictions] == [[p.output for p in row] for row in real.predictions]
+    assert predicted.order == real.order
+    assert model.requests == 2 * len(candidates) * len(TESTS)  # a call frame and the return: never the loop's frames

@@ -20,6 +20,7 @@ def rank(
     task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="Rank only this task id (repeatable); default: every task."),
     model: str = typer.Option("oracle", "--model", "-m", help=MODEL_HELP + " The oracle runs every test for real."),
     structured: Optional[bool] = typer.Option(None, "--structured/--free", help=STRUCTURED_HELP),
+    direct: bool = typer.Option(False, "--direct", help="A model steps over each call: predicts its value without the body's frames (2 frames a test, not the whole trace)."),
     verify: bool = typer.Option(False, "--verify", help="Run the hidden test (the task's `check`) in rank order until one candidate passes."),
     max_runs: Optional[int] = typer.Option(None, "--max-runs", help="With --verify: hidden-test runs per task at most."),
     test_limit: int = typer.Option(5, "--test-limit", help="Tests kept from each test sample (CodeT: the first 5)."),
@@ -56,7 +57,7 @@ def rank(
     for note in sandbox.isolation_notes:
         typer.secho(f"warning: {note}", fg=typer.colors.YELLOW, err=True)
     predictor = load_model(model, structured)
-    predictions = Predictions(predictor, sandbox, cache, per_test_seconds=per_test_seconds)
+    predictions = Predictions(predictor, sandbox, cache, per_test_seconds=per_test_seconds, direct=direct)
     documents = []
     try:
         for problem in pool:

@@ -26,7 +26,9 @@ from typing import Sequence
 from codewm.apps.rank.asserts import TestCase
 from codewm.apps.rank.execute import HIDDEN_SECONDS, PER_TEST_SECONDS, Outcome, execute
 from codewm.evaluate.cache import PredictionCache, prediction_key
-from codewm.predict.decode import DecodeLimits, predict_traces
+from codewm.format.cwm import END, RETURN_SEP, parse_trace
+from codewm.predict.base import STEP_FRAME, FrameRequest
+from codewm.predict.decode import STOP_COMPLETE, STOP_UNPARSEABLE, DecodeLimits, PredictedTrace, predict_traces
 from codewm.types import build_context
 
 
@@ -61,13 +63,14 @@ class Predictions:
 
     def __init__(self, predictor, sandbox, cache: str | Path | PredictionCache | None = None,
                  per_test_seconds: float = PER_TEST_SECONDS, hidden_seconds: float = HIDDEN_SECONDS,
-                 limits: DecodeLimits = DecodeLimits(max_frames=256, max_tokens=8192)) -> None:
+                 limits: DecodeLimits = DecodeLimits(max_frames=256, max_tokens=8192), direct: bool = False) -> None:
         self.predictor = predictor
         self.sandbox = sandbox
         self.cache = cache if isinstance(cache, PredictionCache) or cache is None else PredictionCache(cache)
         self.per_test_seconds = per_test_seconds
         self.hidden_seconds = hidden_seconds
         self.limits = limits
+        self.direct = direct  # step over the call: the return value without the body's frames
         self.calls = 0  # predictor calls made (programs run, for the oracle; traces decoded, for a model)
         self.seconds = 0.0  # spent in them
         self.hidden_runs = 0  # real hidden-test runs made
@@ -85,7 +88,8 @@ class Predictions:
             return prediction_key("rank-real", program, test, self.per_test_seconds)
         if kind == "hidden":
             return prediction_key("rank-hidden", program, test, self.hidden_seconds)
-        return prediction_key("rank-model", fingerprint(self.predictor), program, test, self.limits.max_frames, self.limits.max_tokens, self.limits.rules)
+        how = "direct" if self.direct else (self.limits.max_frames, self.limits.max_tokens, self.limits.rules)
+        return prediction_key("rank-model", fingerprint(self.predictor), program, test, how)
 
     # -- real execution ------------------------------------------------------------------------
     def real(self, programs: Sequence[str], tests: Sequence[TestCase], hidden: str | None = None) -> list[tuple[list[Outcome], Outcome | None]]:
@@ -150,7 +154,11 @@ class Predictions:
                     table[i, j] = _judged(tests[j], value)
 
             start = time.perf_counter()
-            predict_traces(self.predictor, contexts, self.limits, logprobs=True, on_finish=finished)
+            if self.direct:
+                for index, predicted in enumerate(step_over(self.predictor, contexts, self.limits)):
+                    finished(index, predicted)
+            else:
+                predict_traces(self.predictor, contexts, self.limits, logprobs=True, on_finish=finished)
             self.seconds += time.perf_counter() - start
             self.calls += len(contexts)
         return [[table[i, j] for j in range(len(tests))] for i in range(len(programs))]
@@ -158,6 +166,31 @@ class Predictions:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
+
+
+def step_over(predictor, contexts: list[str], limits: DecodeLimits) -> list[PredictedTrace]:
+    """Each call's value predicted directly, as the debugger's `next` steps over a call: the
+    model writes the wrapper's call frame, then, given `<|return_sep|>`, its return (the
+    value), without simulating the body. Two batched model calls for all contexts."""
+    first = predictor.next_frames([FrameRequest(c, "", limits.max_frame_tokens) for c in contexts])
+    out = [PredictedTrace(c) for c in contexts]
+    asks = [i for i, step in enumerate(first) if step.finish == STEP_FRAME]
+    for i, step in enumerate(first):
+        if step.finish != STEP_FRAME:
+            out[i].stop = STOP_UNPARSEABLE
+    answers = predictor.next_frames([FrameRequest(contexts[i], first[i].text, limits.max_frame_tokens, logprobs=True, prefix=RETURN_SEP) for i in asks])
+    for i, step in zip(asks, answers):
+        item = out[i]
+        item.steps = [first[i], step]
+        # the wrapper returned at depth 0: the trace is whole, its end written as the grammar says
+        item.text = first[i].text + step.text + END
+        parsed = parse_trace(item.text, item.context)
+        item.trace = parsed.trace
+        returned = step.finish == STEP_FRAME and step.text.startswith(RETURN_SEP) and parsed.error is None and parsed.trace.frames and parsed.trace.frames[-1].event == "return"
+        item.stop = STOP_COMPLETE if returned else STOP_UNPARSEABLE
+        if not returned:
+            item.trace = None
+    return out
 
 
 def without_docstrings(program: str) -> str:

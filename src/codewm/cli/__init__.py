@@ -8,6 +8,7 @@ from codewm.cli import (  # noqa: F401  (registers the commands)
     debug_commands,
     eval_commands,
     programs_commands,
+    rank_command,
     trace_command,
     train_commands,
 )

@@ -1,0 +1,1 @@
+"""Tools built on world models, one module or package each (`rank`: speculative validation)."""

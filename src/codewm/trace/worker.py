@@ -414,7 +414,9 @@ class Worker:
             sig = os.WTERMSIG(wait_status)
             if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu_spent:
                 return "timeout", f"CPU-time limit of {limits['cpu_seconds']} s (killed by {signal.Signals(sig).name})"
-            return "crashed", f"killed by signal {signal.Signals(sig).name} (after {cpu_used:.2f} s of CPU time)"
+            # no CPU seconds in the text: an error is part of a record and must repeat run to run
+            reason = " before its CPU time was used (not by codewm's limits)" if sig in (signal.SIGXCPU, signal.SIGKILL) else ""
+            return "crashed", f"killed by signal {signal.Signals(sig).name}{reason}"
         code = os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None
         return "crashed", f"the process exited (code {code}) before the program finished"
 

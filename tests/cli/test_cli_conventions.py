@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import typer
 from typer.testing import CliRunner
@@ -116,20 +115,8 @@ def test_eval_json_prints_the_result_document(tmp_path):
     assert document["bench"] == "cruxeval-style-o"
 
 
-def _score_files(tmp_path: Path) -> tuple[Path, Path]:
-    rows = [
-        {"id": "sample_0", "code": "def f(x):\n    return x * 2\n", "input": "3", "output": "6"},
-        {"id": "sample_1", "code": "def f(s):\n    return s[::-1]\n", "input": "'ab'", "output": "'ba'"},
-    ]
-    rows_path = tmp_path / "rows.jsonl"
-    rows_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    generations = tmp_path / "gens.json"
-    generations.write_text(json.dumps({"sample_0": ["6", "7"], "sample_1": ["f('ab')", "'ba'"]}))
-    return rows_path, generations
-
-
-def test_eval_score_writes_scored_results_as_cruxeval_does(tmp_path):
-    rows_path, generations = _score_files(tmp_path)
+def test_eval_score_writes_scored_results_as_cruxeval_does(tmp_path, score_files):
+    rows_path, generations = score_files
     scored = tmp_path / "scored.json"
     result = runner.invoke(app, ["eval", "score", str(rows_path), str(generations), "--scored-results", str(scored), "-k", "1", "-k", "2"])
     assert result.exit_code == 0, result.output
@@ -141,7 +128,7 @@ def test_eval_score_writes_scored_results_as_cruxeval_does(tmp_path):
     assert document["pass_at_1"] == 75.0 and document["pass_at_2"] == 100.0
 
 
-def test_eval_score_shows_no_progress_when_stderr_is_not_a_terminal(tmp_path):
+def test_eval_score_shows_no_progress_when_stderr_is_not_a_terminal(score_files):
     from codewm.cli.common import progress_wanted
 
     class Terminal:
@@ -151,7 +138,7 @@ def test_eval_score_shows_no_progress_when_stderr_is_not_a_terminal(tmp_path):
     assert progress_wanted(quiet=False, stream=Terminal())
     assert not progress_wanted(quiet=True, stream=Terminal())
     assert not progress_wanted(quiet=False, stream=open(os.devnull, "w"))
-    rows_path, generations = _score_files(tmp_path)
+    rows_path, generations = score_files
     result = runner.invoke(app, ["eval", "score", str(rows_path), str(generations), "-q"])
     assert result.exit_code == 0 and "checking" not in result.output
 

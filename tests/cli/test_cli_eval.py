@@ -52,16 +52,8 @@ def test_eval_list_names_every_benchmark():
     assert "data=required: --data FILE" in result.stdout
 
 
-def test_eval_score_checks_someone_elses_generations(tmp_path):
-    rows = [
-        {"id": "sample_0", "code": "def f(x):\n    return x * 2\n", "input": "3", "output": "6"},
-        {"id": "sample_1", "code": "def f(s):\n    return s[::-1]\n", "input": "'ab'", "output": "'ba'"},
-    ]
-    rows_path = tmp_path / "rows.jsonl"
-    rows_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    generations = tmp_path / "gens.json"
-    # sample_0: 1 of 2 right; sample_1: the answer repeats the call (skipped), then right
-    generations.write_text(json.dumps({"sample_0": ["6", "7"], "sample_1": ["f('ab')", "'ba'"]}))
+def test_eval_score_checks_someone_elses_generations(score_files):
+    rows_path, generations = score_files
     result = runner.invoke(app, ["eval", "score", str(rows_path), str(generations), "--json", "-k", "1", "-k", "2"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)

@@ -6,6 +6,7 @@ program, even when the model is pushed elsewhere; log-probabilities, prefixes, t
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import pytest
 
@@ -199,6 +200,21 @@ def _predictor(lm, structured=True, scoring="tree"):
     return predictor
 
 
+@contextmanager
+def pushed_logits(lm, token_ids, amount: float):
+    """While inside: the model's logits for `token_ids` raised by `amount` at every position."""
+
+    def push(module, args, output):
+        output.logits[..., token_ids] += amount
+        return output
+
+    handle = lm.model.register_forward_hook(push)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 def _check_frames(predicted) -> int:
     """Every frame written is a frame of the program: it reads, its source is one of the
     program's lines, its keys are names the function has and in an order the rule allows."""
@@ -255,20 +271,13 @@ def test_a_model_pushed_to_an_invented_line_still_writes_program_lines(builtin_l
     invented = "    banana = split(banana)\n"
     favoured = sorted(set(builtin_lm.tokenizer(invented, add_special_tokens=False)["input_ids"]))
 
-    def push(module, args, output):
-        output.logits[..., favoured] += 12.0
-        return output
-
-    handle = builtin_lm.model.register_forward_hook(push)
-    try:
+    with pushed_logits(builtin_lm, favoured, 12.0):
         limits = DecodeLimits(max_frames=6, max_frame_tokens=48, batch_size=2)
         free = predict_traces(_predictor(builtin_lm, structured=False), contexts[:2], limits)
         for p in free:  # the push works: free decoding writes something that is no program frame
             parsed = parse_trace(p.text, p.context)
             assert parsed.error or any(f.source not in action_lines(p.context) for f in parsed.trace.frames), p.text
         aware = predict_traces(_predictor(builtin_lm), contexts[:2], limits)
-    finally:
-        handle.remove()
     assert _check_frames(aware) >= 4
     for p in aware:
         assert all(f.source in action_lines(p.context) for f in p.trace.frames)
@@ -354,25 +363,18 @@ def test_a_program_that_holds_special_tokens_is_decoded_into_frames_that_read(bu
 
 
 def test_a_value_stuck_in_a_loop_is_cut_and_the_trace_goes_on(builtin_lm, contexts):
-    """The model's logits are pushed towards `7`: left alone it writes values `7777...` until the frame's budget runs out and the trace stops (frame_too_long); the
-    decoder cuts the loop, closes the value as a literal, and the trace goes on (issue 13)."""
+    """The model's logits are pushed towards `7`: left alone it writes values `7777...` until
+    the frame's budget runs out and the trace stops (frame_too_long); the decoder cuts the
+    loop, closes the value as a literal, and the trace goes on (issue 13)."""
     import ast
     import json
 
     from codewm.predict.decode import DecodeLimits, predict_traces
 
     looping = builtin_lm.tokenizer("7", add_special_tokens=False)["input_ids"]
-
-    def push(module, args, output):
-        output.logits[..., looping] += 30.0
-        return output
-
-    handle = builtin_lm.model.register_forward_hook(push)
-    try:
+    with pushed_logits(builtin_lm, looping, 30.0):
         limits = DecodeLimits(max_frames=4, max_frame_tokens=160, batch_size=2)
         predicted = predict_traces(_predictor(builtin_lm), contexts[:2], limits)
-    finally:
-        handle.remove()
     assert _check_frames(predicted) >= 4
     for item in predicted:
         assert item.stop != "frame_too_long", item.text

@@ -51,3 +51,16 @@ def test_the_wall_clock_is_still_a_timeout(traced):
 def test_a_self_kill_ends_only_its_program_in_a_batch(sandbox):
     results = sandbox.run_batch([_program(SELF_KILLS["sigterm"], True), _program("pass", True)])
     assert [r.status for r in results] == ["crashed", "ok"]
+
+
+
+def test_a_wall_clock_that_strikes_while_steps_stream_is_a_timeout_every_time():
+    # A busy traced loop streams its steps in chunks, and the child often waits for the
+    # worker to read one; the worker's SIGTERM lands wherever it lands, mid-chunk included.
+    # Its handler used to resend the chunk being sent (a MAC mismatch, read as tampering:
+    # `crashed`) about one run in four.
+    limits = SandboxLimits(wall_seconds=1.0, cpu_seconds=10.0, max_steps=50_000_000, trace_bytes=1 << 40)
+    program = Program.function("def f(n):\n    acc = []\n    for i in range(n):\n        acc.append(i % 7)\n    return sum(acc)\n", "f(10 ** 8)")
+    with Sandbox(limits, workers=1) as box:
+        results = [box.run(program) for _ in range(8)]
+    assert [(r.status, r.error) for r in results if r.status != "timeout"] == []

@@ -280,6 +280,37 @@ def f():
     assert result.trace.output == "([1, 2, 3], 42)"
 
 
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_a_thread_costs_its_stack_not_a_malloc_arena(isolation):
+    # Address space is what the per-process limit counts. glibc would map a 64 MiB malloc
+    # arena for each thread that mallocs (and unmap it again where the limit leaves no room
+    # to align it): with a Pool's threads, such a passing map came within a few MiB of a
+    # 118 MiB share here, and past it on another machine ("can't start new thread").
+    source = """
+import threading
+def vm_peak():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmPeak"))
+def f():
+    before, ready, done, sizes = vm_peak(), threading.Event(), threading.Event(), []
+    def work():
+        blob = bytes(100_000)  # past pymalloc: glibc's malloc, in this thread's arena
+        ready.set()
+        done.wait()
+    thread = threading.Thread(target=work)
+    thread.start()
+    ready.wait()
+    sizes.append(vm_peak() - before)
+    done.set()
+    thread.join()
+    return sizes[0] // 1024
+"""
+    limits = SandboxLimits(memory_bytes=1 << 30, processes=8, threads=8)
+    result = _run(source, limits, isolation)
+    assert result.status == "ok", result.error
+    grown_mib = int(result.trace.frames[-1].value)
+    assert grown_mib < 32, f"one thread's start took the address space {grown_mib} MiB higher"
+
+
 # -- the filter itself ---------------------------------------------------------------------------
 FILTER_PROBE = """
 import ctypes, errno, os, sys, threading

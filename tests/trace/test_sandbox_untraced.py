@@ -141,7 +141,7 @@ def test_pure_python_work_that_tracing_would_slow_past_the_limit():
         untraced = box.run(Program.check(source))
         assert (untraced.status, untraced.error) == ("ok", None)
         traced = box.run(Program.whole_script(source))
-        assert traced.status == "timeout"
+        assert traced.status == "timeout", traced.error
 
 
 def test_untraced_and_traced_programs_share_a_batch(sandbox):

@@ -178,6 +178,7 @@ class ChildRun:
         self.tainted: str | None = None  # why this child must not run another program
         # Bound once: a fresh bound method would never be `is` the installed handler.
         self.signal_handler = self.on_signal
+        self.handling_limit = False  # a limit's handler is reporting the program
         self.saved: tuple = ()
 
     # -- the run ----------------------------------------------------------------------------------
@@ -358,6 +359,12 @@ class ChildRun:
         """Wall-clock or CPU limit: hand over what was recorded, then stop at once. A SIGXCPU
         before the program used its CPU time came from the program itself: a crash. (Whether
         a SIGTERM came from the worker's wall clock only the worker knows; it decides.)"""
+        if self.handling_limit:
+            return  # a second limit signal must not cut into the first one's report
+        recorder = self.recorder
+        if recorder is not None and recorder.after_flush(lambda: self.on_signal(signum, _frame)):
+            return  # in the middle of streaming a chunk: handled once it is sent
+        self.handling_limit = True
         name = signal.Signals(signum).name
         status = "timeout"
         if signum == signal.SIGXCPU:

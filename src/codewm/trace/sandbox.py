@@ -68,6 +68,13 @@ from codewm.types import STATUSES, RunResult, Trace, build_context, script_conte
 ISOLATIONS = ("auto", "bwrap", "process")
 
 
+# The worker's whole environment (programs see the child's own, set in codewm.trace.child).
+# MALLOC_ARENA_MAX=1: glibc would give each new thread its own malloc arena, reserving 64 MiB
+# of address space apiece, which counts against the per-process limit (RLIMIT_AS) as if it
+# were used: a Pool's three threads could then fail to start on one machine and not another.
+WORKER_ENV = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "1"}
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
     """Limits on one traced program. The defaults suit CRUXEval- and HumanEval-sized code."""
@@ -217,9 +224,7 @@ def _bwrap_command(bwrap: str, base_dir: str, storage: dict[str, int]) -> list[s
         "--hostname", "codewm-sandbox",
         "--chdir", "/tmp",
         "--clearenv",
-        "--setenv", "PATH", "/usr/bin:/bin",
-        "--setenv", "PYTHONHASHSEED", "0",
-        "--setenv", "LANG", "C.UTF-8",
+        *(part for name, value in WORKER_ENV.items() for part in ("--setenv", name, value)),
     ]
     if os.geteuid() == 0:
         # Root: no user namespace, so the worker may hand programs an unprivileged uid of
@@ -357,7 +362,7 @@ class Sandbox:
             argv = _bwrap_command(bwrap_path() or "bwrap", base, self.storage)
         else:
             argv = _worker_argv(os.path.realpath(sys.executable), base, sandboxed=False)
-        env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+        env = dict(WORKER_ENV)
         cgroup = None
         if self.cgroup is not None:
             try:

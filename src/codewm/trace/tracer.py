@@ -136,6 +136,8 @@ class Recorder:
         self._sink = sink
         self._flush_every = flush_every if sink is not None and flush_every > 0 else 0
         self._flushed = 0  # steps already handed to the sink
+        self.flushing = False  # a chunk is being handed to the sink
+        self._after_flush: Callable[[], None] | None = None
         self._ctracer = None
         if use_c and _ctracer is not None:
             self._ctracer = _ctracer.CTracer(
@@ -248,11 +250,31 @@ class Recorder:
         raise StepLimitReached(f"the program produced more than {self.options.max_steps} steps")
 
     def flush(self) -> None:
-        if self._sink is not None and len(self.steps) > self._flushed:
+        """Hand the steps not yet handed over to the sink."""
+        if self._sink is None or len(self.steps) <= self._flushed:
+            return
+        self.flushing = True
+        try:
             self._sink(self.steps[self._flushed :])
             self._flushed = len(self.steps)
             if self._ctracer is not None:
                 self._ctracer.mark_flushed(self._flushed)
+        finally:
+            self.flushing = False
+        waiting, self._after_flush = self._after_flush, None
+        if waiting is not None:
+            waiting()
+
+    def after_flush(self, action: Callable[[], None]) -> bool:
+        """For a signal handler that flushes too (the sandbox's limit handlers): whether a flush
+        is under way, in which case `action` runs once its chunk is sent and counted. Python
+        runs handlers between any two bytecodes, the sink's included, and on the main thread
+        whichever thread the signal reached (so masking it is not enough): a handler that
+        flushed in the middle would resend the chunk, or leave it half sent."""
+        if not self.flushing:
+            return False
+        self._after_flush = action
+        return True
 
     @property
     def implementation(self) -> str:

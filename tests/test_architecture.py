@@ -20,7 +20,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "codewm"
 
 # Lowest first. A module may import from its own stage and from stages before it.
-STAGES = ["(root)", "trace", "format", "programs", "examples", "dataset", "model", "predict", "evaluate", "debugger", "apps", "cli"]
+STAGES = ["(root)", "trace", "format", "programs", "repo", "examples", "dataset", "model", "predict", "evaluate", "debugger", "apps", "cli"]
 MAX_LINES = 600
 LONG_FILE_REASON = "Longer than 600 lines because"
 

@@ -43,9 +43,22 @@ def run_settings(preset: Preset, options: TrainOptions, data_dir: Path) -> dict:
 def _comparable(settings: dict) -> dict:
     # What a resumed run must share with the run that wrote the checkpoint. The data's path
     # may move; how often it logs, evaluates and saves may change; `steps` may grow (train
-    # longer: the learning-rate schedule follows the new total from there on).
+    # longer: the learning-rate schedule follows the new total from there on). The data is
+    # the same dataset by name: a new build of it (on another machine, by a codewm whose
+    # sandbox has a new limit, which changes the build's config digest) or a bigger one is
+    # where a run that keeps going should go on; `data_change` says so in the log.
     preset = {k: v for k, v in settings["preset"].items() if k not in ("steps", "eval_every", "eval_rows", "save_every", "log_every", "probe_texts")}
-    return {**{k: v for k, v in settings.items() if k not in ("data", "preset")}, "preset": preset, "data": {k: v for k, v in settings["data"].items() if k != "path"}}
+    return {**{k: v for k, v in settings.items() if k not in ("data", "preset")}, "preset": preset, "data": {"name": settings["data"].get("name")}}
+
+
+def data_change(saved: dict, settings: dict) -> str | None:
+    """How the dataset a resumed run goes on with differs from the build the saved run used
+    (another config digest or size), or None where it is the same build."""
+    theirs, ours = saved.get("data", {}), settings["data"]
+    changes = [f"{key} {theirs.get(key)} -> {ours.get(key)}" for key in ("config_sha", "records") if theirs.get(key) != ours.get(key)]
+    if not changes:
+        return None
+    return f"data: going on with another build of {ours.get('name')} than the saved run used ({'; '.join(changes)})"
 
 
 def check_resumable(saved: dict, settings: dict, state_dir: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 from codewm.model.options import STABLE_DIR, STATE_FILE, TrainError, TrainOptions
 from codewm.model.presets import Preset
-from codewm.model.runlog import check_resumable, run_settings, truncate_history
+from codewm.model.runlog import check_resumable, data_change, run_settings, truncate_history
 
 
 @dataclass
@@ -134,6 +134,9 @@ def setup_run(preset: Preset, run_dir: str | Path, options: TrainOptions, log: C
     if (state_dir / STATE_FILE).exists():
         state = torch.load(state_dir / STATE_FILE, map_location="cpu", weights_only=False)
         check_resumable(state["settings"], settings, state_dir)
+        change = data_change(state["settings"], settings)
+        if change is not None:
+            say(change)
         if state["step"] >= preset.steps and options.minutes is None:
             say(f"{run_dir}: already trained {state['step']} of {preset.steps} steps; nothing to do")
 

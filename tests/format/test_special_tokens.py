@@ -16,7 +16,7 @@ from codewm.format.cwm import (
     parse_trace,
     unescape_special_tokens,
 )
-from codewm.types import Frame, Trace
+from codewm.types import START_MARKER, Frame, Trace
 
 # Texts built from pieces that matter for the escape: the tokens themselves, their parts,
 # backslashes and ordinary characters.
@@ -98,5 +98,50 @@ def test_the_compiled_and_python_formatters_escape_alike(literal):
     saved, cwm._cformat = cwm._cformat, None  # the fallback a build without a C compiler takes
     try:
         assert format_steps(steps, context, complete=True) == compiled
+    finally:
+        cwm._cformat = saved
+
+
+# Rendered values are repr texts, but a program's own __repr__ may return any text: control
+# characters, quotes, backslashes, Latin-1 and wider characters, "<|". The compiled formatter
+# writes most values between quotes without encoding them; every other value must still be
+# encoded exactly as the Python formatter does.
+RAW_VALUE = st.lists(st.one_of(PIECES, st.text(max_size=4), st.sampled_from(["\x00", "\x1f", "\x7f", "\xe9", "\u20ac", "\U0001f600", "<|x"])), max_size=8).map("".join).filter(lambda text: text != "..")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(RAW_VALUE, min_size=1, max_size=4))
+def test_the_compiled_and_python_formatters_write_any_value_alike(values):
+    import codewm.format.cwm as cwm
+
+    context = "def main():\n    x = 1\n    return x\n"
+    steps = [("call", 1, 0, {}, None)]
+    steps += [("line", 2 + (i % 2), 0, {"x": value, "y": values[0]}, None) for i, value in enumerate(values)]
+    steps += [("return", 3, 0, None, values[-1])]
+    compiled = format_steps(steps, context, complete=True)
+    saved, cwm._cformat = cwm._cformat, None
+    try:
+        assert format_steps(steps, context, complete=True) == compiled
+    finally:
+        cwm._cformat = saved
+
+
+# The compiled formatter reads an ASCII context's actions itself, as action_lines makes them:
+# lines end at "\n" only (not at a form feed, "\x0b", "\x1c" or "\r"), each action ends in
+# "\n", a line with the start marker loses its first marker and the blanks before it, and a
+# line number out of range has no action.
+CONTEXT_PIECES = st.sampled_from(["\n", "\x0c", "\x0b", "\x1c", "\r", " ", "\t", "x = 1", "def main():", START_MARKER, "#", "# <<", "\xe9", "<|"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CONTEXT_PIECES, max_size=14).map("".join), st.lists(st.integers(-1, 12), min_size=1, max_size=8), st.booleans())
+def test_the_compiled_formatter_reads_actions_off_the_context_as_action_lines_does(context, linenos, complete):
+    import codewm.format.cwm as cwm
+
+    steps = [("line" if i % 3 else "return", lineno, 0, {"x": "1"} if i % 3 else None, None if i % 3 else "2") for i, lineno in enumerate(linenos)]
+    compiled = format_steps(steps, context, complete=complete)
+    saved, cwm._cformat = cwm._cformat, None
+    try:
+        assert format_steps(steps, context, complete=complete) == compiled
     finally:
         cwm._cformat = saved

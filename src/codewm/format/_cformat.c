@@ -16,7 +16,8 @@ static PyObject *s_call, *s_line, *s_return;
  *
  * The CWM text of raw steps, exactly as codewm.format.cwm.format_frames writes the frames
  * made from them: `lines` are the context's lines as actions (newline-terminated, marker
- * removed), `encode` is json.encoder.encode_basestring. The `".."` rule is the one
+ * removed), or the context itself where it is ASCII with nothing to escape (see Actions),
+ * `encode` is json.encoder.encode_basestring. The `".."` rule is the one
  * documented in codewm/format/cwm.py. */
 static PyObject *s_tok_call, *s_tok_line, *s_tok_return, *s_tok_exception, *s_action, *s_arg, *s_frame, *s_end,
     *s_open, *s_close, *s_colon, *s_comma, *s_dots, *s_empty, *s_empty_locals;
@@ -35,18 +36,203 @@ static PyObject *encode_json(PyObject *encode, PyObject *text) {
     return escaped;
 }
 
-#define PUSH(obj) do { if (PyList_Append(out, (obj)) < 0) goto fail; } while (0)
+static PyObject *s_quote, *s_newline;
+
+/* Where format_steps writes: one growing buffer of 1-byte characters while every piece is
+ * Latin-1 (nearly every trace), copied once into the result; from the first wider piece on,
+ * a list of pieces joined at the end. Either way the text is the pieces in order. */
+typedef struct {
+    Py_UCS1 *buf;
+    Py_ssize_t len, cap;
+    PyObject *pieces; /* NULL while every piece fit the buffer */
+} Writer;
+
+static int writer_spill(Writer *w) {
+    w->pieces = PyList_New(0);
+    if (w->pieces == NULL) return -1;
+    PyObject *head = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, w->buf, w->len);
+    if (head == NULL) return -1;
+    int err = PyList_Append(w->pieces, head);
+    Py_DECREF(head);
+    return err;
+}
+
+static int writer_bytes(Writer *w, const Py_UCS1 *data, Py_ssize_t n) {
+    if (w->len + n > w->cap) {
+        Py_ssize_t cap = w->cap ? w->cap : 1024;
+        while (cap < w->len + n) cap *= 2;
+        Py_UCS1 *grown = PyMem_Realloc(w->buf, cap);
+        if (grown == NULL) { PyErr_NoMemory(); return -1; }
+        w->buf = grown;
+        w->cap = cap;
+    }
+    memcpy(w->buf + w->len, data, n);
+    w->len += n;
+    return 0;
+}
+
+static int writer_put(Writer *w, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "the CWM text is made of str pieces, not %.100s", Py_TYPE(text)->tp_name);
+        return -1;
+    }
+    if (w->pieces == NULL && PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND)
+        return writer_bytes(w, PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text));
+    if (w->pieces == NULL && writer_spill(w) < 0) return -1;
+    return PyList_Append(w->pieces, text);
+}
+
+static PyObject *writer_finish(Writer *w) {
+    PyObject *text;
+    if (w->pieces == NULL) {
+        text = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, w->buf, w->len);
+    } else {
+        text = PyUnicode_Join(s_empty, w->pieces);
+    }
+    return text;
+}
+
+static void writer_free(Writer *w) {
+    PyMem_Free(w->buf);
+    Py_CLEAR(w->pieces);
+}
+
+/* Write the JSON text of `text`. Most rendered values need no escaping (no quote, backslash,
+ * control character or "<|"): then the text itself goes in between two quotes, with no new
+ * string made (encode_basestring copies every value, the format's main cost). */
+static int push_json(Writer *w, PyObject *encode, PyObject *text) {
+    if (PyUnicode_CheckExact(text) && PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
+        for (; i < n; i++) {
+            Py_UCS1 c = s[i];
+            if (c < 0x20 || c == '"' || c == '\\' || (c == '<' && i + 1 < n && s[i + 1] == '|')) break;
+        }
+        if (i == n)
+            return (writer_put(w, s_quote) < 0 || writer_put(w, text) < 0 || writer_put(w, s_quote) < 0) ? -1 : 0;
+    }
+    PyObject *v = encode_json(encode, text);
+    if (v == NULL) return -1;
+    int err = writer_put(w, v);
+    Py_DECREF(v);
+    return err;
+}
+
+/* The actions the steps' line numbers refer to: a list of action texts (index i: line i + 1),
+ * or read straight off an ASCII context without making a string per line. Off a context, a
+ * line is what codewm.types.action_lines makes of it: lines end at "\n" only, each action
+ * ends in "\n", and a line holding the trace's start marker loses its first marker and the
+ * blanks before it. */
+static const char START_MARKER[] = "# << START_OF_TRACE";
+
+typedef struct {
+    PyObject *list;          /* the action texts, or NULL: read off `text` */
+    const Py_UCS1 *text;
+    Py_ssize_t *starts;      /* line i (from 0) spans starts[i] .. starts[i + 1] */
+    Py_ssize_t n;            /* how many lines */
+    Py_ssize_t *marked;      /* the lines holding the marker ... */
+    PyObject **marked_text;  /* ... and their actions */
+    Py_ssize_t n_marked;
+} Actions;
+
+static void actions_free(Actions *a) {
+    for (Py_ssize_t i = 0; i < a->n_marked; i++) Py_XDECREF(a->marked_text[i]);
+    PyMem_Free(a->marked_text);
+    PyMem_Free(a->marked);
+    PyMem_Free(a->starts);
+}
+
+/* The action of a line holding the marker at `at`: the blanks before the marker and the
+ * marker dropped, a "\n" at the end. */
+static PyObject *marked_action(const Py_UCS1 *line, Py_ssize_t length, Py_ssize_t at) {
+    Py_ssize_t head = at, mlen = (Py_ssize_t)(sizeof(START_MARKER) - 1);
+    while (head > 0 && Py_UNICODE_ISSPACE(line[head - 1])) head--;
+    Py_ssize_t tail = length - at - mlen;
+    int newline = tail > 0 && line[length - 1] == '\n';
+    Py_UCS1 *buf = PyMem_Malloc(head + tail + 1);
+    if (buf == NULL) { PyErr_NoMemory(); return NULL; }
+    memcpy(buf, line, head);
+    memcpy(buf + head, line + at + mlen, tail);
+    if (!newline) buf[head + tail++] = '\n';
+    PyObject *text = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, buf, head + tail);
+    PyMem_Free(buf);
+    return text;
+}
+
+static int actions_from_context(Actions *a, PyObject *context) {
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA(context);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(context), n = 0, mlen = (Py_ssize_t)(sizeof(START_MARKER) - 1);
+    for (Py_ssize_t i = 0; i < len; i++) n += s[i] == '\n';
+    if (len > 0 && s[len - 1] != '\n') n++;
+    a->text = s;
+    a->n = n;
+    a->starts = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
+    if (a->starts == NULL) { PyErr_NoMemory(); return -1; }
+    Py_ssize_t line = 0;
+    a->starts[0] = 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (s[i] == '\n') a->starts[++line] = i + 1;
+    a->starts[n] = len;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Py_UCS1 *start = s + a->starts[i];
+        Py_ssize_t length = a->starts[i + 1] - a->starts[i];
+        const Py_UCS1 *hash = memchr(start, '#', length);
+        while (hash != NULL && (hash - start) + mlen <= length && memcmp(hash, START_MARKER, mlen) != 0)
+            hash = memchr(hash + 1, '#', length - (hash + 1 - start));
+        if (hash == NULL || (hash - start) + mlen > length) continue;
+        Py_ssize_t *marked = PyMem_Realloc(a->marked, (a->n_marked + 1) * sizeof(Py_ssize_t));
+        if (marked == NULL) { PyErr_NoMemory(); return -1; }
+        a->marked = marked;
+        PyObject **texts = PyMem_Realloc(a->marked_text, (a->n_marked + 1) * sizeof(PyObject *));
+        if (texts == NULL) { PyErr_NoMemory(); return -1; }
+        a->marked_text = texts;
+        PyObject *text = marked_action(start, length, hash - start);
+        if (text == NULL) return -1;
+        a->marked[a->n_marked] = i;
+        a->marked_text[a->n_marked++] = text;
+    }
+    return 0;
+}
+
+/* Write the action of line `lineno` (from 1; none for a number out of range). */
+static int write_action(Writer *w, Actions *a, Py_ssize_t lineno) {
+    if (lineno < 1 || lineno > a->n) return 0;
+    if (a->list != NULL) return writer_put(w, PyList_GET_ITEM(a->list, lineno - 1));
+    for (Py_ssize_t i = 0; i < a->n_marked; i++)
+        if (a->marked[i] == lineno - 1) return writer_put(w, a->marked_text[i]);
+    Py_ssize_t start = a->starts[lineno - 1], end = a->starts[lineno];
+    if (w->pieces == NULL && writer_bytes(w, a->text + start, end - start) < 0) return -1;
+    if (w->pieces != NULL) {
+        PyObject *piece = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, a->text + start, end - start);
+        if (piece == NULL) return -1;
+        int err = PyList_Append(w->pieces, piece);
+        Py_DECREF(piece);
+        if (err < 0) return -1;
+    }
+    return a->text[end - 1] == '\n' ? 0 : writer_put(w, s_newline);
+}
+
+#define PUSH(obj) do { if (writer_put(&writer, (obj)) < 0) goto fail; } while (0)
 
 static PyObject *format_steps(PyObject *module, PyObject *args) {
     PyObject *steps, *lines, *encode;
     int complete;
-    if (!PyArg_ParseTuple(args, "O!O!pO", &PyList_Type, &steps, &PyList_Type, &lines, &complete, &encode)) return NULL;
-    PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
+    if (!PyArg_ParseTuple(args, "O!OpO", &PyList_Type, &steps, &lines, &complete, &encode)) return NULL;
+    Actions actions = {NULL, NULL, NULL, 0, NULL, NULL, 0};
+    if (PyList_Check(lines)) {
+        actions.list = lines;
+        actions.n = PyList_GET_SIZE(lines);
+    } else if (PyUnicode_Check(lines) && PyUnicode_IS_ASCII(lines)) {
+        if (actions_from_context(&actions, lines) < 0) { actions_free(&actions); return NULL; }
+    } else {
+        PyErr_SetString(PyExc_TypeError, "format_steps: the actions are a list of texts or an ASCII context");
+        return NULL;
+    }
+    Writer writer = {NULL, 0, 0, NULL};
     PyObject *keys = PyDict_New(); /* name -> its JSON text: names repeat in every frame */
-    if (keys == NULL) { Py_DECREF(out); return NULL; }
+    if (keys == NULL) { actions_free(&actions); return NULL; }
     PyObject *reference = NULL; /* borrowed: the locals dict that ".." refers to */
-    Py_ssize_t n = PyList_GET_SIZE(steps), nlines = PyList_GET_SIZE(lines);
+    Py_ssize_t n = PyList_GET_SIZE(steps);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *step = PyList_GET_ITEM(steps, i);
         if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) < 5) {
@@ -56,7 +242,6 @@ static PyObject *format_steps(PyObject *module, PyObject *args) {
         PyObject *event = PyTuple_GET_ITEM(step, 0);
         Py_ssize_t lineno = PyLong_AsSsize_t(PyTuple_GET_ITEM(step, 1));
         if (lineno == -1 && PyErr_Occurred()) goto fail;
-        PyObject *source = (lineno > 0 && lineno <= nlines) ? PyList_GET_ITEM(lines, lineno - 1) : s_empty;
         PyObject *locals = PyTuple_GET_ITEM(step, 3);
         int is_call = PyUnicode_Compare(event, s_call) == 0;
         int is_line = !is_call && PyUnicode_Compare(event, s_line) == 0;
@@ -83,8 +268,7 @@ static PyObject *format_steps(PyObject *module, PyObject *args) {
                         Py_DECREF(k);
                         if (stored < 0) goto fail;
                     }
-                    int err = PyList_Append(out, k);
-                    if (err < 0) goto fail;
+                    PUSH(k);
                     PUSH(s_colon);
                     PyObject *old = ref ? PyDict_GetItemWithError(ref, key) : NULL;
                     if (old == NULL && PyErr_Occurred()) goto fail;
@@ -97,18 +281,14 @@ static PyObject *format_steps(PyObject *module, PyObject *args) {
                     }
                     if (same) {
                         PUSH(s_dots);
-                    } else {
-                        PyObject *v = encode_json(encode, value);
-                        if (v == NULL) goto fail;
-                        err = PyList_Append(out, v);
-                        Py_DECREF(v);
-                        if (err < 0) goto fail;
+                    } else if (push_json(&writer, encode, value) < 0) {
+                        goto fail;
                     }
                 }
                 PUSH(s_close);
             }
             PUSH(s_action);
-            PUSH(source);
+            if (write_action(&writer, &actions, lineno) < 0) goto fail;
             PUSH(s_frame);
             reference = locals;
         } else {
@@ -116,24 +296,22 @@ static PyObject *format_steps(PyObject *module, PyObject *args) {
             PyObject *value = PyTuple_GET_ITEM(step, 4);
             PUSH(is_return ? s_tok_return : s_tok_exception);
             PUSH(s_action);
-            PUSH(source);
+            if (write_action(&writer, &actions, lineno) < 0) goto fail;
             PUSH(s_arg);
-            PyObject *v = encode_json(encode, value == Py_None ? s_empty : value);
-            if (v == NULL) goto fail;
-            int err = PyList_Append(out, v);
-            Py_DECREF(v);
-            if (err < 0) goto fail;
+            if (push_json(&writer, encode, value == Py_None ? s_empty : value) < 0) goto fail;
             PUSH(s_frame);
             if (is_return) reference = NULL;
         }
     }
     if (complete) PUSH(s_end);
-    PyObject *text = PyUnicode_Join(s_empty, out);
-    Py_DECREF(out);
+    PyObject *text = writer_finish(&writer);
+    writer_free(&writer);
+    actions_free(&actions);
     Py_DECREF(keys);
     return text;
 fail:
-    Py_DECREF(out);
+    writer_free(&writer);
+    actions_free(&actions);
     Py_DECREF(keys);
     return NULL;
 }
@@ -261,6 +439,8 @@ PyMODINIT_FUNC PyInit__cformat(void) {
     s_comma = PyUnicode_InternFromString(", ");
     s_dots = PyUnicode_InternFromString("\"..\"");
     s_empty = PyUnicode_InternFromString("");
+    s_quote = PyUnicode_InternFromString("\"");
+    s_newline = PyUnicode_InternFromString("\n");
     s_empty_locals = PyUnicode_InternFromString("{}");
     s_token_open = PyUnicode_InternFromString("<|");
     s_token_open_escaped = PyUnicode_InternFromString("<\\u007c");

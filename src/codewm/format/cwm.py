@@ -173,11 +173,17 @@ def format_steps(steps: list, context: str, complete: bool = True) -> str:
     Identical to `format_frames(steps_to_frames(steps, context), complete)`; this is the path
     a dataset writer takes. Uses the compiled formatter where it was built.
     """
-    lines = action_lines(context)
-    if _cformat is not None:  # it writes `lines` as they are: give it the escaped actions
-        # one search of the whole context: a match never spans lines
+    if _cformat is not None:
+        # An ASCII context with nothing to escape (nearly all): the compiled formatter reads
+        # the actions off it, as action_lines would make them. Else it writes the actions it
+        # is given as they are: give it the escaped ones (one search of the whole context: a
+        # match never spans lines).
+        if context.isascii() and not _ESCAPABLE.search(context):
+            return _cformat.format_steps(steps, context, complete, _encode)
+        lines = action_lines(context)
         escaped_lines = [escape_special_tokens(line) for line in lines] if _ESCAPABLE.search(context) else lines
         return _cformat.format_steps(steps, escaped_lines, complete, _encode)
+    lines = action_lines(context)
     frames = [
         Frame(event, lines[lineno - 1] if 0 < lineno <= len(lines) else "", depth, local_values, value)
         for event, lineno, depth, local_values, value, *_ in steps

@@ -39,6 +39,7 @@ import os
 import platform
 import random
 import sys
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -140,8 +141,12 @@ class Recorder:
         self._after_flush: Callable[[], None] | None = None
         self._ctracer = None
         if use_c and _ctracer is not None:
+            # The hook calls back through a weak reference: holding the Recorder's own bound
+            # methods would make every Recorder a reference cycle, garbage that only the
+            # cyclic collector frees (a dataset build makes one per program).
+            me = weakref.ref(self)
             self._ctracer = _ctracer.CTracer(
-                filename, self.steps, self.renderer.render, self._limit, self.flush,
+                filename, self.steps, self.renderer.render, lambda: me()._limit(), (lambda: me().flush()) if self._flush_every else None,
                 self.options.max_steps, self.renderer.max_chars, self._flush_every, OPAQUE_BUILTIN_TYPES,
             )
         else:

@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 # Every suite gets these: the project's own `addopts` often asks for plugins (coverage,
 # xdist, ...) that are not installed where it runs, and a cache folder is state between runs.
@@ -134,12 +135,11 @@ def default_cache_dir() -> Path:
     return Path(base) / "codewm" / "projects"
 
 
-def fetch_project(spec: str, cache_dir: str | Path) -> Project:
-    """Download the source distribution of `NAME==VERSION` with pip and unpack it into
+def fetch_project(spec: str, cache_dir: str | Path, download: Callable[[str, str, Path], Path] | None = None) -> Project:
+    """Download the source distribution of `NAME==VERSION` and unpack it into
     `cache_dir/NAME-VERSION/` (once: a later call reuses the folder).
 
-    pip prepares the distribution's metadata, so it runs the project's build backend on
-    this machine, as any `pip download` of a source distribution does."""
+    `download(name, version, folder) -> archive` fetches it (default: `pip_download`)."""
     pinned = parse_spec(spec)
     if pinned is None:
         raise ProjectError(f"{spec!r}: not a pinned package NAME==VERSION (e.g. parse==1.22.4)")
@@ -150,15 +150,19 @@ def fetch_project(spec: str, cache_dir: str | Path) -> Project:
         cache.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".fetch-{name}-{version}-", dir=cache))
         try:
-            archive = _download(name, version, staging / "download")
-            _unpack(archive, staging / "unpacked")
+            archive = (download or pip_download)(name, version, staging / "download")
+            unpack_sdist(archive, staging / "unpacked")
             _publish(_single_top(staging / "unpacked", archive), target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return local_project(target, name=name, version=version)
 
 
-def _download(name: str, version: str, into: Path) -> Path:
+def pip_download(name: str, version: str, into: Path) -> Path:
+    """`pip download --no-binary :all: --no-deps NAME==VERSION` into `into`; the archive.
+
+    pip prepares the distribution's metadata, so it runs the project's build backend on
+    this machine, as any `pip download` of a source distribution does."""
     command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "--disable-pip-version-check", f"{name}=={version}", "-d", str(into)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False)
@@ -173,7 +177,7 @@ def _download(name: str, version: str, into: Path) -> Path:
     return archives[0]
 
 
-def _unpack(archive: Path, into: Path) -> None:
+def unpack_sdist(archive: Path, into: Path) -> None:
     """Unpack an sdist into `into`, refusing any member that would land outside it, links
     out of it, devices, and archives that unpack to more than MAX_UNPACKED_BYTES."""
     into.mkdir()

@@ -63,8 +63,9 @@ def test_background_processes():
     sleep = ["sleep", *CONFIG["sleep_args"]]
     subprocess.run(["sh", "-c", "nohup " + " ".join(sleep) + " >/dev/null 2>&1 &"], check=True)
     pid = os.fork()
-    if pid == 0:  # a double fork: the grandchild is orphaned and outlives pytest
-        os.setsid()
+    if pid == 0:  # a double fork: the grandchild is orphaned, outlives pytest and keeps
+        os.setsid()  # pytest's stdout open (the nohup one above lets go of it)
+        os.dup2(os.open("/dev/null", os.O_RDONLY), 0)
         if os.fork() == 0:
             os.execvp("sleep", sleep)
         os._exit(0)

@@ -61,7 +61,7 @@ def tests_command(
             fail(str(exc))
     counts = report.counts
     label = f"{found.name} {found.version}".strip()
-    typer.echo(f"{label}: {report.tests_run} tests run, {counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, {counts['skipped']} skipped in {report.wall_seconds:.1f} s")
+    typer.echo(f"{label}: {report.tests_run} tests run, {counts['passed']} passed, {counts['failed']} failed, {counts['error']} error{'' if counts['error'] == 1 else 's'}, {counts['skipped']} skipped in {report.wall_seconds:.1f} s")
     if report.timed_out:
         typer.secho(f"stopped at the time limit ({timeout:g} s): the counts are those of the tests that finished", fg=typer.colors.YELLOW, err=True)
     if json_out is not None:

@@ -139,3 +139,24 @@ def test_no_bubblewrap_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(workspace_module, "probe_bwrap", lambda: (False, "bubblewrap (bwrap) is not installed"))
     with pytest.raises(WorkspaceError, match="bubblewrap \\(bwrap\\) is not installed.*does not run a project's code unsandboxed"):
         Workspace(local_project(DATA / "tinypkg"))
+
+
+@needs_bwrap
+def test_cpu_time_and_process_limits_hold(tmp_path):
+    root = write_suite(tmp_path / "p", "def test_x():\n    pass\n")
+    spawn = (
+        "import subprocess\n"
+        "children = []\n"
+        "try:\n"
+        "    for _ in range(100):\n"
+        "        children.append(subprocess.Popen(['sleep', '30']))\n"
+        "except OSError as exc:\n"
+        "    print('refused after', len(children), exc.errno)\n"
+    )
+    with Workspace(local_project(root), WorkspaceLimits(cpu_seconds=2, processes=12)) as workspace:
+        spin = workspace.run(["python", "-c", "while True: pass"], timeout=300)
+        assert not spin.timed_out and spin.exit_code != 0  # SIGXCPU long before the wall clock
+        many = workspace.run(["python", "-c", spawn], timeout=300)
+    words = many.stdout.split()
+    assert many.exit_code == 0 and words[:2] == ["refused", "after"], many.stdout + many.stderr
+    assert int(words[2]) < 12 and words[3] == "11"  # EAGAIN from RLIMIT_NPROC

@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from conftest import DATA, needs_bwrap, write_suite
+from repo_helpers import DATA, needs_bwrap, write_suite
 
 from codewm.repo.project import local_project
 from codewm.repo.suite import MAX_REPORT_BYTES, ReportError, parse_report, read_report, run_tests

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import DATA, host_processes_with, needs_bwrap, tree_snapshot, write_suite
+from repo_helpers import DATA, host_processes_with, needs_bwrap, tree_snapshot, write_suite
 
 import codewm.repo.workspace as workspace_module
 from codewm.repo.project import local_project

@@ -54,12 +54,15 @@ def test_fixture_project_outcomes_are_exact_and_repeat():
         ("open(path, 'w').write('not json at all\\n')", "line 1: not JSON"),
         ("os.unlink(path); os.symlink('/etc/passwd', path)", "cannot be opened safely"),
         ("os.unlink(path); os.mkfifo(path)", "not a regular file"),
+        ("os.unlink(path); os.mkdir(path); open(path + '/x', 'w').close()", "not a regular file"),
     ],
 )
 def test_a_report_the_tests_tampered_with_is_a_clear_error(tmp_path, tamper, message):
     root = write_suite(tmp_path / "tamper", f"import os\n\npath = os.environ['CODEWM_TEST_REPORT']\n{tamper}\n\ndef test_x():\n    pass\n")
     with Workspace(local_project(root)) as workspace:
         with pytest.raises(ReportError, match=message):
+            run_tests(workspace, timeout=300)
+        with pytest.raises(ReportError, match=message):  # what the last run left does not break the next
             run_tests(workspace, timeout=300)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from dataclasses import dataclass, field
 
@@ -171,7 +172,13 @@ def parse_report(data: bytes, where: str = "the test report", partial: bool = Fa
 
 
 def _remove(path) -> None:
+    """Remove what a run left at the report's path: a file, a link, a FIFO, or a folder that
+    the tests made there (never followed: rmtree does not follow links)."""
     try:
-        os.unlink(path)
+        info = os.lstat(path)
     except FileNotFoundError:
-        pass
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)

@@ -1,5 +1,6 @@
 """The workspace's sandbox: a hostile test suite reaches nothing of the host's (canary files
-in the host's tmp folder and $HOME, a TCP port on the host's loopback, processes that would
+in the host's tmp folder and $HOME, a TCP port on the host's loopback and an abstract Unix
+socket, processes that would
 outlive the run), the original project is never written, the wall clock and the memory
 limit stop a suite, and where bubblewrap cannot run nothing runs."""
 
@@ -33,10 +34,15 @@ def canaries(tmp_path):
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
     listener.setblocking(False)
+    unix_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix_listener.bind(f"\0codewm-canary-{tag}")
+    unix_listener.listen(4)
+    unix_listener.setblocking(False)
     sleep_args = ["1000", f"0.000{random.randrange(10**9):09d}"]  # sleep adds them up
-    config = {**{k: str(p) for k, p in paths.items()}, "port": listener.getsockname()[1], "sleep_args": sleep_args, "tag": tag}
-    yield config, listener
+    config = {**{k: str(p) for k, p in paths.items()}, "port": listener.getsockname()[1], "abstract_socket": f"codewm-canary-{tag}", "sleep_args": sleep_args, "tag": tag}
+    yield config, (listener, unix_listener)
     listener.close()
+    unix_listener.close()
     for path in paths.values():
         for leftover in (path, Path(str(path) + ".new")):
             leftover.unlink(missing_ok=True)
@@ -46,7 +52,7 @@ def canaries(tmp_path):
 
 @needs_bwrap
 def test_hostile_suite_reaches_nothing_of_the_host(project_copy, canaries):
-    canaries, listener = canaries
+    canaries, (listener, unix_listener) = canaries
     root = project_copy("hostile")
     (root / "canaries.json").write_text(json.dumps(canaries))
     before = tree_snapshot(root)
@@ -60,7 +66,7 @@ def test_hostile_suite_reaches_nothing_of_the_host(project_copy, canaries):
     assert report.outcomes["tests/test_hostile.py::test_background_processes"] == "passed", report.output[-3000:]
     assert report.outcomes["tests/test_hostile.py::test_module_is_fine"] == "passed"
     kinds = sorted({a["attempt"] for a in attempts})
-    assert kinds == ["background", "connect", "create", "read", "write"], attempts
+    assert kinds == ["background", "connect", "connect_unix", "create", "read", "write"], attempts
     # ... and each one failed inside the sandbox:
     for attempt in attempts:
         if attempt["attempt"] != "background":
@@ -70,8 +76,9 @@ def test_hostile_suite_reaches_nothing_of_the_host(project_copy, canaries):
         assert Path(canaries[key]).read_text() == f"secret {key} {canaries['tag']}"
         assert not Path(canaries[key] + ".new").exists()
     # no connection arrived (while one from the host itself would have),
-    with pytest.raises(BlockingIOError):
-        listener.accept()
+    for server in (listener, unix_listener):
+        with pytest.raises(BlockingIOError):
+            server.accept()
     with socket.create_connection(("127.0.0.1", canaries["port"]), timeout=5):
         listener.settimeout(5)
         listener.accept()[0].close()

@@ -59,6 +59,18 @@ def test_connect_to_host():
         record("connect", error=str(exc))
 
 
+def test_connect_to_host_abstract_socket():
+    # Abstract Unix sockets (D-Bus, X11, ...) belong to a network namespace, not to a file.
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(3)
+            conn.connect("\0" + CONFIG["abstract_socket"])
+            conn.sendall(b"hello from the sandbox")
+        record("connect_unix", ok=True)
+    except OSError as exc:
+        record("connect_unix", error=str(exc))
+
+
 def test_background_processes():
     sleep = ["sleep", *CONFIG["sleep_args"]]
     subprocess.run(["sh", "-c", "nohup " + " ".join(sleep) + " >/dev/null 2>&1 &"], check=True)

@@ -1,8 +1,8 @@
 """The workspace's sandbox: a hostile test suite reaches nothing of the host's (canary files
 in the host's tmp folder and $HOME, a TCP port on the host's loopback and an abstract Unix
-socket, processes that would
-outlive the run), the original project is never written, the wall clock and the memory
-limit stop a suite, and where bubblewrap cannot run nothing runs."""
+socket, processes that would outlive the run), the original project is never written, the
+wall clock, CPU, memory and process limits stop a suite, and where bubblewrap cannot run
+nothing runs."""
 
 from __future__ import annotations
 

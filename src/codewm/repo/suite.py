@@ -80,7 +80,9 @@ def pytest_argv(workspace: Workspace, tests: list[str] | None = None, keyword: s
 
 
 def run_tests(workspace: Workspace, tests: list[str] | None = None, timeout: float = 600.0, keyword: str | None = None, memory_bytes: int | None = None) -> TestReport:
-    """Run the project's tests (all, or `tests`; `keyword` is pytest's -k) in `workspace`."""
+    """Run the project's tests (all, or `tests`; `keyword` is pytest's -k) in `workspace`.
+    One at a time in a workspace: runs share its report file (give each thread its own
+    workspace)."""
     report_path = workspace.out_dir / REPORT_NAME
     _remove(report_path)
     paths = [f"{PROJECT_MOUNT}/{p}" for p in workspace.project.python_path] + [package_root()]

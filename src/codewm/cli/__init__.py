@@ -9,6 +9,7 @@ from codewm.cli import (  # noqa: F401  (registers the commands)
     eval_commands,
     programs_commands,
     rank_command,
+    repo_commands,
     trace_command,
     train_commands,
 )

@@ -46,7 +46,6 @@ from __future__ import annotations
 import base64
 import itertools
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -58,6 +57,7 @@ from typing import Iterable, Iterator
 
 import codewm
 from codewm.trace import budget, seccomp
+from codewm.trace.bwrap import bwrap_path, fresh_uid, readonly_binds, system_binds
 from codewm.trace.cgroup import CGROUP_ENV, CgroupError, DelegatedCgroup, ProgramCgroup
 from codewm.trace.render import DEFAULT_MAX_CHARS, DEFAULT_REPR_TIMEOUT
 from codewm.trace.protocol import TEXTS, read_message, take_formatted, write_message
@@ -164,10 +164,6 @@ def _program_request(program: Program) -> dict:
     return request
 
 
-def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
-
-
 def package_root() -> str:
     """The folder to put on sys.path so that a fresh interpreter imports this codewm."""
     return os.path.dirname(os.path.dirname(os.path.abspath(codewm.__file__)))
@@ -176,13 +172,7 @@ def package_root() -> str:
 def _bwrap_command(bwrap: str, base_dir: str, storage: dict[str, int]) -> list[str]:
     """bubblewrap's command line for a worker whose writable tmpfs mounts have the sizes
     `storage` gives (`codewm.trace.budget.storage_sizes`)."""
-    binds: list[str] = []
-    for path in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"):
-        if os.path.lexists(path):
-            if os.path.islink(path):
-                binds += ["--symlink", os.readlink(path), path]
-            else:
-                binds += ["--ro-bind", path, path]
+    binds = system_binds()
     # Private writable places come before the Python binds: a later mount hides an earlier
     # one, and codewm or its Python may live under /tmp (a fresh clone, a venv).
     # Each is capped: a tmpfs's pages are memory that no process's limit counts.
@@ -193,19 +183,7 @@ def _bwrap_command(bwrap: str, base_dir: str, storage: dict[str, int]) -> list[s
     binds += ["--perms", "1777", "--size", str(storage["/dev/shm"]), "--tmpfs", "/dev/shm"]
     executable = os.path.realpath(sys.executable)
     made: set[str] = {"/tmp", "/var", "/var/tmp"}
-    for path in python_dirs(package_root()):
-        if not any(path == top or path.startswith(top + "/") for top in ("/usr", "/bin", "/lib", "/lib64", "/etc")):
-            # bwrap would create the missing parents (e.g. /root) with mode 0700, which the
-            # program's uid could not cross; create them world-traversable first.
-            parent = os.path.dirname(path)
-            ancestors = []
-            while parent not in ("/", "") and parent not in made:
-                ancestors.append(parent)
-                parent = os.path.dirname(parent)
-            for ancestor in reversed(ancestors):
-                binds += ["--perms", "0755", "--dir", ancestor]
-                made.add(ancestor)
-            binds += ["--ro-bind", path, path]
+    binds += readonly_binds(python_dirs(package_root()), made)
     if os.geteuid() != 0:
         # bwrap's root and /dev are uncapped tmpfs mounts that the program's uid (the calling
         # user's, in a user namespace) owns: make them read-only. As root they are root's.
@@ -241,18 +219,9 @@ def _bwrap_command(bwrap: str, base_dir: str, storage: dict[str, int]) -> list[s
 
 def _worker_argv(executable: str, base_dir: str, sandboxed: bool) -> list[str]:
     bootstrap = f"import sys; sys.path.insert(0, {package_root()!r}); from codewm.trace.worker import main; main()"
-    argv = [executable, "-s", "-B", "-c", bootstrap, base_dir, str(_program_uid())]
+    argv = [executable, "-s", "-B", "-c", bootstrap, base_dir, str(fresh_uid())]
     argv += ["--seccomp"] if seccomp.supported() else []  # the worker installs the filter
     return argv + (["--sandboxed"] if sandboxed else [])
-
-
-def _program_uid() -> int:
-    """A fresh unprivileged uid for one worker's programs (used when codewm runs as root).
-
-    The process limit (RLIMIT_NPROC) counts every process of a uid on the machine, so each
-    worker gets a uid of its own: a fork bomb in one worker cannot starve the others.
-    """
-    return secrets.randbelow(1 << 30) + (1 << 30)
 
 
 def probe_bwrap() -> tuple[bool, str]:

@@ -1,0 +1,72 @@
+"""`codewm repo ...`: real projects and their own test suites, run in the sandbox.
+
+Each command takes a project as DIR (a local checkout with a pytest suite) or NAME==VERSION
+(a source distribution fetched with pip into --cache); `project_argument` and
+`open_project` are shared by the group's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from codewm.cli.app import app, group
+from codewm.cli.common import fail
+
+repo_app = group(no_args_is_help=True, help="Executable repositories: run a real project's test suite in the sandbox.")
+app.add_typer(repo_app, name="repo")
+
+PROJECT_HELP = "A project folder with a pytest suite, or NAME==VERSION to fetch its source distribution with pip (e.g. parse==1.22.4)."
+CACHE_HELP = "Where fetched projects are unpacked and kept (default: ~/.cache/codewm/projects)."
+
+
+def open_project(spec: str, cache: Optional[Path]):
+    """The `Project` a command's PROJECT argument names; a clear error and exit 2 if none."""
+    from codewm.repo.project import ProjectError, resolve_project
+
+    try:
+        return resolve_project(spec, cache)
+    except ProjectError as exc:
+        fail(str(exc))
+
+
+def open_workspace(project):
+    from codewm.repo.workspace import Workspace, WorkspaceError
+
+    try:
+        return Workspace(project)
+    except WorkspaceError as exc:
+        fail(str(exc))
+
+
+@repo_app.command("tests")
+def tests_command(
+    project: str = typer.Argument(..., help=PROJECT_HELP),
+    cache: Optional[Path] = typer.Option(None, "--cache", help=CACHE_HELP),
+    keyword: Optional[str] = typer.Option(None, "-k", help="Only the tests whose names match this pytest -k expression."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds the whole suite may run; past them the sandbox is killed."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every test's outcome (test id -> outcome) and the counts here."),
+) -> None:
+    """Run a project's tests in a private copy, sandboxed; print how many passed, failed, erred, were skipped."""
+    from codewm.repo.suite import ReportError, run_tests
+
+    if not timeout > 0:
+        fail("--timeout must be positive")
+    found = open_project(project, cache)
+    with open_workspace(found) as workspace:
+        try:
+            report = run_tests(workspace, timeout=timeout, keyword=keyword)
+        except ReportError as exc:
+            fail(str(exc))
+    counts = report.counts
+    label = f"{found.name} {found.version}".strip()
+    typer.echo(f"{label}: {report.tests_run} tests run, {counts['passed']} passed, {counts['failed']} failed, {counts['error']} error{'' if counts['error'] == 1 else 's'}, {counts['skipped']} skipped in {report.wall_seconds:.1f} s")
+    if report.timed_out:
+        typer.secho(f"stopped at the time limit ({timeout:g} s): the counts are those of the tests that finished", fg=typer.colors.YELLOW, err=True)
+    if json_out is not None:
+        from codewm.dataset.read import atomic_write_json
+
+        atomic_write_json(json_out, {"project": label, **report.summary(), "outcomes": report.outcomes})
+    if report.timed_out:
+        raise typer.Exit(1)

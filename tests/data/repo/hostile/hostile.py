@@ -1,0 +1,5 @@
+"""The module the hostile suite pretends to test."""
+
+
+def identity(value):
+    return value

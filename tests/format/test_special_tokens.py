@@ -110,13 +110,14 @@ RAW_VALUE = st.lists(st.one_of(PIECES, st.text(max_size=4), st.sampled_from(["\x
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(RAW_VALUE, min_size=1, max_size=4))
-def test_the_compiled_and_python_formatters_write_any_value_alike(values):
+@given(st.lists(RAW_VALUE, min_size=1, max_size=4), st.lists(st.tuples(st.permutations(["x", "y", "z"]), st.integers(1, 3)).map(lambda chosen: chosen[0][: chosen[1]]), min_size=4, max_size=4))
+def test_the_compiled_and_python_formatters_write_any_value_alike(values, orders):
+    # Locals in changing orders and numbers too: ".." compares each name with the frame before.
     import codewm.format.cwm as cwm
 
     context = "def main():\n    x = 1\n    return x\n"
     steps = [("call", 1, 0, {}, None)]
-    steps += [("line", 2 + (i % 2), 0, {"x": value, "y": values[0]}, None) for i, value in enumerate(values)]
+    steps += [("line", 2 + (i % 2), 0, {name: (value if name == "x" else values[0]) for name in orders[i % 4]}, None) for i, value in enumerate(values)]
     steps += [("return", 3, 0, None, values[-1])]
     compiled = format_steps(steps, context, complete=True)
     saved, cwm._cformat = cwm._cformat, None

@@ -57,7 +57,7 @@ static int writer_spill(Writer *w) {
     return err;
 }
 
-static int writer_bytes(Writer *w, const Py_UCS1 *data, Py_ssize_t n) {
+static inline int writer_bytes(Writer *w, const Py_UCS1 *data, Py_ssize_t n) {
     if (w->len + n > w->cap) {
         Py_ssize_t cap = w->cap ? w->cap : 1024;
         while (cap < w->len + n) cap *= 2;
@@ -71,7 +71,7 @@ static int writer_bytes(Writer *w, const Py_UCS1 *data, Py_ssize_t n) {
     return 0;
 }
 
-static int writer_put(Writer *w, PyObject *text) {
+static inline int writer_put(Writer *w, PyObject *text) {
     if (!PyUnicode_Check(text)) {
         PyErr_Format(PyExc_TypeError, "the CWM text is made of str pieces, not %.100s", Py_TYPE(text)->tp_name);
         return -1;
@@ -243,8 +243,9 @@ static PyObject *format_steps(PyObject *module, PyObject *args) {
         Py_ssize_t lineno = PyLong_AsSsize_t(PyTuple_GET_ITEM(step, 1));
         if (lineno == -1 && PyErr_Occurred()) goto fail;
         PyObject *locals = PyTuple_GET_ITEM(step, 3);
-        int is_call = PyUnicode_Compare(event, s_call) == 0;
-        int is_line = !is_call && PyUnicode_Compare(event, s_line) == 0;
+        /* the tracer's event names are these very (interned) strings: identity first */
+        int is_call = event == s_call || PyUnicode_Compare(event, s_call) == 0;
+        int is_line = !is_call && (event == s_line || PyUnicode_Compare(event, s_line) == 0);
         if (is_call || is_line) {
             if (!PyDict_Check(locals)) { PyErr_Format(PyExc_ValueError, "step %zd has no locals", i); goto fail; }
             PyObject *ref = is_line ? reference : NULL;
@@ -252,9 +253,9 @@ static PyObject *format_steps(PyObject *module, PyObject *args) {
             if (PyDict_GET_SIZE(locals) == 0) {
                 PUSH(s_empty_locals);
             } else {
-                PyObject *key, *value;
-                Py_ssize_t pos = 0;
-                int first = 1;
+                PyObject *key, *value, *ref_key, *ref_value;
+                Py_ssize_t pos = 0, ref_pos = 0;
+                int first = 1, in_step = ref != NULL; /* the reference's keys so far in the same order */
                 PUSH(s_open);
                 while (PyDict_Next(locals, &pos, &key, &value)) {
                     if (!first) PUSH(s_comma);
@@ -270,11 +271,19 @@ static PyObject *format_steps(PyObject *module, PyObject *args) {
                     }
                     PUSH(k);
                     PUSH(s_colon);
-                    PyObject *old = ref ? PyDict_GetItemWithError(ref, key) : NULL;
-                    if (old == NULL && PyErr_Occurred()) goto fail;
+                    /* A frame's locals mostly come in the previous frame's order: walk both
+                     * dicts together, and look a name up only where they part. */
+                    PyObject *old = NULL;
+                    if (in_step && PyDict_Next(ref, &ref_pos, &ref_key, &ref_value) && ref_key == key) {
+                        old = ref_value;
+                    } else {
+                        in_step = 0;
+                        old = ref ? PyDict_GetItemWithError(ref, key) : NULL;
+                        if (old == NULL && PyErr_Occurred()) goto fail;
+                    }
                     int same = old != NULL ? PyObject_RichCompareBool(old, value, Py_EQ) : 0;
                     if (same < 0) goto fail;
-                    if (PyUnicode_Check(value) && PyUnicode_CompareWithASCIIString(value, "..") == 0) {
+                    if (PyUnicode_Check(value) && PyUnicode_GET_LENGTH(value) == 2 && PyUnicode_CompareWithASCIIString(value, "..") == 0) {
                         PyErr_Format(PyExc_ValueError,
                                      "the value of %R is the reserved text '..'; the renderer writes such a value as \"<repr '..'>\"", key);
                         goto fail;
@@ -292,7 +301,7 @@ static PyObject *format_steps(PyObject *module, PyObject *args) {
             PUSH(s_frame);
             reference = locals;
         } else {
-            int is_return = PyUnicode_Compare(event, s_return) == 0;
+            int is_return = event == s_return || PyUnicode_Compare(event, s_return) == 0;
             PyObject *value = PyTuple_GET_ITEM(step, 4);
             PUSH(is_return ? s_tok_return : s_tok_exception);
             PUSH(s_action);

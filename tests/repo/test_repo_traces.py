@@ -1,0 +1,197 @@
+"""Repository traces: the calls plugin on a tiny project's suite, the calls file read as
+untrusted input, the program cases, and their episodes traced in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codewm.format.cwm import format_trace, parse_trace
+from codewm.programs.base import make_source
+from codewm.repo.calls_plugin import FORMAT, VERSION
+from codewm.repo.traces import CallsFileError, RepoTraceSource, read_calls, trace_episodes
+
+PROJECT = Path(__file__).resolve().parents[1] / "data" / "repo_traces"
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+OWN = {
+    ("minipkg/shapes.py", "Box.__init__"), ("minipkg/shapes.py", "Box.area"), ("minipkg/shapes.py", "Box.describe"),
+    ("minipkg/shapes.py", "Box.grow"), ("minipkg/shapes.py", "Box.perimeter"), ("minipkg/shapes.py", "Box.square"),
+    ("minipkg/textops.py", "_vowel"), ("minipkg/textops.py", "apply"), ("minipkg/textops.py", "count_vowels"),
+    ("minipkg/textops.py", "digits"), ("minipkg/textops.py", "letters_only"), ("minipkg/textops.py", "pairs"),
+    ("minipkg/textops.py", "scaled"), ("minipkg/textops.py", "shout"), ("minipkg/textops.py", "square"),
+}
+
+
+def run_suite(tmp: Path, plugin: bool, **env: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """The fixture project's suite in a subprocess, with or without the calls plugin."""
+    out = tmp / "calls.jsonl"
+    command = [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider"]
+    if plugin:
+        command += ["-p", "codewm.repo.calls_plugin"]
+        env = {"CODEWM_CALLS_OUT": str(out), "CODEWM_CALLS_ROOT": str(PROJECT), **env}
+    full_env = dict(os.environ, PYTHONPATH=str(SRC), **env)
+    done = subprocess.run(command, cwd=PROJECT, env=full_env, capture_output=True, text=True, timeout=600)
+    return done, out
+
+
+def outcomes(stdout: str) -> dict[str, int]:
+    last = stdout.strip().splitlines()[-1]
+    return {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?)", last)}
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("calls")
+    baseline, _ = run_suite(tmp_path_factory.mktemp("baseline"), plugin=False)
+    done, out = run_suite(tmp, plugin=True)
+    return {"baseline": baseline, "run": done, "path": out, "lines": lines(out)}
+
+
+def functions(rows: list[dict]) -> dict[str, dict]:
+    return {row["qualname"]: row for row in rows if row["kind"] == "function"}
+
+
+def test_records_the_projects_own_functions_only(recorded):
+    rows = recorded["lines"]
+    assert rows[0] == {**rows[0], "kind": "header", "format": FORMAT, "version": VERSION}
+    assert rows[-1]["kind"] == "summary"
+    seen = {(row["file"], row["qualname"]) for row in rows if row["kind"] == "function"}
+    # not the tests' own helpers, not conftest's, not pytest's or the standard library's
+    assert seen == OWN
+    assert rows[-1]["functions_seen"] == len(OWN)
+
+
+def test_keeps_literal_arguments_and_rebuildable_receivers(recorded):
+    found = functions(recorded["lines"])
+    assert found["apply"]["calls"] == [] and found["apply"]["dropped"] == {"non_literal": 1}
+    assert found["shout"]["calls"] == [{"args": "'hi', 1, mark='!'"}, {"args": "'hi', 2, mark='?'"}]
+    assert found["scaled"]["calls"] == [{"args": "[1, 2], 2"}]
+    assert {"args": "", "instance": "3, 4"} in found["Box.area"]["calls"]
+    assert found["Box.perimeter"]["calls"] == [{"args": "", "instance": "3, 4"}]
+    assert found["Box.square"]["calls"] == [{"args": "2", "on_class": True}]
+    assert found["Box.describe"]["calls"] == [{"args": "1, 2"}]
+    assert {"args": "3, 4", "init": True} in found["Box.__init__"]["calls"]
+
+
+def test_deduplicates_and_caps_per_function(tmp_path):
+    done, out = run_suite(tmp_path, plugin=True, CODEWM_CALLS_MAX_PER_FUNCTION="5")
+    assert out.exists(), done.stdout + done.stderr
+    square = functions(lines(out))["square"]
+    # called with 1, 1, 1, then 0..19, then 3 and 2 by the failing and the xfailing test
+    assert [call["args"] for call in square["calls"]] == ["1", "0", "2", "3", "4"]
+    assert square["calls_seen"] == 25
+    assert square["dropped"] == {"duplicate": 3, "cap": 17}
+    assert lines(out)[0]["max_per_function"] == 5
+
+
+def test_the_tests_outcomes_do_not_change_and_a_recorder_error_fails_nothing(recorded):
+    baseline, run = recorded["baseline"], recorded["run"]
+    assert outcomes(baseline.stdout) == outcomes(run.stdout) == {"failed": 1, "passed": 8, "xfailed": 1}
+    assert re.findall(r"^FAILED (\S+)", run.stdout, re.M) == ["tests/check_textops.py::test_fails_on_purpose"]
+    assert "PASSED tests/check_textops.py::test_a_value_the_recorder_cannot_render" in run.stdout
+    summary = recorded["lines"][-1]
+    assert summary["tests"] == {"failed": 1, "passed": 8, "xfailed": 1}
+    # rendering the 5001-digit int raised inside the recorder: counted, swallowed
+    assert summary["profiler_errors"] == 1
+    assert functions(recorded["lines"])["digits"]["dropped"] == {"profiler_error": 1}
+
+
+def test_no_output_file_means_no_recording(tmp_path):
+    done, out = run_suite(tmp_path, plugin=False)
+    assert not out.exists() and outcomes(done.stdout)["passed"] == 8
+
+
+# -- reading the file ---------------------------------------------------------------------------
+def write(path: Path, rows: list) -> Path:
+    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
+    return path
+
+
+HEADER = {"kind": "header", "format": FORMAT, "version": VERSION}
+SUMMARY = {"kind": "summary", "tests": {"passed": 1}}
+FUNCTION = {"kind": "function", "file": "minipkg/textops.py", "qualname": "square", "line": 22, "calls_seen": 1, "calls": [{"args": "3"}], "dropped": {}}
+
+
+def test_read_calls_reads_what_the_plugin_wrote(recorded):
+    calls = read_calls(str(recorded["path"]))
+    assert {(f.file, f.qualname) for f in calls.functions} == OWN
+    assert calls.summary["tests"] == {"failed": 1, "passed": 8, "xfailed": 1}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([HEADER, "{not json", SUMMARY], r":2: not a JSON line"),
+        ([{**HEADER, "version": 99}, SUMMARY], r":1: calls file version 99; this codewm reads version 1"),
+        ([{**HEADER, "format": "other"}, SUMMARY], r":1: not a calls file"),
+        ([HEADER, FUNCTION], r":2: the last line must be the summary"),
+        ([HEADER, {**FUNCTION, "calls": [{"args": "__import__('os').system('true')"}]}, SUMMARY], r":2, call 0: 'args' is not a list of literal arguments"),
+        ([HEADER, {**FUNCTION, "calls": [{"args": "1), print(2"}]}, SUMMARY], r":2, call 0: 'args' is not a list of literal arguments"),
+        ([HEADER, {**FUNCTION, "calls": [{"args": "*[1]"}]}, SUMMARY], r":2, call 0: 'args' is not a list of literal arguments"),
+        ([HEADER, {**FUNCTION, "file": "../outside.py"}, SUMMARY], r":2: 'file' must be a relative path"),
+        ([HEADER, {**FUNCTION, "file": "/etc/passwd.py"}, SUMMARY], r":2: 'file' must be a relative path"),
+        ([HEADER, {**FUNCTION, "qualname": "f; import os"}, SUMMARY], r":2: 'qualname' must be a dotted name"),
+        ([HEADER, {**FUNCTION, "line": "1"}, SUMMARY], r":2: 'line' must be a positive integer"),
+        ([HEADER, {**FUNCTION, "calls": [{"args": "1", "instance": "2", "init": True}]}, SUMMARY], r"at most one of instance"),
+        ([HEADER, [1, 2], SUMMARY], r":2: a line must be a JSON object"),
+    ],
+)
+def test_read_calls_rejects_malformed_files(tmp_path, rows, message):
+    path = write(tmp_path / "calls.jsonl", rows)
+    with pytest.raises(CallsFileError) as caught:
+        read_calls(str(path))
+    assert str(caught.value).startswith(str(path) + ":") and re.search(message, str(caught.value)), str(caught.value)
+
+
+def test_read_calls_caps_the_size(tmp_path):
+    path = write(tmp_path / "calls.jsonl", [HEADER, FUNCTION, SUMMARY])
+    with pytest.raises(CallsFileError, match="more than the 100 a calls file may have"):
+        read_calls(str(path), max_bytes=100)
+    with pytest.raises(CallsFileError, match="empty"):
+        read_calls(str(write(tmp_path / "empty.jsonl", [])))
+
+
+# -- cases and episodes -------------------------------------------------------------------------
+def test_the_source_yields_deterministic_self_contained_cases(recorded):
+    source = make_source("repo", calls=str(recorded["path"]), root=str(PROJECT), verify=False)
+    first, again = list(source.cases()), list(source.cases())
+    assert first == again and [c.id for c in first] == [c.id for c in again]
+    by_call = {case.call: case for case in first}
+    assert {"Box(3, 4)", "Box(3, 4).area()", "Box(3, 4).perimeter", "Box.square(2)", "Box.describe(1, 2)", "list(pairs(3))", "scaled([1, 2], 2)"} <= set(by_call)
+    assert by_call["square(0)"].id == "repo/repo_traces/minipkg/textops.py::square#1"
+    assert all(case.origin == "repo" for case in first)
+    # the project is not importable where the cases run: what they need is copied in
+    for case in first:
+        assert "minipkg" not in case.source and "from ." not in case.source
+    assert "UNIT = 2\nBASE_UNIT = UNIT\n" in by_call["scaled([1, 2], 2)"].source
+    assert 'VOWELS = set("aeiou")' in by_call["count_vowels('sky')"].source and "def _vowel" in by_call["count_vowels('sky')"].source
+    assert "import string" in by_call["letters_only('object')"].source
+    assert not getattr(source, "batchable", False)
+
+
+def test_episodes_trace_ok_in_the_sandbox_in_the_cwm_format(recorded):
+    source = RepoTraceSource(str(recorded["path"]), str(PROJECT), project="mini", workers=2)
+    build = source.candidates()
+    report = trace_episodes(build, project="mini", workers=2)
+    kept = {case.call for case in report.kept}
+    assert {"count_vowels('Banana')", "scaled([1, 2], 2)", "Box(3, 4).area()", "Box(3, 4).perimeter", "list(pairs(3))", "shout('hi', 2, mark='?')"} <= kept
+    assert report.candidates == len(build.cases) == len(report.kept) + sum(report.dropped.values())
+    assert report.functions_covered == len({case.meta["function"] for case in report.kept})
+    assert report.to_dict()["episodes_kept"] == len(report.episodes) == len(report.kept)
+    for case, episode in zip(report.kept, report.episodes):
+        parsed = parse_trace(episode)
+        assert parsed.ok, (case.id, parsed.error)
+        assert parsed.trace.complete and format_trace(parsed.trace) == episode
+        assert case.call in parsed.trace.context
+    assert [c.id for c in source.cases()] == [c.id for c in report.kept]

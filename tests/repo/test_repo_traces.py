@@ -164,7 +164,7 @@ def test_read_calls_caps_the_size(tmp_path):
 
 # -- cases and episodes -------------------------------------------------------------------------
 def test_the_source_yields_deterministic_self_contained_cases(recorded):
-    source = make_source("repo", calls=str(recorded["path"]), root=str(PROJECT), verify=False)
+    source = make_source("repo", path=str(recorded["path"]), root=str(PROJECT), verify=False)
     first, again = list(source.cases()), list(source.cases())
     assert first == again and [c.id for c in first] == [c.id for c in again]
     by_call = {case.call: case for case in first}

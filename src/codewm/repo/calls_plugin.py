@@ -44,6 +44,8 @@ ENV_ROOT = "CODEWM_CALLS_ROOT"
 ENV_OUT = "CODEWM_CALLS_OUT"
 ENV_MAX_PER_FUNCTION = "CODEWM_CALLS_MAX_PER_FUNCTION"
 ENV_MAX_ARGS_CHARS = "CODEWM_CALLS_MAX_ARGS_CHARS"
+ENV_HOOK = "CODEWM_CALLS_HOOK"  # "profile" or "monitoring" (default: monitoring where Python has it)
+HOOKS = ("profile", "monitoring")
 DEFAULT_MAX_PER_FUNCTION = 64
 DEFAULT_MAX_ARGS_CHARS = 400
 MAX_FUNCTIONS = 20_000  # functions followed; later ones are only counted
@@ -81,12 +83,14 @@ class Recorder:
         self.root = os.path.realpath(root)
         self.max_per_function = max_per_function
         self.max_args_chars = max_args_chars
-        self.own: dict[object, tuple | None] = {}  # code -> (file, qualname, line) or None
+        self.own: dict[int, tuple] = {}  # id(code) -> (code, (file, qualname, line) or None)
         self.functions: dict[tuple, dict] = {}  # (file, qualname, line) -> entry
         self.receivers: dict[int, tuple] = {}  # id(instance) -> (weakref, class qualname, file, init args text)
+        self.live: Counter = Counter()  # (file, class qualname) -> receivers alive
         self.dropped: Counter = Counter()  # reason -> calls, over all functions
         self.profiler_errors = 0
         self.calls_seen = 0
+        self.hook = ""  # which hook watched the calls (set by `start`)
         self.started = time.monotonic()
 
     # -- which code is the project's ------------------------------------------------------
@@ -108,9 +112,12 @@ class Recorder:
     # -- one call ---------------------------------------------------------------------------
     def on_call(self, frame) -> None:
         code = frame.f_code
-        key = self.own.get(code, False)
-        if key is False:
-            key = self.own[code] = self.classify(code)
+        # Keyed by id: hashing a code object hashes its bytecode and constants, on every call
+        # of every function. The code is kept in the value, so that its id is never reused.
+        known = self.own.get(id(code))
+        if known is None:
+            known = self.own[id(code)] = (code, self.classify(code))
+        key = known[1]
         if key is None:
             return
         self.calls_seen += 1
@@ -124,13 +131,30 @@ class Recorder:
         # A function at its cap keeps nothing more: count the call without rendering it.
         at_cap = len(entry["records"]) >= self.max_per_function and not key[1].endswith(".__init__")
         try:
-            reason = "cap" if at_cap else self.record(code, key, frame.f_locals, entry)
+            if at_cap:
+                reason = "cap"
+            elif self.unrebuildable(code, key):
+                reason = "receiver"  # known without materializing the frame's locals (the costly part)
+            else:
+                reason = self.record(code, key, frame.f_locals, entry)
         except Exception:  # e.g. str() of an int past Python's digit limit: counted, never raised
             self.profiler_errors += 1
             reason = "profiler_error"
         if reason is not None:
             entry["dropped"][reason] += 1
             self.dropped[reason] += 1
+
+    def unrebuildable(self, code, key: tuple) -> bool:
+        """A method whose class has no instance alive that was made from literals."""
+        if not code.co_argcount or code.co_varnames[0] != "self" or key[1].endswith(".__init__"):
+            return False
+        owner = key[1].rpartition(".")[0]
+        return bool(owner) and "<locals>" not in owner and not self.live[(key[0], owner)]
+
+    def forget(self, ident: int) -> None:
+        found = self.receivers.pop(ident, None)
+        if found is not None:
+            self.live[(found[2], found[1])] -= 1
 
     def record(self, code, key: tuple, values: dict, entry: dict) -> str | None:
         """Record one call's arguments in `entry`; the reason it was not kept, or None."""
@@ -205,11 +229,13 @@ class Recorder:
             subject = values.get(first)
             if type(subject).__qualname__ == owner:
                 try:
-                    ref = weakref.ref(subject, lambda _, ident=id(subject): self.receivers.pop(ident, None))
+                    ref = weakref.ref(subject, lambda _, ident=id(subject): self.forget(ident))
                 except TypeError:
                     pass
                 else:
+                    self.forget(id(subject))  # __init__ called again on the same object
                     self.receivers[id(subject)] = (ref, owner, key[0], args)
+                    self.live[(key[0], owner)] += 1
         record = (receiver.get("instance"), bool(receiver.get("on_class")), bool(receiver.get("init")), args)
         records = entry["records"]
         if record in records:
@@ -224,6 +250,7 @@ class Recorder:
     # -- the file ---------------------------------------------------------------------------
     def lines(self, tests: dict) -> list[dict]:
         header = {"kind": "header", "format": FORMAT, "version": VERSION, "root": self.root, "python": sys.version.split()[0],
+                  "hook": self.hook,
                   "max_per_function": self.max_per_function}
         body = []
         for (file, qualname, line), entry in sorted(self.functions.items()):
@@ -318,9 +345,62 @@ def pytest_configure(config) -> None:
         raise ValueError(f"codewm calls plugin: the project root {root} is not a folder")
     per_function = _int_option(config, "codewm_calls_max_per_function", ENV_MAX_PER_FUNCTION, DEFAULT_MAX_PER_FUNCTION)
     args_chars = _int_option(config, "codewm_calls_max_args_chars", ENV_MAX_ARGS_CHARS, DEFAULT_MAX_ARGS_CHARS)
-    _state.update(recorder=Recorder(root, per_function, args_chars), out=os.path.abspath(out), tests=Counter())
-    threading.setprofile(_hook)
-    sys.setprofile(_hook)
+    hook = os.environ.get(ENV_HOOK) or ("monitoring" if hasattr(sys, "monitoring") else "profile")
+    if hook not in HOOKS or (hook == "monitoring" and not hasattr(sys, "monitoring")):
+        raise ValueError(f"${ENV_HOOK} must be one of {', '.join(HOOKS)} (monitoring: Python 3.12 or newer), got {hook!r}")
+    recorder = Recorder(root, per_function, args_chars)
+    _state.update(recorder=recorder, out=os.path.abspath(out), tests=Counter())
+    start(recorder, hook)
+
+
+def start(recorder: Recorder, hook: str) -> None:
+    """Watch calls with `hook`: "profile" (sys.setprofile, every thread) or "monitoring"
+    (sys.monitoring's PY_START, where a code that is not the project's is disabled after
+    its first call, so that the rest of the run pays nothing for it)."""
+    _state["recorder"] = recorder
+    _state["hook"] = recorder.hook = hook
+    if hook == "profile":
+        threading.setprofile(_hook)
+        sys.setprofile(_hook)
+        return
+    monitoring = sys.monitoring
+    tool = next((t for t in (monitoring.PROFILER_ID, 3, 4, 5) if monitoring.get_tool(t) is None), None)
+    if tool is None:
+        raise RuntimeError("codewm calls plugin: no free sys.monitoring tool id")
+    monitoring.use_tool_id(tool, "codewm-calls")
+    disable = monitoring.DISABLE
+    getframe = sys._getframe
+
+    def on_start(code, offset):
+        try:
+            known = recorder.own.get(id(code))
+            if known is None:
+                known = recorder.own[id(code)] = (code, recorder.classify(code))
+            if known[1] is None:
+                return disable
+            recorder.on_call(getframe(1))
+        except Exception:  # never let the project's tests see the recorder fail
+            recorder.profiler_errors += 1
+        return None
+
+    monitoring.register_callback(tool, monitoring.events.PY_START, on_start)
+    monitoring.set_events(tool, monitoring.events.PY_START)
+    _state["tool"] = tool
+
+
+def stop() -> Recorder | None:
+    """Stop watching; the recorder, or None if none was started."""
+    recorder = _state.pop("recorder", None)
+    hook = _state.pop("hook", None)
+    if hook == "profile":
+        sys.setprofile(None)
+        threading.setprofile(None)
+    elif hook == "monitoring":
+        tool = _state.pop("tool")
+        sys.monitoring.set_events(tool, 0)
+        sys.monitoring.register_callback(tool, sys.monitoring.events.PY_START, None)
+        sys.monitoring.free_tool_id(tool)
+    return recorder
 
 
 def pytest_runtest_logreport(report) -> None:
@@ -333,11 +413,9 @@ def pytest_runtest_logreport(report) -> None:
 
 
 def pytest_unconfigure(config) -> None:
-    recorder = _state.pop("recorder", None)
+    recorder = stop()
     if recorder is None:
         return
-    sys.setprofile(None)
-    threading.setprofile(None)
     write_lines(_state.pop("out"), recorder.lines(_state.pop("tests")))
 
 

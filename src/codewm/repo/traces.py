@@ -2,7 +2,7 @@
 and the cases traced in the sandbox become episodes in the CWM format.
 
     calls = read_calls("calls.jsonl")                       # untrusted: checked line by line
-    source = RepoTraceSource("calls.jsonl", root="parse-1.22.4")
+    source = RepoTraceSource(path="calls.jsonl", root="parse-1.22.4")
     report = trace_episodes(source.candidates(), project="parse")
     report.episodes[0]                                      # CWM trace text of one kept call
 
@@ -247,14 +247,17 @@ class RepoTraceSource:
 
     name = "repo"
 
-    def __init__(self, calls: str, root: str, project: str | None = None, verify: bool = True, workers: int = 2) -> None:
-        if not os.path.isfile(calls):
-            raise SourceConfigError(f"repo: calls file {calls} does not exist")
+    def __init__(self, path: str, root: str, project: str | None = None, verify: bool = True, workers: int = 2) -> None:
+        """`path`: the calls file; `root`: the project's folder the calls were recorded in
+        (given, never taken from the file); `project`: the name in the cases' ids (default:
+        the root's folder name); `workers`: sandbox workers for `verify`."""
+        if not os.path.isfile(path):
+            raise SourceConfigError(f"repo: calls file {path} does not exist")
         if not os.path.isdir(root):
             raise SourceConfigError(f"repo: project root {root} is not a folder")
         if workers < 1:
             raise SourceConfigError("repo: workers must be at least 1")
-        self.calls = calls
+        self.path = path
         self.root = root
         self.project = project or os.path.basename(os.path.realpath(root))
         self.verify = verify
@@ -264,7 +267,7 @@ class RepoTraceSource:
     def candidates(self) -> CaseBuild:
         """Every case made from the file, before the sandbox has run any."""
         try:
-            calls = read_calls(self.calls)
+            calls = read_calls(self.path)
         except CallsFileError as exc:
             raise SourceConfigError(f"repo: {exc}") from None
         return build_cases(calls, self.root, self.project)

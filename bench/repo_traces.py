@@ -1,6 +1,6 @@
 """Benchmark: repository traces on real projects, end to end.
 
-    python bench/repo_traces.py [--projects parse==1.22.4 boltons==26.2.0] [--cache DIR] [--workers 2]
+    python bench/repo_traces.py [--projects parse==1.22.4 boltons==26.2.0] [--cache DIR] [--workers 2] [--python PY]
 
 For each project: fetch its source distribution (`pip download --no-binary :all: --no-deps`,
 kept in --cache), run its pytest suite twice in the same run, without the calls plugin (the
@@ -48,9 +48,9 @@ def fetch(spec: str, cache: Path) -> Path:
     return folder
 
 
-def run_suite(folder: Path, name: str, calls: Path | None) -> tuple[float, dict[str, int], str]:
+def run_suite(folder: Path, name: str, calls: Path | None, python: str) -> tuple[float, dict[str, int], str]:
     """(seconds, outcome counts, last line) of the project's suite, with the plugin when `calls` is set."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PYTEST_OPTIONS.get(name, [])]
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PYTEST_OPTIONS.get(name, [])]
     if calls is not None:
         command += ["-p", "codewm.repo.calls_plugin", "--codewm-calls-out", str(calls), "--codewm-calls-root", str(folder)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH")])))
@@ -62,24 +62,31 @@ def run_suite(folder: Path, name: str, calls: Path | None) -> tuple[float, dict[
     return seconds, outcomes, last
 
 
+def source_hook(calls: Path) -> str:
+    """Which hook the plugin used (from the calls file's header)."""
+    with open(calls, encoding="utf-8") as handle:
+        return json.loads(handle.readline()).get("hook", "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", nargs="+", default=["parse==1.22.4", "boltons==26.2.0"])
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "codewm-repo-bench")
     parser.add_argument("--workers", type=int, default=2, help="sandbox workers tracing the episodes")
+    parser.add_argument("--python", default=sys.executable, help="the Python that runs the suites (3.12+: the plugin's sys.monitoring hook)")
     args = parser.parse_args()
     figures = []
     for spec in args.projects:
         name = spec.partition("==")[0]
         folder = fetch(spec, args.cache)
         calls = args.cache / f"{name}.calls.jsonl"
-        base_seconds, base_outcomes, base_line = run_suite(folder, name, None)
-        plugin_seconds, plugin_outcomes, plugin_line = run_suite(folder, name, calls)
+        base_seconds, base_outcomes, base_line = run_suite(folder, name, None, args.python)
+        plugin_seconds, plugin_outcomes, plugin_line = run_suite(folder, name, calls, args.python)
         source = RepoTraceSource(str(calls), str(folder), project=name, workers=args.workers)
         report = trace_episodes(source.candidates(), project=name, workers=args.workers)
         row = report.to_dict()
         row.update(
-            spec=spec, suite_seconds=round(base_seconds, 2), suite_seconds_with_plugin=round(plugin_seconds, 2),
+            spec=spec, suite_python=args.python, hook=source_hook(calls), suite_seconds=round(base_seconds, 2), suite_seconds_with_plugin=round(plugin_seconds, 2),
             plugin_overhead=round(plugin_seconds / base_seconds, 2), outcomes=base_outcomes,
             outcomes_with_plugin=plugin_outcomes, outcomes_unchanged=base_outcomes == plugin_outcomes,
             target=TARGETS.get(name), target_met=TARGETS.get(name) is None or len(report.kept) >= TARGETS[name],
@@ -87,7 +94,7 @@ def main() -> None:
         figures.append(row)
         print(f"== {spec}  ({folder})")
         print(f"  suite        {base_line}  [{base_seconds:.1f} s]")
-        print(f"  with plugin  {plugin_line}  [{plugin_seconds:.1f} s, x{row['plugin_overhead']} overhead]  outcomes unchanged: {row['outcomes_unchanged']}")
+        print(f"  with plugin  {plugin_line}  [{plugin_seconds:.1f} s, x{row['plugin_overhead']} overhead, hook {row['hook']}]  outcomes unchanged: {row['outcomes_unchanged']}")
         print(f"  tests run {sum(report.tests.values())}; functions seen {report.functions_seen}, covered {report.functions_covered}")
         print(f"  calls recorded {report.calls_recorded}; cases {report.candidates}; episodes kept {len(report.kept)}"
               f" (target {row['target']}: {'met' if row['target_met'] else 'NOT met'})")

@@ -26,6 +26,7 @@ OWN = {
     ("minipkg/textops.py", "_vowel"), ("minipkg/textops.py", "apply"), ("minipkg/textops.py", "count_vowels"),
     ("minipkg/textops.py", "digits"), ("minipkg/textops.py", "letters_only"), ("minipkg/textops.py", "pairs"),
     ("minipkg/textops.py", "scaled"), ("minipkg/textops.py", "shout"), ("minipkg/textops.py", "square"),
+    ("minipkg/textops.py", "where"),
 }
 
 
@@ -65,6 +66,7 @@ def functions(rows: list[dict]) -> dict[str, dict]:
 def test_records_the_projects_own_functions_only(recorded):
     rows = recorded["lines"]
     assert rows[0] == {**rows[0], "kind": "header", "format": FORMAT, "version": VERSION}
+    assert rows[0]["hook"] == ("monitoring" if hasattr(sys, "monitoring") else "profile")
     assert rows[-1]["kind"] == "summary"
     seen = {(row["file"], row["qualname"]) for row in rows if row["kind"] == "function"}
     # not the tests' own helpers, not conftest's, not pytest's or the standard library's
@@ -97,19 +99,25 @@ def test_deduplicates_and_caps_per_function(tmp_path):
 
 def test_the_tests_outcomes_do_not_change_and_a_recorder_error_fails_nothing(recorded):
     baseline, run = recorded["baseline"], recorded["run"]
-    assert outcomes(baseline.stdout) == outcomes(run.stdout) == {"failed": 1, "passed": 8, "xfailed": 1}
-    assert re.findall(r"^FAILED (\S+)", run.stdout, re.M) == ["tests/check_textops.py::test_fails_on_purpose"]
+    assert outcomes(baseline.stdout) == outcomes(run.stdout) == {"failed": 1, "passed": 9, "xfailed": 1}
+    assert re.findall(r"^FAILED (\S+)", run.stdout, re.MULTILINE) == ["tests/check_textops.py::test_fails_on_purpose"]
     assert "PASSED tests/check_textops.py::test_a_value_the_recorder_cannot_render" in run.stdout
     summary = recorded["lines"][-1]
-    assert summary["tests"] == {"failed": 1, "passed": 8, "xfailed": 1}
+    assert summary["tests"] == {"failed": 1, "passed": 9, "xfailed": 1}
     # rendering the 5001-digit int raised inside the recorder: counted, swallowed
     assert summary["profiler_errors"] == 1
     assert functions(recorded["lines"])["digits"]["dropped"] == {"profiler_error": 1}
 
 
+def test_a_bad_option_is_a_clear_error(tmp_path):
+    done, out = run_suite(tmp_path, plugin=True, CODEWM_CALLS_MAX_PER_FUNCTION="lots")
+    assert done.returncode != 0 and not out.exists()
+    assert "CODEWM_CALLS_MAX_PER_FUNCTION must be an integer, got 'lots'" in done.stdout + done.stderr
+
+
 def test_no_output_file_means_no_recording(tmp_path):
     done, out = run_suite(tmp_path, plugin=False)
-    assert not out.exists() and outcomes(done.stdout)["passed"] == 8
+    assert not out.exists() and outcomes(done.stdout)["passed"] == 9
 
 
 # -- reading the file ---------------------------------------------------------------------------
@@ -126,7 +134,7 @@ FUNCTION = {"kind": "function", "file": "minipkg/textops.py", "qualname": "squar
 def test_read_calls_reads_what_the_plugin_wrote(recorded):
     calls = read_calls(str(recorded["path"]))
     assert {(f.file, f.qualname) for f in calls.functions} == OWN
-    assert calls.summary["tests"] == {"failed": 1, "passed": 8, "xfailed": 1}
+    assert calls.summary["tests"] == {"failed": 1, "passed": 9, "xfailed": 1}
 
 
 @pytest.mark.parametrize(
@@ -186,6 +194,8 @@ def test_episodes_trace_ok_in_the_sandbox_in_the_cwm_format(recorded):
     report = trace_episodes(build, project="mini", workers=2)
     kept = {case.call for case in report.kept}
     assert {"count_vowels('Banana')", "scaled([1, 2], 2)", "Box(3, 4).area()", "Box(3, 4).perimeter", "list(pairs(3))", "shout('hi', 2, mark='?')"} <= kept
+    # where() reads the working directory, which the second run changes
+    assert "where('x')" not in kept and report.dropped["nondeterministic"] == 1
     assert report.candidates == len(build.cases) == len(report.kept) + sum(report.dropped.values())
     assert report.functions_covered == len({case.meta["function"] for case in report.kept})
     assert report.to_dict()["episodes_kept"] == len(report.episodes) == len(report.kept)

@@ -60,7 +60,7 @@ _TEST_DIRS = frozenset({"test", "tests", "testing"})
 def is_test_path(relative: str) -> bool:
     """Whether a path under the root is a test module (or in a test folder)."""
     parts = relative.replace(os.sep, "/").split("/")
-    stem = parts[-1][:-3] if parts[-1].endswith(".py") else parts[-1]
+    stem = parts[-1].removesuffix(".py")
     return any(p in _TEST_DIRS for p in parts[:-1]) or stem == "conftest" or stem.startswith("test_") or stem.endswith("_test")
 
 

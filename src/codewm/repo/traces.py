@@ -20,8 +20,8 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from codewm.format.cwm import format_trace
 from codewm.programs.base import ProgramCase, SourceConfigError
@@ -29,6 +29,7 @@ from codewm.programs.miner.source import DEFAULT_LIMITS
 from codewm.repo.calls_plugin import FORMAT, VERSION
 from codewm.repo.programs import ProgramError, Project
 from codewm.trace.sandbox import Program, RunResult, Sandbox, SandboxError, SandboxLimits
+from codewm.types import Trace
 
 MAX_FILE_BYTES = 64 << 20
 MAX_TEXT_CHARS = 4000  # an argument text longer than this is refused
@@ -273,7 +274,7 @@ class RepoTraceSource:
         return build_cases(calls, self.root, self.project)
 
     @property
-    def report(self) -> "RepoTraceReport":
+    def report(self) -> RepoTraceReport:
         """The sandbox's verdict on every candidate (runs it on first use)."""
         if self._report is None:
             self._report = trace_episodes(self.candidates(), project=self.project, workers=self.workers)
@@ -325,11 +326,18 @@ def classify_run(function: str, result: RunResult) -> str | None:
     return None
 
 
+# The second run starts from another working directory (one untraced line after the program),
+# so that a call whose trace depends on it, or on time, randomness or addresses, is caught.
+_ELSEWHERE = "__import__('os').chdir('/')\n"
+
+
 def trace_episodes(
     build: CaseBuild, project: str, workers: int = 2, limits: SandboxLimits | None = None, sandbox: Sandbox | None = None,
+    rerun: bool = True,
 ) -> RepoTraceReport:
     """Trace every case in the sandbox (one fresh process each, audited), keep those that
-    end ok, and format each kept one's trace as CWM text."""
+    end ok (and, with `rerun`, trace the same again from another working directory, as the
+    miner checks its calls), and format each kept one's trace as CWM text."""
     report = RepoTraceReport(project, functions_seen=build.functions_seen, calls_recorded=build.calls_recorded,
                              candidates=len(build.cases), dropped=Counter(build.dropped),
                              recorded_dropped=Counter(build.recorded_dropped), tests=dict(build.tests))
@@ -339,21 +347,34 @@ def trace_episodes(
     try:
         report.isolation = box.isolation
         results = list(box.map(Program.function(case.source, case.call, audit=True) for case in build.cases))
+        if results and all(r.status == "sandbox_error" for r in results):
+            raise SandboxError(f"repo: the sandbox failed on every run: {results[0].error}")
+        passing = []
+        for index, (case, result) in enumerate(zip(build.cases, results)):
+            reason = classify_run(case.meta["function"].rpartition(".")[2], result)
+            if reason is None:
+                passing.append(index)
+            else:
+                report.dropped[reason] += 1
+        if rerun:
+            again = box.map(Program.function(build.cases[i].source + _ELSEWHERE, build.cases[i].call, audit=True) for i in passing)
+            same = []
+            for index, second in zip(passing, again):
+                first = results[index].trace
+                if second.status == "ok" and not second.touched and Trace(first.context, second.trace.frames, second.trace.complete) == first:
+                    same.append(index)
+                else:
+                    report.dropped["nondeterministic"] += 1
+            passing = same
     finally:
         if own:
             box.close()
-    if results and all(r.status == "sandbox_error" for r in results):
-        raise SandboxError(f"repo: the sandbox failed on every run: {results[0].error}")
     covered: set[str] = set()
-    for case, result in zip(build.cases, results):
-        reason = classify_run(case.meta["function"].rpartition(".")[2], result)
-        if reason is not None:
-            report.dropped[reason] += 1
-            continue
+    for index in passing:
+        case = build.cases[index]
         report.kept.append(case)
-        report.episodes.append(format_trace(result.trace))
+        report.episodes.append(format_trace(results[index].trace))
         covered.add(f"{case.meta['file']}::{case.meta['function']}")
     report.functions_covered = len(covered)
     report.seconds = time.monotonic() - started
     return report
-

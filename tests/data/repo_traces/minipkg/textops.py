@@ -1,5 +1,6 @@
 """Plain functions."""
 
+import os
 import string
 
 from .shapes import UNIT as BASE_UNIT
@@ -42,3 +43,7 @@ def digits(n):
 
 def letters_only(text):
     return "".join(c for c in text if c in string.ascii_letters)
+
+
+def where(name):
+    return os.path.join(os.getcwd(), name)

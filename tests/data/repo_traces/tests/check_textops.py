@@ -37,6 +37,10 @@ def test_a_value_the_recorder_cannot_render():
     assert textops.digits(10 ** 5000) == -1
 
 
+def test_where():
+    assert textops.where("x").endswith("x")
+
+
 def test_fails_on_purpose():
     assert textops.square(3) == 10
 

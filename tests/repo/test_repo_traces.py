@@ -205,3 +205,15 @@ def test_episodes_trace_ok_in_the_sandbox_in_the_cwm_format(recorded):
         assert parsed.trace.complete and format_trace(parsed.trace) == episode
         assert case.call in parsed.trace.context
     assert [c.id for c in source.cases()] == [c.id for c in report.kept]
+
+
+def test_a_module_linked_from_outside_the_project_is_not_read(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("def f(x):\n    return x\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mod.py").symlink_to(outside / "secret.py")
+    calls = write(tmp_path / "calls.jsonl", [HEADER, {**FUNCTION, "file": "mod.py", "qualname": "f", "line": 1}, SUMMARY])
+    build = RepoTraceSource(str(calls), str(project), verify=False).candidates()
+    assert build.cases == [] and build.dropped == {"outside_root": 1}

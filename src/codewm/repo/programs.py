@@ -82,7 +82,10 @@ class Project:
 
     def module(self, relative: str) -> IndexedModule:
         if relative not in self._by_file:
-            path = os.path.join(self.root, relative)
+            path = os.path.realpath(os.path.join(self.root, relative))
+            if not path.startswith(self.root + os.sep):
+                # a link out of the project: its target is no part of it (and may be any file)
+                raise ProgramError("outside_root", f"{relative} leads outside {self.root}")
             try:
                 parsed = parse_module(module_name(self.root, relative), path)
             except (SyntaxError, ValueError, UnicodeDecodeError, OSError, RecursionError, MemoryError) as exc:

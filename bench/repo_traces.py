@@ -99,6 +99,7 @@ def main() -> None:
         print(f"  calls recorded {report.calls_recorded}; cases {report.candidates}; episodes kept {len(report.kept)}"
               f" (target {row['target']}: {'met' if row['target_met'] else 'NOT met'})")
         print(f"  tracing {report.seconds:.1f} s, {report.episodes_per_second:.1f} episodes/s ({args.workers} workers, {report.isolation})")
+        print(f"  episodes kept by what the call is made on: {row['kept_by_receiver']}")
         print(f"  dropped while building and tracing: {row['dropped']}")
         print(f"  calls the plugin did not keep: {row['recorded_dropped']}")
     print(json.dumps({"bench": "repo_traces", "python": sys.version.split()[0], "projects": figures}, sort_keys=True))

@@ -199,6 +199,13 @@ def test_episodes_trace_ok_in_the_sandbox_in_the_cwm_format(recorded):
     assert report.candidates == len(build.cases) == len(report.kept) + sum(report.dropped.values())
     assert report.functions_covered == len({case.meta["function"] for case in report.kept})
     assert report.to_dict()["episodes_kept"] == len(report.episodes) == len(report.kept)
+    on = {kind: {case.call for case in report.kept if case.meta["receiver"] == kind} for kind in ("class", "constructor", "instance")}
+    assert on == {
+        "class": {"Box.square(2)", "Box.describe(1, 2)"},
+        "constructor": {"Box(3, 4)", "Box(2, 2)", "Box(1, 1)"},
+        "instance": {"Box(3, 4).area()", "Box(2, 2).area()", "Box(1, 1).area()", "Box(1, 1).grow(2)", "Box(3, 4).perimeter"},
+    }
+    assert report.to_dict()["kept_by_receiver"] == {"class": 2, "constructor": 3, "function": len(report.kept) - 10, "instance": 5}
     for case, episode in zip(report.kept, report.episodes):
         parsed = parse_trace(episode)
         assert parsed.ok, (case.id, parsed.error)

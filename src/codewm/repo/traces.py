@@ -199,7 +199,8 @@ def build_cases(calls: RecordedCalls, root: str, project: str) -> CaseBuild:
                 continue
             build.cases.append(ProgramCase(
                 source=program, call=text, origin="repo", id=f"repo/{project}/{function.file}::{function.qualname}#{n}",
-                meta={"project": project, "file": function.file, "function": function.qualname, "line": function.line},
+                meta={"project": project, "file": function.file, "function": function.qualname, "line": function.line,
+                      "receiver": _receiver_kind(parts, call)},
             ))
     return build
 
@@ -223,6 +224,13 @@ def _kind(tree: Project, function: RecordedFunction, parts: list[str]) -> str | 
             own = [n for n in ast.walk(node) if isinstance(n, (ast.Yield, ast.YieldFrom))]
             return "generator" if own else "plain"
     return "plain"
+
+
+def _receiver_kind(parts: list[str], call: RecordedCall) -> str:
+    """What the call is made on: "function", "constructor", "instance" (rebuilt), "class"."""
+    if len(parts) == 1:
+        return "function"
+    return "constructor" if call.init else "instance" if call.instance is not None else "class"
 
 
 def _call_text(parts: list[str], call: RecordedCall, kind: str) -> str | None:
@@ -311,6 +319,7 @@ class RepoTraceReport:
             "candidates": self.candidates, "episodes_kept": len(self.kept), "dropped": dict(sorted(self.dropped.items())),
             "recorded_dropped": dict(sorted(self.recorded_dropped.items())), "seconds": round(self.seconds, 2),
             "episodes_per_second": round(self.episodes_per_second, 1), "isolation": self.isolation,
+            "kept_by_receiver": dict(sorted(Counter(case.meta["receiver"] for case in self.kept).items())),
         }
 
 

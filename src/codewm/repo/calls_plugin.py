@@ -404,12 +404,21 @@ def stop() -> Recorder | None:
 
 
 def pytest_runtest_logreport(report) -> None:
+    """Count each test's outcome as pytest's summary line does (passed, failed, skipped,
+    xfailed, xpassed; error for a failing setup or teardown)."""
     tests = _state.get("tests")
     if tests is None:
         return
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        outcome = "xfailed" if getattr(report, "wasxfail", None) is not None and report.outcome == "skipped" else report.outcome
-        tests[outcome] += 1
+    expected_failure = getattr(report, "wasxfail", None) is not None
+    if report.when == "call":
+        outcome = ("xfailed" if report.outcome == "skipped" else "xpassed" if report.outcome == "passed" else report.outcome) if expected_failure else report.outcome
+    elif report.outcome == "failed":
+        outcome = "error"
+    elif report.when == "setup" and report.outcome == "skipped":
+        outcome = "xfailed" if expected_failure else "skipped"
+    else:
+        return
+    tests[outcome] += 1
 
 
 def pytest_unconfigure(config) -> None:

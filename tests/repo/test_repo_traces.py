@@ -224,3 +224,22 @@ def test_a_module_linked_from_outside_the_project_is_not_read(tmp_path):
     calls = write(tmp_path / "calls.jsonl", [HEADER, {**FUNCTION, "file": "mod.py", "qualname": "f", "line": 1}, SUMMARY])
     build = RepoTraceSource(str(calls), str(project), verify=False).candidates()
     assert build.cases == [] and build.dropped == {"outside_root": 1}
+
+
+def test_a_dataset_build_mixes_the_repo_source_with_another(recorded, tmp_path):
+    from codewm.dataset.build import build_dataset
+    from codewm.dataset.config import config_from_dict
+
+    (tmp_path / "calls.jsonl").write_bytes(recorded["path"].read_bytes())
+    config = config_from_dict(
+        {"name": "mix", "output": "out", "shard_size": 50, "sources": [
+            {"kind": "synthetic", "count": 5, "seed": 1},
+            {"kind": "repo", "path": "calls.jsonl", "root": str(PROJECT), "project": "mini", "workers": 1},
+        ]},
+        base=tmp_path,
+    )
+    build_dataset(config, workers=2, progress=False)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    kept = len(list(RepoTraceSource(str(tmp_path / "calls.jsonl"), str(PROJECT), project="mini").cases()))
+    assert manifest["source_mix"] == {"repo": kept, "synthetic": 5}
+    assert manifest["statuses"] == {"ok": kept + 5}

@@ -65,6 +65,7 @@ SOURCES: dict[str, str] = {
     "livecodebench": "codewm.programs.files.LiveCodeBenchFile",
     "jsonl": "codewm.programs.files.CallsFile",
     "miner": "codewm.programs.miner.MinedSource",
+    "repo": "codewm.repo.traces.RepoTraceSource",
 }
 
 

@@ -1,0 +1,1 @@
+"""A tiny package whose tests the calls plugin watches."""

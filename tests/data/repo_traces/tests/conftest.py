@@ -1,0 +1,2 @@
+def helper_in_conftest(x):
+    return x

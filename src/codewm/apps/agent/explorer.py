@@ -51,8 +51,13 @@ class RepairTask:
             raise ValueError(f"not a function name: {self.function!r:.80}")
 
     def instructions(self) -> str:
-        tests = "\n".join(f"- {t}" for t in self.failing_tests)
-        return f"These tests fail:\n{tests}\nFind the bug in the repository's code (not in the tests), fix it, make sure the tests pass, then submit."
+        return repair_instructions(self.failing_tests)
+
+
+def repair_instructions(failing_tests) -> str:
+    """The task as a model is told it (the first user message)."""
+    tests = "\n".join(f"- {t}" for t in failing_tests)
+    return f"These tests fail:\n{tests}\nFind the bug in the repository's code (not in the tests), fix it, make sure the tests pass, then submit."
 
 
 class ScriptedExplorer:

@@ -77,3 +77,10 @@ def test_observations_are_bounded(computer):
     assert len(loud.text) <= MAX_OBSERVATION_CHARS + 100 and "characters left out" in loud.text
     refused = computer.execute(Action("view", {"path": "tinypkg/shapes.py", "lines": 100000}))
     assert refused.exit_code == 1 and "'lines' must be" in refused.text
+
+
+def test_a_file_cannot_be_made_under_a_file(computer):
+    made = computer.execute(Action("create", {"path": "setup.py/sub/inner.py", "text": "x = 1\n"}))
+    assert made.exit_code == 1 and made.text.startswith("error: setup.py/sub/inner.py:"), made.text
+    folder = computer.execute(Action("edit", {"path": "tinypkg", "start": 1, "end": 1, "text": ""}))
+    assert folder.exit_code == 1 and "not a regular file" in folder.text

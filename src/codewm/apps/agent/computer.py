@@ -102,12 +102,12 @@ class AgentComputer:
         new = text.splitlines(keepends=True)
         if new and not new[-1].endswith("\n") and end < len(lines):
             new[-1] += "\n"  # the lines after the edit stay lines of their own
-        write_text(self.workspace.path, target, "".join(lines[: start - 1] + new + lines[end:]), path, self.workspace.uid, new=False)
+        write_text(target, "".join(lines[: start - 1] + new + lines[end:]), path, self.workspace.uid, new=False)
         return Observation(f"{path}: replaced lines {start}-{end} with {len(new)} line{'' if len(new) == 1 else 's'}", 0)
 
     def _create(self, path: str, text: str) -> Observation:
         target = confine(self.workspace.path, path)
-        write_text(self.workspace.path, target, text, path, self.workspace.uid, new=True)
+        write_text(target, text, path, self.workspace.uid, new=True)
         return Observation(f"{path}: created ({len(text.splitlines())} lines)", 0)
 
     def _run_tests(self, tests: list[str] | None = None) -> Observation:

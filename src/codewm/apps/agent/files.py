@@ -69,15 +69,18 @@ def read_text(target: Path, shown: str) -> str:
         raise PathError(f"{shown}: not UTF-8 text") from None
 
 
-def write_text(root: Path, target: Path, text: str, shown: str, uid: int | None, new: bool) -> None:
-    """Write `text` to `target` (inside `root`): a new file (and its folders) if `new`, else an
+def write_text(target: Path, text: str, shown: str, uid: int | None, new: bool) -> None:
+    """Write `text` to `target` (a confined path): a new file (and its folders) if `new`, else an
     existing regular file, rewritten in place (its owner and mode stay)."""
     if new:
         missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
-        for folder in reversed(missing):
-            os.mkdir(folder, 0o755)
-            if uid is not None:
-                os.chown(folder, uid, uid)
+        try:
+            for folder in reversed(missing):
+                os.mkdir(folder, 0o755)
+                if uid is not None:
+                    os.chown(folder, uid, uid)
+        except OSError as exc:
+            raise PathError(f"{shown}: its folder cannot be made: {exc.strerror}") from None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     else:
         flags = os.O_WRONLY | os.O_TRUNC

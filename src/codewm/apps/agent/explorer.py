@@ -104,13 +104,22 @@ class ScriptedExplorer:
                 self.plan.insert(0, "read_more")
 
     def _pick_definition(self, output: str) -> tuple[str, int]:
+        """The first definition the grep found in the task's file (any file but a test's if
+        none is named); for Class.method, the first `def method` after `class Class` there."""
         wanted = self.task.path.removeprefix("./") if self.task.path else None
+        owner = self.task.function.rsplit(".", 1)[0] if "." in self.task.function else None
+        class_indent: dict[str, int] = {}  # file -> indentation of the owner's class line
         for line in output.splitlines():
-            match = re.match(r"^(?:\./)?(.+?):(\d+):", line)
+            match = re.match(r"^(?:\./)?(.+?):(\d+):(\s*)(\w+)\s+(\w+)", line)
             if match is None:
                 continue
-            path, number = match.group(1), int(match.group(2))
-            if (wanted is None and "test" not in path.split("/")[-1]) or path == wanted:
+            path, number, indent, keyword, name = match.group(1), int(match.group(2)), len(match.group(3)), match.group(4), match.group(5)
+            if not ((wanted is None and "test" not in path.split("/")[-1]) or path == wanted):
+                continue
+            if keyword == "class":
+                if owner is not None and name == owner.rsplit(".", 1)[-1]:
+                    class_indent[path] = indent
+            elif owner is None or class_indent.get(path, indent) < indent:
                 return path, number
         raise ExplorerError(f"no definition of {self.task.function} found{f' in {wanted}' if wanted else ''}: {output[:300]}")
 
@@ -145,8 +154,11 @@ class ScriptedExplorer:
         return Action("view", {"path": self.test_path, "start": max(1, (self.test_line or 1) - 3), "lines": 40})
 
     def _find_function(self) -> Action:
-        name = self.task.function.rsplit(".", 1)[-1]
-        return Action("bash", {"command": f"grep -rn --include='*.py' -E '^\\s*(async\\s+)?def {name}\\(' ."})
+        *owner, name = self.task.function.rsplit(".", 1)
+        pattern = f"(async\\s+)?def {name}\\("
+        if owner:  # the class line too, to tell its method from others of the same name
+            pattern = f"(class {owner[0].rsplit('.', 1)[-1]}\\b|{pattern})"
+        return Action("bash", {"command": f"grep -rn --include='*.py' -E '^\\s*{pattern}' ."})
 
     def _read_function(self) -> Action:
         return Action("view", {"path": self.function_file, "start": max(1, self.def_line - 5), "lines": MAX_VIEW_LINES})

@@ -84,3 +84,15 @@ def test_a_file_cannot_be_made_under_a_file(computer):
     assert made.exit_code == 1 and made.text.startswith("error: setup.py/sub/inner.py:"), made.text
     folder = computer.execute(Action("edit", {"path": "tinypkg", "start": 1, "end": 1, "text": ""}))
     assert folder.exit_code == 1 and "not a regular file" in folder.text
+
+
+def test_lines_are_counted_as_grep_counts_them(computer):
+    # A form feed (as in some Python sources) is no line break for grep -n, sed or an editor.
+    made = computer.execute(Action("create", {"path": "ff.py", "text": "a = 1\n\x0cb = 2\nc = 3\n"}))
+    assert made.exit_code == 0
+    grep = computer.execute(Action("bash", {"command": "grep -n 'c = 3' ff.py"}))
+    assert grep.text == "3:c = 3\n"
+    seen = computer.execute(Action("view", {"path": "ff.py"}))
+    assert seen.text.splitlines()[0] == "ff.py: lines 1-3 of 3" and seen.text.endswith("3| c = 3\n")
+    computer.execute(Action("edit", {"path": "ff.py", "start": 3, "end": 3, "text": "c = 4\n"}))
+    assert computer.execute(Action("bash", {"command": "cat ff.py"})).text == "a = 1\n\x0cb = 2\nc = 4\n"

@@ -107,8 +107,9 @@ def test_the_explorer_reads_a_long_file_in_windows_and_takes_an_oracle(tmp_path)
         assert workspace.path.joinpath("calc/__init__.py").read_text() == LONG_MODULE
         assert run_tests(workspace, timeout=300).outcomes == {"tests/test_calc.py::test_after": "passed", "tests/test_calc.py::test_high": "passed"}
     # The function ends past the first window: the explorer viewed on until its end.
-    assert [s.action for s in trajectory.steps].count("view") == 3
     start = broken.splitlines().index("@_cached") + 1
+    windows = [(s.args["start"], s.args["lines"]) for s in trajectory.steps if s.action == "view" and s.args["path"] == "calc/__init__.py"]
+    assert windows == [(start - 4, 80), (start + 76, 80), (start + 156, 80)]
     (whole,) = asked
     assert whole == textwrap.dedent(broken[broken.index("@_cached") : broken.index("\n\n\ndef after")] + "\n")
     edit = next(step for step in trajectory.steps if step.action == "edit")

@@ -38,11 +38,24 @@ class Observation:
 
 
 def bounded(text: str, limit: int = MAX_OBSERVATION_CHARS) -> str:
-    """`text`, or its head and tail with a line saying how much was left out between them."""
+    """`text`, or its head and tail with a line saying how much was left out between them;
+    cut at line ends where there are any, so no line shows only in part."""
     if len(text) <= limit:
         return text
     head, tail = text[: limit // 2], text[-(limit // 2) :]
-    return f"{head}\n[... {len(text) - len(head) - len(tail)} characters left out ...]\n{tail}"
+    if "\n" in head:
+        head = head[: head.rindex("\n") + 1]
+    if "\n" in tail:
+        tail = tail[tail.index("\n") + 1 :]
+    return f"{head.rstrip(chr(10))}\n[... {len(text) - len(head) - len(tail)} characters left out ...]\n{tail}"
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of `text`, each with its newline (the last may lack one), split at "\n"
+    only, as grep -n and sed count them (str.splitlines also splits at form feeds, ...)."""
+    lines = text.split("\n")
+    last = lines.pop()
+    return [line + "\n" for line in lines] + ([last] if last else [])
 
 
 class AgentComputer:
@@ -84,7 +97,7 @@ class AgentComputer:
         return Observation(bounded(text), result.exit_code)
 
     def _view(self, path: str, start: int = 1, lines: int = 100) -> Observation:
-        content = read_text(confine(self.workspace.path, path), path).splitlines()
+        content = [line.rstrip("\n") for line in split_lines(read_text(confine(self.workspace.path, path), path))]
         if start > max(len(content), 1):
             raise PathError(f"{path}: has {len(content)} lines; line {start} is past its end")
         window = content[start - 1 : start - 1 + lines]
@@ -96,10 +109,10 @@ class AgentComputer:
     def _edit(self, path: str, start: int, end: int, text: str) -> Observation:
         target = confine(self.workspace.path, path)
         content = read_text(target, path)
-        lines = content.splitlines(keepends=True)
+        lines = split_lines(content)
         if end > len(lines):
             raise PathError(f"{path}: has {len(lines)} lines; cannot replace up to line {end}")
-        new = text.splitlines(keepends=True)
+        new = split_lines(text)
         if new and not new[-1].endswith("\n") and end < len(lines):
             new[-1] += "\n"  # the lines after the edit stay lines of their own
         write_text(target, "".join(lines[: start - 1] + new + lines[end:]), path, self.workspace.uid, new=False)
@@ -108,7 +121,7 @@ class AgentComputer:
     def _create(self, path: str, text: str) -> Observation:
         target = confine(self.workspace.path, path)
         write_text(target, text, path, self.workspace.uid, new=True)
-        return Observation(f"{path}: created ({len(text.splitlines())} lines)", 0)
+        return Observation(f"{path}: created ({len(split_lines(text))} lines)", 0)
 
     def _run_tests(self, tests: list[str] | None = None) -> Observation:
         try:

@@ -20,9 +20,11 @@ import textwrap
 from dataclasses import dataclass
 from typing import Callable
 
-from codewm.apps.agent.actions import MAX_VIEW_LINES, Action
+from codewm.apps.agent.actions import Action
 from codewm.apps.agent.trajectory import Step
 
+# Lines per view: 80 lines of code fit an observation whole (a longer view is cut in the middle).
+VIEW_LINES = 80
 VIEW_LINE_RE = re.compile(r"^ *(\d+)\| (.*)$")
 
 
@@ -92,15 +94,15 @@ class ScriptedExplorer:
         elif self.phase == "find_function":
             self.function_file, self.def_line = self._pick_definition(step.observation)
         elif self.phase in ("read_function", "read_more"):
-            match = re.match(r"^\S.*: lines \d+-\d+ of (\d+)$", step.observation.splitlines()[0] if step.observation else "")
+            match = re.match(r"^\S.*: lines \d+-\d+ of (\d+)$", step.observation.split("\n", 1)[0])
             if step.exit_code != 0 or match is None:
                 raise ExplorerError(f"could not view {self.function_file}: {step.observation[:300]}")
             self.total_lines = int(match.group(1))
-            for line in step.observation.splitlines()[1:]:
+            for line in step.observation.split("\n")[1:]:
                 found = VIEW_LINE_RE.match(line)
                 if found:
                     self.seen[int(found.group(1))] = found.group(2)
-            if self._function_range() is None and max(self.seen) < self.total_lines:
+            if self._function_range() is None and self._first_unseen() <= self.total_lines:
                 self.plan.insert(0, "read_more")
 
     def _pick_definition(self, output: str) -> tuple[str, int]:
@@ -161,10 +163,17 @@ class ScriptedExplorer:
         return Action("bash", {"command": f"grep -rn --include='*.py' -E '^\\s*{pattern}' ."})
 
     def _read_function(self) -> Action:
-        return Action("view", {"path": self.function_file, "start": max(1, self.def_line - 5), "lines": MAX_VIEW_LINES})
+        return Action("view", {"path": self.function_file, "start": max(1, self.def_line - 5), "lines": VIEW_LINES})
 
     def _read_more(self) -> Action:
-        return Action("view", {"path": self.function_file, "start": max(self.seen) + 1, "lines": MAX_VIEW_LINES})
+        return Action("view", {"path": self.function_file, "start": self._first_unseen(), "lines": VIEW_LINES})
+
+    def _first_unseen(self) -> int:
+        """The first line from the def on not seen yet (a view cut short leaves a gap)."""
+        number = self.def_line
+        while number in self.seen:
+            number += 1
+        return number
 
     def _run_failing(self) -> Action:
         return Action("run_tests", {"tests": list(self.task.failing_tests)})

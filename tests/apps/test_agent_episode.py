@@ -47,7 +47,10 @@ def test_the_scripted_explorer_fixes_the_function_and_the_trajectory_replays(tmp
     assert loaded.steps == trajectory.steps and loaded.info["failing_tests"] == list(FAILING)
     replayed = replay(loaded, project)
     assert (replayed.steps, replayed.diff, replayed.tree_sha256) == (9, trajectory.steps[-1].diff, trajectory.steps[-1].tree_sha256)
-    # A step changed after the fact no longer replays to the recorded files.
+    # Not on another project's files (the unbroken one),
+    with pytest.raises(ReplayError, match="not those the trajectory started from"):
+        replay(loaded, local_project(TINYPKG))
+    # and a step changed after the fact no longer replays to the recorded files.
     edit = loaded.steps[6]
     loaded.steps[6] = dataclasses.replace(edit, args={**edit.args, "text": edit.args["text"].replace("4 *", "2 * 2 *")})
     with pytest.raises(ReplayError, match="step 7 \\(edit\\)"):

@@ -33,7 +33,8 @@ def run_episode(workspace: Workspace, policy: Policy, max_steps: int, task: str 
     if max_steps < 1:
         raise ValueError(f"max_steps must be at least 1, got {max_steps}")
     computer = computer or AgentComputer(workspace)
-    trajectory = Trajectory(project_record(workspace.project), task, policy.name, info={"instructions": instructions, **(info or {})})
+    original = {"instructions": instructions, "original_tree_sha256": computer.digest(computer.original)}
+    trajectory = Trajectory(project_record(workspace.project), task, policy.name, info={**original, **(info or {})})
     writer = TrajectoryWriter(path, trajectory) if path is not None else None
     for number in range(1, max_steps + 1):
         started = time.monotonic()
@@ -65,6 +66,9 @@ def replay(trajectory: Trajectory, project: Project, rerun_tests: bool = True) -
     with Workspace(project) as workspace:
         computer = AgentComputer(workspace)
         digest = computer.digest(computer.original)
+        recorded = trajectory.info.get("original_tree_sha256", digest)
+        if digest != recorded:
+            raise ReplayError(f"{project.root}: its files are not those the trajectory started from (sha256 {digest[:12]}..., recorded {str(recorded)[:12]}...)")
         for step in trajectory.steps:
             if step.action != "run_tests" or rerun_tests:
                 computer.execute(step.as_action())

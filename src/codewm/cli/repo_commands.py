@@ -70,3 +70,47 @@ def tests_command(
         atomic_write_json(json_out, {"project": label, **report.summary(), "outcomes": report.outcomes})
     if report.timed_out:
         raise typer.Exit(1)
+
+
+@repo_app.command("agent")
+def agent_command(
+    project: str = typer.Argument(..., help=PROJECT_HELP),
+    out: Path = typer.Option(..., "--out", help="Where to write the trajectory (JSONL, one line per step, written as it happens)."),
+    policy: str = typer.Option("scripted", "--policy", help="scripted (needs --function and --fix), or openai:URL#MODEL (an OpenAI-compatible chat server)."),
+    tests: list[str] = typer.Option(..., "--test", help="A failing test's pytest id (repeat the option for more)."),
+    function: Optional[str] = typer.Option(None, "--function", help="scripted: the name of the broken function."),
+    fix: Optional[Path] = typer.Option(None, "--fix", help="scripted: a file holding the function's correct source."),
+    path: Optional[str] = typer.Option(None, "--file", help="scripted: the file the function is in (default: where grep finds it)."),
+    task_id: str = typer.Option("", "--task", help="The task's id, recorded in the trajectory."),
+    max_steps: int = typer.Option(30, "--max-steps", min=1, help="Steps before the episode is stopped (it ends sooner when the policy submits)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help=CACHE_HELP),
+) -> None:
+    """Let a policy work a repair task (failing tests) in a sandboxed copy of a project; record the trajectory."""
+    from codewm.apps.agent.episode import run_episode
+    from codewm.apps.agent.explorer import RepairTask, ScriptedExplorer, repair_instructions
+
+    if policy == "scripted":
+        if function is None or fix is None:
+            fail("--policy scripted needs --function and --fix (the function's correct source)")
+        try:
+            task = RepairTask(tuple(tests), function, path=path, fixed_text=fix.read_text())
+        except (OSError, ValueError) as exc:
+            fail(f"{fix}: {exc}" if isinstance(exc, OSError) else str(exc))
+        chooser, instructions = ScriptedExplorer(task), task.instructions()
+    elif policy.startswith("openai:"):
+        from codewm.apps.agent.llm_policy import OpenAIChatPolicy
+
+        instructions = repair_instructions(tests)
+        try:
+            chooser = OpenAIChatPolicy(policy, instructions)
+        except (ValueError, ConnectionError) as exc:
+            fail(str(exc))
+    else:
+        fail(f"--policy must be scripted or openai:URL#MODEL, got {policy!r}")
+    found = open_project(project, cache)
+    with open_workspace(found) as workspace:
+        trajectory = run_episode(workspace, chooser, max_steps, task=task_id, instructions=instructions, path=out, info={"failing_tests": list(tests)})
+    for step in trajectory.steps:
+        typer.echo(f"{step.step:>3} {step.action:<10} exit {step.exit_code!s:<4} {step.seconds:6.2f} s  {step.observation.splitlines()[0][:70] if step.observation else ''}")
+    changed = sum(line.startswith("+++ ") for line in trajectory.steps[-1].diff.splitlines()) if trajectory.steps else 0
+    typer.echo(f"{'submitted' if trajectory.submitted else 'stopped at --max-steps'} after {len(trajectory.steps)} steps; {changed} file{'' if changed == 1 else 's'} changed; trajectory: {out}")

@@ -386,3 +386,18 @@ def test_verify_end_to_end_with_real_pytest(tmp_path):
         assert (record["status"], record["reason"]) == (("kept", "") if failing else ("dropped", "no_test_fails"))
         assert all(f["outcome"] == "failed" for f in record["failing_tests"])
         assert record["tests"] == "all"  # check_pricing.py is not named test_pricing*.py
+
+
+@pytest.mark.parametrize("text", [
+    "import os\n\x0c\n# a form feed above: str.splitlines sees a line there, Python does not\n"
+    "def f(a):\n    if a:\n        b = 1\n    if not a:\n        b = 2\n    return a + b\n",
+    "def f(a):\r\n    if a:\r\n        b = 1\r\n    if not a:\r\n        b = 2\r\n    return a + b\r\n",
+])
+def test_line_ends_and_form_feeds_as_python_counts_them(tmp_path, text):
+    (tmp_path / "mod.py").write_bytes(text.encode())
+    mutants = mutants_of_file(tmp_path, tmp_path / "mod.py", per_operator=50, per_function=500)
+    assert only(mutants, "change_operator", "+ to -").source == text.replace("a + b", "a - b")
+    assert only(mutants, "remove_assignment", "line").source == text.replace("b = 1", "pass")
+    for mutant in mutants:
+        assert apply_diff(text, mutant.diff) == mutant.source
+        ast.parse(mutant.source)

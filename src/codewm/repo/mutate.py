@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from codewm.repo.mutate_operators import CLASS_OPERATORS, FUNCTION_OPERATORS, OPERATORS, Unit
-from codewm.repo.mutate_text import Source, cyclomatic_complexity
+from codewm.repo.mutate_text import Source, cyclomatic_complexity, split_lines
 
 # Folders and files that are not the project's own code: its tests, docs, build outputs.
 SKIPPED_DIRS = {"tests", "test", "testing", "docs", "doc", "build", "dist", "examples",
@@ -101,7 +101,7 @@ def units(tree: ast.Module, min_complexity: int) -> list[Unit]:
 def unified_diff(original: str, new: str, file: str) -> str:
     """difflib's unified diff, with the `\\ No newline at end of file` marker patch expects."""
     out = []
-    for line in difflib.unified_diff(original.splitlines(keepends=True), new.splitlines(keepends=True),
+    for line in difflib.unified_diff(split_lines(original), split_lines(new),
                                      f"a/{file}", f"b/{file}"):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
@@ -110,10 +110,10 @@ def unified_diff(original: str, new: str, file: str) -> str:
 def apply_diff(original: str, diff: str) -> str:
     """Apply a one-file unified diff made by `unified_diff`; a hunk that does not match the
     text is a MutateError (the diff is for another version of the file)."""
-    lines = original.splitlines(keepends=True)
+    lines = split_lines(original)
     out: list[str] = []
     at = 0
-    diff_lines = diff.splitlines(keepends=True)
+    diff_lines = split_lines(diff)
     i = 0
     while i < len(diff_lines):
         header = re.match(r"@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", diff_lines[i])
@@ -145,7 +145,8 @@ def mutants_of_file(root: Path, path: Path, *, seed: int = 0, min_complexity: in
     sample of all its edits) and `per_function` in all, taking operators in turn."""
     rel = path.relative_to(root).as_posix()
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as handle:  # keep \r\n as written
+            text = handle.read()
         tree = ast.parse(text, filename=str(path))
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
         raise MutateError(f"{path}: cannot read as Python ({type(exc).__name__}: {exc})") from None

@@ -90,10 +90,7 @@ def invert_if_else(source: Source, unit: Unit, rng: random.Random) -> Iterator[E
 
 def change_constant(source: Source, unit: Unit, rng: random.Random) -> Iterator[Edit]:
     """A number n -> n+1 or n-1; True <-> False. Strings and f-string parts are left alone."""
-    inside_fstring = {id(n) for f in nodes_of(unit, ast.JoinedStr) for n in ast.walk(f)}
     for node in nodes_of(unit, ast.Constant):
-        if id(node) in inside_fstring:
-            continue
         value = node.value
         if isinstance(value, bool):
             new = repr(not value)

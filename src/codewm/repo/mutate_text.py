@@ -27,12 +27,20 @@ class Edit:
     line: int  # 1-based line of the change, for people reading the mutant
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as Python counts them (ends: \\n, \\r\\n, \\r), unlike str.splitlines, which also
+    breaks at form feeds and other separators that ast does not count."""
+    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)", text)
+    rest = text[sum(map(len, lines)):]
+    return lines + [rest] if rest else lines
+
+
 class Source:
     """One file's text with conversions from ast positions to character offsets."""
 
     def __init__(self, text: str):
         self.text = text
-        self.lines = text.splitlines(keepends=True)
+        self.lines = split_lines(text)
         self.line_starts = [0]
         for line in self.lines:
             self.line_starts.append(self.line_starts[-1] + len(line))
@@ -118,7 +126,8 @@ def own_nodes(unit: ast.AST) -> Iterator[ast.AST]:
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, NESTED_UNITS):
+        # Positions inside f-strings are unreliable before Python 3.12: nothing there is edited.
+        if isinstance(node, NESTED_UNITS + (ast.JoinedStr,)):
             continue
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
@@ -154,7 +163,9 @@ def remove_statement(source: Source, block: list[ast.stmt], stmt: ast.stmt, what
     lo, hi = source.lines_span(stmt)
     replacement = ""
     if len(block) == 1:
-        replacement = source.indent(source.first_line(stmt)) + "pass\n"
+        last = source.lines[stmt.end_lineno - 1]
+        ending = last[len(last.rstrip("\r\n")):]  # the file's own line end
+        replacement = source.indent(source.first_line(stmt)) + "pass" + ending
     return Edit(lo, hi, replacement, f"remove {what} at line {stmt.lineno}", stmt.lineno)
 
 

@@ -202,7 +202,7 @@ def verify_one(copy: Path, mutant: Mutant, run_tests: SuiteRunner, passing: set[
     selected = select_tests(mutant.file, sorted(passing))
     started = time.monotonic()
     try:
-        target.write_text(mutant.source, encoding="utf-8")
+        target.write_bytes(mutant.source.encode("utf-8"))
         drop_bytecode(target)
         run = run_tests(copy, selected)
     finally:

@@ -104,11 +104,11 @@ def test_only_units_at_the_complexity_threshold_are_mutated(tmp_path):
     assert "simple" in [u.qualname for u in units(tree, 2)]
 
 
-def test_invert_if_else_swaps_the_branches_and_negates_the_test(tmp_path):
+def test_invert_if_else_swaps_the_branches_and_keeps_the_test(tmp_path):
     mutant = only(mutants_of(SAMPLE, tmp_path), "invert_if_else")
     assert function_text(mutant, "f").startswith(
         "def f(a, b):  # three decisions\n"
-        "    if not a > b:\n"
+        "    if a > b:\n"
         "        x = (b - a) * 2\n"
         "    else:\n"
         "        x = a - b  # keep me\n"
@@ -166,14 +166,20 @@ def test_remove_wrapper_keeps_the_body_dedented(tmp_path):
         "def g(a):\n    if a: pass\n    if not a: pass\n    a = int(a)\n    return a\n")
 
 
-def test_shuffle_lines_reorders_simple_statements_only(tmp_path):
-    text = ("def g(a):\n    if a: pass\n    if not a: pass\n    x = 1\n    y = 2  # why\n\n"
-            "    z = 3\n    return x + y + z\n")
+def test_shuffle_lines_moves_a_statement_before_one_it_depends_on(tmp_path):
+    text = ("def g(a):\n    if a: pass\n    if not a: pass\n    x = 1\n    y = x + 1  # why\n\n"
+            "    z = y * 2\n    return x + y + z\n")
     mutant = only(mutants_of(text, tmp_path), "shuffle_lines")
     body = mutant.source.splitlines()[3:7]
-    assert sorted(body) == sorted(["    x = 1", "    y = 2  # why", "", "    z = 3"])
-    assert body[2] == "" and body != ["    x = 1", "    y = 2  # why", "", "    z = 3"]
+    lines = ["    x = 1", "    y = x + 1  # why", "", "    z = y * 2"]
+    assert sorted(body) == sorted(lines) and body[2] == "" and body != lines
     assert mutant.source.endswith("    return x + y + z\n")
+    # Independent statements (and calls on different objects) in any order are the same program.
+    same = ("def g(a, out, log):\n    if a: pass\n    if not a: pass\n    x = 1\n    y = 2\n"
+            "    out.append(a)\n    log.write(a)\n    return x + y\n")
+    assert not [m for m in mutants_of(same, tmp_path) if m.operator == "shuffle_lines"]
+    calls = "def g(a, out):\n    if a: pass\n    if not a: pass\n    out.append(1)\n    out.append(2)\n"
+    assert only(mutants_of(calls, tmp_path), "shuffle_lines").source.endswith("out.append(2)\n    out.append(1)\n")
 
 
 def test_class_operators(tmp_path):

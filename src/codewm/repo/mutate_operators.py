@@ -55,17 +55,10 @@ def nodes_of(unit: Unit, *types) -> Iterator[ast.AST]:
     return (node for node in own_nodes(unit.node) if isinstance(node, types))
 
 
-def negate(source: Source, test: ast.expr) -> str:
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        return source.segment(test.operand)
-    text = source.segment(test)
-    if isinstance(test, ATOMS + (ast.Compare,)):
-        return f"not {text}"
-    return f"not ({text})"
-
-
 def invert_if_else(source: Source, unit: Unit, rng: random.Random) -> Iterator[Edit]:
-    """`if t: A else: B` -> `if not t: B else: A` (an `elif` chain is left alone)."""
+    """`if t: A else: B` -> `if t: B else: A`: the branches swap and the test stays, as in
+    SWE-smith (swapping them and negating the test would be the same program, a mutant no test
+    can catch). An `elif` chain is left alone."""
     for node in nodes_of(unit, ast.If):
         if not node.orelse or (len(node.orelse) == 1 and is_elif(source, node.orelse[0])):
             continue
@@ -79,13 +72,12 @@ def invert_if_else(source: Source, unit: Unit, rng: random.Random) -> Iterator[E
         if else_line is None or node.orelse[0].lineno <= else_line:
             continue
         start = source.line_start(source.first_line(node))
-        header = (source.text[start:source.start(node.test)] + negate(source, node.test)
-                  + source.text[source.end(node.test):header_end])
+        header = source.text[start:header_end]
         body = source.text[header_end:source.line_start(else_line)]
         else_text = source.lines[else_line - 1]
         orelse = source.text[source.line_start(else_line + 1):source.line_start(node.end_lineno + 1)]
         yield Edit(start, source.line_start(node.end_lineno + 1), header + orelse + else_text + body,
-                   f"invert the if/else at line {node.lineno}", node.lineno)
+                   f"swap the if and else branches at line {node.lineno}", node.lineno)
 
 
 def change_constant(source: Source, unit: Unit, rng: random.Random) -> Iterator[Edit]:
@@ -209,9 +201,10 @@ SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)
 
 
 def shuffle_lines(source: Source, unit: Unit, rng: random.Random) -> Iterator[Edit]:
-    """Reorder a run of consecutive simple statements (assignments, calls) of one block;
-    control flow (`return`, `raise`, compound statements) stays where it is. Blank lines and
-    comments between them keep their places."""
+    """Reorder a run of consecutive simple statements (assignments, calls) of one block so
+    that some statement moves before one it depends on (reordering independent statements
+    gives the same program, a mutant no test can catch). Control flow (`return`, `raise`,
+    compound statements) stays where it is; blank lines and comments keep their places."""
     docstring = unit.node.body[0] if ast.get_docstring(unit.node, clean=False) is not None else None
     for block in blocks(source, unit.node):
         run: list[ast.stmt] = []
@@ -226,12 +219,54 @@ def shuffle_lines(source: Source, unit: Unit, rng: random.Random) -> Iterator[Ed
             run = []
 
 
+def dotted(node: ast.AST) -> str | None:
+    """`a.b.c` for a chain of attributes on a name, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return base and f"{base}.{node.attr}"
+    return None
+
+
+def effects(stmt: ast.stmt) -> tuple[set[str], set[str]]:
+    """(names the statement writes, names it reads), names being `x` or `x.attr`; a method
+    call writes its receiver (`items.append(x)` changes `items`)."""
+    writes: set[str] = set()
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+    for target in filter(None, targets):
+        for node in ast.walk(target):
+            name = dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+            if name and isinstance(getattr(node, "ctx", None), ast.Store):
+                writes.add(name)
+            if isinstance(node, ast.Subscript) and dotted(node.value):
+                writes.add(dotted(node.value))
+    reads = {dotted(n) for n in ast.walk(stmt)
+             if isinstance(n, (ast.Name, ast.Attribute)) and isinstance(n.ctx, ast.Load) and dotted(n)}
+    for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call)):
+        if isinstance(call.func, ast.Attribute) and dotted(call.func.value):
+            writes.add(dotted(call.func.value))
+    if isinstance(stmt, ast.AugAssign):
+        reads |= writes
+    return writes, reads
+
+
 def shuffled(source: Source, run: list[ast.stmt], rng: random.Random) -> Edit | None:
+    found = [effects(s) for s in run]
+    ordered = {(i, j) for i in range(len(run)) for j in range(i + 1, len(run))
+               if found[i][0] & (found[j][0] | found[j][1]) or found[j][0] & found[i][1]}
+    if not ordered:
+        return None
+    order = list(range(len(run)))
+    for _ in range(50):
+        rng.shuffle(order)
+        position = {s: k for k, s in enumerate(order)}
+        if any(position[i] > position[j] for i, j in ordered):
+            break
+    else:
+        return None
     chunks = [source.text[slice(*source.lines_span(s))] for s in run]
     gaps = [source.text[source.lines_span(a)[1]:source.lines_span(b)[0]] for a, b in zip(run, run[1:])]
-    order = list(range(len(run)))
-    while order == sorted(order):
-        rng.shuffle(order)
     if [chunks[i] for i in order] == chunks:
         return None  # identical statements: the shuffle changes nothing
     text = "".join(chunks[i] + (gaps[k] if k < len(gaps) else "") for k, i in enumerate(order))

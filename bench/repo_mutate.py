@@ -1,7 +1,7 @@
 """Benchmark: mutate-and-verify tasks on real projects (issue 18, item 2), with the yield per operator.
 
     python bench/repo_mutate.py [--projects parse==1.22.4 boltons==26.2.0] [--max-mutants 40]
-                                [--per-function 6] [--per-operator 2] [--out DIR]
+                                [--per-function 40] [--per-operator 8] [--out DIR]
 
 Fetches each project's source distribution with pip (`pip download --no-binary :all:
 --no-deps`, cached under --cache), generates its mutants (functions of cyclomatic complexity
@@ -86,10 +86,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", nargs="+", default=["parse==1.22.4", "boltons==26.2.0"])
     parser.add_argument("--max-mutants", type=int, default=40, help="mutants verified per project")
-    parser.add_argument("--per-function", type=int, default=6)
-    parser.add_argument("--per-operator", type=int, default=2)
+    parser.add_argument("--per-function", type=int, default=40)
+    parser.add_argument("--per-operator", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per test run")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per test run")
     parser.add_argument("--show", type=int, default=5, help="kept mutants printed per project")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "codewm" / "pypi-sdists")
     parser.add_argument("--out", type=Path, default=Path("bench-repo-mutate"))

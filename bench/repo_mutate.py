@@ -7,7 +7,9 @@ Fetches each project's source distribution with pip (`pip download --no-binary :
 --no-deps`, cached under --cache), generates its mutants (functions of cyclomatic complexity
 >= 3), verifies at most --max-mutants of them (the operators taken in turn, so a small budget
 still measures each one's yield) and prints, per project, the yield (kept / tried) per
-operator, why the others were dropped, and the kept mutants with their failing tests.
+operator, why the others were dropped, and the kept mutants with their failing tests. The
+baseline: the seconds per mutant against one run of the whole suite (what each mutant would
+cost without the test selection below).
 
 Each mutant runs only the test files named after its module (`boltons/strutils.py` ->
 `tests/test_strutils*.py`, `parse/__init__.py` -> `tests/test_parse*.py`) when there are
@@ -76,9 +78,15 @@ def run_project(spec: str, args) -> dict:
         print(f"  kept {record['id']} {record['file']}:{record['line']} {record['qualname']} "
               f"[{record['operator']}] {record['description']} -> {len(failing)} failing, e.g. {failing[0]}")
     kept = len(report.kept)
+    per_mutant = sum(r["seconds"] for r in report.records) / max(1, len(report.records))
+    # The baseline: the whole suite, which each mutant would run without the test selection.
+    ratio = round(per_mutant / report.baseline_seconds, 2) if report.baseline_seconds else None
+    print(f"{per_mutant:.2f}s per mutant against {report.baseline_seconds:.2f}s for the whole suite "
+          f"(ratio {ratio}; None: resumed from a results file without the baseline's time)")
     return {"project": spec, "generated": len(mutants), "tried": len(report.records), "kept": kept,
             "yield": round(kept / max(1, len(report.records)), 3), "per_operator": table,
-            "seconds_per_mutant": round(sum(r["seconds"] for r in report.records) / max(1, len(report.records)), 2),
+            "seconds_per_mutant": round(per_mutant, 2), "whole_suite_seconds": report.baseline_seconds,
+            "per_mutant_vs_whole_suite": ratio,
             "results": str(out)}
 
 

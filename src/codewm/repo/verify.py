@@ -61,6 +61,7 @@ class VerifyReport:
 
     baseline_passed: int
     records: list[dict] = field(default_factory=list)
+    baseline_seconds: float = 0.0  # the whole suite once, on the original
 
     def yield_by_operator(self) -> dict[str, dict]:
         table: dict[str, dict] = {}
@@ -170,7 +171,9 @@ def verify_mutants(project_root: Path, mutants: Sequence[Mutant], run_tests: Sui
         copy = Path(scratch) / root.name
         shutil.copytree(root, copy, ignore=COPY_IGNORED)
         if header is None:
+            started = time.monotonic()
             baseline = run_tests(copy, None)
+            baseline_seconds = round(time.monotonic() - started, 3)
             if baseline.timed_out or baseline.collection_error:
                 raise VerifyError(f"{root}: the test suite does not run on the original project "
                                   f"({'timed out' if baseline.timed_out else baseline.collection_error})")
@@ -178,7 +181,8 @@ def verify_mutants(project_root: Path, mutants: Sequence[Mutant], run_tests: Sui
             if not passing:
                 raise VerifyError(f"{root}: no test passes on the original project, nothing can catch a mutant")
             header = {"format": FORMAT, "version": VERSION, "project": project, "root": str(root),
-                      "baseline_passed": passing, "baseline_tests": len(baseline.outcomes)}
+                      "baseline_passed": passing, "baseline_tests": len(baseline.outcomes),
+                      "baseline_seconds": baseline_seconds}
             if out is not None:
                 write_atomically(Path(out), dump(header, records))
         passing_set = set(header["baseline_passed"])
@@ -192,7 +196,7 @@ def verify_mutants(project_root: Path, mutants: Sequence[Mutant], run_tests: Sui
                 write_atomically(Path(out), dump(header, records))
             if on_result is not None:
                 on_result(record)
-    return VerifyReport(len(header["baseline_passed"]), records)
+    return VerifyReport(len(header["baseline_passed"]), records, header.get("baseline_seconds", 0.0))
 
 
 def verify_one(copy: Path, mutant: Mutant, run_tests: SuiteRunner, passing: set[str],

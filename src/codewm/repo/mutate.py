@@ -98,11 +98,23 @@ def units(tree: ast.Module, min_complexity: int) -> list[Unit]:
     return sorted(found, key=lambda u: (u.node.lineno, u.node.col_offset, u.kind))
 
 
-def unified_diff(original: str, new: str, file: str) -> str:
-    """difflib's unified diff, with the `\\ No newline at end of file` marker patch expects."""
+def unified_diff(original: str, new: str, file: str, context: int = 3) -> str:
+    """difflib's unified diff, with the `\\ No newline at end of file` marker patch expects.
+
+    Only the window around the change is compared (difflib is quadratic-ish in the file's
+    lines and a mutant changes one function); hunk line numbers are shifted back."""
+    a, b = split_lines(original), split_lines(new)
+    same_head = 0
+    while same_head < min(len(a), len(b)) and a[same_head] == b[same_head]:
+        same_head += 1
+    same_tail = 0
+    while same_tail < min(len(a), len(b)) - same_head and a[-1 - same_tail] == b[-1 - same_tail]:
+        same_tail += 1
+    lo, cut = max(0, same_head - context), max(0, same_tail - context)
     out = []
-    for line in difflib.unified_diff(split_lines(original), split_lines(new),
-                                     f"a/{file}", f"b/{file}"):
+    for line in difflib.unified_diff(a[lo:len(a) - cut], b[lo:len(b) - cut], f"a/{file}", f"b/{file}", n=context):
+        if line.startswith("@@"):
+            line = re.sub(r"([-+])(\d+)", lambda m: f"{m.group(1)}{int(m.group(2)) + lo}", line, count=2)
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
 
@@ -158,6 +170,9 @@ def mutants_of_file(root: Path, path: Path, *, seed: int = 0, min_complexity: in
     mutants: list[Mutant] = []
     seen: set[str] = set()
     for unit in units(tree, min_complexity):
+        # The unit's whole lines: every edit must fall inside them, and only they are re-parsed
+        # (the rest of the file is unchanged and parsed already).
+        lo, hi = source.line_start(source.first_line(unit.node)), source.line_start(unit.node.end_lineno + 1)
         table = FUNCTION_OPERATORS if unit.kind == "function" else CLASS_OPERATORS
         per_op: list[list[Mutant]] = []
         for name in (n for n in names if n in table):
@@ -168,8 +183,11 @@ def mutants_of_file(root: Path, path: Path, *, seed: int = 0, min_complexity: in
             for edit in edits:
                 if len(chosen) >= per_operator:
                     break
-                new = text[:edit.start] + edit.replacement + text[edit.end:]
-                if new == text or new in seen or not parses(new):
+                if not lo <= edit.start <= edit.end <= hi:
+                    continue
+                region = text[lo:edit.start] + edit.replacement + text[edit.end:hi]
+                new = text[:lo] + region + text[hi:]
+                if new == text or new in seen or not parses(region, indented=bool(source.indent(unit.node.lineno))):
                     continue
                 seen.add(new)
                 digest = hashlib.sha256(f"{rel}\0{new}".encode()).hexdigest()[:16]
@@ -185,9 +203,11 @@ def mutants_of_file(root: Path, path: Path, *, seed: int = 0, min_complexity: in
     return mutants
 
 
-def parses(text: str) -> bool:
+def parses(text: str, indented: bool = False) -> bool:
+    """Whether `text` parses; an indented block (a method's lines) is parsed as the body of an
+    `if` statement, which accepts any indentation."""
     try:
-        ast.parse(text)
+        ast.parse("if 1:\n" + text if indented else text)
     except (SyntaxError, ValueError):
         return False
     return True

@@ -4,6 +4,7 @@ determinism, and verification with a fake runner and one real pytest run on a fi
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import shutil
 import subprocess
@@ -295,7 +296,7 @@ def fixture_mutant(old: str, new: str, operator: str = "hand") -> Mutant:
     from codewm.repo.mutate import unified_diff
     source = original.replace(old, new, 1)
     assert source != original
-    return Mutant(f"{operator}-{abs(hash(new)) % 10**8}", "tinyshop/pricing.py", "q", operator, old + " -> " + new,
+    return Mutant(f"{operator}-{hashlib.sha256(new.encode()).hexdigest()[:8]}", "tinyshop/pricing.py", "q", operator, old + " -> " + new,
                   1, source, unified_diff(original, source, "tinyshop/pricing.py"))
 
 
@@ -355,6 +356,13 @@ def test_verify_refuses_a_results_file_of_another_project(tmp_path):
     out.write_text('{"format": "codewm.repo.mutants", "version": 99}\n')
     with pytest.raises(VerifyError, match="version 99"):
         verify_mutants(FIXTURE, [], FakeRunner(), out=out)
+
+
+def test_verify_names_a_mutant_of_a_file_the_project_lacks(tmp_path):
+    stray = fixture_mutant('return "B"', 'return "b"')
+    stray = Mutant(stray.id, "tinyshop/gone.py", *[getattr(stray, f) for f in ("qualname", "operator", "description", "line", "source", "diff")])
+    with pytest.raises(VerifyError, match="tinyshop/gone.py is not a file of the project"):
+        verify_mutants(FIXTURE, [stray], FakeRunner())
 
 
 def test_verify_needs_a_passing_baseline():

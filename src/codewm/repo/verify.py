@@ -202,6 +202,8 @@ def verify_mutants(project_root: Path, mutants: Sequence[Mutant], run_tests: Sui
 def verify_one(copy: Path, mutant: Mutant, run_tests: SuiteRunner, passing: set[str],
                select_tests: Callable[[str, Iterable[str]], list[str] | None]) -> dict:
     target = copy / mutant.file
+    if not target.is_file():
+        raise VerifyError(f"mutant {mutant.id}: {mutant.file} is not a file of the project")
     original = target.read_bytes()
     selected = select_tests(mutant.file, sorted(passing))
     started = time.monotonic()

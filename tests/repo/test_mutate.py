@@ -4,6 +4,7 @@ determinism, and verification with a fake runner and one real pytest run on a fi
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from codewm.repo.mutate import (
-    MutateError, Mutant, apply_diff, generate_mutants, mutants_of_file, sample_mutants, units,
+    MutateError, Mutant, apply_diff, generate_mutants, mutants_of_file, sample_mutants, unified_diff, units,
 )
 from codewm.repo.mutate_text import Source, cyclomatic_complexity
 from codewm.repo.verify import SuiteRun, VerifyError, read_results, module_test_files, verify_mutants
@@ -293,11 +294,10 @@ class FakeRunner:
 
 def fixture_mutant(old: str, new: str, operator: str = "hand") -> Mutant:
     original = (FIXTURE / "tinyshop" / "pricing.py").read_text()
-    from codewm.repo.mutate import unified_diff
     source = original.replace(old, new, 1)
     assert source != original
-    return Mutant(f"{operator}-{hashlib.sha256(new.encode()).hexdigest()[:8]}", "tinyshop/pricing.py", "q", operator, old + " -> " + new,
-                  1, source, unified_diff(original, source, "tinyshop/pricing.py"))
+    return Mutant(f"{operator}-{hashlib.sha256(new.encode()).hexdigest()[:8]}", "tinyshop/pricing.py", "q",
+                  operator, old + " -> " + new, 1, source, unified_diff(original, source, "tinyshop/pricing.py"))
 
 
 def test_verify_keeps_only_mutants_that_break_a_passing_test(tmp_path):
@@ -360,7 +360,7 @@ def test_verify_refuses_a_results_file_of_another_project(tmp_path):
 
 def test_verify_names_a_mutant_of_a_file_the_project_lacks(tmp_path):
     stray = fixture_mutant('return "B"', 'return "b"')
-    stray = Mutant(stray.id, "tinyshop/gone.py", *[getattr(stray, f) for f in ("qualname", "operator", "description", "line", "source", "diff")])
+    stray = dataclasses.replace(stray, file="tinyshop/gone.py")
     with pytest.raises(VerifyError, match="tinyshop/gone.py is not a file of the project"):
         verify_mutants(FIXTURE, [stray], FakeRunner())
 

@@ -1,0 +1,232 @@
+"""Keep the mutants some test catches: the verify half of mutate-and-verify (issue 18, item 2).
+
+`verify_mutants` runs the project's suite once on a private copy (the baseline), then, for each
+mutant, the tests that concern its file with that one file replaced, and keeps the mutant only
+if at least one test that passed on the original now fails. It never touches `project_root`.
+
+The runner is a parameter (`SuiteRunner`): whatever runs pytest in a folder and says how each
+test ended. In production that is the sandboxed workspace runner, since the mutants and the
+tests are the project's code; `codewm.repo.pytest_runner` runs a plain subprocess and is only
+for codewm's own tests and the benchmark on known projects.
+
+Results go to a versioned JSONL file, rewritten atomically after every mutant: a killed run
+leaves the previous complete file, and a rerun with the same file resumes after the mutants
+already recorded (the baseline is kept in its header, not run again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Protocol, Sequence
+
+from codewm.repo.mutate import Mutant, source_files
+
+FORMAT = "codewm.repo.mutants"
+VERSION = 1
+PASSED = "passed"
+COPY_IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".tox", "*.pyc")
+
+
+class VerifyError(RuntimeError):
+    """The baseline cannot be established, or a results file belongs to another run."""
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """How a pytest run ended: each test's outcome by node id ("passed", "failed", "error",
+    "skipped", "xfailed"); `collection_error` non-empty when a test module did not import."""
+
+    outcomes: dict[str, str]
+    timed_out: bool = False
+    collection_error: str = ""
+
+
+class SuiteRunner(Protocol):
+    """Run pytest in `project_dir` (all tests, or only these test files / node ids)."""
+
+    def __call__(self, project_dir: Path, tests: Sequence[str] | None) -> SuiteRun: ...
+
+
+@dataclass
+class VerifyReport:
+    """What the run kept and why it dropped the rest; `records` are the JSONL lines."""
+
+    baseline_passed: int
+    records: list[dict] = field(default_factory=list)
+    baseline_seconds: float = 0.0  # the whole suite once, on the original
+
+    def yield_by_operator(self) -> dict[str, dict]:
+        table: dict[str, dict] = {}
+        for record in self.records:
+            row = table.setdefault(record["operator"], {"tried": 0, "kept": 0, "dropped": Counter()})
+            row["tried"] += 1
+            if record["status"] == "kept":
+                row["kept"] += 1
+            else:
+                row["dropped"][record["reason"]] += 1
+        return {op: {"tried": r["tried"], "kept": r["kept"], "dropped": dict(r["dropped"])}
+                for op, r in sorted(table.items())}
+
+    @property
+    def kept(self) -> list[dict]:
+        return [r for r in self.records if r["status"] == "kept"]
+
+
+def module_test_files(file: str, test_ids: Iterable[str]) -> list[str] | None:
+    """The test files named after the mutated module (`pkg/strutils.py` -> `test_strutils*.py`,
+    `parse/__init__.py` -> `test_parse*.py`), or None (the whole suite) when there are none."""
+    path = PurePosixPath(file)
+    stem = path.parent.name if path.stem == "__init__" else path.stem
+    files = sorted({t.split("::")[0] for t in test_ids
+                    if PurePosixPath(t.split("::")[0]).name.startswith(f"test_{stem}")})
+    return files or None
+
+
+def fingerprint(root: Path) -> str:
+    """A digest of the project's source files, so a results file is resumed only against the
+    project it was made from."""
+    digest = hashlib.sha256()
+    for path in source_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, fsync, rename over it: readers see the old
+    file or the new one, never a torn one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_results(path: Path) -> tuple[dict, list[dict]]:
+    """The header and records of a results file; a file of another format or version, or a
+    damaged one, is a VerifyError naming the file and line."""
+    header, records = None, []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise VerifyError(f"{path}:{number}: not JSON ({exc})") from None
+            if number == 1:
+                if not isinstance(item, dict) or item.get("format") != FORMAT:
+                    raise VerifyError(f"{path}:1: not a {FORMAT} file")
+                if item.get("version") != VERSION:
+                    raise VerifyError(f"{path}:1: version {item.get('version')!r}, this codewm reads {VERSION}")
+                header = item
+            else:
+                records.append(item)
+    if header is None:
+        raise VerifyError(f"{path}: empty")
+    return header, records
+
+
+def dump(header: dict, records: list[dict]) -> str:
+    return "".join(json.dumps(item, sort_keys=True) + "\n" for item in [header] + records)
+
+
+def drop_bytecode(path: Path) -> None:
+    """Remove the cached bytecode of a replaced module: pyc files are keyed on mtime (whole
+    seconds) and size, which a same-size mutant written within the second would share."""
+    cache = path.parent / "__pycache__"
+    if cache.is_dir():
+        for pyc in cache.glob(f"{path.stem}.*.pyc"):
+            pyc.unlink(missing_ok=True)
+
+
+def verify_mutants(project_root: Path, mutants: Sequence[Mutant], run_tests: SuiteRunner, *,
+                   out: Path | None = None,
+                   select_tests: Callable[[str, Iterable[str]], list[str] | None] = module_test_files,
+                   on_result: Callable[[dict], None] | None = None) -> VerifyReport:
+    """Run each mutant's tests on a private copy of the project and classify it: "kept" (some
+    test that passed on the original fails: `failing_tests` lists them) or "dropped" with a
+    `reason`: "no_test_fails", "timeout", "does_not_import"."""
+    root = Path(project_root).resolve()
+    project = fingerprint(root)
+    header: dict | None = None
+    records: list[dict] = []
+    if out is not None and Path(out).exists():
+        header, records = read_results(Path(out))
+        if header.get("project") != project:
+            raise VerifyError(f"{out}: results of another project or version "
+                              f"({header.get('project')} != {project}); use a new file")
+    done = {r["id"] for r in records}
+    with tempfile.TemporaryDirectory(prefix="codewm-mutate-") as scratch:
+        copy = Path(scratch) / root.name
+        shutil.copytree(root, copy, ignore=COPY_IGNORED)
+        if header is None:
+            started = time.monotonic()
+            baseline = run_tests(copy, None)
+            baseline_seconds = round(time.monotonic() - started, 3)
+            if baseline.timed_out or baseline.collection_error:
+                raise VerifyError(f"{root}: the test suite does not run on the original project "
+                                  f"({'timed out' if baseline.timed_out else baseline.collection_error})")
+            passing = sorted(t for t, o in baseline.outcomes.items() if o == PASSED)
+            if not passing:
+                raise VerifyError(f"{root}: no test passes on the original project, nothing can catch a mutant")
+            header = {"format": FORMAT, "version": VERSION, "project": project, "root": str(root),
+                      "baseline_passed": passing, "baseline_tests": len(baseline.outcomes),
+                      "baseline_seconds": baseline_seconds}
+            if out is not None:
+                write_atomically(Path(out), dump(header, records))
+        passing_set = set(header["baseline_passed"])
+        for mutant in mutants:
+            if mutant.id in done:
+                continue
+            record = verify_one(copy, mutant, run_tests, passing_set, select_tests)
+            records.append(record)
+            done.add(mutant.id)
+            if out is not None:
+                write_atomically(Path(out), dump(header, records))
+            if on_result is not None:
+                on_result(record)
+    return VerifyReport(len(header["baseline_passed"]), records, header.get("baseline_seconds", 0.0))
+
+
+def verify_one(copy: Path, mutant: Mutant, run_tests: SuiteRunner, passing: set[str],
+               select_tests: Callable[[str, Iterable[str]], list[str] | None]) -> dict:
+    target = copy / mutant.file
+    if not target.is_file():
+        raise VerifyError(f"mutant {mutant.id}: {mutant.file} is not a file of the project")
+    original = target.read_bytes()
+    selected = select_tests(mutant.file, sorted(passing))
+    started = time.monotonic()
+    try:
+        target.write_bytes(mutant.source.encode("utf-8"))
+        drop_bytecode(target)
+        run = run_tests(copy, selected)
+    finally:
+        target.write_bytes(original)
+        drop_bytecode(target)
+    seconds = round(time.monotonic() - started, 3)
+    considered = passing if selected is None else {
+        t for t in passing if any(t == s or t.startswith(s.rstrip("/") + "::") or t.startswith(s.rstrip("/") + "/")
+                                  for s in selected)}
+    record = {**mutant.record(), "tests": selected or "all", "tests_run": len(run.outcomes),
+              "seconds": seconds, "failing_tests": []}
+    if run.timed_out:
+        return {**record, "status": "dropped", "reason": "timeout"}
+    if run.collection_error:
+        return {**record, "status": "dropped", "reason": "does_not_import",
+                "error": run.collection_error[-2000:]}
+    failing = sorted(t for t in considered if run.outcomes.get(t, "missing") != PASSED)
+    if not failing:
+        return {**record, "status": "dropped", "reason": "no_test_fails"}
+    return {**record, "status": "kept", "reason": "",
+            "failing_tests": [{"id": t, "outcome": run.outcomes.get(t, "missing")} for t in failing]}

@@ -1,0 +1,1 @@
+"""A tiny shop: the fixture project of codewm's mutate-and-verify tests (tests/repo/test_mutate.py)."""

@@ -19,7 +19,7 @@ BWRAP_USABLE, BWRAP_WHY = probe_bwrap()
 @pytest.mark.skipif(not BWRAP_USABLE, reason=f"needs bubblewrap: {BWRAP_WHY}")
 def test_repo_tests_prints_the_counts(tmp_path):
     out = tmp_path / "tests.json"
-    result = runner.invoke(app, ["repo", "tests", str(TINY), "-k", "not broken", "--json", str(out)])
+    result = runner.invoke(app, ["repo", "tests", str(TINY), "--keyword", "not broken", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "tinypkg: 8 tests run, 6 passed, 1 failed, 0 errors, 1 skipped in " in result.stdout
     written = json.loads(out.read_text())

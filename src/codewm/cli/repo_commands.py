@@ -44,7 +44,7 @@ def open_workspace(project):
 def tests_command(
     project: str = typer.Argument(..., help=PROJECT_HELP),
     cache: Optional[Path] = typer.Option(None, "--cache", help=CACHE_HELP),
-    keyword: Optional[str] = typer.Option(None, "-k", help="Only the tests whose names match this pytest -k expression."),
+    keyword: Optional[str] = typer.Option(None, "--keyword", help="Only the tests whose names match this pytest -k expression (pytest's own -k; no short flag here because codewm's -k means pass@k)."),
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds the whole suite may run; past them the sandbox is killed."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every test's outcome (test id -> outcome) and the counts here."),
 ) -> None:

@@ -71,23 +71,29 @@ class TestReport:
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
 
-def pytest_argv(workspace: Workspace, tests: list[str] | None = None, keyword: str | None = None) -> list[str]:
-    """The command that runs the suite (or `tests`, pytest ids or paths) in the workspace."""
-    argv = ["python", "-m", "pytest", *workspace.project.pytest_options, "-p", "codewm.repo.pytest_report", "-q"]
+def pytest_argv(workspace: Workspace, tests: list[str] | None = None, keyword: str | None = None, plugins: tuple[str, ...] = ()) -> list[str]:
+    """The command that runs the suite (or `tests`, pytest ids or paths) in the workspace,
+    with codewm's report plugin and `plugins` (module names) loaded."""
+    loaded = [part for plugin in ("codewm.repo.pytest_report", *plugins) for part in ("-p", plugin)]
+    argv = ["python", "-m", "pytest", *workspace.project.pytest_options, *loaded, "-q"]
     if keyword:
         argv += ["-k", keyword]
     return argv + ["--", *(tests if tests else workspace.project.test_paths)]
 
 
-def run_tests(workspace: Workspace, tests: list[str] | None = None, timeout: float = 600.0, keyword: str | None = None, memory_bytes: int | None = None) -> TestReport:
-    """Run the project's tests (all, or `tests`; `keyword` is pytest's -k) in `workspace`.
+def run_tests(
+    workspace: Workspace, tests: list[str] | None = None, timeout: float = 600.0, keyword: str | None = None, memory_bytes: int | None = None,
+    plugins: tuple[str, ...] = (), env: dict[str, str] | None = None,
+) -> TestReport:
+    """Run the project's tests (all, or `tests`; `keyword` is pytest's -k) in `workspace`,
+    with more pytest `plugins` (codewm's modules, importable inside) configured by `env`.
     One at a time in a workspace: runs share its report file (give each thread its own
     workspace)."""
     report_path = workspace.out_dir / REPORT_NAME
     _remove(report_path)
     paths = [f"{PROJECT_MOUNT}/{p}" for p in workspace.project.python_path] + [package_root()]
-    env = {REPORT_ENV: f"{OUT_MOUNT}/{REPORT_NAME}", "PYTHONPATH": ":".join(paths)}
-    result: CommandResult = workspace.run(pytest_argv(workspace, tests, keyword), timeout=timeout, memory_bytes=memory_bytes, env=env)
+    env = {**(env or {}), REPORT_ENV: f"{OUT_MOUNT}/{REPORT_NAME}", "PYTHONPATH": ":".join(paths)}
+    result: CommandResult = workspace.run(pytest_argv(workspace, tests, keyword, plugins), timeout=timeout, memory_bytes=memory_bytes, env=env)
     output = result.stdout + result.stderr
     try:
         data = read_report(str(report_path))
@@ -102,26 +108,26 @@ def run_tests(workspace: Workspace, tests: list[str] | None = None, timeout: flo
     return TestReport(outcomes=outcomes, wall_seconds=result.wall_seconds, exit_code=None if result.timed_out else (exit_status if exit_status is not None else result.exit_code), timed_out=result.timed_out, output=output)
 
 
-def read_report(path: str) -> bytes:
-    """The bytes of a report file a sandboxed run wrote: never through a link, never a FIFO or
-    device, at most MAX_REPORT_BYTES."""
+def read_report(path: str, max_bytes: int = MAX_REPORT_BYTES, what: str = "the test report") -> bytes:
+    """The bytes of a file a sandboxed run wrote (`what`: "the test report"): never through
+    a link, never a FIFO or device, at most `max_bytes`."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise ReportError(f"{path}: the test report cannot be opened safely: {exc.strerror}") from None
+        raise ReportError(f"{path}: {what} cannot be opened safely: {exc.strerror}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ReportError(f"{path}: the test report is not a regular file")
-        if info.st_size > MAX_REPORT_BYTES:
-            raise ReportError(f"{path}: the test report holds {info.st_size} bytes, more than the {MAX_REPORT_BYTES} allowed")
+            raise ReportError(f"{path}: {what} is not a regular file")
+        if info.st_size > max_bytes:
+            raise ReportError(f"{path}: {what} holds {info.st_size} bytes, more than the {max_bytes} allowed")
         chunks, size = [], 0
         while chunk := os.read(fd, 1 << 20):
             size += len(chunk)
-            if size > MAX_REPORT_BYTES:
-                raise ReportError(f"{path}: the test report grew past {MAX_REPORT_BYTES} bytes")
+            if size > max_bytes:
+                raise ReportError(f"{path}: {what} grew past {max_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
     finally:

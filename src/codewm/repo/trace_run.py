@@ -166,8 +166,8 @@ def trace_project(
 
 
 def write_episodes(path: Path, traces: RepoTraceReport) -> None:
-    """One JSON line per kept episode: `id`, `code` (the program), `call`, `trace` (CWM
-    text), `meta`. The `jsonl` program source reads `code`, `call` and `id` as they are."""
+    """One JSON line per kept episode: `id`, `code` (the program), `call` (an expression:
+    a property's is an attribute, `Box(3, 4).perimeter`), `trace` (CWM text), `meta`."""
     lines = (json.dumps({"id": case.id, "code": case.source, "call": case.call, "trace": episode, "meta": case.meta}, ensure_ascii=False, sort_keys=True)
              for case, episode in zip(traces.kept, traces.episodes))
     write_atomically(path, "".join(line + "\n" for line in lines).encode())

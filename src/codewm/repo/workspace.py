@@ -152,7 +152,10 @@ class Workspace:
 
     def _command(self, argv: list[str], limits: WorkspaceLimits, timeout: float, info_fd: int, env: dict[str, str]) -> list[str]:
         binds = system_binds() + ["--proc", "/proc", "--dev", "/dev"]
-        binds += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp", "--size", str(limits.tmp_bytes), "--tmpfs", "/var/tmp"]
+        # Sticky and world-writable, as on a host: as root, commands run as an unprivileged uid
+        # that could not write a root-owned 755 /tmp (pytest's tmp_path, HOME=/tmp).
+        binds += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+        binds += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/var/tmp"]
         binds += ["--perms", "1777", "--size", str(limits.shm_bytes), "--tmpfs", "/dev/shm"]
         # After the tmpfs mounts: this Python may live under /tmp (a venv) and must show through.
         binds += readonly_binds(python_dirs(package_root()), {"/tmp", "/var", "/var/tmp"})

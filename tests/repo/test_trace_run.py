@@ -131,18 +131,20 @@ def test_the_suite_cannot_touch_the_host(tmp_path):
 
 # What a project's code can leave where the plugin writes the calls: it runs in the same
 # process, knows the path ($CODEWM_CALLS_OUT) and can act after the plugin (atexit).
+def forged(*rows: dict) -> str:
+    """The code that writes `rows` as the calls file."""
+    return f"open(path, 'w').write({''.join(json.dumps(row) + chr(10) for row in rows)!r})"
+
+
+HEADER = {"kind": "header", "format": "codewm-repo-calls", "version": 1}
+SUMMARY = {"kind": "summary", "tests": {}}
+FUNCTION = {"kind": "function", "file": "pkg.py", "qualname": "f", "line": 1, "calls_seen": 1, "calls": [], "dropped": {}}
 HOSTILE = {
-    "injected": ('import json\nrows = [{"kind": "header", "format": "codewm-repo-calls", "version": 1}, '
-                 '{"kind": "function", "file": "pkg.py", "qualname": "f", "line": 1, "calls_seen": 1, '
-                 '"calls": [{"args": "__import__(\'os\').system(\'touch /tmp/owned\')"}], "dropped": {}}, '
-                 '{"kind": "summary", "tests": {}}]\n'
-                 'open(path, "w").write("".join(json.dumps(r) + "\\n" for r in rows))',
+    "injected": (forged(HEADER, {**FUNCTION, "calls": [{"args": "__import__('os').system('touch /tmp/owned')"}]}, SUMMARY),
                  f"{UNCHECKED_NAME}:2, call 0: 'args' is not a list of literal arguments"),
-    "outside": ('open(path, "w").write(\'{"kind": "header", "format": "codewm-repo-calls", "version": 1}\\n'
-                '{"kind": "function", "file": "../../etc/x.py", "qualname": "f", "line": 1, "calls_seen": 1, "calls": [], "dropped": {}}\\n'
-                '{"kind": "summary", "tests": {}}\\n\')',
+    "outside": (forged(HEADER, {**FUNCTION, "file": "../../etc/x.py"}, SUMMARY),
                 f"{UNCHECKED_NAME}:2: 'file' must be a relative path to a .py file inside the project"),
-    "garbage": ('open(path, "wb").write(b"\\xff" * 100)', f"{UNCHECKED_NAME}:1: not a JSON line"),
+    "garbage": ("open(path, 'wb').write(bytes([255]) * 100)", f"{UNCHECKED_NAME}:1: not a JSON line"),
     "link": ("os.remove(path); os.symlink('/etc/passwd', path)", "the calls file cannot be opened safely"),
     "fifo": ("os.remove(path); os.mkfifo(path)", "the calls file is not a regular file"),
     "missing": ("os.remove(path)", "the suite wrote no calls file"),

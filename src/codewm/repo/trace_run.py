@@ -28,9 +28,9 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from codewm.programs.base import SourceConfigError
 from codewm.trace.sandbox import SandboxLimits

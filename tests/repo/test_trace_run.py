@@ -144,6 +144,8 @@ HOSTILE = {
                  f"{UNCHECKED_NAME}:2, call 0: 'args' is not a list of literal arguments"),
     "outside": (forged(HEADER, {**FUNCTION, "file": "../../etc/x.py"}, SUMMARY),
                 f"{UNCHECKED_NAME}:2: 'file' must be a relative path to a .py file inside the project"),
+    "unknown": (forged(HEADER, {**FUNCTION, "file": "elsewhere.py", "calls": [{"args": "1"}]}, SUMMARY),
+                "repo: elsewhere.py (named in the calls file) is not under"),
     "garbage": ("open(path, 'wb').write(bytes([255]) * 100)", f"{UNCHECKED_NAME}:1: not a JSON line"),
     "link": ("os.remove(path); os.symlink('/etc/passwd', path)", "the calls file cannot be opened safely"),
     "fifo": ("os.remove(path); os.mkfifo(path)", "the calls file is not a regular file"),

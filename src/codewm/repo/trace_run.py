@@ -144,13 +144,13 @@ def trace_project(
         calls = read_calls(str(unchecked))
     except CallsFileError as exc:
         raise TraceRunError(f"{project.name}: the calls file the suite left is refused: {exc}", suite) from None
-    os.replace(unchecked, out_dir / CALLS_NAME)
     phases["read"] = time.monotonic() - started
     started = time.monotonic()
     try:
         build = build_cases(calls, str(project.root), project.name)
-    except SourceConfigError as exc:
-        raise TraceRunError(f"{project.name}: the calls file is refused: {exc}", suite) from None
+    except SourceConfigError as exc:  # a file it names is not the project's
+        raise TraceRunError(f"{project.name}: the calls file the suite left is refused: {exc}", suite) from None
+    os.replace(unchecked, out_dir / CALLS_NAME)  # checked: it names only the project's own files
     phases["build"] = time.monotonic() - started
     started = time.monotonic()
     say(f"tracing {len(build.cases)} calls of {build.functions_seen} functions in the sandbox ({workers} workers, each call twice)")

@@ -80,6 +80,7 @@ def test_repo_trace_reports_bad_input(tmp_path):
         ([str(project), "--out", str(tmp_path / "o"), "--workers", "0"], "--workers must be at least 1"),
         ([str(project), "--out", str(tmp_path / "o"), "--max-per-function", "0"], "--max-per-function must be at least 1"),
         ([str(project), "--out", str(tmp_path / "file")], "is a file, not a folder"),
+        ([str(project), "--out", str(tmp_path / "file" / "below")], "cannot make the folder"),
     ]
     for args, message in cases:
         result = runner.invoke(app, ["repo", "trace", *args])

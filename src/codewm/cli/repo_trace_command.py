@@ -36,6 +36,10 @@ def trace_command(
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: is a file, not a folder")
     found = open_project(project, cache)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out {out}: cannot make the folder: {exc.strerror or exc}")
 
     def note(message: str) -> None:
         typer.secho(message, err=True, dim=True)
@@ -47,8 +51,6 @@ def trace_command(
         raise typer.Exit(1)
     except (TraceRunError, WorkspaceError) as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(f"--out {out}: cannot write there: {exc.strerror or exc}")
     report = run.to_dict()
     if json_out:
         print_json(report)

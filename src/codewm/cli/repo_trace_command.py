@@ -26,6 +26,7 @@ def trace_command(
     """Run a project's tests sandboxed, record the calls of its own functions, and trace each as an episode."""
     from codewm.repo.trace_run import EPISODES_NAME, SOURCE_NAME, SuiteTimedOut, TraceRunError, trace_project
     from codewm.repo.workspace import WorkspaceError
+    from codewm.trace.sandbox import SandboxError
 
     if not timeout > 0:
         fail("--timeout must be positive")
@@ -49,7 +50,7 @@ def trace_command(
     except SuiteTimedOut as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
-    except (TraceRunError, WorkspaceError) as exc:
+    except (TraceRunError, WorkspaceError, SandboxError) as exc:
         fail(str(exc))
     report = run.to_dict()
     if json_out:

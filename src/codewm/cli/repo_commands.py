@@ -145,3 +145,31 @@ def agent_mutants_command(
     green = sum(r["all_green"] for r in results)
     same = sum(r["replay_identical"] for r in results)
     typer.echo(f"{len(results)} trajectories: {green} end with every test passing, {same} replay byte-identically; summary: {out_dir / 'summary.jsonl'}")
+
+
+@repo_app.command("agent-export")
+def agent_export_command(
+    trajectories: list[Path] = typer.Argument(..., help="Trajectory files (JSONL, as `codewm repo agent` and `agent-mutants` write them)."),
+    out: Path = typer.Option(..., "--out", help="Where to write the texts: JSONL, one line per trajectory ({task, policy, project, steps, text})."),
+) -> None:
+    """Export trajectories as training text in CWM's agentic chat format (docs/repo.md, "Export as training text")."""
+    import json
+
+    from codewm.apps.agent.export import ExportError, to_cwm_text
+    from codewm.apps.agent.trajectory import TrajectoryError, read_trajectory
+    from codewm.dataset.read import DatasetError, atomic_write
+
+    lines = []
+    for path in trajectories:
+        try:
+            trajectory = read_trajectory(path)
+            text = to_cwm_text(trajectory)
+        except (OSError, TrajectoryError, ExportError) as exc:
+            fail(f"{path}: {exc}")
+        lines.append(json.dumps({"task": trajectory.task, "policy": trajectory.policy, "project": trajectory.project,
+                                 "steps": len(trajectory.steps), "text": text}, ensure_ascii=False) + "\n")
+    try:
+        atomic_write(out, "".join(lines).encode())
+    except (OSError, DatasetError) as exc:
+        fail(str(exc))
+    typer.echo(f"{len(lines)} trajectories exported to {out} ({sum(len(line) for line in lines)} characters)")

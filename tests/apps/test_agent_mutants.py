@@ -153,5 +153,48 @@ def test_bulk_runs_fix_both_mutants_replay_them_and_resume(tmp_path):
     before = (out / results[1]["trajectory"]).read_bytes()
     third = run_mutant_tasks(mutants, local_project(root), 5, out, on_result=seen.append)
     assert third[1]["replay_identical"] and (out / results[1]["trajectory"]).read_bytes() == before
+    assert third[1]["restored"] and third[1]["all_green"]  # told from the recorded diff this time
     with pytest.raises(RunsError, match="another seed"):
         run_mutant_tasks(mutants, local_project(root), 5, out, seed=1)
+
+
+def test_agent_mutants_cli_names_a_damaged_mutants_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from codewm.cli import app
+
+    root, mutants = make_project(tmp_path)
+    mutants.write_text(mutants.read_text() + "{not json\n")
+    result = CliRunner().invoke(app, ["repo", "agent-mutants", str(mutants), str(root), "--out-dir", str(tmp_path / "runs"), "--count", "1"])
+    assert result.exit_code == 2 and "calc.mutants.jsonl:5" in result.output, result.output
+
+
+
+PICK = '''
+
+def pick(w, p):
+    if w:
+        s = "%s,%s" % (w, p)
+    else:
+        s = "1,%s" % p
+    return s
+'''
+# The two branches' bodies swapped: difflib keeps one body as context both ways, so the
+# mutant's diff and its undo change different lines.
+SWAPPED = PICK.replace('"%s,%s" % (w, p)', "TMP").replace('"1,%s" % p', '"%s,%s" % (w, p)').replace("TMP", '"1,%s" % p')
+
+
+@pytest.mark.parametrize("fixed, expected", [(CALC + PICK, True), (CALC + PICK.replace("return s\n", "return s  # fixed\n"), False)])
+def test_restored_is_told_from_the_last_diff_of_a_trajectory_made_earlier(tmp_path, fixed, expected):
+    # Regression: comparing the diff's changed lines with the mutant's (as multisets) said an
+    # exact undo of swapped if/else bodies was not one (seen on parse's 889887fd1e0d4f42).
+    from codewm.apps.agent.files import unified_diff as tree_diff
+    from codewm.apps.agent.mutant_runs import restored_by_diff
+
+    root, _ = make_project(tmp_path)
+    (root / "calc.py").write_text(CALC + PICK)
+    record = {"id": "x", "file": "calc.py", "diff": unified_diff(CALC + PICK, CALC + SWAPPED, "calc.py")}
+    with mutant_project(local_project(root), record) as broken:
+        diff = tree_diff({"calc.py": (CALC + SWAPPED).encode()}, {"calc.py": fixed.encode()})
+        trajectory = Trajectory({}, "x", "scripted", [Step(1, "submit", {}, None, "submitted", 0, diff, "", 0.0)])
+        assert restored_by_diff(trajectory, record, broken.root, root) is expected

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from codewm.dataset.read import atomic_write
+from codewm.repo.mutate import MutateError, apply_diff
 from codewm.repo.project import Project
 from codewm.repo.workspace import Workspace
 
@@ -123,7 +124,7 @@ def run_one(record: dict, project: Project, out: Path, max_steps: int) -> dict:
             restored = None  # worked by an earlier run: the copy is gone, the last diff tells
             result["seconds"] = round(sum(step.seconds for step in trajectory.steps), 3)
         result.update(steps=len(trajectory.steps), submitted=trajectory.submitted, all_green=all_green(trajectory),
-                      restored=restored if restored is not None else _restored_from_diff(trajectory, record))
+                      restored=restored if restored is not None else restored_by_diff(trajectory, record, broken.root, project.root))
         started = time.monotonic()
         try:
             replay(trajectory, broken, rerun_tests=True)
@@ -151,13 +152,21 @@ def _restored(fixed: Path, original: Path) -> bool:
         return False
 
 
-def _restored_from_diff(trajectory: Trajectory, record: dict) -> bool:
-    """Whether the last diff (the copy against the mutant) undoes the mutant's diff exactly:
-    the same lines removed and added, the other way round (as multisets: difflib orders a
-    change's removals before its additions, whichever way it goes)."""
+def restored_by_diff(trajectory: Trajectory, record: dict, broken: Path, original: Path) -> bool:
+    """Whether the trajectory's last diff (the copy against the mutated project) turns the
+    mutated file into the unmutated one: for a trajectory an earlier run made, whose copy
+    is gone."""
     if not trajectory.steps:
         return False
-    def changes(diff: str, removed: str, added: str) -> list[str]:
-        return [line[1:] if line[0] == removed else "\0" + line[1:] for line in diff.splitlines()
-                if line[:1] in (removed, added) and not line.startswith(("---", "+++"))]
-    return sorted(changes(trajectory.steps[-1].diff, "-", "+")) == sorted(changes(record["diff"], "+", "-"))
+    diff = trajectory.steps[-1].diff
+    header = f"--- a/{record['file']}\n+++ b/{record['file']}\n"
+    if header not in diff:
+        return False
+    section = diff[diff.index(header):]
+    following = section.find("\n--- ", len(header))
+    section = section if following < 0 else section[: following + 1]
+    try:
+        text = (broken / record["file"]).read_text(encoding="utf-8")
+        return apply_diff(text, section).encode("utf-8") == (original / record["file"]).read_bytes()
+    except (OSError, UnicodeDecodeError, MutateError):
+        return False

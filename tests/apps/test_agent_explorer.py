@@ -137,3 +137,11 @@ def test_a_comment_after_the_function_is_not_part_of_it():
     observations[4] = _view("m.py", inside, 1)
     explorer, history = _drive(task, observations)
     assert explorer.next_action(history).args["end"] == 4
+
+
+@pytest.mark.parametrize("nodeid", ["tests/t.py::x';touch /tmp/p;'", "tests/t.py::", "-rf.py::test_a", "tests/t.py::test a"])
+def test_a_test_id_that_is_not_an_identifier_is_refused(nodeid):
+    # Regression: the test's name went into the grep command as it was written.
+    explorer, history = _drive(RepairTask((nodeid,), "f", fixed_text="def f(): pass\n"), ["./t.py\n"])
+    with pytest.raises(ExplorerError, match="not a pytest test id"):
+        explorer.next_action(history)

@@ -198,3 +198,19 @@ def test_restored_is_told_from_the_last_diff_of_a_trajectory_made_earlier(tmp_pa
         diff = tree_diff({"calc.py": (CALC + SWAPPED).encode()}, {"calc.py": fixed.encode()})
         trajectory = Trajectory({}, "x", "scripted", [Step(1, "submit", {}, None, "submitted", 0, diff, "", 0.0)])
         assert restored_by_diff(trajectory, record, broken.root, root) is expected
+
+
+@pytest.mark.parametrize("name", ["../outside.py", "/etc/passwd", "sub/../../x.py"])
+def test_a_mutant_file_outside_the_project_is_refused(tmp_path, name):
+    # Regression: the mutants file is input; its `file` was joined to the project's root and
+    # the copy's, so `../x` read and wrote outside them.
+    root, mutants = make_project(tmp_path)
+    (tmp_path / "outside.py").write_text(CALC)
+    record = {"id": "evil", "file": name, "qualname": "clamp", "operator": "change_operator",
+              "diff": unified_diff(CALC, CALC.replace("x > hi", "x < hi"), "calc.py"), "failing_tests": ["tests/test_calc.py::test_clamp"]}
+    with pytest.raises(MutantTaskError, match="inside the project|outside the project"):
+        repair_task(root, record)
+    with pytest.raises(MutantTaskError, match="inside the project|outside the project"):
+        with mutant_project(local_project(root), record):
+            pass
+    assert (tmp_path / "outside.py").read_text() == CALC

@@ -224,9 +224,11 @@ class ScriptedExplorer:
 def _test_location(nodeid: str) -> tuple[str, str]:
     """(file, function name) of a pytest id: 'tests/t.py::TestX::test_y[1-2]' -> ('tests/t.py', 'test_y')."""
     parts = nodeid.split("::")
-    if len(parts) < 2 or not re.fullmatch(r"[\w./-]+\.py", parts[0]):
+    name = re.sub(r"\[.*$", "", parts[-1], flags=re.DOTALL)
+    # Both go into a grep command: only a file path and an identifier are let through.
+    if len(parts) < 2 or not re.fullmatch(r"[\w./-]+\.py", parts[0]) or parts[0].startswith("-") or not re.fullmatch(r"[A-Za-z_]\w*", name):
         raise ExplorerError(f"not a pytest test id: {nodeid!r:.200}")
-    return parts[0], re.sub(r"\[.*$", "", parts[-1])
+    return parts[0], name
 
 
 def _first_grep_line(output: str) -> int | None:

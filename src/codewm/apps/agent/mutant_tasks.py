@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from collections import defaultdict
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from codewm.repo.mutate import MutateError, apply_diff
@@ -118,10 +118,26 @@ def find_unit(tree: ast.Module, qualname: str) -> ast.AST | None:
     return None
 
 
+def project_file(root: Path, record: dict) -> Path:
+    """The mutant's file inside `root`; MutantTaskError for a path that leads elsewhere (the
+    mutants file is input: `../x` or `/etc/x` must not be read or written)."""
+    name = record["file"]
+    parts = PurePosixPath(name).parts if isinstance(name, str) else ()
+    if not parts or PurePosixPath(name).is_absolute() or ".." in parts or "\\" in name:
+        raise MutantTaskError(f"mutant {record.get('id')}: {name!r:.200} is not a path inside the project")
+    path = Path(root) / name
+    if Path(root).resolve() not in path.resolve().parents:
+        raise MutantTaskError(f"mutant {record.get('id')}: {name!r:.200} leads outside the project")
+    return path
+
+
 def repair_task(project_root: Path, record: dict) -> RepairTask:
     """The scripted explorer's task for one kept mutant: its failing tests, the unit (the
     function; the class for a class operator) and that unit's text in the unmutated file."""
-    original = (Path(project_root) / record["file"]).read_text(encoding="utf-8")
+    try:
+        original = project_file(project_root, record).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MutantTaskError(f"mutant {record['id']}: {record['file']}: {exc}") from None
     kind = "class" if record["operator"] in CLASS_OPERATORS else "function"
     try:
         fixed = unit_text(original, record["qualname"])
@@ -142,7 +158,7 @@ def mutant_project(project: Project, record: dict, parent_dir: str | None = None
     with tempfile.TemporaryDirectory(prefix="codewm-mutant-", dir=parent_dir) as scratch:
         root = Path(scratch) / project.root.name
         shutil.copytree(project.root, root, ignore=COPY_IGNORED, symlinks=True)
-        target = root / record["file"]
+        target = project_file(root, record)
         try:
             with open(target, encoding="utf-8", newline="") as handle:
                 text = handle.read()

@@ -85,3 +85,29 @@ def test_agent_export_writes_one_line_per_trajectory(tmp_path):
     bad.write_text("not json\n")
     result = CliRunner().invoke(app, ["repo", "agent-export", str(bad), "--out", str(out)])
     assert result.exit_code == 2 and "bad.jsonl" in result.output
+
+
+@pytest.mark.parametrize("action", [
+    Action("bash", {"command": "ls\n"}),
+    Action("bash", {"command": "cd tests &&\n  grep -rn x ."}),
+    Action("edit", {"path": "a.py", "start": 3, "end": 2, "text": ""}),
+    Action("edit", {"path": "a.py", "start": 1, "end": 4, "text": "no newline at the end"}),
+    Action("edit", {"path": "a.py", "start": 1, "end": 1, "text": "\n\n"}),
+    Action("create", {"path": "d/new.py", "text": "x = 1\n"}),
+    Action("view", {"path": "a.py"}),
+    Action("view", {"path": "a.py", "lines": 7}),
+    Action("run_tests", {"tests": ["t.py::a", "t.py::b[1-2]"]}),
+])
+def test_edge_texts_read_back_to_the_same_action(action):
+    trajectory = small_trajectory()
+    trajectory.steps[:] = [Step(1, action.name, action.args, None, "ok", 0, "", "0" * 64, 0.1)]
+    assert cwm_actions(to_cwm_text(trajectory)) == [action]
+
+
+@pytest.mark.parametrize("action", [Action("view", {"path": "a\nstart=3"}), Action("run_tests", {"tests": ["t.py::a\nt.py::b"]})])
+def test_a_path_or_test_id_with_a_newline_is_refused(action):
+    # Regression: it was written as is, and read back as other arguments (or another test).
+    trajectory = small_trajectory()
+    trajectory.steps[:] = [Step(1, action.name, action.args, None, "ok", 0, "", "0" * 64, 0.1)]
+    with pytest.raises(ExportError, match="step 1 .* holds a newline"):
+        to_cwm_text(trajectory)

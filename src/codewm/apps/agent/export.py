@@ -98,6 +98,11 @@ def message(role: str, content: str, where: str = "") -> str:
 def tool_content(action: Action) -> str:
     """The text between `<tool: NAME>\\n` and `\\n</tool>` for one action."""
     args = action.args
+    # A path or a test id takes one line of the call: one holding a newline would read back
+    # as another call.
+    for value in [args.get("path", "")] + list(args.get("tests", [])):
+        if "\n" in value:
+            raise ExportError(f"{action.name}: {value!r:.120} holds a newline, which the call's line format cannot carry")
     if action.name == "bash":
         return args["command"]
     if action.name == "view":
@@ -122,7 +127,10 @@ def prose(reply: str | None) -> str:
 def assistant_turn(step: Step) -> str:
     if step.action == FORMAT_ERROR:
         return step.reply if step.reply is not None else ""
-    content = tool_content(step.as_action())
+    try:
+        content = tool_content(step.as_action())
+    except ExportError as exc:
+        raise ExportError(f"step {step.step} ({step.action}): {exc}") from None
     if "<tool:" in content or "</tool>" in content:
         raise ExportError(f"step {step.step} ({step.action}): its text holds a tool tag ('<tool:' or '</tool>'), which the format cannot carry")
     said = prose(step.reply)

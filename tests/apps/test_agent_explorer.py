@@ -81,3 +81,67 @@ def test_a_view_cut_in_the_middle_is_read_again_from_the_gap():
     assert explorer.next_action(history).name == "run_tests"
     history.append(Step(7, "run_tests", {}, None, "1 failed", 1, "", "", 0.0))
     assert explorer.next_action(history).args == {"path": "m.py", "start": 1, "end": 72, "text": "def long():\n    return 2\n"}
+
+
+PARSER_MODULE = '''class Parser:
+    def parse(self, s):
+        return s
+
+
+def parse(s):
+    return Parser().parse(s) + "!"
+'''
+
+
+def test_a_top_level_function_is_not_taken_for_a_method_of_the_same_name():
+    # Regression: with no owner, the first `def parse` of the grep (Parser.parse, line 2) was
+    # replaced by the module-level function's fix.
+    fixed = 'def parse(s):\n    return Parser().parse(s)\n'
+    task = RepairTask(("tests/test_p.py::test_parse",), "parse", path="p.py", fixed_text=fixed, top_level=True)
+    grep = "./p.py:2:    def parse(self, s):\n./p.py:6:def parse(s):\n"
+    observations = ["./p.py\n", "3:def test_parse():\n", "tests/test_p.py: lines 1-4 of 4\n1| x\n", grep, _view("p.py", PARSER_MODULE, 1), "1 tests: 0 passed, 1 failed"]
+    explorer, history = _drive(task, observations)
+    assert history[4].args == {"path": "p.py", "start": 1, "lines": 80}
+    edit = explorer.next_action(history)
+    assert edit.args == {"path": "p.py", "start": 6, "end": 7, "text": fixed}
+
+
+def test_a_class_is_the_unit_when_a_method_was_removed():
+    # The mutant lost Square.scaled: there is no function to find, the whole class is replaced.
+    broken = MODULE.replace("\n    def scaled(self, k):\n        return Square(self.side * k)\n", "")
+    fixed_class = MODULE[MODULE.index("class Square"):]
+    task = RepairTask(("tests/test_shapes.py::test_scaled",), "Square", path="shapes.py", fixed_text=fixed_class, kind="class", top_level=True)
+    explorer, history = _drive(task, ["./shapes.py\n", "3:def test_scaled():\n", "tests/test_shapes.py: lines 1-4 of 4\n1| x\n"])
+    find = explorer.next_action(history)
+    assert "class Square\\b" in find.args["command"] and "def " not in find.args["command"]
+    history.append(Step(4, find.name, find.args, None, "./shapes.py:1:class Shape:\n./shapes.py:6:class Square(Shape):\n", 0, "", "", 0.0))
+    view = explorer.next_action(history)
+    assert view.args == {"path": "shapes.py", "start": 1, "lines": 80}
+    history.append(Step(5, view.name, view.args, None, _view("shapes.py", broken, 1), 0, "", "", 0.0))
+    run = explorer.next_action(history)
+    history.append(Step(6, run.name, run.args, None, "1 tests: 0 passed, 1 failed", 1, "", "", 0.0))
+    edit = explorer.next_action(history)
+    assert edit.args == {"path": "shapes.py", "start": 6, "end": len(broken.splitlines()), "text": fixed_class}
+
+
+def test_a_comment_after_the_function_is_not_part_of_it():
+    # Regression: a column-0 comment between the function and the next definition was taken
+    # as the function's last line, so the fix deleted it.
+    module = "def f(x):\n    return x + 1\n# helpers below\n\ndef g():\n    pass\n"
+    task = RepairTask(("tests/test_m.py::test_f",), "f", path="m.py", fixed_text="def f(x):\n    return x\n", top_level=True)
+    observations = ["./m.py\n", "3:def test_f():\n", "tests/test_m.py: lines 1-4 of 4\n1| x\n", "./m.py:1:def f(x):\n", _view("m.py", module, 1), "1 tests: 0 passed, 1 failed"]
+    explorer, history = _drive(task, observations)
+    assert explorer.next_action(history).args == {"path": "m.py", "start": 1, "end": 2, "text": "def f(x):\n    return x\n"}
+    # A comment as far left inside the body, with code after it, still belongs to the function.
+    inside = "def f(x):\n    y = x\n# note\n    return y\n\ndef g():\n    pass\n"
+    observations[4] = _view("m.py", inside, 1)
+    explorer, history = _drive(task, observations)
+    assert explorer.next_action(history).args["end"] == 4
+
+
+@pytest.mark.parametrize("nodeid", ["tests/t.py::x';touch /tmp/p;'", "tests/t.py::", "-rf.py::test_a", "tests/t.py::test a"])
+def test_a_test_id_that_is_not_an_identifier_is_refused(nodeid):
+    # Regression: the test's name went into the grep command as it was written.
+    explorer, history = _drive(RepairTask((nodeid,), "f", fixed_text="def f(): pass\n"), ["./t.py\n"])
+    with pytest.raises(ExplorerError, match="not a pytest test id"):
+        explorer.next_action(history)

@@ -114,3 +114,62 @@ def agent_command(
         typer.echo(f"{step.step:>3} {step.action:<10} exit {step.exit_code!s:<4} {step.seconds:6.2f} s  {step.observation.splitlines()[0][:70] if step.observation else ''}")
     changed = sum(line.startswith("+++ ") for line in trajectory.steps[-1].diff.splitlines()) if trajectory.steps else 0
     typer.echo(f"{'submitted' if trajectory.submitted else 'stopped at --max-steps'} after {len(trajectory.steps)} steps; {changed} file{'' if changed == 1 else 's'} changed; trajectory: {out}")
+
+
+@repo_app.command("agent-mutants")
+def agent_mutants_command(
+    mutants: Path = typer.Argument(..., help="A results file of mutate-and-verify (NAME-VERSION.mutants.jsonl); its kept mutants become repair tasks."),
+    project: str = typer.Argument(..., help="The unmutated project the mutants were made from: " + PROJECT_HELP),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Where the trajectories (trajectories/ID.jsonl) and summary.jsonl go; a rerun resumes there."),
+    count: int = typer.Option(100, "--count", min=1, help="How many mutants to work (the operators taken in turn, the same selection every run)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the selection's order within each operator."),
+    max_steps: int = typer.Option(40, "--max-steps", min=1, help="Steps before an episode is stopped (it ends sooner when the explorer submits)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help=CACHE_HELP),
+) -> None:
+    """The scripted explorer works each selected mutant's repair task, sandboxed; each trajectory is replayed (tests run again) as the check."""
+    from codewm.apps.agent.mutant_runs import RunsError, run_mutant_tasks
+    from codewm.apps.agent.mutant_tasks import MutantTaskError
+    from codewm.dataset.read import DatasetError
+    from codewm.repo.workspace import WorkspaceError
+
+    found = open_project(project, cache)
+
+    def show(result: dict) -> None:
+        flags = f"green {'yes' if result['all_green'] else 'NO '}  replay {'same' if result['replay_identical'] else 'DIFFERS'}"
+        typer.echo(f"{result['task']} {result['operator']:<18} {result['steps']:>3} steps {result['seconds']:7.1f} s  {flags}  {result['error'][:80]}")
+
+    try:
+        results = run_mutant_tasks(mutants, found, count, out_dir, seed=seed, max_steps=max_steps, on_result=show)
+    except (MutantTaskError, RunsError, WorkspaceError, DatasetError, OSError) as exc:
+        fail(str(exc))
+    green = sum(r["all_green"] for r in results)
+    same = sum(r["replay_identical"] for r in results)
+    typer.echo(f"{len(results)} trajectories: {green} end with every test passing, {same} replay byte-identically; summary: {out_dir / 'summary.jsonl'}")
+
+
+@repo_app.command("agent-export")
+def agent_export_command(
+    trajectories: list[Path] = typer.Argument(..., help="Trajectory files (JSONL, as `codewm repo agent` and `agent-mutants` write them)."),
+    out: Path = typer.Option(..., "--out", help="Where to write the texts: JSONL, one line per trajectory ({task, policy, project, steps, text})."),
+) -> None:
+    """Export trajectories as training text in CWM's agentic chat format (docs/repo.md, "Export as training text")."""
+    import json
+
+    from codewm.apps.agent.export import ExportError, to_cwm_text
+    from codewm.apps.agent.trajectory import TrajectoryError, read_trajectory
+    from codewm.dataset.read import DatasetError, atomic_write
+
+    lines = []
+    for path in trajectories:
+        try:
+            trajectory = read_trajectory(path)
+            text = to_cwm_text(trajectory)
+        except (OSError, TrajectoryError, ExportError) as exc:
+            fail(f"{path}: {exc}")
+        lines.append(json.dumps({"task": trajectory.task, "policy": trajectory.policy, "project": trajectory.project,
+                                 "steps": len(trajectory.steps), "text": text}, ensure_ascii=False) + "\n")
+    try:
+        atomic_write(out, "".join(lines).encode())
+    except (OSError, DatasetError) as exc:
+        fail(str(exc))
+    typer.echo(f"{len(lines)} trajectories exported to {out} ({sum(len(line) for line in lines)} characters)")

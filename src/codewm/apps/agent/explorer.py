@@ -36,13 +36,21 @@ class ExplorerError(RuntimeError):
 class RepairTask:
     """A project with one function broken: the tests that now fail, the function's name (a
     method's own name, or Class.method), the file it is in (optional: the grep finds it), and
-    the fix: `fixed_text`, the function's correct source, or `oracle(broken_text) -> fixed`."""
+    the fix: `fixed_text`, the function's correct source, or `oracle(broken_text) -> fixed`.
+
+    `kind="class"` makes the unit to restore a class (`function` is then its name, or
+    Outer.Inner): a mutant that removed a method or a base class has no broken function to
+    find, so the whole class is replaced. `top_level=True` says a name without a dot is
+    defined at the module's top level, not a method of the same name (`parse`, not
+    `Parser.parse`)."""
 
     failing_tests: tuple[str, ...]
     function: str
     path: str | None = None
     fixed_text: str | None = None
     oracle: Callable[[str], str] | None = None
+    kind: str = "function"
+    top_level: bool = False
 
     def __post_init__(self) -> None:
         if (self.fixed_text is None) == (self.oracle is None):
@@ -51,6 +59,8 @@ class RepairTask:
             raise ValueError("a RepairTask needs the tests that fail")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", self.function):
             raise ValueError(f"not a function name: {self.function!r:.80}")
+        if self.kind not in ("function", "class"):
+            raise ValueError(f"kind must be 'function' or 'class', got {self.kind!r:.40}")
 
     def instructions(self) -> str:
         return repair_instructions(self.failing_tests)
@@ -107,22 +117,30 @@ class ScriptedExplorer:
 
     def _pick_definition(self, output: str) -> tuple[str, int]:
         """The first definition the grep found in the task's file (any file but a test's if
-        none is named); for Class.method, the first `def method` after `class Class` there."""
+        none is named); for Class.method, the first `def method` after `class Class` there;
+        for a top-level name, the first one not indented."""
         wanted = self.task.path.removeprefix("./") if self.task.path else None
-        owner = self.task.function.rsplit(".", 1)[0] if "." in self.task.function else None
+        *owner, target = self.task.function.rsplit(".", 1)
+        owner_name = owner[0].rsplit(".", 1)[-1] if owner else None
+        target_keyword = "class" if self.task.kind == "class" else "def"
         class_indent: dict[str, int] = {}  # file -> indentation of the owner's class line
         for line in output.splitlines():
-            match = re.match(r"^(?:\./)?(.+?):(\d+):(\s*)(\w+)\s+(\w+)", line)
+            match = re.match(r"^(?:\./)?(.+?):(\d+):(\s*)(?:async\s+)?(\w+)\s+(\w+)", line)
             if match is None:
                 continue
             path, number, indent, keyword, name = match.group(1), int(match.group(2)), len(match.group(3)), match.group(4), match.group(5)
             if not ((wanted is None and "test" not in path.split("/")[-1]) or path == wanted):
                 continue
-            if keyword == "class":
-                if owner is not None and name == owner.rsplit(".", 1)[-1]:
-                    class_indent[path] = indent
-            elif owner is None or class_indent.get(path, indent) < indent:
-                return path, number
+            if keyword == "class" and name == owner_name and not (target_keyword == "class" and name == target and class_indent.get(path, -1) < indent):
+                class_indent[path] = indent
+                continue
+            if keyword != target_keyword or name != target:
+                continue
+            if owner_name is not None and not class_indent.get(path, indent) < indent:
+                continue
+            if owner_name is None and self.task.top_level and indent:
+                continue
+            return path, number
         raise ExplorerError(f"no definition of {self.task.function} found{f' in {wanted}' if wanted else ''}: {output[:300]}")
 
     def _function_range(self) -> tuple[int, int] | None:
@@ -136,9 +154,13 @@ class ScriptedExplorer:
         number = self.def_line + 1
         while number in lines:
             text = lines[number]
-            if text.strip() and not text.lstrip().startswith("#") and len(text) - len(text.lstrip()) <= indent and _parses(lines, self.def_line, number - 1, indent):
+            comment = text.lstrip().startswith("#")
+            outdented = len(text) - len(text.lstrip()) <= indent
+            if text.strip() and not comment and outdented and _parses(lines, self.def_line, number - 1, indent):
                 return start, last_body
-            if text.strip():
+            # A comment as far left as the def belongs to what follows, unless code of this
+            # function comes after it (then that code's line moves last_body past it).
+            if text.strip() and not (comment and outdented):
                 last_body = number
             number += 1
         return (start, last_body) if number > self.total_lines else None
@@ -157,7 +179,7 @@ class ScriptedExplorer:
 
     def _find_function(self) -> Action:
         *owner, name = self.task.function.rsplit(".", 1)
-        pattern = f"(async\\s+)?def {name}\\("
+        pattern = f"class {name}\\b" if self.task.kind == "class" else f"(async\\s+)?def {name}\\("
         if owner:  # the class line too, to tell its method from others of the same name
             pattern = f"(class {owner[0].rsplit('.', 1)[-1]}\\b|{pattern})"
         return Action("bash", {"command": f"grep -rn --include='*.py' -E '^\\s*{pattern}' ."})
@@ -202,9 +224,11 @@ class ScriptedExplorer:
 def _test_location(nodeid: str) -> tuple[str, str]:
     """(file, function name) of a pytest id: 'tests/t.py::TestX::test_y[1-2]' -> ('tests/t.py', 'test_y')."""
     parts = nodeid.split("::")
-    if len(parts) < 2 or not re.fullmatch(r"[\w./-]+\.py", parts[0]):
+    name = re.sub(r"\[.*$", "", parts[-1], flags=re.DOTALL)
+    # Both go into a grep command: only a file path and an identifier are let through.
+    if len(parts) < 2 or not re.fullmatch(r"[\w./-]+\.py", parts[0]) or parts[0].startswith("-") or not re.fullmatch(r"[A-Za-z_]\w*", name):
         raise ExplorerError(f"not a pytest test id: {nodeid!r:.200}")
-    return parts[0], re.sub(r"\[.*$", "", parts[-1])
+    return parts[0], name
 
 
 def _first_grep_line(output: str) -> int | None:

@@ -5,7 +5,7 @@ real project; verification ran the tests of its module and recorded which failed
 predictors here say which would fail without running any test:
 
 - `cases`: the mutants file and the calls file (`codewm.repo.calls_plugin`, version 2) read as
-  `MutantCase`s (the tests run, the ones that failed) and a `TestReach` (which test made which
+  `MutantCase`s (the tests run, the ones that failed) and a `ReachIndex` (which test made which
   recorded call);
 - `baselines`: `module` (every test run fails), `name` (the tests that mention the function),
   `calls` (the tests that reach the function on the original code);

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from codewm.apps.mutant_tests.cases import MutantCase, TestReach, TestSources
+from codewm.apps.mutant_tests.cases import MutantCase, ReachIndex, TestSourceIndex
 from codewm.apps.mutant_tests.metrics import Guess
 
 SEES = {
@@ -39,7 +39,7 @@ def searched_name(qualname: str) -> str:
 
 
 class NameGuesser:
-    def __init__(self, sources: TestSources) -> None:
+    def __init__(self, sources: TestSourceIndex) -> None:
         self.sources = sources
 
     def __call__(self, case: MutantCase) -> Guess:
@@ -48,7 +48,7 @@ class NameGuesser:
 
 
 class CallsGuesser:
-    def __init__(self, reach: TestReach) -> None:
+    def __init__(self, reach: ReachIndex) -> None:
         self.reach = reach
 
     def __call__(self, case: MutantCase) -> Guess:

@@ -90,7 +90,7 @@ def enclosing_function(qualname: str) -> str:
     return qualname.split(".<locals>.")[0]
 
 
-class TestReach:
+class ReachIndex:
     """Who called what on the original code, from a version 2 calls file: per recorded
     function (file, qualname), the tests that called it at all."""
 
@@ -113,13 +113,15 @@ class TestReach:
 _PARAMS = re.compile(r"\[.*\]$")
 
 
-class TestSources:
+class TestSourceIndex:
     """The source text of a test function by node id (`tests/t.py::TestC::test_x[1]`), read
     from the project's files (parsed, never imported)."""
 
+    __test__ = False  # not a pytest class, whatever its name
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
-        self._files: dict[str, tuple[str, ast.Module] | None] = {}
+        self._files: dict[str, tuple[list[str], ast.Module] | None] = {}  # file -> (lines, tree)
 
     def text(self, node_id: str) -> str | None:
         file, *names = node_id.split("::")
@@ -137,7 +139,8 @@ class TestSources:
             if node is None:
                 return None
             body = node.body
-        return ast.get_source_segment(source, node)
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        return "\n".join(source[first - 1 : node.end_lineno])
 
     def _parsed(self, file: str):
         if file not in self._files:
@@ -146,7 +149,7 @@ class TestSources:
                 if not path.is_relative_to(self.root):
                     raise ValueError("outside the project")
                 source = path.read_text(encoding="utf-8")
-                self._files[file] = (source, ast.parse(source))
+                self._files[file] = (source.splitlines(), ast.parse(source))
             except (OSError, ValueError, SyntaxError, UnicodeDecodeError):
                 self._files[file] = None
         return self._files[file]

@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--models", default="oracle,builtin", help="comma-separated codewm model names for the world model")
     parser.add_argument("--scopes", default="function,program", help=f"comma-separated, of {', '.join(SCOPES)}")
     parser.add_argument("--max-calls", type=int, default=256, help="calls predicted per mutant, for the oracle")
-    parser.add_argument("--model-max-calls", type=int, default=16, help="calls predicted per mutant, for a model")
+    parser.add_argument("--model-max-calls", type=int, default=4, help="calls predicted per mutant, for a model (each is decoded on both programs; the builtin takes seconds per context on 2 busy cores)")
     parser.add_argument("--model-scopes", default="function", help="the scopes a model (not the oracle) runs")
     parser.add_argument("--structured", action="store_true", help="structure-aware decoding (slow where the program outgrows the model)")
     parser.add_argument("--per-call-seconds", type=float, default=0.5, help="CPU seconds each call may take in the oracle's harness")
@@ -114,7 +114,8 @@ def main() -> None:
     for result in results:
         print(f"  {result.name:<26} {result.sees}")
     for world in worlds:
-        print(f"  {world.name}: {dict(sorted(world.stats.items()))}")
+        cache = world.predictions.cache
+        print(f"  {world.name}: {dict(sorted(world.stats.items()))}, answers reused from the cache: {cache.reused if cache else 0}")
     print(json.dumps({"project": folder, "mutants": len(cases), "results": [r.to_dict() for r in results],
                       "world_stats": {w.name: dict(sorted(w.stats.items())) for w in worlds}}))
 

@@ -193,3 +193,21 @@ def test_a_version_1_calls_file_is_refused_with_the_reason(tiny):
         ReachIndex(old)
     with pytest.raises(ValueError, match="no tests per call"):
         CallLevelGuesser(tiny["root"], old, Predictions(load_predictor("empty"), None, None))
+
+
+def test_a_property_and_its_setter_keep_their_calls_apart(tmp_path):
+    """A getter and its setter share a qualname (`C.v`): the line tells them apart (a file of
+    boltons made the benchmark fail with an IndexError before)."""
+    from codewm.apps.mutant_tests.cases import MutantCase
+    from codewm.repo.traces import RecordedCall, RecordedCalls, RecordedFunction
+
+    text = ("class C:\n    def __init__(self, v):\n        self._v = v\n\n    @property\n    def v(self):\n"
+            "        return self._v + 1\n\n    @v.setter\n    def v(self, value):\n        self._v = value\n")
+    (tmp_path / "m.py").write_text(text)
+    changed = text.replace("return self._v + 1", "return self._v + 2")
+    getter = RecordedFunction("m.py", "C.v", 5, 2, (RecordedCall("", "1", tests=("t::a",)), RecordedCall("", "2", tests=("t::b",))), {}, ("t::a", "t::b"))
+    setter = RecordedFunction("m.py", "C.v", 9, 1, (RecordedCall("5", "1", tests=("t::c",)),), {}, ("t::c",))
+    calls = RecordedCalls({"version": 2}, [getter, setter], {"tests": {}})
+    world = CallLevelGuesser(tmp_path, calls, Predictions(load_predictor("empty"), None, None), project="m")
+    case = MutantCase("x", "m.py", "C.v", "hand", unified_diff(text, changed, "m.py"), ("t::a", "t::b", "t::c"), frozenset({"t::a", "t::b"}))
+    assert sorted((p.call, sorted(p.tests)) for p in world.pairs(case)) == [("C(1).v", ["t::a"]), ("C(2).v", ["t::b"])]

@@ -101,11 +101,13 @@ class CallLevelGuesser:
         model = getattr(self.predictions.predictor, "name", type(self.predictions.predictor).__name__)
         return f"world[{model},{self.scope}]"
 
-    def _cases(self, root: Path, functions: list[RecordedFunction]) -> dict[tuple[str, str, str], ProgramCase]:
-        """Program cases by (file, qualname, call index), built under `root`."""
+    def _cases(self, root: Path, functions: list[RecordedFunction]) -> dict[tuple[str, str, int, int], ProgramCase]:
+        """Program cases by (file, qualname, first line, call index), built under `root` (a
+        module may define one name twice, e.g. in both branches of an `if`: the line tells
+        the recorded functions apart)."""
         subset = RecordedCalls(self.calls.header, list(functions), self.calls.summary)
         built = build_cases(subset, str(root), self.project)
-        return {(c.meta["file"], c.meta["function"], c.id.rpartition("#")[2]): c for c in built.cases}
+        return {(c.meta["file"], c.meta["function"], c.meta["line"], int(c.id.rpartition("#")[2])): c for c in built.cases}
 
     def _functions(self, case: MutantCase) -> list[RecordedFunction]:
         if self.scope == "program":
@@ -128,13 +130,13 @@ class CallLevelGuesser:
             _python_tree(self.root, copy)
             (copy / case.file).write_text(mutated, encoding="utf-8")
             changed = self._cases(copy, functions)
-        by_function = {(f.file, f.qualname): f for f in functions}
+        by_function = {(f.file, f.qualname, f.line): f for f in functions}
         out: list[CallPair] = []
         for key, original in self._original.items():
-            function = by_function.get(key[:2])
+            function = by_function.get(key[:3])
             if function is None:
                 continue
-            tests = frozenset(function.calls[int(key[2])].tests or ()) & wanted
+            tests = frozenset(function.calls[key[3]].tests or ()) & wanted
             mutant = changed.get(key)
             if not tests:
                 continue

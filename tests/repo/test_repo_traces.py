@@ -74,16 +74,48 @@ def test_records_the_projects_own_functions_only(recorded):
     assert rows[-1]["functions_seen"] == len(OWN)
 
 
+def without_tests(calls: list[dict]) -> list[dict]:
+    return [{k: v for k, v in call.items() if k != "tests"} for call in calls]
+
+
 def test_keeps_literal_arguments_and_rebuildable_receivers(recorded):
     found = functions(recorded["lines"])
     assert found["apply"]["calls"] == [] and found["apply"]["dropped"] == {"non_literal": 1}
-    assert found["shout"]["calls"] == [{"args": "'hi', 1, mark='!'"}, {"args": "'hi', 2, mark='?'"}]
-    assert found["scaled"]["calls"] == [{"args": "[1, 2], 2"}]
-    assert {"args": "", "instance": "3, 4"} in found["Box.area"]["calls"]
-    assert found["Box.perimeter"]["calls"] == [{"args": "", "instance": "3, 4"}]
-    assert found["Box.square"]["calls"] == [{"args": "2", "on_class": True}]
-    assert found["Box.describe"]["calls"] == [{"args": "1, 2"}]
-    assert {"args": "3, 4", "init": True} in found["Box.__init__"]["calls"]
+    assert without_tests(found["shout"]["calls"]) == [{"args": "'hi', 1, mark='!'"}, {"args": "'hi', 2, mark='?'"}]
+    assert without_tests(found["scaled"]["calls"]) == [{"args": "[1, 2], 2"}]
+    assert {"args": "", "instance": "3, 4"} in without_tests(found["Box.area"]["calls"])
+    assert without_tests(found["Box.perimeter"]["calls"]) == [{"args": "", "instance": "3, 4"}]
+    assert without_tests(found["Box.square"]["calls"]) == [{"args": "2", "on_class": True}]
+    assert without_tests(found["Box.describe"]["calls"]) == [{"args": "1, 2"}]
+    assert {"args": "3, 4", "init": True} in without_tests(found["Box.__init__"]["calls"])
+
+
+def test_each_call_names_the_tests_that_made_it(recorded):
+    rows = recorded["lines"]
+    ids = rows[-1]["test_ids"]
+    found = functions(rows)
+
+    def named(indices: list[int]) -> set[str]:
+        return {ids[i] for i in indices}
+
+    textops, shapes = "tests/check_textops.py::", "tests/check_shapes.py::"
+    square = {call["args"]: named(call["tests"]) for call in found["square"]["calls"]}
+    # 3 and 2 are kept from the loop of one test, and made again by the failing and the xfailing test
+    assert square["3"] == {textops + "test_squares_with_duplicates", textops + "test_fails_on_purpose"}
+    assert square["2"] == {textops + "test_squares_with_duplicates", textops + "test_xfails"}
+    assert square["19"] == {textops + "test_squares_with_duplicates"}
+    assert named(found["square"]["tests"]) == square["3"] | square["2"]
+    # the function's reach counts calls that were not kept too (a non-literal argument)
+    assert found["apply"]["calls"] == [] and named(found["apply"]["tests"]) == {textops + "test_not_literal_arguments"}
+    area = {(call.get("instance"), call["args"]): named(call["tests"]) for call in found["Box.area"]["calls"]}
+    assert area[("3, 4", "")] == {shapes + "test_box"}
+    assert named(found["Box.__init__"]["tests"]) == {shapes + "test_box", shapes + "test_changed_instance", shapes + "test_xpasses"}
+    # a failing fixture's test made no call of the project's
+    assert all(shapes + "test_with_a_broken_fixture" not in named(f["tests"]) for f in found.values())
+    calls = read_calls(str(recorded["path"]))
+    read = {f.qualname: f for f in calls.functions}
+    assert set(read["square"].tests) == square["3"] | square["2"]
+    assert {c.args: set(c.tests) for c in read["square"].calls} == square
 
 
 def test_deduplicates_and_caps_per_function(tmp_path):
@@ -93,7 +125,11 @@ def test_deduplicates_and_caps_per_function(tmp_path):
     # called with 1, 1, 1, then 0..19, then 3 and 2 by the failing and the xfailing test
     assert [call["args"] for call in square["calls"]] == ["1", "0", "2", "3", "4"]
     assert square["calls_seen"] == 25
-    assert square["dropped"] == {"duplicate": 3, "cap": 17}
+    # at the cap, each test still renders up to 5 calls (5..9 of the loop: `cap`), so that
+    # the failing test's 3 and the xfailing test's 2 count as duplicates, attributed to them
+    assert square["dropped"] == {"duplicate": 5, "cap": 15}
+    ids = lines(out)[-1]["test_ids"]
+    assert [ids[i].rpartition("::")[2] for i in square["calls"][3]["tests"]] == ["test_squares_with_duplicates", "test_fails_on_purpose"]
     assert lines(out)[0]["max_per_function"] == 5
 
 
@@ -127,8 +163,18 @@ def write(path: Path, rows: list) -> Path:
 
 
 HEADER = {"kind": "header", "format": FORMAT, "version": VERSION}
-SUMMARY = {"kind": "summary", "tests": {"passed": 1}}
-FUNCTION = {"kind": "function", "file": "minipkg/textops.py", "qualname": "square", "line": 22, "calls_seen": 1, "calls": [{"args": "3"}], "dropped": {}}
+SUMMARY = {"kind": "summary", "tests": {"passed": 1}, "test_ids": ["tests/t.py::a", "tests/t.py::b"]}
+FUNCTION = {"kind": "function", "file": "minipkg/textops.py", "qualname": "square", "line": 22, "calls_seen": 1, "calls": [{"args": "3", "tests": [1]}], "dropped": {}, "tests": [0, 1]}
+V1 = ({**HEADER, "version": 1}, {"kind": "summary", "tests": {"passed": 1}})
+V1_FUNCTION = {"kind": "function", "file": "minipkg/textops.py", "qualname": "square", "line": 22, "calls_seen": 1, "calls": [{"args": "3"}], "dropped": {}}
+
+
+def test_read_calls_still_reads_version_1_without_tests(tmp_path):
+    calls = read_calls(str(write(tmp_path / "calls.jsonl", [V1[0], V1_FUNCTION, V1[1]])))
+    assert calls.functions[0].tests is None and calls.functions[0].calls[0].tests is None
+    calls = read_calls(str(write(tmp_path / "v2.jsonl", [HEADER, FUNCTION, SUMMARY])))
+    assert calls.functions[0].tests == ("tests/t.py::a", "tests/t.py::b")
+    assert calls.functions[0].calls[0].tests == ("tests/t.py::b",)
 
 
 def test_read_calls_reads_what_the_plugin_wrote(recorded):
@@ -141,7 +187,16 @@ def test_read_calls_reads_what_the_plugin_wrote(recorded):
     ("rows", "message"),
     [
         ([HEADER, "{not json", SUMMARY], r":2: not a JSON line"),
-        ([{**HEADER, "version": 99}, SUMMARY], r":1: calls file version 99; this codewm reads version 1"),
+        ([{**HEADER, "version": 99}, SUMMARY], r":1: calls file version 99; this codewm reads versions 1, 2"),
+        ([HEADER, {**FUNCTION, "tests": [0, 2]}, SUMMARY], r":2: 'tests' must be increasing indices into the summary's 2 test_ids"),
+        ([HEADER, {**FUNCTION, "tests": [1, 0]}, SUMMARY], r":2: 'tests' must be increasing indices"),
+        ([HEADER, {**FUNCTION, "tests": [0]}, SUMMARY], r":2: a call's tests must be among the function's 'tests'"),
+        ([HEADER, {**FUNCTION, "calls": [{"args": "3", "tests": ["0"]}]}, SUMMARY], r":2, call 0: 'tests' must be increasing indices"),
+        ([HEADER, {k: v for k, v in FUNCTION.items() if k != "tests"}, SUMMARY], r":2: 'tests' must be increasing indices"),
+        ([HEADER, FUNCTION, {**SUMMARY, "test_ids": ["a", "a"]}], r":3: 'test_ids' must be a list of distinct test ids"),
+        ([HEADER, FUNCTION, {"kind": "summary", "tests": {}}], r":3: 'test_ids' must be a list"),
+        ([V1[0], {**V1_FUNCTION, "tests": [0]}, V1[1]], r":2: 'tests' in a version 1 file"),
+        ([V1[0], V1_FUNCTION, SUMMARY], r":3: a version 1 file has no 'test_ids'"),
         ([{**HEADER, "format": "other"}, SUMMARY], r":1: not a calls file"),
         ([HEADER, FUNCTION], r":2: the last line must be the summary"),
         ([HEADER, {**FUNCTION, "calls": [{"args": "__import__('os').system('true')"}]}, SUMMARY], r":2, call 0: 'args' is not a list of literal arguments"),

@@ -19,7 +19,15 @@ large; for a method, the receiver counts as literal when it was made by its own 
 and a classmethod's `cls` when it is that class. Each function keeps at most
 `max_per_function` distinct argument texts; the other calls are counted by reason.
 
-The file (FORMAT, version VERSION): a header line, one line per function, a summary line.
+Each call is attributed to the test that made it (pytest's node id, from the start of its
+set-up to the end of its tear-down; a call made while modules are collected belongs to no
+test): every function line lists the tests that called it at all (`tests`, its reach), and
+every kept call the tests that made that very call (duplicates included). A function at its
+cap still renders up to `max_per_function` calls per test, so that a later test making a call
+already kept is attributed to it; the rest are counted as `cap` unrendered.
+
+The file (FORMAT, version VERSION): a header line, one line per function, a summary line
+(with `test_ids`, the node ids that the `tests` lists index). Version 1 had no `tests`.
 A problem inside the hook is swallowed and counted (`profiler_errors`): the tests'
 outcomes never depend on the plugin.
 """
@@ -39,7 +47,7 @@ from collections import Counter
 from codewm.programs.miner.values import literal_text
 
 FORMAT = "codewm-repo-calls"
-VERSION = 1
+VERSION = 2  # 2: `tests` per function and per call, `test_ids` in the summary
 ENV_ROOT = "CODEWM_CALLS_ROOT"
 ENV_OUT = "CODEWM_CALLS_OUT"
 ENV_MAX_PER_FUNCTION = "CODEWM_CALLS_MAX_PER_FUNCTION"
@@ -91,6 +99,8 @@ class Recorder:
         self.profiler_errors = 0
         self.calls_seen = 0
         self.hook = ""  # which hook watched the calls (set by `start`)
+        self.test_ids: dict[str, int] = {}  # node id -> index, in the order the tests ran
+        self.current: int | None = None  # the test running now (None: collection, or between tests)
         self.started = time.monotonic()
 
     # -- which code is the project's ------------------------------------------------------
@@ -126,10 +136,17 @@ class Recorder:
             if len(self.functions) >= MAX_FUNCTIONS:
                 self.dropped["too_many_functions"] += 1
                 return
-            entry = self.functions[key] = {"calls": 0, "records": {}, "dropped": Counter()}
+            entry = self.functions[key] = {"calls": 0, "records": {}, "dropped": Counter(), "tests": set(), "rendered_at_cap": Counter()}
         entry["calls"] += 1
-        # A function at its cap keeps nothing more: count the call without rendering it.
+        test = self.current
+        if test is not None:
+            entry["tests"].add(test)
+        # A function at its cap keeps nothing more: count the call without rendering it, unless
+        # this test may still be making a call already kept (bounded per test and function).
         at_cap = len(entry["records"]) >= self.max_per_function and not key[1].endswith(".__init__")
+        if at_cap and test is not None and entry["rendered_at_cap"][test] < self.max_per_function:
+            entry["rendered_at_cap"][test] += 1
+            at_cap = False
         try:
             if at_cap:
                 reason = "cap"
@@ -239,13 +256,21 @@ class Recorder:
         record = (receiver.get("instance"), bool(receiver.get("on_class")), bool(receiver.get("init")), args)
         records = entry["records"]
         if record in records:
+            if self.current is not None:
+                records[record].add(self.current)
             return "duplicate"
         if len(records) >= self.max_per_function:
             return "cap"
         if not _round_trips(texts, values, names, skip, positional, keyword_only, flags):
             return "non_literal"
-        records[record] = None
+        records[record] = set() if self.current is None else {self.current}
         return None
+
+    def start_test(self, nodeid: str) -> None:
+        self.current = self.test_ids.setdefault(nodeid, len(self.test_ids))
+
+    def end_test(self) -> None:
+        self.current = None
 
     # -- the file ---------------------------------------------------------------------------
     def lines(self, tests: dict) -> list[dict]:
@@ -255,8 +280,8 @@ class Recorder:
         body = []
         for (file, qualname, line), entry in sorted(self.functions.items()):
             calls = []
-            for instance, on_class, init, args in entry["records"]:
-                call = {"args": args}
+            for (instance, on_class, init, args), made_by in entry["records"].items():
+                call = {"args": args, "tests": sorted(made_by)}
                 if instance is not None:
                     call["instance"] = instance
                 if on_class:
@@ -265,12 +290,12 @@ class Recorder:
                     call["init"] = True
                 calls.append(call)
             body.append({"kind": "function", "file": file, "qualname": qualname, "line": line, "calls_seen": entry["calls"],
-                         "calls": calls, "dropped": dict(sorted(entry["dropped"].items()))})
+                         "calls": calls, "dropped": dict(sorted(entry["dropped"].items())), "tests": sorted(entry["tests"])})
         summary = {
             "kind": "summary", "tests": dict(sorted(tests.items())), "functions_seen": len(self.functions),
             "calls_seen": self.calls_seen, "calls_kept": sum(len(e["records"]) for e in self.functions.values()),
             "dropped": dict(sorted(self.dropped.items())), "profiler_errors": self.profiler_errors,
-            "seconds": round(time.monotonic() - self.started, 3),
+            "seconds": round(time.monotonic() - self.started, 3), "test_ids": list(self.test_ids),
         }
         return [header, *body, summary]
 
@@ -401,6 +426,19 @@ def stop() -> Recorder | None:
         sys.monitoring.register_callback(tool, sys.monitoring.events.PY_START, None)
         sys.monitoring.free_tool_id(tool)
     return recorder
+
+
+def pytest_runtest_logstart(nodeid, location) -> None:
+    """The calls from here to the end of the test's tear-down are this test's."""
+    recorder = _state.get("recorder")
+    if recorder is not None:
+        recorder.start_test(nodeid)
+
+
+def pytest_runtest_logfinish(nodeid, location) -> None:
+    recorder = _state.get("recorder")
+    if recorder is not None:
+        recorder.end_test()
 
 
 def pytest_runtest_logreport(report) -> None:

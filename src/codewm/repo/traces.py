@@ -33,6 +33,8 @@ from codewm.types import Trace
 
 MAX_FILE_BYTES = 64 << 20
 MAX_TEXT_CHARS = 4000  # an argument text longer than this is refused
+READ_VERSIONS = (1, VERSION)  # version 1 files have no tests per call (`tests` is None)
+MAX_TEST_ID_CHARS = 4000
 _QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.(<locals>|[A-Za-z_][A-Za-z0-9_]*))*$")
 
 
@@ -46,6 +48,7 @@ class RecordedCall:
     instance: str | None = None  # a method's receiver: its class's constructor arguments
     on_class: bool = False  # a classmethod called on its class
     init: bool = False  # the constructor itself: the call is `Class(args)`
+    tests: tuple[str, ...] | None = None  # the tests (node ids) that made this call; None: a version 1 file
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class RecordedFunction:
     calls_seen: int
     calls: tuple[RecordedCall, ...]
     dropped: dict[str, int]
+    tests: tuple[str, ...] | None = None  # the tests that called it at all (its reach); None: a version 1 file
 
 
 @dataclass
@@ -92,18 +96,43 @@ def read_calls(path: str, max_bytes: int = MAX_FILE_BYTES) -> RecordedCalls:
     header = rows[0]
     if header.get("kind") != "header" or header.get("format") != FORMAT:
         raise CallsFileError(f"{path}:1: not a calls file (the first line must be a header with format {FORMAT!r})")
-    if header.get("version") != VERSION:
-        raise CallsFileError(f"{path}:1: calls file version {header.get('version')!r}; this codewm reads version {VERSION}")
+    version = header.get("version")
+    if version not in READ_VERSIONS or type(version) is not int:
+        raise CallsFileError(f"{path}:1: calls file version {version!r}; this codewm reads versions {', '.join(map(str, READ_VERSIONS))}")
     if rows[-1].get("kind") != "summary" or len(rows) < 2:
         raise CallsFileError(f"{path}:{len(rows)}: the last line must be the summary (the file is cut short?)")
-    functions = [_function(row, f"{path}:{number}") for number, row in enumerate(rows[1:-1], 2)]
     summary = rows[-1]
     if not isinstance(summary.get("tests"), dict):
         raise CallsFileError(f"{path}:{len(rows)}: the summary has no 'tests' counts")
+    test_ids = _test_ids(summary, version, f"{path}:{len(rows)}")
+    functions = [_function(row, f"{path}:{number}", test_ids) for number, row in enumerate(rows[1:-1], 2)]
     return RecordedCalls(header, functions, summary)
 
 
-def _function(row: dict, where: str) -> RecordedFunction:
+def _test_ids(summary: dict, version: int, where: str) -> tuple[str, ...] | None:
+    """The summary's node ids (version 2), which the `tests` lists index; None for version 1."""
+    ids = summary.get("test_ids")
+    if version == 1:
+        if ids is not None:
+            raise CallsFileError(f"{where}: a version 1 file has no 'test_ids'")
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and 0 < len(i) <= MAX_TEST_ID_CHARS for i in ids) or len(set(ids)) != len(ids):
+        raise CallsFileError(f"{where}: 'test_ids' must be a list of distinct test ids (non-empty strings)")
+    return tuple(ids)
+
+
+def _tests(value: object, test_ids: tuple[str, ...] | None, where: str) -> tuple[str, ...] | None:
+    """A `tests` list (increasing indices into test_ids) as node ids; absent in version 1."""
+    if test_ids is None:
+        if value is not None:
+            raise CallsFileError(f"{where}: 'tests' in a version 1 file")
+        return None
+    if not isinstance(value, list) or not all(type(i) is int and 0 <= i < len(test_ids) for i in value) or any(a >= b for a, b in zip(value, value[1:])):
+        raise CallsFileError(f"{where}: 'tests' must be increasing indices into the summary's {len(test_ids)} test_ids")
+    return tuple(test_ids[i] for i in value)
+
+
+def _function(row: dict, where: str, test_ids: tuple[str, ...] | None = None) -> RecordedFunction:
     if row.get("kind") != "function":
         raise CallsFileError(f"{where}: expected a function line, got kind {row.get('kind')!r}")
     file, qualname, line = row.get("file"), row.get("qualname"), row.get("line")
@@ -118,12 +147,16 @@ def _function(row: dict, where: str) -> RecordedFunction:
         raise CallsFileError(f"{where}: a function line needs 'calls' (a list), 'calls_seen' (an int) and 'dropped' (an object)")
     if not all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in dropped.items()):
         raise CallsFileError(f"{where}: 'dropped' must map reasons to counts")
-    return RecordedFunction(file, qualname, line, seen, tuple(_call(call, f"{where}, call {i}") for i, call in enumerate(calls)), dict(dropped))
+    tests = _tests(row.get("tests"), test_ids, where)
+    made = tuple(_call(call, f"{where}, call {i}", test_ids) for i, call in enumerate(calls))
+    if tests is not None and any(not set(call.tests or ()) <= set(tests) for call in made):
+        raise CallsFileError(f"{where}: a call's tests must be among the function's 'tests'")
+    return RecordedFunction(file, qualname, line, seen, made, dict(dropped), tests)
 
 
-def _call(call: object, where: str) -> RecordedCall:
-    if not isinstance(call, dict) or set(call) - {"args", "instance", "on_class", "init"}:
-        raise CallsFileError(f"{where}: a call must be an object with 'args' and optionally 'instance', 'on_class', 'init'")
+def _call(call: object, where: str, test_ids: tuple[str, ...] | None = None) -> RecordedCall:
+    if not isinstance(call, dict) or set(call) - {"args", "instance", "on_class", "init", "tests"}:
+        raise CallsFileError(f"{where}: a call must be an object with 'args' and optionally 'instance', 'on_class', 'init', 'tests'")
     args, instance = call.get("args"), call.get("instance")
     check_arguments(args, where, "args")
     if instance is not None:
@@ -131,7 +164,7 @@ def _call(call: object, where: str) -> RecordedCall:
     on_class, init = call.get("on_class", False), call.get("init", False)
     if type(on_class) is not bool or type(init) is not bool or (instance is not None) + on_class + init > 1:
         raise CallsFileError(f"{where}: 'on_class' and 'init' are booleans, and a call has at most one of instance, on_class, init")
-    return RecordedCall(args, instance, on_class, init)
+    return RecordedCall(args, instance, on_class, init, _tests(call.get("tests"), test_ids, where))
 
 
 def check_arguments(text: object, where: str, what: str) -> None:

@@ -4,8 +4,8 @@
         python -m pytest -p codewm.repo.calls_plugin
 
 (or `--codewm-calls-root` / `--codewm-calls-out`; without an output file the plugin does
-nothing). It runs inside the process that runs the tests (on the host for now, in the
-sandbox when the project's tests run there), so it keeps to what it must do there: watch
+nothing). It runs inside the process that runs the tests (in the sandbox under `codewm repo
+trace`, `codewm.repo.trace_run`), so it keeps to what it must do there: watch
 call events (a profile hook, never a line tracer), render the arguments of the project's
 own functions as literal text, and write one JSONL file when the session ends. Everything
 it writes is read back by `codewm.repo.traces.read_calls` as untrusted input.

@@ -16,9 +16,10 @@ Each mutant runs only the test files named after its module (`boltons/strutils.p
 some, else the whole suite. pytest runs with `-o addopts=""` (parse's own addopts want
 pytest-cov and doctests of its README).
 
-NOT sandboxed: the tests run in a plain subprocess on a private copy of each project, which is
-acceptable only for these known projects; `codewm repo mutate` uses the sandboxed runner.
-Results: DIR/NAME-VERSION.mutants.jsonl (a rerun with the same --out resumes). Last line: JSON.
+Sandboxed, as `codewm repo mutate`: each run of the tests is a fresh workspace
+(`codewm.repo.sandboxed_runner`). Results: DIR/NAME-VERSION.mutants.jsonl (a rerun with the
+same --out resumes; each record names the runner that verified it, none: the plain subprocess
+runner of earlier versions of this script). Last line: JSON.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from codewm.repo.mutate import generate_mutants, sample_mutants
-from codewm.repo.pytest_runner import SubprocessPytestRunner
-from codewm.repo.verify import verify_mutants
+from codewm.repo.project import local_project
+from codewm.repo.sandboxed_runner import SandboxedSuiteRunner
+from codewm.repo.verify import UNNAMED_RUNNER, verify_mutants
 
 
 def fetch(spec: str, cache: Path) -> Path:
@@ -58,7 +61,7 @@ def run_project(spec: str, args) -> dict:
                                per_operator=args.per_operator)
     generated_s = time.monotonic() - started
     chosen = sample_mutants(mutants, args.max_mutants, seed=args.seed)
-    runner = SubprocessPytestRunner(extra_args=["-o", "addopts="], timeout=args.timeout)
+    runner = SandboxedSuiteRunner(local_project(root), timeout=args.timeout)  # -o addopts= by default
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"{root.name}.mutants.jsonl"
     started = time.monotonic()
@@ -77,6 +80,8 @@ def run_project(spec: str, args) -> dict:
         failing = [f["id"] for f in record["failing_tests"]]
         print(f"  kept {record['id']} {record['file']}:{record['line']} {record['qualname']} "
               f"[{record['operator']}] {record['description']} -> {len(failing)} failing, e.g. {failing[0]}")
+    runners = Counter(r.get("runner", UNNAMED_RUNNER) for r in report.records)
+    print(f"verified by: {dict(sorted(runners.items()))}")
     kept = len(report.kept)
     per_mutant = sum(r["seconds"] for r in report.records) / max(1, len(report.records))
     # The baseline: the whole suite, which each mutant would run without the test selection.
@@ -86,7 +91,7 @@ def run_project(spec: str, args) -> dict:
     return {"project": spec, "generated": len(mutants), "tried": len(report.records), "kept": kept,
             "yield": round(kept / max(1, len(report.records)), 3), "per_operator": table,
             "seconds_per_mutant": round(per_mutant, 2), "whole_suite_seconds": report.baseline_seconds,
-            "per_mutant_vs_whole_suite": ratio,
+            "per_mutant_vs_whole_suite": ratio, "verified_by": dict(sorted(runners.items())),
             "results": str(out)}
 
 

@@ -25,7 +25,7 @@ def test_repo_mutate_verifies_in_the_sandbox_prints_the_yield_and_resumes(tmp_pa
     out = tmp_path / "tiny.mutants.jsonl"
     result = runner.invoke(app, ["repo", "mutate", str(TINY), "--out", str(out), "--max-mutants", "3", "--timeout", "300"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("tinypkg: 25 mutants of functions of complexity >= 3; verifying 3 in the sandbox\n")
+    assert result.stdout.startswith("tinypkg: 25 mutants of functions of complexity >= 3; 3 to verify in the sandbox\n")
     assert "operator              kept  tried  yield  dropped\n" in result.stdout
     header, *records = lines_of(out)
     assert header["runner"] == "sandbox" and header["options"] == {"seed": 0, "per_function": 40, "per_operator": 8, "min_complexity": 3}
@@ -33,16 +33,17 @@ def test_repo_mutate_verifies_in_the_sandbox_prints_the_yield_and_resumes(tmp_pa
     assert len(records) == 3 and {r["runner"] for r in records} == {"sandbox"}
     kept = [r for r in records if r["status"] == "kept"]
     assert kept and all(r["failing_tests"] and r["diff"].startswith("--- a/tinypkg/") for r in kept)
-    assert f"kept {len(kept)} of 3 mutants tried (" in result.stdout
+    assert f"kept {len(kept)} of 3 mutants tried ({len(kept) / 3:.0%}; 3 verified by this run), baseline 6 passing tests" in result.stdout
     for record in records:  # the table counts what the file holds
         assert f"{record['operator']:20} " in result.stdout
 
     again = runner.invoke(app, ["repo", "mutate", str(TINY), "--out", str(out), "--max-mutants", "4", "--timeout", "300"])
     assert again.exit_code == 0, again.output
+    assert again.stdout.startswith(f"tinypkg: 25 mutants of functions of complexity >= 3; 1 to verify in the sandbox (3 already in {out})\n")
     _, *resumed = lines_of(out)
     assert resumed[:3] == records and len(resumed) == 4  # one more run, the first three kept as they were
     assert again.stderr.count(" s  tinypkg/") == 1  # one progress line: one mutant verified
-    assert f"of 4 mutants tried (" in again.stdout
+    assert "of 4 mutants tried (" in again.stdout and "; 1 verified by this run)" in again.stdout
 
     other = runner.invoke(app, ["repo", "mutate", str(TINY), "--out", str(out), "--seed", "1"])
     assert other.exit_code == 2 and "mutants made with other options" in other.output

@@ -40,7 +40,7 @@ def mutate_command(
     """Break a project's functions on purpose; keep the mutants some passing test catches (verified in the sandbox)."""
     from codewm.repo.mutate import MutateError, generate_mutants, sample_mutants
     from codewm.repo.sandboxed_runner import SandboxedSuiteRunner
-    from codewm.repo.verify import VerifyError, verify_mutants
+    from codewm.repo.verify import VerifyError, read_results, verify_mutants
     from codewm.repo.workspace import WorkspaceError
 
     if not timeout > 0:
@@ -59,10 +59,21 @@ def mutate_command(
     if not mutants:
         fail(f"{found.root}: no mutant to make (no function of cyclomatic complexity >= {min_complexity} in the project's sources)")
     chosen = sample_mutants(mutants, max_mutants, seed=seed)
-    typer.echo(f"{label}: {len(mutants)} mutants of functions of complexity >= {min_complexity}; verifying {len(chosen)} in the sandbox")
+    recorded: set[str] = set()
+    if out.exists():
+        try:
+            recorded = {record.get("id") for record in read_results(out)[1]}
+        except (VerifyError, OSError, UnicodeDecodeError) as exc:
+            fail(f"--out {out}: {exc}")
+    pending = sum(mutant.id not in recorded for mutant in chosen)
+    typer.echo(f"{label}: {len(mutants)} mutants of functions of complexity >= {min_complexity}; "
+               f"{pending} to verify in the sandbox" + (f" ({len(chosen) - pending} already in {out})" if pending < len(chosen) else ""))
     options = {"seed": seed, "per_function": per_function, "per_operator": per_operator, "min_complexity": min_complexity}
 
+    verified_now = []
+
     def progress(record: dict) -> None:
+        verified_now.append(record["id"])
         verdict = f"{len(record['failing_tests'])} failing" if record["status"] == "kept" else record["reason"]
         typer.echo(f"  {record['status']:7} {record['operator']:18} {record['seconds']:6.1f} s  {record['file']}:{record['line']} {record['qualname']}: {verdict}", err=True)
 
@@ -75,4 +86,5 @@ def mutate_command(
         typer.echo(line)
     tried = len(report.records)
     kept = len(report.kept)
-    typer.echo(f"kept {kept} of {tried} mutants tried ({kept / max(tried, 1):.0%}), baseline {report.baseline_passed} passing tests; results: {out}")
+    typer.echo(f"kept {kept} of {tried} mutants tried ({kept / max(tried, 1):.0%}; {len(verified_now)} verified by this run), "
+               f"baseline {report.baseline_passed} passing tests; results: {out}")

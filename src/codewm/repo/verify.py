@@ -5,9 +5,9 @@ mutant, the tests that concern its file with that one file replaced, and keeps t
 if at least one test that passed on the original now fails. It never touches `project_root`.
 
 The runner is a parameter (`SuiteRunner`): whatever runs pytest in a folder and says how each
-test ended. In production that is the sandboxed workspace runner, since the mutants and the
-tests are the project's code; `codewm.repo.pytest_runner` runs a plain subprocess and is only
-for codewm's own tests and the benchmark on known projects.
+test ended. In production that is `codewm.repo.sandboxed_runner.SandboxedSuiteRunner`, since
+the mutants and the tests are the project's code; `codewm.repo.pytest_runner` runs a plain
+subprocess and is only for codewm's own tests on its fixture.
 
 Results go to a versioned JSONL file, rewritten atomically after every mutant: a killed run
 leaves the previous complete file, and a rerun with the same file resumes after the mutants

@@ -86,8 +86,10 @@ def run_project(spec: str, args) -> dict:
     per_mutant = sum(r["seconds"] for r in report.records) / max(1, len(report.records))
     # The baseline: the whole suite, which each mutant would run without the test selection.
     ratio = round(per_mutant / report.baseline_seconds, 2) if report.baseline_seconds else None
-    print(f"{per_mutant:.2f}s per mutant against {report.baseline_seconds:.2f}s for the whole suite "
-          f"(ratio {ratio}; None: resumed from a results file without the baseline's time)")
+    if ratio is None:
+        print(f"{per_mutant:.2f}s per mutant (the whole suite's time is not in this results file)")
+    else:
+        print(f"{per_mutant:.2f}s per mutant against {report.baseline_seconds:.2f}s for the whole suite (ratio {ratio})")
     return {"project": spec, "generated": len(mutants), "tried": len(report.records), "kept": kept,
             "yield": round(kept / max(1, len(report.records)), 3), "per_operator": table,
             "seconds_per_mutant": round(per_mutant, 2), "whole_suite_seconds": report.baseline_seconds,

@@ -21,7 +21,7 @@ def yield_table(table: dict[str, dict]) -> list[str]:
     lines = [f"{'operator':20} {'kept':>5} {'tried':>6} {'yield':>6}  dropped"]
     for operator, row in table.items():
         dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(row["dropped"].items()))
-        lines.append(f"{operator:20} {row['kept']:5} {row['tried']:6} {row['kept'] / row['tried']:6.0%}  {dropped}")
+        lines.append(f"{operator:20} {row['kept']:5} {row['tried']:6} {row['kept'] / row['tried']:6.0%}  {dropped}".rstrip())
     return lines
 
 

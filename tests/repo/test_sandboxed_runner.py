@@ -118,3 +118,22 @@ def test_a_mutant_that_reaches_for_the_host_does_not_get_there(tmp_path):
     assert canary.read_text() == "untouched"
     assert not escape.exists()
     assert tree_snapshot(project) == before  # not even a file left in the project it was copied from
+
+
+@needs_bwrap
+def test_a_mutant_that_breaks_the_conftest_import_does_not_import(tmp_path):
+    # pytest stops at a conftest that does not import, before any test report: still a verdict.
+    project = tmp_path / "conf"
+    (project / "pkg").mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "pkg" / "__init__.py").write_text("def half(x):\n    return x / 2\n")
+    (project / "tests" / "conftest.py").write_text("import pkg\n")
+    (project / "tests" / "test_pkg.py").write_text("from pkg import half\n\n\ndef test_half():\n    assert half(4) == 2\n")
+    original = (project / "pkg" / "__init__.py").read_text()
+    source = "import pkg.nowhere\n" + original
+    mutant = Mutant("conf", "pkg/__init__.py", "half", "hand", "import nowhere", 1, source,
+                    unified_diff(original, source, "pkg/__init__.py"))
+    report = verify_mutants(project, [mutant], SandboxedSuiteRunner(timeout=TIMEOUT))
+    record = report.records[0]
+    assert (record["status"], record["reason"]) == ("dropped", "does_not_import")
+    assert "pytest wrote no test report" in record["error"] and "nowhere" in record["error"]

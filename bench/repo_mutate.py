@@ -19,7 +19,8 @@ pytest-cov and doctests of its README).
 Sandboxed, as `codewm repo mutate`: each run of the tests is a fresh workspace
 (`codewm.repo.sandboxed_runner`). Results: DIR/NAME-VERSION.mutants.jsonl (a rerun with the
 same --out resumes; each record names the runner that verified it, none: the plain subprocess
-runner of earlier versions of this script). Last line: JSON.
+runner of earlier versions of this script). `--recheck` verifies those earlier kept mutants
+again in the sandbox (DIR/NAME-VERSION.recheck.jsonl) and says how many agree. Last line: JSON.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from codewm.repo.mutate import generate_mutants, sample_mutants
+from codewm.repo.mutate import Mutant, apply_diff, generate_mutants, sample_mutants
 from codewm.repo.project import local_project
 from codewm.repo.sandboxed_runner import SandboxedSuiteRunner
-from codewm.repo.verify import UNNAMED_RUNNER, verify_mutants
+from codewm.repo.verify import UNNAMED_RUNNER, read_results, verify_mutants
 
 
 def fetch(spec: str, cache: Path) -> Path:
@@ -97,6 +98,25 @@ def run_project(spec: str, args) -> dict:
             "results": str(out)}
 
 
+def recheck_project(spec: str, args) -> dict:
+    """Verify again in the sandbox the kept mutants of DIR/NAME-VERSION.mutants.jsonl that
+    another runner verified (records without `runner` were the subprocess runner's), into
+    DIR/NAME-VERSION.recheck.jsonl (resumable too); print how many got the same verdict and
+    the same failing tests."""
+    root = fetch(spec, args.cache)
+    _, records = read_results(args.out / f"{root.name}.mutants.jsonl")
+    earlier = [r for r in records if r["status"] == "kept" and r.get("runner", UNNAMED_RUNNER) != "sandbox"]
+    mutants = [Mutant(r["id"], r["file"], r["qualname"], r["operator"], r["description"], r["line"],
+                      apply_diff((root / r["file"]).read_text(encoding="utf-8"), r["diff"]), r["diff"]) for r in earlier]
+    out = args.out / f"{root.name}.recheck.jsonl"
+    report = verify_mutants(root, mutants, SandboxedSuiteRunner(local_project(root), timeout=args.timeout), out=out)
+    verdict = {r["id"]: (r["status"], r["reason"], [f["id"] for f in r["failing_tests"]]) for r in report.records}
+    differ = [r["id"] for r in earlier if verdict.get(r["id"]) != (r["status"], r["reason"], [f["id"] for f in r["failing_tests"]])]
+    print(f"{spec}: {len(earlier) - len(differ)} of {len(earlier)} kept mutants verified by another runner "
+          f"get the same verdict and failing tests in the sandbox; differ: {differ}")
+    return {"project": spec, "rechecked": len(earlier), "same": len(earlier) - len(differ), "differ": differ, "results": str(out)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", nargs="+", default=["parse==1.22.4", "boltons==26.2.0"])
@@ -108,7 +128,12 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=5, help="kept mutants printed per project")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "codewm" / "pypi-sdists")
     parser.add_argument("--out", type=Path, default=Path("bench-repo-mutate"))
+    parser.add_argument("--recheck", action="store_true", help="instead: verify again in the sandbox the kept "
+                        "mutants of --out's results that another runner verified")
     args = parser.parse_args()
+    if args.recheck:
+        print(json.dumps({"bench": "repo_mutate_recheck", "projects": [recheck_project(spec, args) for spec in args.projects]}))
+        return
     results = [run_project(spec, args) for spec in args.projects]
     print(json.dumps({"bench": "repo_mutate", "projects": results}))
 

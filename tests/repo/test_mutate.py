@@ -415,3 +415,43 @@ def test_line_ends_and_form_feeds_as_python_counts_them(tmp_path, text):
     for mutant in mutants:
         assert apply_diff(text, mutant.diff) == mutant.source
         ast.parse(mutant.source)
+
+
+def test_a_resume_with_another_runner_rechecks_the_baseline(tmp_path):
+    class Named(FakeRunner):
+        def __init__(self, name, broken_baseline=False):
+            super().__init__()
+            self.name, self.broken_baseline = name, broken_baseline
+
+        def __call__(self, project_dir, tests):
+            run = super().__call__(project_dir, tests)
+            if self.broken_baseline and tests is None:
+                return SuiteRun({**run.outcomes, "t.py::test_total": "failed"})
+            return run
+
+    mutants = [fixture_mutant('return "B"', 'return "b"', "a"), fixture_mutant("return low", "return high", "c")]
+    out = tmp_path / "r.jsonl"
+    verify_mutants(FIXTURE, mutants[:1], Named("first"), out=out)
+    with pytest.raises(VerifyError, match="the other runner's baseline differs from the recorded one"):
+        verify_mutants(FIXTURE, mutants, Named("other", broken_baseline=True), out=out)
+    second = Named("second")
+    report = verify_mutants(FIXTURE, mutants, second, out=out)
+    assert [tests for _, tests in second.calls] == [None, None]  # the baseline again, then the new mutant
+    header, records = read_results(out)
+    assert header["runner"] == "first" and header["baseline_runners"] == ["first", "second"]
+    assert [r["runner"] for r in records] == ["first", "second"] == [r["runner"] for r in report.records]
+    # A file from before runners were recorded was the subprocess runner's.
+    header.pop("runner"), header.pop("baseline_runners")
+    out.write_text("".join(json.dumps(item) + "\n" for item in [header] + records[:1]))
+    again = Named("subprocess")
+    verify_mutants(FIXTURE, mutants, again, out=out)
+    assert len(again.calls) == 1  # the new mutant only: same runner, no second baseline
+
+
+def test_a_resume_with_other_generation_options_is_refused(tmp_path):
+    out = tmp_path / "r.jsonl"
+    mutants = [fixture_mutant('return "B"', 'return "b"', "a")]
+    verify_mutants(FIXTURE, mutants, FakeRunner(), out=out, options={"seed": 0})
+    with pytest.raises(VerifyError, match="mutants made with other options"):
+        verify_mutants(FIXTURE, mutants, FakeRunner(), out=out, options={"seed": 1})
+    assert read_results(out)[0]["options"] == {"seed": 0}

@@ -10,6 +10,7 @@ from codewm.cli import (  # noqa: F401  (registers the commands)
     programs_commands,
     rank_command,
     repo_commands,
+    repo_mutate_command,
     repo_trace_command,
     trace_command,
     train_commands,

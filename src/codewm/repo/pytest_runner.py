@@ -1,9 +1,8 @@
 """A `SuiteRunner` that runs pytest in a plain subprocess: NOT sandboxed.
 
-For codewm's own tests (on its fixture project) and the benchmark on known PyPI projects only.
-The project's tests are its code, so `codewm repo mutate` must verify mutants with the
-sandboxed workspace runner (codewm.repo.workspace), adapted to `verify.SuiteRunner`; the lead
-switches the CLI to it.
+For codewm's own tests (on its fixture project) only. The project's tests are its code, so
+`codewm repo mutate` and the benchmark verify mutants with the sandboxed runner
+(`codewm.repo.sandboxed_runner`). Results files written before that name no runner: this one.
 """
 
 from __future__ import annotations
@@ -27,6 +26,8 @@ class SubprocessPytestRunner:
     """`python -m pytest` in the project folder (so the project imports from there), each
     test's outcome read from the `codewm.repo.pytest_outcomes` plugin; a run past `timeout`
     seconds is killed with its whole process group and reported as timed out."""
+
+    name = "subprocess"
 
     def __init__(self, extra_args: Sequence[str] = (), timeout: float = 600.0, python: str = sys.executable):
         self.extra_args = list(extra_args)

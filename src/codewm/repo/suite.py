@@ -47,6 +47,9 @@ class TestReport:
     exit_code: int | None  # pytest's exit status (None: killed at the wall clock)
     timed_out: bool
     output: str = field(default="", repr=False)  # pytest's stdout and stderr, capped
+    # The collectors (test modules, classes) that failed to collect: a module that does not
+    # import. Their ids are in `outcomes` too (as "error"), indistinguishable from a test's.
+    collection_errors: tuple[str, ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -103,9 +106,11 @@ def run_tests(
         else:
             tail = "\n".join(output.strip().splitlines()[-15:])
             raise ReportError(f"pytest wrote no test report (exit code {result.exit_code}); its last output:\n{tail}") from None
-    outcomes, exit_status = parse_report(data, where=f"the test report of {workspace.project.name}", partial=result.timed_out)
+    where = f"the test report of {workspace.project.name}"
+    outcomes, exit_status = parse_report(data, where=where, partial=result.timed_out)
     _remove(report_path)
-    return TestReport(outcomes=outcomes, wall_seconds=result.wall_seconds, exit_code=None if result.timed_out else (exit_status if exit_status is not None else result.exit_code), timed_out=result.timed_out, output=output)
+    return TestReport(outcomes=outcomes, wall_seconds=result.wall_seconds, exit_code=None if result.timed_out else (exit_status if exit_status is not None else result.exit_code), timed_out=result.timed_out, output=output,
+                      collection_errors=collection_failures(data, partial=result.timed_out))
 
 
 def read_report(path: str, max_bytes: int = MAX_REPORT_BYTES, what: str = "the test report") -> bytes:
@@ -177,6 +182,20 @@ def parse_report(data: bytes, where: str = "the test report", partial: bool = Fa
         if previous is None or _RANK[found] > _RANK[previous]:
             outcomes[nodeid] = found
     return dict(sorted(outcomes.items())), exit_status
+
+
+def collection_failures(data: bytes, partial: bool = False) -> tuple[str, ...]:
+    """The ids of the collectors that failed to collect, sorted, from a report that
+    `parse_report` has accepted (so every line but a cut-off last one is a checked object)."""
+    lines = [line for line in data.split(b"\n") if line]
+    if partial and data and not data.endswith(b"\n"):
+        lines = lines[:-1]
+    failed = set()
+    for line in lines:
+        record = json.loads(line)
+        if record.get("when") == "collect" and record.get("outcome") == "failed":
+            failed.add(record["nodeid"])
+    return tuple(sorted(failed))
 
 
 def _remove(path) -> None:

@@ -5,13 +5,16 @@ mutant, the tests that concern its file with that one file replaced, and keeps t
 if at least one test that passed on the original now fails. It never touches `project_root`.
 
 The runner is a parameter (`SuiteRunner`): whatever runs pytest in a folder and says how each
-test ended. In production that is the sandboxed workspace runner, since the mutants and the
-tests are the project's code; `codewm.repo.pytest_runner` runs a plain subprocess and is only
-for codewm's own tests and the benchmark on known projects.
+test ended. In production that is `codewm.repo.sandboxed_runner.SandboxedSuiteRunner`, since
+the mutants and the tests are the project's code; `codewm.repo.pytest_runner` runs a plain
+subprocess and is only for codewm's own tests on its fixture.
 
 Results go to a versioned JSONL file, rewritten atomically after every mutant: a killed run
 leaves the previous complete file, and a rerun with the same file resumes after the mutants
-already recorded (the baseline is kept in its header, not run again).
+already recorded (the baseline is kept in its header, not run again). Each record names the
+runner that verified it (`runner`: the runner's `name`; a record without one was verified by
+the subprocess runner, which wrote the first files). A run resumed with another runner than
+the baseline's runs the baseline again with it, and goes on only if the same tests pass.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from codewm.repo.mutate import Mutant, source_files
 FORMAT = "codewm.repo.mutants"
 VERSION = 1
 PASSED = "passed"
+# The runner of a header or record that names none: the subprocess runner wrote those files.
+UNNAMED_RUNNER = "subprocess"
 COPY_IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".tox", "*.pyc")
 
 
@@ -150,13 +155,51 @@ def drop_bytecode(path: Path) -> None:
             pyc.unlink(missing_ok=True)
 
 
+def runner_name(run_tests: SuiteRunner) -> str:
+    """What the results file records as the runner: its `name` ("unnamed" if it has none)."""
+    return str(getattr(run_tests, "name", "") or "unnamed")
+
+
+def run_baseline(root: Path, copy: Path, run_tests: SuiteRunner) -> tuple[list[str], int, float]:
+    """The tests that pass on the original project (sorted), how many ran, and the seconds."""
+    started = time.monotonic()
+    baseline = run_tests(copy, None)
+    seconds = round(time.monotonic() - started, 3)
+    if baseline.timed_out or baseline.collection_error:
+        raise VerifyError(f"{root}: the test suite does not run on the original project "
+                          f"({'timed out' if baseline.timed_out else baseline.collection_error})")
+    passing = sorted(t for t, o in baseline.outcomes.items() if o == PASSED)
+    if not passing:
+        raise VerifyError(f"{root}: no test passes on the original project, nothing can catch a mutant")
+    return passing, len(baseline.outcomes), seconds
+
+
+def recheck_baseline(root: Path, copy: Path, run_tests: SuiteRunner, header: dict, out: Path) -> dict:
+    """A results file resumed with a runner other than its baseline's: the same tests must
+    pass with this one, else its verdicts would be read against another baseline."""
+    runner = runner_name(run_tests)
+    runners = header.get("baseline_runners") or [header.get("runner", UNNAMED_RUNNER)]
+    if runner in runners:
+        return header
+    passing, _, _ = run_baseline(root, copy, run_tests)
+    if passing != header["baseline_passed"]:
+        recorded = set(header["baseline_passed"])
+        only_new, only_old = sorted(set(passing) - recorded), sorted(recorded - set(passing))
+        raise VerifyError(f"{out}: the {runner} runner's baseline differs from the recorded one "
+                          f"({', '.join(runners)}): {len(only_new)} more passing (e.g. {only_new[:3]}), "
+                          f"{len(only_old)} no longer passing (e.g. {only_old[:3]}); use a new file")
+    return {**header, "baseline_runners": runners + [runner]}
+
+
 def verify_mutants(project_root: Path, mutants: Sequence[Mutant], run_tests: SuiteRunner, *,
                    out: Path | None = None,
                    select_tests: Callable[[str, Iterable[str]], list[str] | None] = module_test_files,
-                   on_result: Callable[[dict], None] | None = None) -> VerifyReport:
+                   on_result: Callable[[dict], None] | None = None,
+                   options: dict | None = None) -> VerifyReport:
     """Run each mutant's tests on a private copy of the project and classify it: "kept" (some
     test that passed on the original fails: `failing_tests` lists them) or "dropped" with a
-    `reason`: "no_test_fails", "timeout", "does_not_import"."""
+    `reason`: "no_test_fails", "timeout", "does_not_import". `options`: how the mutants were
+    made, kept in the header; a file made with other options is not resumed."""
     root = Path(project_root).resolve()
     project = fingerprint(root)
     header: dict | None = None
@@ -166,30 +209,33 @@ def verify_mutants(project_root: Path, mutants: Sequence[Mutant], run_tests: Sui
         if header.get("project") != project:
             raise VerifyError(f"{out}: results of another project or version "
                               f"({header.get('project')} != {project}); use a new file")
+        if options is not None and "options" in header and header["options"] != options:
+            raise VerifyError(f"{out}: mutants made with other options ({header['options']}, "
+                              f"now {options}); use the same ones to resume, or a new file")
     done = {r["id"] for r in records}
     with tempfile.TemporaryDirectory(prefix="codewm-mutate-") as scratch:
         copy = Path(scratch) / root.name
         shutil.copytree(root, copy, ignore=COPY_IGNORED)
+        runner = runner_name(run_tests)
         if header is None:
-            started = time.monotonic()
-            baseline = run_tests(copy, None)
-            baseline_seconds = round(time.monotonic() - started, 3)
-            if baseline.timed_out or baseline.collection_error:
-                raise VerifyError(f"{root}: the test suite does not run on the original project "
-                                  f"({'timed out' if baseline.timed_out else baseline.collection_error})")
-            passing = sorted(t for t, o in baseline.outcomes.items() if o == PASSED)
-            if not passing:
-                raise VerifyError(f"{root}: no test passes on the original project, nothing can catch a mutant")
+            passing, tests, seconds = run_baseline(root, copy, run_tests)
             header = {"format": FORMAT, "version": VERSION, "project": project, "root": str(root),
-                      "baseline_passed": passing, "baseline_tests": len(baseline.outcomes),
-                      "baseline_seconds": baseline_seconds}
+                      "baseline_passed": passing, "baseline_tests": tests,
+                      "baseline_seconds": seconds, "runner": runner}
+            if options is not None:
+                header["options"] = options
             if out is not None:
+                write_atomically(Path(out), dump(header, records))
+        elif any(mutant.id not in done for mutant in mutants):
+            checked = recheck_baseline(root, copy, run_tests, header, Path(out))
+            if checked is not header:
+                header = checked
                 write_atomically(Path(out), dump(header, records))
         passing_set = set(header["baseline_passed"])
         for mutant in mutants:
             if mutant.id in done:
                 continue
-            record = verify_one(copy, mutant, run_tests, passing_set, select_tests)
+            record = {**verify_one(copy, mutant, run_tests, passing_set, select_tests), "runner": runner}
             records.append(record)
             done.add(mutant.id)
             if out is not None:

@@ -136,7 +136,7 @@ def agent_mutants_command(
 
     def show(result: dict) -> None:
         flags = f"green {'yes' if result['all_green'] else 'NO '}  replay {'same' if result['replay_identical'] else 'DIFFERS'}"
-        typer.echo(f"{result['task']} {result['operator']:<18} {result['steps']:>3} steps {result['seconds']:7.1f} s  {flags}  {result['error'][:80]}")
+        typer.echo(f"{result['task']} {result['operator']:<18} {result['steps']:>3} steps {result['seconds']:7.1f} s  {flags}  {result['error'][:80]}".rstrip())
 
     try:
         results = run_mutant_tasks(mutants, found, count, out_dir, seed=seed, max_steps=max_steps, on_result=show)

@@ -1,7 +1,7 @@
 """Benchmark: scripted agent trajectories over kept mutants (issue 18, item 3).
 
-    python bench/repo_agent.py [--mutants /tmp/mutbench/out/parse-1.22.4.mutants.jsonl]
-                               [--project /tmp/mutate_cache/parse-1.22.4] [--count 100]
+    python bench/repo_agent.py [--mutants bench-repo-mutate/parse-1.22.4.mutants.jsonl]
+                               [--project ~/.cache/codewm/pypi-sdists/parse-1.22.4] [--count 100]
                                [--out /tmp/repo_agent]
 
 The mutants file is what bench/repo_mutate.py (or `codewm repo mutate`) wrote; --project is
@@ -37,14 +37,19 @@ def show(result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mutants", type=Path, default=Path("/tmp/mutbench/out/parse-1.22.4.mutants.jsonl"))
-    parser.add_argument("--project", type=Path, default=Path("/tmp/mutate_cache/parse-1.22.4"))
+    parser.add_argument("--mutants", type=Path, default=Path("bench-repo-mutate/parse-1.22.4.mutants.jsonl"),
+                        help="a verified mutants file (default: where bench/repo_mutate.py writes parse's)")
+    parser.add_argument("--project", type=Path, default=Path.home() / ".cache" / "codewm" / "pypi-sdists" / "parse-1.22.4",
+                        help="the unmutated project (default: bench/repo_mutate.py's cache)")
     parser.add_argument("--count", type=int, default=TARGET_COUNT)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-steps", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("/tmp/repo_agent"))
     args = parser.parse_args()
     started = time.monotonic()
+    if not args.mutants.is_file() or not args.project.is_dir():
+        parser.error(f"needs a verified mutants file ({args.mutants}) and the unmutated project ({args.project}): "
+                     "run `python bench/repo_mutate.py --max-mutants 380` first, or give --mutants and --project")
     results = run_mutant_tasks(args.mutants, local_project(args.project), args.count, args.out,
                                seed=args.seed, max_steps=args.max_steps, on_result=show)
     n = len(results)

@@ -63,8 +63,8 @@ def record_calls(project: str, root: Path, out: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", choices=sorted(PROJECTS), default="parse")
-    parser.add_argument("--mutants", type=Path, help="the mutants file (default /tmp/mutbench/out/NAME-VERSION.mutants.jsonl)")
-    parser.add_argument("--root", type=Path, help="the unpacked project (default /tmp/mutate_cache/NAME-VERSION)")
+    parser.add_argument("--mutants", type=Path, help="the mutants file (default: where bench/repo_mutate.py writes it, bench-repo-mutate/NAME-VERSION.mutants.jsonl)")
+    parser.add_argument("--root", type=Path, help="the unpacked project (default: bench/repo_mutate.py's cache, ~/.cache/codewm/pypi-sdists/NAME-VERSION)")
     parser.add_argument("--max-mutants", type=int, default=60, help="the first N mutants with a known outcome")
     parser.add_argument("--models", default="oracle,builtin", help="comma-separated codewm model names for the world model")
     parser.add_argument("--scopes", default="function,program", help=f"comma-separated, of {', '.join(SCOPES)}")
@@ -76,8 +76,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/codewm-bench-failing-tests"))
     args = parser.parse_args()
     folder = PROJECTS[args.project]
-    mutants = args.mutants or Path(f"/tmp/mutbench/out/{folder}.mutants.jsonl")
-    root = (args.root or Path(f"/tmp/mutate_cache/{folder}")).resolve()
+    mutants = args.mutants or Path("bench-repo-mutate") / f"{folder}.mutants.jsonl"
+    root = (args.root or Path.home() / ".cache" / "codewm" / "pypi-sdists" / folder).resolve()
+    if not mutants.is_file() or not root.is_dir():
+        parser.error(f"needs a verified mutants file ({mutants}) and the unpacked project ({root}): "
+                     "run `python bench/repo_mutate.py` first, or give --mutants and --root")
     args.out.mkdir(parents=True, exist_ok=True)
     cases, skipped = load_mutant_cases(mutants)
     known, known_kept = len(cases), sum(c.kept for c in cases)

@@ -35,7 +35,8 @@ def test_repo_trace_prints_the_report_and_writes_the_episodes(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "tiny: 2 tests run (1 passed, 1 failed, 0 errors, 0 skipped), sandboxed"
-    # twice(1), twice(2) kept; then twice(3), twice(1) and twice(0) find the function at its cap of 2
+    # twice(1), twice(2) kept; twice(3) and twice(0) find the function at its cap of 2; the second
+    # twice(1) is a duplicate of a kept call (calls file v2 credits it to its test)
     assert lines[1] == "functions: 1 seen, 1 covered; calls recorded 2; episodes kept 2"
     assert lines[2].startswith("seconds: suite ") and " episodes/s end to end, " in lines[2]
     assert f"episodes: {out / 'episodes.jsonl'}" in lines[3]
@@ -43,7 +44,7 @@ def test_repo_trace_prints_the_report_and_writes_the_episodes(tmp_path):
     episodes = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
     assert [row["call"] for row in episodes] == ["twice(1)", "twice(2)"]
     report = json.loads((out / "report.json").read_text())
-    assert report["recorded_dropped"] == {"cap": 3} and report["episodes_kept"] == 2
+    assert report["recorded_dropped"] == {"cap": 2, "duplicate": 1} and report["episodes_kept"] == 2
     # --json: the same report on stdout, nothing else
     result = runner.invoke(app, ["repo", "trace", str(project), "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output

@@ -191,6 +191,7 @@ def test_one_wrong_token_is_charged_to_its_part_frame_and_value(texts, tokenizer
     assert result["frame2_right"] == 1.0
     assert result["whole_frame_accuracy"] == pytest.approx(6 / 7)
     assert result["call_values_exact"] == 0.0 and result["call_values"] == 1
+    assert result["call_literals_exact"] == 0.0 and result["call_literals"] == 1  # "7" copies f(7)'s literal
     assert result["action_exact"] == 1.0 and result["line_values_exact"] == 1.0
 
 
@@ -317,8 +318,54 @@ def test_probe_dataset_reads_the_first_n_texts_of_a_split(texts, tokenizer, tmp_
 def test_gates_pass_and_fail_on_their_thresholds():
     from codewm.model.probe_report import check_gates
 
-    good = {"induction": {"20": {"ratio": 0.1}}, "parts": {"action": {"accuracy": 0.97}}, "call_values_exact": 0.95, "frame2_right": 0.95}
+    good = {"induction": {"20": {"ratio": 0.1}}, "parts": {"action": {"accuracy": 0.97}}, "call_literals_exact": 0.95, "frame2_right": 0.95}
     assert [g["passed"] for g in check_gates(good)] == [True, True, True, True]
-    bad = {"induction": {"20": {"ratio": 0.3}}, "parts": {"action": {"accuracy": 0.95}}, "call_values_exact": 0.9, "frame2_right": 0.94}
+    bad = {"induction": {"20": {"ratio": 0.3}}, "parts": {"action": {"accuracy": 0.95}}, "call_literals_exact": 0.9, "frame2_right": 0.94}
     assert [g["passed"] for g in check_gates(bad)] == [False, False, False, False]
+    # the copy gate reads the literals' figure, not every call-frame value's
+    computed_wrong = dict(good, call_values_exact=0.5)
+    assert all(g["passed"] for g in check_gates(computed_wrong))
     assert not any(g["passed"] for g in check_gates({}))  # a missing figure fails
+
+
+# -- which call-frame values are copies of the calling line's literals ------------------------------
+NESTED = (
+    "<|begin_of_text|><|trace_context_start|>def g(a):\n    return a * 2\ndef f(n, s):\n    return g(n - 1) + len(s)\n"
+    "def main():  # << START_OF_TRACE\n    return f(g(3), 'ab')\n<|frame_sep|>"
+    "<|call_sep|>{}<|action_sep|>def main():  # << START_OF_TRACE\n<|frame_sep|>"
+    "<|line_sep|>{}<|action_sep|>    return f(g(3), 'ab')\n<|frame_sep|>"
+    '<|call_sep|>{"a": "3"}<|action_sep|>def g(a):\n<|frame_sep|>'  # 3: a literal of main's line
+    '<|line_sep|>{"a": ".."}<|action_sep|>    return a * 2\n<|frame_sep|>'
+    '<|return_sep|><|action_sep|>    return a * 2\n<|arg_sep|>"6"<|frame_sep|>'
+    # f's call comes from main's line again (g has returned): n = 6 is computed, 'ab' is a literal
+    '<|call_sep|>{"n": "6", "s": "\'ab\'"}<|action_sep|>def f(n, s):\n<|frame_sep|>'
+    '<|line_sep|>{"n": "..", "s": ".."}<|action_sep|>    return g(n - 1) + len(s)\n<|frame_sep|>'
+    '<|call_sep|>{"a": "5"}<|action_sep|>def g(a):\n<|frame_sep|>'  # computed: n - 1
+    "<|end_of_text|>"
+)
+
+
+def test_call_values_are_literal_copies_only_when_the_calling_line_writes_them():
+    from codewm.model.frame_parts import TextLayout
+
+    layout = TextLayout(NESTED)
+    calls = [(layout.unit_frames[u], literal) for u, (kind, literal) in enumerate(zip(layout.unit_kinds, layout.unit_literal)) if kind == "call_value"]
+    assert calls == [(2, True), (5, False), (5, True), (7, False)]
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("    return f('UppEr', 0)\n", {"'UppEr'", "0"}),
+        ("    if check(-1, x):\n", {"-1"}),
+        ("    elif g({2, 3}, key=[1, 'a']):\n", {"{2, 3}", "[1, 'a']"}),
+        ("    for item in walk((1, 2)):\n", {"(1, 2)"}),
+        ("    y = f(n - 1)\n", set()),
+        ("    else:\n", set()),
+        ("    x = [\n", set()),  # does not parse alone
+    ],
+)
+def test_literal_arguments_of_a_line(line, expected):
+    from codewm.model.frame_parts import literal_arguments
+
+    assert literal_arguments(line) == expected

@@ -22,6 +22,7 @@ the parts they delimit (action, return value) never share a token with anything 
 
 from __future__ import annotations
 
+import ast
 import json
 
 from codewm.format.cwm import (
@@ -52,7 +53,10 @@ class TextLayout:
     `parts[i]`: the part code of character i (`_NONE` in the prompt); `frames[i]`: the index
     of the frame it is in (-1 in the prompt and for `<|end_of_text|>`); `units[i]`: the index
     of the value or action it is in (-1 elsewhere), with `unit_kinds[u]` one of "call_value",
-    "value", "action", "return_value" and `unit_frames[u]` its frame. `prompt_end` is the
+    "value", "action", "return_value" and `unit_frames[u]` its frame. `unit_literal[u]` says
+    whether a call frame's value is a copy of a literal argument of the calling line (the
+    action of the line frame before the call: `f('UppEr', 0)` gives `'UppEr'` and `0`; an
+    argument the program computes, as in `f(n - 1)`, is not). `prompt_end` is the
     offset right after the prompt's `<|frame_sep|>`; `frame_kinds` the event of each frame;
     `has_end` whether the text ends with `<|end_of_text|>`.
     """
@@ -65,7 +69,9 @@ class TextLayout:
         self.units = [-1] * n
         self.unit_kinds: list[str] = []
         self.unit_frames: list[int] = []
+        self.unit_literal: list[bool] = []
         self.frame_kinds: list[str] = []
+        self._current_lines: list[str] = []  # per active function, its last line frame's action (a call comes from the top one)
         self.has_end = False
         pos = text.startswith(BEGIN) and len(BEGIN) or 0
         if not text.startswith(CONTEXT_START, pos):
@@ -93,9 +99,10 @@ class TextLayout:
             if unit >= 0:
                 self.units[start:end] = [unit] * (end - start)
 
-    def _unit(self, kind: str, frame: int) -> int:
+    def _unit(self, kind: str, frame: int, literal: bool = False) -> int:
         self.unit_kinds.append(kind)
         self.unit_frames.append(frame)
+        self.unit_literal.append(literal)
         return len(self.unit_kinds) - 1
 
     def _frame(self, pos: int) -> int:
@@ -118,11 +125,19 @@ class TextLayout:
             if action < 0:
                 self._mark(pos, stop, _OTHER, frame)
             else:
-                self._locals(pos, action, frame, kind)
+                literals = frozenset()
+                if kind == "call":
+                    literals = literal_arguments(self._current_lines[-1]) if self._current_lines else frozenset()
+                    self._current_lines.append("")
+                self._locals(pos, action, frame, kind, literals)
                 self._mark(action, action + len(ACTION_SEP), _PUNCT, frame)
                 start = action + len(ACTION_SEP)
                 self._mark(start, stop, _ACTION, frame, self._unit("action", frame))
+                if kind == "line" and self._current_lines:
+                    self._current_lines[-1] = text[start:stop]
         else:
+            if kind == "return" and self._current_lines:
+                self._current_lines.pop()
             if not text.startswith(ACTION_SEP, pos):
                 self._mark(pos, stop, _OTHER, frame)
             else:
@@ -140,7 +155,7 @@ class TextLayout:
             return stop + len(FRAME_SEP)
         return n
 
-    def _locals(self, start: int, end: int, frame: int, kind: str) -> None:
+    def _locals(self, start: int, end: int, frame: int, kind: str, literals: frozenset = frozenset()) -> None:
         """LOCALS between `start` and `end`: a JSON object, scanned for its keys and values."""
         text = self.text
         decoder = json.JSONDecoder()
@@ -168,12 +183,15 @@ class TextLayout:
                     self._mark(i, after, _KEY, frame)
                     expect, i = "colon", after
                 elif expect == "value":
-                    _, after = decoder.raw_decode(text, i)
+                    value, after = decoder.raw_decode(text, i)
                     after = min(after, end)
                     if text[i:after] == '".."':
                         self._mark(i, after, _UNCHANGED, frame)
+                    elif kind == "call":
+                        unit = self._unit("call_value", frame, literal=isinstance(value, str) and value in literals)
+                        self._mark(i, after, _CHANGED, frame, unit)
                     else:
-                        unit = self._unit("call_value" if kind == "call" else "value", frame)
+                        unit = self._unit("value", frame)
                         self._mark(i, after, _CHANGED, frame, unit)
                     expect, i = "comma", after
                 else:
@@ -195,6 +213,34 @@ class TextLayout:
             if part != _PUNCT:
                 break
         return first
+
+
+def literal_arguments(line: str) -> frozenset[str]:
+    """The reprs of the literal arguments of the calls on one source line (`return f('a', 0)`
+    gives {"'a'", "0"}; `f(n - 1)` gives none): what a call frame's values copy.
+
+    The line is parsed alone, so a compound statement's header gets a body first (`if f(2):`,
+    `elif`, `while`, `for`, `with`); a line that still does not parse has none."""
+    source = line.strip()
+    if not source:
+        return frozenset()
+    if source.startswith("elif "):
+        source = source[2:]
+    if source.endswith(":"):
+        source += " pass"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return frozenset()
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+                try:
+                    found.add(repr(ast.literal_eval(argument)))
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    continue
+    return frozenset(found)
 
 
 def part_of_characters(text: str) -> list[str | None]:

@@ -25,8 +25,11 @@ The figures say *what kind* of token the model gets wrong, and how soon in a tra
   second frame is the first that needs the program);
 - `frame_index_right`: for frame indices 0..7, the share of traces (long enough) whose frame
   at that index is right;
-- `call_values_exact`: the share of the LOCALS values of `call` frames (copies of the call's
-  literals) whose every token is right; `line_values_exact` the same for the changed values
+- `call_literals_exact`: the share of the LOCALS values of `call` frames that copy a literal
+  argument of the calling line (`f('UppEr', 0)`: see `frame_parts.literal_arguments`) whose
+  every token is right: what the recipe's copy gate reads; `call_values_exact` the same for
+  every value of a call frame, arguments the program computes (`f(n - 1)`) included;
+  `line_values_exact` the same for the changed values
   of `line` frames (what the model computes), `return_values_exact` for return and exception
   values; `action_exact`: the share of frames whose whole action line is right; `end_right`:
   the share of traces ending with `<|end_of_text|>` where the model predicts it;
@@ -165,7 +168,7 @@ def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_
     part_right = [0] * len(ALL_PARTS)
     part_loss = [0.0] * len(ALL_PARTS)
     n_frames = frames_right = 0
-    unit_total = {"call_value": 0, "value": 0, "action": 0, "return_value": 0}
+    unit_total = {"call_value": 0, "call_literal": 0, "value": 0, "action": 0, "return_value": 0}
     unit_right = dict.fromkeys(unit_total, 0)
     ends_total = ends_right = 0
     first_wrong: list[tuple[int, int]] = [(0, 0)] * len(items)  # (first wrong frame, frame count) per trace
@@ -210,9 +213,12 @@ def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_
             for i in range(min(HISTOGRAM_BINS, len(frame_ok))):
                 by_index_total[i] += 1
                 by_index_right[i] += frame_ok[i]
-            for kind, ok in zip(layout.unit_kinds, unit_ok):
+            for kind, literal, ok in zip(layout.unit_kinds, layout.unit_literal, unit_ok):
                 unit_total[kind] += 1
                 unit_right[kind] += ok
+                if literal:
+                    unit_total["call_literal"] += 1
+                    unit_right["call_literal"] += ok
 
     n_tokens = sum(part_tokens)
     parts = {}
@@ -257,6 +263,8 @@ def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_
         "frame2_traces": by_index_total[1],
         "call_values_exact": _share(unit_right["call_value"], unit_total["call_value"]),
         "call_values": unit_total["call_value"],
+        "call_literals_exact": _share(unit_right["call_literal"], unit_total["call_literal"]),
+        "call_literals": unit_total["call_literal"],
         "line_values_exact": _share(unit_right["value"], unit_total["value"]),
         "line_values": unit_total["value"],
         "return_values_exact": _share(unit_right["return_value"], unit_total["return_value"]),

@@ -34,7 +34,8 @@ def format_probe(result: dict) -> str:
         "",
         f"whole-frame accuracy        {_pct(result['whole_frame_accuracy'])}",
         f"action exact                {_pct(result['action_exact'])}",
-        f"call-frame values exact     {_pct(result['call_values_exact'])}  ({result['call_values']} values)",
+        f"call-frame literals exact   {_pct(result.get('call_literals_exact'))}  ({result.get('call_literals', 0)} values copied from the calling line's literals)",
+        f"call-frame values exact     {_pct(result['call_values_exact'])}  ({result['call_values']} values, computed arguments included)",
         f"line-frame values exact     {_pct(result['line_values_exact'])}  ({result['line_values']} changed values)",
         f"return values exact         {_pct(result['return_values_exact'])}",
         f"<|end_of_text|> right       {_pct(result['end_right'])}",
@@ -55,11 +56,14 @@ def format_probe(result: dict) -> str:
 
 # The gates the built-in model's recipe must pass (issue 13) before more compute is spent on
 # it: copying has formed, actions and call-frame literals are copied, frame 2 comes out right.
+# The copy gate reads the call-frame values that copy a literal of the calling line (the issue:
+# "values in call frames, which are pure copies of the call's literals"); a value the program
+# computes (`f(n - 1)`) is a prediction, not a copy, and is reported apart (`call_values_exact`).
 GATES = (
     # (name, what it reads, threshold, "below" | "above")
     ("second copy loss below 30 % of the first", "copy_loss_ratio", 0.30, "below"),
     ("action tokens above 95 %", "action_tokens", 0.95, "above"),
-    ("call-frame values above 90 % exact", "call_values_exact", 0.90, "above"),
+    ("call-frame literals above 90 % exact", "call_literals_exact", 0.90, "above"),
     ("frame 2 right in at least 95 % of traces", "frame2_right", 0.95, "above_or_equal"),
 )
 
@@ -70,7 +74,7 @@ def gate_figures(result: dict) -> dict:
     return {
         "copy_loss_ratio": induction.get("ratio"),
         "action_tokens": result.get("parts", {}).get("action", {}).get("accuracy"),
-        "call_values_exact": result.get("call_values_exact"),
+        "call_literals_exact": result.get("call_literals_exact"),
         "frame2_right": result.get("frame2_right"),
     }
 
@@ -104,6 +108,7 @@ def probe_summary(result: dict) -> dict:
         "return_value_tokens": parts.get("return_values", {}).get("accuracy"),
         "whole_frames": result.get("whole_frame_accuracy"),
         "action_exact": result.get("action_exact"),
+        "call_literals_exact": result.get("call_literals_exact"),
         "call_values_exact": result.get("call_values_exact"),
         "frame2_right": result.get("frame2_right"),
         "copy_loss_ratio": induction.get("ratio"),

@@ -21,10 +21,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence, TypeVar
 
 from codewm.repo.mutate_operators import CLASS_OPERATORS, FUNCTION_OPERATORS, OPERATORS, Unit
 from codewm.repo.mutate_text import Source, cyclomatic_complexity, split_lines
+
+T = TypeVar("T")
 
 # Folders and files that are not the project's own code: its tests, docs, build outputs.
 SKIPPED_DIRS = {"tests", "test", "testing", "docs", "doc", "build", "dist", "examples",
@@ -231,12 +233,19 @@ def sample_mutants(mutants: Iterable[Mutant], limit: int, seed: int = 0) -> list
     by_operator: dict[str, list[Mutant]] = defaultdict(list)
     for mutant in mutants:
         by_operator[mutant.operator].append(mutant)
+    return operators_in_turn(by_operator, OPERATORS, limit, seed)
+
+
+def operators_in_turn(by_operator: Mapping[str, Sequence[T]], order: Iterable[str], limit: int, seed: int = 0) -> list[T]:
+    """At most `limit` items, one of each operator in `order` in turn, each operator's items
+    in a shuffle seeded by (`seed`, its name): a small budget still covers every operator, and
+    the pick for a larger budget starts with the pick for a smaller one."""
     queues = []
-    for name in OPERATORS:
+    for name in order:
         queue = list(by_operator.get(name, []))
         random.Random(f"{seed}:{name}").shuffle(queue)
         queues.append(queue)
-    picked: list[Mutant] = []
+    picked: list[T] = []
     while len(picked) < limit and any(queues):
         for queue in queues:
             if queue and len(picked) < limit:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from codewm.repo.calls_plugin import DEFAULT_MAX_PER_FUNCTION, ENV_MAX_PER_FUNCT
 from codewm.repo.project import Project
 from codewm.repo.suite import TestReport, read_report, run_tests
 from codewm.repo.traces import MAX_FILE_BYTES, CallsFileError, RepoTraceReport, build_cases, read_calls, trace_episodes
+from codewm.repo.verify import write_atomically
 from codewm.repo.workspace import OUT_MOUNT, PROJECT_MOUNT, Workspace
 
 CALLS_PLUGIN = "codewm.repo.calls_plugin"
@@ -181,18 +181,3 @@ def source_snippet(project: Project, calls: Path, workers: int) -> str:
             + "[[sources]]\nkind = \"repo\"\n"
             + f"path = {json.dumps(str(Path(calls).resolve()))}\nroot = {json.dumps(str(Path(project.root).resolve()))}\n"
             + f"project = {json.dumps(project.name)}\nworkers = {workers}\n")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, rename over it: a crash leaves the old
-    file or none, never a torn one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -104,13 +104,14 @@ def fingerprint(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, fsync, rename over it: readers see the old
-    file or the new one, never a torn one."""
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write `content` (text as UTF-8) to a temporary file beside `path`, fsync, rename over
+    it: readers and a crash see the old file or the new one, never a torn one."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import random
 import shutil
 import tempfile
 from collections import defaultdict
@@ -26,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from codewm.repo.mutate import MutateError, apply_diff
+from codewm.repo.mutate import MutateError, apply_diff, operators_in_turn
 from codewm.repo.mutate_operators import CLASS_OPERATORS, OPERATORS
 from codewm.repo.mutate_text import Source, split_lines
 from codewm.repo.project import Project
@@ -76,17 +75,8 @@ def select_mutants(records: list[dict], count: int, seed: int = 0) -> list[dict]
     by_operator: dict[str, list[dict]] = defaultdict(list)
     for record in sorted((r for r in records if supported(r)), key=lambda r: r["id"]):
         by_operator[record["operator"]].append(record)
-    queues = []
-    for name in list(OPERATORS) + sorted(set(by_operator) - set(OPERATORS)):
-        queue = by_operator.get(name, [])
-        random.Random(f"{seed}:{name}").shuffle(queue)
-        queues.append(queue)
-    picked: list[dict] = []
-    while len(picked) < count and any(queues):
-        for queue in queues:
-            if queue and len(picked) < count:
-                picked.append(queue.pop(0))
-    return picked
+    order = list(OPERATORS) + sorted(set(by_operator) - set(OPERATORS))  # operators this codewm does not know come last
+    return operators_in_turn(by_operator, order, count, seed)
 
 
 def unit_text(source: str, qualname: str) -> str:

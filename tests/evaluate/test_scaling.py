@@ -28,6 +28,10 @@ def test_a_curve_that_does_not_fall_reaches_no_target():
     assert fitted.tokens_for(0.8) is None
 
 
+def test_a_curve_that_barely_falls_needs_infinitely_many_tokens_not_an_overflow():
+    assert PowerLaw(c=0.9, alpha=1e-4).tokens_for(0.7) == math.inf
+
+
 def test_an_accuracy_of_one_has_a_finite_log_error():
     fitted = fit_power_law([1e6, 1e7], [0.9, 1.0])
     assert fitted.alpha > 0 and math.isfinite(fitted.c)

@@ -48,12 +48,14 @@ class PowerLaw:
 
     def tokens_for(self, accuracy: float) -> float | None:
         """The tokens where the fitted accuracy reaches `accuracy` (a fraction in (0, 1));
-        None when the curve does not fall (alpha <= 0)."""
+        None when the curve does not fall (alpha <= 0), inf when it falls too slowly for
+        a float to hold the answer."""
         if not 0 < accuracy < 1:
             raise ValueError(f"a target accuracy is a fraction strictly between 0 and 1, got {accuracy!r}")
         if self.alpha <= 0:
             return None
-        return (self.c / (1.0 - accuracy)) ** (1.0 / self.alpha)
+        exponent = math.log(self.c / (1.0 - accuracy)) / self.alpha
+        return math.exp(exponent) if exponent < 700 else math.inf  # a curve almost flat: out of range
 
 
 def fit_power_law(tokens: Sequence[float], accuracies: Sequence[float]) -> PowerLaw:

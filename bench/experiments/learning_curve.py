@@ -3,7 +3,7 @@
 Every built-in model shipped with the current recipe is in the repository's history (same
 tokenizer, same training data; earlier recipes are left out). This script takes them out of
 git, evaluates each on held-out benchmarks (the same programs for every checkpoint), fits
-error = c * tokens^-alpha per metric (codewm.evaluate.scaling) and prints where each fit
+logit(accuracy) = a + b * ln(tokens) per metric (codewm.evaluate.scaling) and prints where each fit
 crosses the issue's target, with a paired bootstrap interval over programs:
 
     python bench/experiments/learning_curve.py [--bench traces-synthetic-simple] [--n N] \\
@@ -17,7 +17,7 @@ only fits. Prints a table per benchmark, writes OUT/curve.png, then as its last 
 object with every point and projection.
 
 A projection from a few checkpoints of a 1.1M-parameter model is an extrapolation: the
-power law holds until the model's size stops it, which these points cannot show.
+curve holds until the model's size stops it, which these points cannot show.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def draw(curves: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from codewm.evaluate.scaling import PowerLaw
+    from codewm.evaluate.scaling import LogitLine
 
     panels = [(bench, metric) for bench, metrics in curves.items() for metric in metrics]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
@@ -146,11 +146,11 @@ def draw(curves: dict, path: Path) -> None:
             capsize=3,
             label="held out, 95 % CI",
         )
-        law = PowerLaw(c=curve["projection"]["c"], alpha=curve["projection"]["alpha"])
+        law = LogitLine(a=curve["projection"]["a"], b=curve["projection"]["b"])
         needed = curve["projection"]["tokens"]
         end = max(tokens) * 4 if not isinstance(needed, (int, float)) else min(max(needed * 1.5, max(tokens) * 2), max(tokens) * 1e3)
         xs = [min(tokens) * (end / min(tokens)) ** (i / 60) for i in range(61)]
-        ax.plot(xs, [100 * law.accuracy(x) for x in xs], color="C1", label=f"fit: error ~ tokens^-{law.alpha:.2f}")
+        ax.plot(xs, [100 * law.accuracy(x) for x in xs], color="C1", label=f"fit: logit(acc) = a + {law.b:.2f} ln(tokens)")
         ax.axhline(curve["projection"]["target"] * 100, color="C2", linestyle="--", label="target")
         ax.set_xscale("log")
         ax.set_ylim(0, 100)
@@ -166,7 +166,7 @@ def draw(curves: dict, path: Path) -> None:
 
 def _fmt_tokens(value) -> str:
     if value is None:
-        return "never (the curve does not fall)"
+        return "never (the curve does not rise)"
     if value == "inf":
         return "inf"
     return f"{value / 1e6:,.0f}M" if value < 1e12 else f"{value:.1e}"
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
                 line += "reached"
             else:
                 low, high = projection["interval"]
-                line += f"error ~ tokens^-{projection['alpha']:.3f}; reached at {_fmt_tokens(needed)} tokens [95 %: {_fmt_tokens(low)}, {_fmt_tokens(high)}]"
+                line += f"logit slope {projection['b']:.3f} per ln(tokens); reached at {_fmt_tokens(needed)} tokens [95 %: {_fmt_tokens(low)}, {_fmt_tokens(high)}]"
                 if isinstance(needed, (int, float)):
                     line += f", {needed / tokens[-1]:,.1f}x the latest" if needed < 1e3 * tokens[-1] else f", {needed / tokens[-1]:.1e}x the latest"
                     if args.tokens_per_second:

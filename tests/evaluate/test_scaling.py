@@ -7,34 +7,41 @@ from pathlib import Path
 
 import pytest
 
-from codewm.evaluate.scaling import PowerLaw, fit_power_law, project
+from codewm.evaluate.scaling import LogitLine, fit_logit_line, project
 
 
-def test_the_fit_recovers_an_exact_power_law():
-    law = PowerLaw(c=200.0, alpha=0.35)  # accuracy 0.20 at 7M tokens, 0.66 at 80M
+def test_the_fit_recovers_an_exact_line_in_log_odds():
+    law = LogitLine(a=-8.0, b=0.45)  # accuracy 0.23 at 7M tokens, 0.58 at 80M
     tokens = [7e6, 12e6, 46e6, 80e6]
-    fitted = fit_power_law(tokens, [law.accuracy(t) for t in tokens])
-    assert fitted.alpha == pytest.approx(0.35, rel=1e-9)
-    assert fitted.c == pytest.approx(200.0, rel=1e-9)
-    # and the tokens for a target are where the law reaches it
+    fitted = fit_logit_line(tokens, [law.accuracy(t) for t in tokens])
+    assert fitted.b == pytest.approx(0.45, rel=1e-9)
+    assert fitted.a == pytest.approx(-8.0, rel=1e-9)
+    # and the tokens for a target are where the line reaches it
     needed = fitted.tokens_for(0.8)
     assert law.accuracy(needed) == pytest.approx(0.8, rel=1e-9)
     assert needed > 80e6
 
 
-def test_a_curve_that_does_not_fall_reaches_no_target():
-    fitted = fit_power_law([1e6, 1e7], [0.5, 0.4])  # worse with more tokens
-    assert fitted.alpha < 0
+def test_near_zero_it_is_a_power_law_of_the_accuracy():
+    # pass@1 quadrupling from 0.3 % to 1.2 % over 4x the tokens: accuracy ~ tokens^1
+    fitted = fit_logit_line([1e7, 4e7], [0.003, 0.012])
+    assert fitted.b == pytest.approx(1.0, abs=0.01)
+    assert fitted.tokens_for(0.05) == pytest.approx(1.7e8, rel=0.05)
+
+
+def test_a_curve_that_does_not_rise_reaches_no_target():
+    fitted = fit_logit_line([1e6, 1e7], [0.5, 0.4])  # worse with more tokens
+    assert fitted.b < 0
     assert fitted.tokens_for(0.8) is None
 
 
-def test_a_curve_that_barely_falls_needs_infinitely_many_tokens_not_an_overflow():
-    assert PowerLaw(c=0.9, alpha=1e-4).tokens_for(0.7) == math.inf
+def test_a_curve_that_barely_rises_needs_infinitely_many_tokens_not_an_overflow():
+    assert LogitLine(a=-5.0, b=1e-4).tokens_for(0.7) == math.inf
 
 
-def test_an_accuracy_of_one_has_a_finite_log_error():
-    fitted = fit_power_law([1e6, 1e7], [0.9, 1.0])
-    assert fitted.alpha > 0 and math.isfinite(fitted.c)
+def test_accuracies_of_zero_and_one_have_finite_log_odds():
+    fitted = fit_logit_line([1e6, 1e7], [0.0, 1.0])
+    assert fitted.b > 0 and math.isfinite(fitted.a)
 
 
 @pytest.mark.parametrize(
@@ -49,12 +56,12 @@ def test_an_accuracy_of_one_has_a_finite_log_error():
 )
 def test_bad_points_say_what_is_wrong(tokens, accuracies, words):
     with pytest.raises(ValueError, match=words.replace("[", r"\[").replace("]", r"\]")):
-        fit_power_law(tokens, accuracies)
+        fit_logit_line(tokens, accuracies)
 
 
 def test_a_target_is_a_fraction():
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        PowerLaw(c=1.0, alpha=0.5).tokens_for(80)
+        LogitLine(a=0.0, b=0.5).tokens_for(80)
 
 
 def test_the_projection_brackets_the_point_and_knows_a_target_already_reached():
@@ -152,7 +159,7 @@ def test_the_bench_evaluates_fits_and_prints_one_json_line(tmp_path, capsys):
     assert len(state["points"]) == 2 and state["points"][0]["value"] == state["points"][1]["value"]
     # the same weights score the same: a flat curve reaches no target
     assert state["projection"]["tokens"] is None
-    assert any("never (the curve does not fall)" in line for line in lines)
+    assert any("never (the curve does not rise)" in line for line in lines)
     assert (out / "curve.png").stat().st_size > 0
     # a second run only fits: the results are read back, nothing is evaluated again
     evaluated = sorted(out.glob("*.json"))

@@ -1,25 +1,32 @@
-"""How much more training a target needs: a power law fitted to held-out accuracy against
+"""How much more training a target needs: a curve fitted to held-out accuracy against
 training tokens, read off where it crosses the target (standard library only).
 
 One recipe's checkpoints, evaluated on the same held-out programs, give points
-(tokens, accuracy). The error `1 - accuracy` of a language model falls as a power of the
-training tokens while the model is far from its capacity (Kaplan et al. 2020,
-"Scaling laws for neural language models"), so the fit is a straight line in log-log:
+(tokens, accuracy). The fit is a straight line in the log-odds of the accuracy against the
+log of the tokens:
 
-    log(error) = log(c) - alpha * log(tokens)
+    log(p / (1 - p)) = a + b * log(tokens)
 
-and the tokens a target accuracy needs are `(c / (1 - target)) ** (1 / alpha)`. A curve
-that does not fall (alpha <= 0) reaches no target: the projection is None, which says
-"change the recipe", not "train longer".
+Near p = 1 this is the power law of the error that language models follow while they are
+far from their capacity (error ~ tokens^-b; Kaplan et al. 2020, "Scaling laws for neural
+language models"); near p = 0, where a hard benchmark's pass@1 starts, it is a power law of
+the accuracy itself (p ~ tokens^b). A power law of the error alone would read a pass@1
+going from 0.3 % to 1.2 % as a curve that barely falls, and project absurd amounts of
+training; the log-odds see it quadruple. Downstream accuracy is commonly fitted this way,
+as a sigmoid (the Llama 3 report's scaling-law section maps log-likelihood to accuracy with one).
+
+The tokens a target p* needs are exp((logit(p*) - a) / b). A curve that does not rise
+(b <= 0) reaches no target: the projection is None, which says "change the recipe", not
+"train longer".
 
 The interval is the paired cluster bootstrap over programs (as in `codewm.evaluate.stats`):
 every checkpoint was scored on the same programs, so a resample draws programs once and
 recomputes every checkpoint's mean on them, then refits. Resamples whose curve does not
-fall count as never reaching the target, so the upper end of the interval may be infinite.
+rise count as never reaching the target, so the upper end of the interval may be infinite.
 
-A projection from a handful of checkpoints of a small model is an extrapolation: the power
-law holds until the model's size stops it (the error's floor), which a few points cannot
-show. Read it as "at least this much more", not as a promise.
+A projection from a handful of checkpoints of a small model is an extrapolation: the curve
+holds until the model's size stops it (a ceiling below the target), which a few points
+cannot show. Read it as "at least this much more", not as a promise.
 """
 
 from __future__ import annotations
@@ -31,60 +38,67 @@ from dataclasses import dataclass
 
 from codewm.evaluate.stats import LEVEL, RESAMPLES, SEED, quantile
 
-# An accuracy of exactly 1 (or a resample's) has no log error: clamp the error to this.
-MIN_ERROR = 1e-4
+# An accuracy of exactly 0 or 1 (a checkpoint's, or a resample's) has no log-odds: it is
+# clamped this far inside (0, 1).
+CLAMP = 1e-4
+
+
+def logit(p: float) -> float:
+    p = min(1.0 - CLAMP, max(CLAMP, p))
+    return math.log(p / (1.0 - p))
 
 
 @dataclass(frozen=True)
-class PowerLaw:
-    """error(tokens) = c * tokens ** -alpha, errors as fractions in (0, 1]."""
+class LogitLine:
+    """logit(accuracy) = a + b * ln(tokens), accuracies as fractions."""
 
-    c: float
-    alpha: float
+    a: float
+    b: float
 
     def accuracy(self, tokens: float) -> float:
         """The fitted accuracy (a fraction) at `tokens`."""
-        return 1.0 - min(1.0, self.c * tokens ** (-self.alpha))
+        z = self.a + self.b * math.log(tokens)
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
     def tokens_for(self, accuracy: float) -> float | None:
         """The tokens where the fitted accuracy reaches `accuracy` (a fraction in (0, 1));
-        None when the curve does not fall (alpha <= 0), inf when it falls too slowly for
-        a float to hold the answer."""
+        None when the curve does not rise (b <= 0), inf when it rises too slowly for a
+        float to hold the answer."""
         if not 0 < accuracy < 1:
             raise ValueError(f"a target accuracy is a fraction strictly between 0 and 1, got {accuracy!r}")
-        if self.alpha <= 0:
+        if self.b <= 0:
             return None
-        exponent = math.log(self.c / (1.0 - accuracy)) / self.alpha
+        exponent = (logit(accuracy) - self.a) / self.b
         return math.exp(exponent) if exponent < 700 else math.inf  # a curve almost flat: out of range
 
 
-def fit_power_law(tokens: Sequence[float], accuracies: Sequence[float]) -> PowerLaw:
-    """Least squares of log(error) on log(tokens); accuracies are fractions in [0, 1].
+def fit_logit_line(tokens: Sequence[float], accuracies: Sequence[float]) -> LogitLine:
+    """Least squares of logit(accuracy) on ln(tokens); accuracies are fractions in [0, 1].
     Needs at least two different token counts."""
     if len(tokens) != len(accuracies):
-        raise ValueError(f"fit_power_law: {len(tokens)} token counts but {len(accuracies)} accuracies")
+        raise ValueError(f"fit_logit_line: {len(tokens)} token counts but {len(accuracies)} accuracies")
     if len(set(tokens)) < 2:
-        raise ValueError(f"fit_power_law: needs checkpoints at two or more token counts, got {sorted(set(tokens))}")
-    for t, a in zip(tokens, accuracies):
+        raise ValueError(f"fit_logit_line: needs checkpoints at two or more token counts, got {sorted(set(tokens))}")
+    for t, p in zip(tokens, accuracies):
         if t <= 0:
-            raise ValueError(f"fit_power_law: token counts are positive, got {t!r}")
-        if not 0 <= a <= 1:
-            raise ValueError(f"fit_power_law: accuracies are fractions in [0, 1], got {a!r}")
+            raise ValueError(f"fit_logit_line: token counts are positive, got {t!r}")
+        if not 0 <= p <= 1:
+            raise ValueError(f"fit_logit_line: accuracies are fractions in [0, 1], got {p!r}")
     xs = [math.log(t) for t in tokens]
-    ys = [math.log(max(MIN_ERROR, 1.0 - a)) for a in accuracies]
+    ys = [logit(p) for p in accuracies]
     mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
     sxx = sum((x - mean_x) ** 2 for x in xs)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
-    return PowerLaw(c=math.exp(mean_y - slope * mean_x), alpha=-slope)
+    return LogitLine(a=mean_y - slope * mean_x, b=slope)
 
 
 @dataclass(frozen=True)
 class Projection:
     """Where one metric's curve crosses its target."""
 
-    law: PowerLaw
+    law: LogitLine
     target: float  # a fraction
-    tokens: float | None  # the fit's tokens for the target; None: the curve does not fall
+    tokens: float | None  # the fit's tokens for the target; None: the curve does not rise
     low: float | None  # the bootstrap interval's ends; high may be math.inf
     high: float | None
     reached: bool  # some checkpoint already scores at or above the target
@@ -94,8 +108,8 @@ class Projection:
             return None if value is None else ("inf" if math.isinf(value) else round(value))
 
         return {
-            "c": self.law.c,
-            "alpha": round(self.law.alpha, 4),
+            "a": self.law.a,
+            "b": round(self.law.b, 4),
             "target": self.target,
             "tokens": number(self.tokens),
             "interval": [number(self.low), number(self.high)],
@@ -114,14 +128,14 @@ def project(tokens: Sequence[float], per_case: Sequence[Sequence[float]], target
         raise ValueError(f"project: every checkpoint needs the same programs (row lengths {sorted(sizes)})")
     n = sizes.pop()
     means = [sum(row) / n for row in per_case]
-    law = fit_power_law(tokens, means)
+    law = fit_logit_line(tokens, means)
     point = law.tokens_for(target)
     rng = random.Random(seed)
     draws: list[float] = []
     for _ in range(resamples):
         picks = [rng.randrange(n) for _ in range(n)]
         sample = [sum(row[i] for i in picks) / n for row in per_case]
-        needed = fit_power_law(tokens, sample).tokens_for(target)
+        needed = fit_logit_line(tokens, sample).tokens_for(target)
         draws.append(math.inf if needed is None else needed)
     draws.sort()
     tail = (1 - level) / 2

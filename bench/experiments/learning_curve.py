@@ -236,6 +236,13 @@ def main(argv: list[str] | None = None) -> dict:
                         more = max(0.0, needed - tokens[-1]) / args.tokens_per_second / 3600
                         line += f" ({more:,.0f} more hours at {args.tokens_per_second:,.0f} tokens/s)"
             print(line)
+            if len(tokens) > 2 and not projection["reached"]:
+                latest = projection["latest"]
+                low, high = (100 * v for v in latest["interval"])
+                print(
+                    f"    the last stretch ({tokens[-2] / 1e6:.1f}M -> {tokens[-1] / 1e6:.1f}M tokens): {100 * latest['gain']:+.1f} points "
+                    f"[95 %: {low:+.1f}, {high:+.1f}]; a line through those two alone: reached at {_fmt_tokens(latest['tokens'])} tokens"
+                )
     draw(curves, out / "curve.png")
     print(f"wrote {out / 'curve.png'}", file=sys.stderr)
     summary = {"checkpoints": [{"dir": str(d), "tokens": t} for d, t in zip(models, tokens)], "curves": curves}

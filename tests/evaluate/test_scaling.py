@@ -77,6 +77,19 @@ def test_the_projection_brackets_the_point_and_knows_a_target_already_reached():
     assert as_dict["tokens"] == round(result.tokens) and as_dict["target"] == 0.8
 
 
+def test_the_last_stretch_shows_a_curve_that_has_flattened():
+    # rising from 1e7 to 3e7 tokens, then nothing more at 9e7
+    rows = [[1.0] * k + [0.0] * (200 - k) for k in (60, 100, 100)]
+    result = project([1e7, 3e7, 9e7], rows, target=0.8, resamples=300)
+    assert result.tokens is not None  # the fit through every point still rises
+    assert result.latest_gain == 0.0 and result.latest_tokens is None  # the last stretch does not
+    assert result.latest_gain_low <= 0.0 <= result.latest_gain_high
+    assert result.as_dict()["latest"] == {"gain": 0.0, "interval": [result.latest_gain_low, result.latest_gain_high], "tokens": None}
+    # a rising last stretch projects, and its gain's interval excludes zero
+    rising = project([1e7, 3e7, 9e7], [[1.0] * k + [0.0] * (200 - k) for k in (60, 100, 140)], target=0.8, resamples=300)
+    assert rising.latest_tokens is not None and rising.latest_gain_low > 0
+
+
 def test_resamples_that_do_not_fall_make_the_upper_end_infinite():
     # two checkpoints barely apart on 20 programs: many resamples do not fall
     rows = [[1.0] * 10 + [0.0] * 10, [1.0] * 11 + [0.0] * 9]

@@ -102,6 +102,13 @@ class Projection:
     low: float | None  # the bootstrap interval's ends; high may be math.inf
     high: float | None
     reached: bool  # some checkpoint already scores at or above the target
+    # The last stretch alone (the last two checkpoints), to show a curve that has flattened
+    # while the fit through every checkpoint still rises: the gain (a fraction) with its
+    # paired bootstrap interval, and the tokens a line through those two points projects.
+    latest_gain: float = 0.0
+    latest_gain_low: float = 0.0
+    latest_gain_high: float = 0.0
+    latest_tokens: float | None = None
 
     def as_dict(self) -> dict:
         def number(value):
@@ -114,6 +121,11 @@ class Projection:
             "tokens": number(self.tokens),
             "interval": [number(self.low), number(self.high)],
             "reached": self.reached,
+            "latest": {
+                "gain": self.latest_gain,
+                "interval": [self.latest_gain_low, self.latest_gain_high],
+                "tokens": number(self.latest_tokens),
+            },
         }
 
 
@@ -130,14 +142,19 @@ def project(tokens: Sequence[float], per_case: Sequence[Sequence[float]], target
     means = [sum(row) / n for row in per_case]
     law = fit_logit_line(tokens, means)
     point = law.tokens_for(target)
+    last = sorted(range(len(tokens)), key=lambda i: tokens[i])[-2:]  # the last stretch
+    latest = fit_logit_line([tokens[i] for i in last], [means[i] for i in last])
     rng = random.Random(seed)
     draws: list[float] = []
+    gains: list[float] = []
     for _ in range(resamples):
         picks = [rng.randrange(n) for _ in range(n)]
         sample = [sum(row[i] for i in picks) / n for row in per_case]
         needed = fit_logit_line(tokens, sample).tokens_for(target)
         draws.append(math.inf if needed is None else needed)
+        gains.append(sample[last[1]] - sample[last[0]])
     draws.sort()
+    gains.sort()
     tail = (1 - level) / 2
     return Projection(
         law=law,
@@ -146,6 +163,10 @@ def project(tokens: Sequence[float], per_case: Sequence[Sequence[float]], target
         low=_quantile(draws, tail),
         high=_quantile(draws, 1 - tail),
         reached=any(mean >= target for mean in means),
+        latest_gain=means[last[1]] - means[last[0]],
+        latest_gain_low=quantile(gains, tail),
+        latest_gain_high=quantile(gains, 1 - tail),
+        latest_tokens=latest.tokens_for(target),
     )
 
 

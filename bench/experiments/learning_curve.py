@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> dict:
                 low, high = (100 * v for v in latest["interval"])
                 print(
                     f"    the last stretch ({tokens[-2] / 1e6:.1f}M -> {tokens[-1] / 1e6:.1f}M tokens): {100 * latest['gain']:+.1f} points "
-                    f"[95 %: {low:+.1f}, {high:+.1f}]; a line through those two alone: reached at {_fmt_tokens(latest['tokens'])} tokens"
+                    f"[95 %: {low:+.1f}, {high:+.1f}]; a line through those two alone "
+                    + ("never reaches the target (it does not rise)" if latest["tokens"] is None else f"reaches it at {_fmt_tokens(latest['tokens'])} tokens")
                 )
     draw(curves, out / "curve.png")
     print(f"wrote {out / 'curve.png'}", file=sys.stderr)

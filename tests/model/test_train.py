@@ -163,6 +163,7 @@ def test_resuming_with_other_settings_is_refused_and_fresh_starts_over(smoke_dat
         (["--init", "hf:/no/such/model"], "/no/such/model is not a directory"),
         (["--init", "openai:x"], "--init takes hf:PATH"),
         (["--device", "tpu"], "--device must be cpu or cuda"),
+        (["--tokenizer", "/no/such/checkpoint"], "--tokenizer /no/such/checkpoint: /no/such/checkpoint/tokenizer.json: no such file"),
     ],
 )
 def test_bad_options_get_clear_errors(smoke_data, tmp_path, args, message):
@@ -191,6 +192,51 @@ def test_direct_target_trains_on_the_entry_points_frames_only(smoke_data, tmp_pa
     run = json.loads((tmp_path / "direct" / "run.json").read_text())
     # direct texts are short: many more of them per row than traces
     assert run["packing"]["sequences"] / run["packing"]["rows"] > 4
+
+
+def test_a_direct_model_can_share_the_trace_models_tokenizer(smoke_run, smoke_data, tmp_path):
+    """--tokenizer: the new model writes with another run's tokenizer (so the two runs' token
+    counts are in the same units, as the trace-or-direct ladder needs), its provenance says
+    whose, resuming needs the same one, and --init does not go with it."""
+    from codewm.evaluate.ladder import checkpoint_info, compute_warnings
+    from codewm.model.tokenizer import tokenizer_fingerprint
+
+    trace_checkpoint = smoke_run / "checkpoint"
+    options = TrainOptions(data=str(smoke_data), target="direct", device="cpu", tokenizer=str(trace_checkpoint))
+    result = train(get_preset("smoke", steps=4, eval_every=4), tmp_path / "direct", options, log=None)
+    assert tokenizer_fingerprint(result.checkpoint) == tokenizer_fingerprint(trace_checkpoint)
+    provenance = json.loads((result.checkpoint / "codewm.json").read_text())
+    assert provenance["tokenizer_from"] == {"path": str(trace_checkpoint), "fingerprint": tokenizer_fingerprint(trace_checkpoint)}
+    assert not any("tokenizers" in w for w in compute_warnings(checkpoint_info(f"builtin:{trace_checkpoint}"), checkpoint_info(f"builtin:{result.checkpoint}")))
+
+    own = train(get_preset("smoke", steps=2, eval_every=2), tmp_path / "own", TrainOptions(data=str(smoke_data), target="direct", device="cpu"), log=None)
+    assert tokenizer_fingerprint(own.checkpoint) != tokenizer_fingerprint(trace_checkpoint)
+    warnings = compute_warnings(checkpoint_info(f"builtin:{trace_checkpoint}"), checkpoint_info(f"builtin:{own.checkpoint}"))
+    assert any("different tokenizers" in w for w in warnings)
+
+    with pytest.raises(TrainError, match="tokenizer differ"):
+        train(get_preset("smoke", steps=6, eval_every=6), tmp_path / "direct", TrainOptions(data=str(smoke_data), target="direct", device="cpu"), log=None)
+    with pytest.raises(TrainError, match="--init brings its own"):
+        train(get_preset("smoke", steps=2), tmp_path / "x", TrainOptions(data=str(smoke_data), device="cpu", tokenizer=str(trace_checkpoint), init="smollm2"), log=None)
+
+
+def test_tokenizer_fingerprints_ignore_formatting_and_see_the_vocabulary(smoke_run, tmp_path):
+    from codewm.model.tokenizer import tokenizer_fingerprint
+
+    saved = json.loads((smoke_run / "checkpoint" / "tokenizer.json").read_text())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "tokenizer.json").write_text(json.dumps(saved, indent=None, sort_keys=True))
+    assert tokenizer_fingerprint(tmp_path / "a") == tokenizer_fingerprint(smoke_run / "checkpoint")
+    vocab = saved["model"]["vocab"]
+    first, second = sorted(vocab, key=vocab.get)[300:302]
+    vocab[first], vocab[second] = vocab[second], vocab[first]
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "tokenizer.json").write_text(json.dumps(saved))
+    assert tokenizer_fingerprint(tmp_path / "b") != tokenizer_fingerprint(smoke_run / "checkpoint")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "tokenizer.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a tokenizer file"):
+        tokenizer_fingerprint(tmp_path / "c")
 
 
 def test_multi_token_heads_train_save_and_measure(smoke_data, tmp_path):

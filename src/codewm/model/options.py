@@ -26,6 +26,8 @@ class TrainOptions:
     data: str | None = None  # a built dataset directory; None: build the preset's own
     data_root: str = "out/train-data"  # where a preset's own dataset is built
     init: str | None = None  # "hf:PATH": start from a pretrained causal LM instead of from scratch
+    tokenizer: str | None = None  # a checkpoint folder whose tokenizer a new model uses instead of one
+    # trained on the data: two models' token counts are then in the same units (trace vs direct)
     lora: int = 0  # LoRA rank (with init): train low-rank adapters only; 0: full fine-tuning
     mtp: int = 0  # extra multi-token-prediction heads (tokens 2..mtp+1 ahead); 0: off
     mtp_weight: float = 1.0  # weight of the extra heads' loss (each) against the next-token loss
@@ -53,7 +55,7 @@ class TrainResult:
 # `codewm train --config run.toml`: the train command's options a file may set (a flag given
 # on the command line wins), each with the type its value must have.
 CONFIG_KEYS: dict[str, type] = {
-    "preset": str, "out": Path, "data": Path, "data_root": Path, "target": str, "init": str, "lora": int, "mtp": int,
+    "preset": str, "out": Path, "data": Path, "data_root": Path, "target": str, "init": str, "tokenizer": Path, "lora": int, "mtp": int,
     "steps": int, "batch_size": int, "micro_batch": int, "seq_len": int, "lr": float, "eval_every": int,
     "save_every": int, "device": str, "threads": int, "fresh": bool, "minutes": float, "export": Path,
     "export_dtype": str, "quiet": bool,

@@ -29,7 +29,7 @@ def run_settings(preset: Preset, options: TrainOptions, data_dir: Path) -> dict:
     from codewm.dataset.read import load_manifest
 
     manifest = load_manifest(data_dir)
-    return {
+    settings = {
         "preset": preset.settings(),
         "target": options.target,
         "init": options.init,
@@ -38,6 +38,11 @@ def run_settings(preset: Preset, options: TrainOptions, data_dir: Path) -> dict:
         "mtp_weight": options.mtp_weight,
         "data": {"path": str(data_dir), "name": manifest.get("name"), "config_sha": manifest.get("config_sha256"), "records": manifest.get("counts", {}).get("records")},
     }
+    if options.tokenizer is not None:  # only when given, so runs saved before the option still resume
+        from codewm.model.tokenizer import tokenizer_fingerprint
+
+        settings["tokenizer"] = tokenizer_fingerprint(options.tokenizer)
+    return settings
 
 
 def _comparable(settings: dict) -> dict:
@@ -230,6 +235,7 @@ def save_run(run, step: int, val_loss: float | None, where: Path, phase: str, de
             "tokens": run.tokens,
             "val_loss": val_loss,
             "init": options.init,
+            **({"tokenizer_from": {"path": str(options.tokenizer), "fingerprint": run.settings["tokenizer"]}} if options.tokenizer is not None else {}),
             "lora": options.lora,
             "mtp": options.mtp,
             "data": run.settings["data"],

@@ -78,6 +78,15 @@ def check_options(preset: Preset, options: TrainOptions) -> Preset:
         raise TrainError(f"target must be one of {', '.join(TARGETS)}, got {options.target!r}")
     if options.lora and not options.init:
         raise TrainError("--lora adapts a pretrained model: give --init hf:PATH too")
+    if options.tokenizer is not None:
+        from codewm.model.tokenizer import tokenizer_fingerprint
+
+        if options.init:
+            raise TrainError("--tokenizer gives a new model a tokenizer; --init brings its own: give one of them")
+        try:
+            tokenizer_fingerprint(options.tokenizer)
+        except (OSError, ValueError) as exc:
+            raise TrainError(f"--tokenizer {options.tokenizer}: {exc}") from None
     if options.lora < 0 or options.mtp < 0:
         raise TrainError("--lora and --mtp take a rank / a number of heads >= 0")
     if options.threads:
@@ -199,8 +208,12 @@ def _load_model(preset: Preset, options: TrainOptions, resume_dir: Path | None, 
             tokenizer = AutoTokenizer.from_pretrained(resume_dir)
             model = AutoModelForCausalLM.from_pretrained(resume_dir, dtype=torch.float32).to(device)
         else:
-            sample = first(iter_texts(data_dir, "train", target=options.target, seed=preset.seed, epochs=1), preset.tokenizer_texts)
-            tokenizer = train_tokenizer(sample, vocab_size=preset.vocab_size)
+            if options.tokenizer is not None:  # another run's, so that token counts compare
+                tokenizer = AutoTokenizer.from_pretrained(options.tokenizer)
+                say(f"tokenizer: {options.tokenizer}'s ({len(tokenizer)} tokens)")
+            else:
+                sample = first(iter_texts(data_dir, "train", target=options.target, seed=preset.seed, epochs=1), preset.tokenizer_texts)
+                tokenizer = train_tokenizer(sample, vocab_size=preset.vocab_size)
             model = LlamaForCausalLM(llama_config(preset.shape, tokenizer)).to(device)
     if options.lora:
         model = apply_lora(model, options.lora, bool(new_tokens))

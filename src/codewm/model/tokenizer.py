@@ -78,3 +78,28 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency:
         padding_side="left",  # generation appends on the right
         clean_up_tokenization_spaces=False,
     )
+
+
+def tokenizer_fingerprint(directory) -> str:
+    """A digest of the tokenizer saved in `directory` (its `tokenizer.json`) that depends only
+    on how it splits text: the vocabulary and merges, the added tokens, the normalizer and
+    pre-tokenizer, not on how the file happens to be formatted. Two checkpoints with the same
+    fingerprint count tokens in the same units. FileNotFoundError or ValueError (saying
+    which file) when there is no readable tokenizer there."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    path = Path(directory) / "tokenizer.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (a tokenizer folder holds tokenizer.json, as save_pretrained writes it)")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a tokenizer file ({exc})") from None
+    if not isinstance(saved, dict) or "model" not in saved:
+        raise ValueError(f"{path}: not a tokenizer file (no 'model')")
+    added = sorted((token.get("content"), bool(token.get("special"))) for token in saved.get("added_tokens") or [] if isinstance(token, dict))
+    essence = {key: saved.get(key) for key in ("model", "normalizer", "pre_tokenizer")}
+    essence["added_tokens"] = added
+    return hashlib.sha256(json.dumps(essence, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()

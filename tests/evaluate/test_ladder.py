@@ -242,6 +242,11 @@ def test_token_counts_are_read_and_unequal_compute_is_flagged(tmp_path):
     assert any("NOT trained on equal tokens" in w for w in compute_warnings(trace, more))
     assert any("target 'trace', not 'direct'" in w for w in compute_warnings(trace, trace))
     assert any("unknown" in w for w in compute_warnings(trace, checkpoint_info("oracle")))
+    # a run with a time budget plans a cap of steps ("steps") and stops earlier ("step")
+    timed = tmp_path / "timed"
+    timed.mkdir()
+    (timed / "codewm.json").write_text(json.dumps({"tokens": 5, "target": "trace", "steps": 100000, "step": 11340}))
+    assert checkpoint_info(f"builtin:{timed}")["steps"] == 11340
 
 
 def test_the_bench_prints_a_table_then_one_json_line(tmp_path, capsys):

@@ -364,7 +364,7 @@ def checkpoint_info(spec: str) -> dict:
         tokens = provenance.get("tokens")
         info["tokens"] = tokens if isinstance(tokens, (int, float)) and not isinstance(tokens, bool) else None
         info["target"] = provenance.get("target") or (provenance.get("settings") or {}).get("target")
-        info["steps"] = provenance.get("steps", provenance.get("step"))
+        info["steps"] = provenance.get("step", provenance.get("steps"))  # the step it stopped at; "steps" is the plan (a cap with --minutes)
     return info
 
 

@@ -195,6 +195,39 @@ def test_one_wrong_token_is_charged_to_its_part_frame_and_value(texts, tokenizer
     assert result["action_exact"] == 1.0 and result["line_values_exact"] == 1.0
 
 
+def test_control_flow_decisions_are_told_apart_from_other_actions(texts, tokenizer):
+    from codewm.model.frame_parts import is_decision_line
+
+    for line in ("    for i in range(n):\n", "if x:", "    elif y > 2:", "  while True:", "    async for a in b:"):
+        assert is_decision_line(line), line
+    for line in ("    forward(x)\n", "    if_x = 3", "    format = 2", "    return s", "    else:", "def f(x):"):
+        assert not is_decision_line(line), line
+
+    loop = texts[2]  # g(4): s = 0; for i in range(4): s += i; return s
+    layout = TextLayout(loop)
+    actions = [u for u, kind in enumerate(layout.unit_kinds) if kind == "action"]
+    lines = {u: loop[layout.units.index(u) : len(layout.units) - layout.units[::-1].index(u)] for u in actions}
+    decided = [lines[u].strip() for u in actions if layout.unit_decision[u]]
+    # after each of the 5 visits of the for header: 4 times the body, once the return
+    assert decided == ["s += i"] * 4 + ["return s"], decided
+    assert not any(layout.unit_decision[u] for u in range(len(layout.unit_kinds)) if layout.unit_kinds[u] != "action")
+
+    # one wrong token in the loop's exit (the line after the last visit of the header)
+    sequences = _ids(tokenizer, [loop])
+    encoded = tokenizer(loop, add_special_tokens=False, return_offsets_mapping=True)
+    exit_unit = [u for u in actions if layout.unit_decision[u]][-1]
+    start = layout.units.index(exit_unit)
+    position = next(i for i, (s, e) in enumerate(encoded["offset_mapping"]) if s <= start < e)
+    result = probe(Scripted(sequences, len(tokenizer), wrong={(0, position)}), tokenizer, [loop], copy_trials=2)
+    assert result["decision_actions"] == 5
+    assert result["decision_actions_exact"] == pytest.approx(4 / 5)
+    assert result["decision_always_enter"] == pytest.approx(4 / 5)  # the body 4 times, the exit once
+    assert [layout.unit_enters[u] for u in actions if layout.unit_decision[u]] == [True] * 4 + [False]
+    assert result["other_actions_exact"] == 1.0
+    assert result["action_exact"] == pytest.approx((len(actions) - 1) / len(actions))
+    assert "control-flow decisions" in format_probe(result)
+
+
 def test_the_end_of_text_and_the_second_frame(texts, tokenizer):
     sequences = _ids(tokenizer, [TEXT])
     frame1 = _at(TEXT, "<|line_sep|>")  # frame index 1 starts with it

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 
 from codewm.format.cwm import (
     ACTION_SEP,
@@ -56,7 +57,12 @@ class TextLayout:
     "value", "action", "return_value" and `unit_frames[u]` its frame. `unit_literal[u]` says
     whether a call frame's value is a copy of a literal argument of the calling line (the
     action of the line frame before the call: `f('UppEr', 0)` gives `'UppEr'` and `0`; an
-    argument the program computes, as in `f(n - 1)`, is not). `prompt_end` is the
+    argument the program computes, as in `f(n - 1)`, is not). `unit_decision[u]` says whether
+    an action is the outcome of a control-flow decision: a line frame right after a line frame
+    of the same call whose line is a `for`, `while`, `if` or `elif` header, so that its line is
+    where the loop goes on or exits, or which branch runs; `unit_enters[u]` whether such a
+    line is indented deeper than its header (the body runs: the guess "always enter" makes,
+    the baseline a model's decisions are read against). `prompt_end` is the
     offset right after the prompt's `<|frame_sep|>`; `frame_kinds` the event of each frame;
     `has_end` whether the text ends with `<|end_of_text|>`.
     """
@@ -70,6 +76,8 @@ class TextLayout:
         self.unit_kinds: list[str] = []
         self.unit_frames: list[int] = []
         self.unit_literal: list[bool] = []
+        self.unit_decision: list[bool] = []
+        self.unit_enters: list[bool] = []
         self.frame_kinds: list[str] = []
         self._current_lines: list[str] = []  # per active function, its last line frame's action (a call comes from the top one)
         self.has_end = False
@@ -99,10 +107,12 @@ class TextLayout:
             if unit >= 0:
                 self.units[start:end] = [unit] * (end - start)
 
-    def _unit(self, kind: str, frame: int, literal: bool = False) -> int:
+    def _unit(self, kind: str, frame: int, literal: bool = False, decision: bool = False, enters: bool = False) -> int:
         self.unit_kinds.append(kind)
         self.unit_frames.append(frame)
         self.unit_literal.append(literal)
+        self.unit_decision.append(decision)
+        self.unit_enters.append(enters)
         return len(self.unit_kinds) - 1
 
     def _frame(self, pos: int) -> int:
@@ -132,7 +142,9 @@ class TextLayout:
                 self._locals(pos, action, frame, kind, literals)
                 self._mark(action, action + len(ACTION_SEP), _PUNCT, frame)
                 start = action + len(ACTION_SEP)
-                self._mark(start, stop, _ACTION, frame, self._unit("action", frame))
+                decision = kind == "line" and bool(self._current_lines) and is_decision_line(self._current_lines[-1])
+                enters = decision and _indent(text[start:stop]) > _indent(self._current_lines[-1])
+                self._mark(start, stop, _ACTION, frame, self._unit("action", frame, decision=decision, enters=enters))
                 if kind == "line" and self._current_lines:
                     self._current_lines[-1] = text[start:stop]
         else:
@@ -213,6 +225,19 @@ class TextLayout:
             if part != _PUNCT:
                 break
         return first
+
+
+_DECISION = re.compile(r"\s*(?:(?:el)?if|while|(?:async\s+)?for)\b")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def is_decision_line(line: str) -> bool:
+    """Whether a source line is a header whose next line depends on a decision: a `for` or
+    `while` loop (go on or exit) or an `if`/`elif` (which branch)."""
+    return bool(_DECISION.match(line))
 
 
 def literal_arguments(line: str) -> frozenset[str]:

@@ -31,7 +31,11 @@ The figures say *what kind* of token the model gets wrong, and how soon in a tra
   every value of a call frame, arguments the program computes (`f(n - 1)`) included;
   `line_values_exact` the same for the changed values
   of `line` frames (what the model computes), `return_values_exact` for return and exception
-  values; `action_exact`: the share of frames whose whole action line is right; `end_right`:
+  values; `action_exact`: the share of frames whose whole action line is right, split into
+  `decision_actions_exact` (the line after a `for`/`while`/`if`/`elif` header: whether the
+  loop goes on or which branch runs, `frame_parts.is_decision_line`), against
+  `decision_always_enter` (the share a guess that the body always runs gets right), and
+  `other_actions_exact` (the rest, which follow from the program's text); `end_right`:
   the share of traces ending with `<|end_of_text|>` where the model predicts it;
 - `induction`: for each span length L, spans of L token ids drawn uniformly from the
   ordinary (non-special) vocabulary, each sequence `[bos] + span + span`; the mean loss on
@@ -168,7 +172,8 @@ def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_
     part_right = [0] * len(ALL_PARTS)
     part_loss = [0.0] * len(ALL_PARTS)
     n_frames = frames_right = 0
-    unit_total = {"call_value": 0, "call_literal": 0, "value": 0, "action": 0, "return_value": 0}
+    unit_total = {"call_value": 0, "call_literal": 0, "value": 0, "action": 0, "decision_action": 0, "return_value": 0}
+    decisions_entering = 0  # decisions whose line is the header's body: what "always enter" gets right
     unit_right = dict.fromkeys(unit_total, 0)
     ends_total = ends_right = 0
     first_wrong: list[tuple[int, int]] = [(0, 0)] * len(items)  # (first wrong frame, frame count) per trace
@@ -213,12 +218,16 @@ def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_
             for i in range(min(HISTOGRAM_BINS, len(frame_ok))):
                 by_index_total[i] += 1
                 by_index_right[i] += frame_ok[i]
-            for kind, literal, ok in zip(layout.unit_kinds, layout.unit_literal, unit_ok):
+            decisions_entering += sum(layout.unit_enters)
+            for kind, literal, decision, ok in zip(layout.unit_kinds, layout.unit_literal, layout.unit_decision, unit_ok):
                 unit_total[kind] += 1
                 unit_right[kind] += ok
                 if literal:
                     unit_total["call_literal"] += 1
                     unit_right["call_literal"] += ok
+                if decision:
+                    unit_total["decision_action"] += 1
+                    unit_right["decision_action"] += ok
 
     n_tokens = sum(part_tokens)
     parts = {}
@@ -269,6 +278,11 @@ def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_
         "line_values": unit_total["value"],
         "return_values_exact": _share(unit_right["return_value"], unit_total["return_value"]),
         "action_exact": _share(unit_right["action"], unit_total["action"]),
+        # the actions that are control-flow decisions (after a for/while/if/elif line), and the rest
+        "decision_actions_exact": _share(unit_right["decision_action"], unit_total["decision_action"]),
+        "decision_actions": unit_total["decision_action"],
+        "decision_always_enter": _share(decisions_entering, unit_total["decision_action"]),
+        "other_actions_exact": _share(unit_right["action"] - unit_right["decision_action"], unit_total["action"] - unit_total["decision_action"]),
         "end_right": _share(ends_right, ends_total),
     }
 

@@ -14,11 +14,26 @@ from patience import run_watched
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _installed_from() -> str | None:
+    """Where pip's record says the installed codewm comes from (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        return distribution("codewm").read_text("direct_url.json")
+    except PackageNotFoundError:
+        return None
+
+
 def test_train_gpu_runs_on_a_budget_and_archives_everything_in_small_pieces(tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, OUT=str(out), PRESET="smoke", WORK=str(tmp_path / "work"))
+    # the checkout under test is what Python imports, so the script must leave the installation alone
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    env["PIP_REQUIRE_VIRTUALENV"] = "1"  # outside a virtualenv, a pip install by the script fails the run
+    installed = _installed_from()
     done = run_watched(["bash", str(ROOT / "scripts" / "train-gpu"), "1"], cwd=ROOT, env=env)  # guarded by its progress
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert _installed_from() == installed
     pieces = sorted(out.glob("train-gpu.tar.gz.part-*"))
     assert pieces and all(p.stat().st_size <= 16 * 1024 * 1024 for p in pieces)
     assert sorted(p.name for p in out.iterdir()) == [p.name for p in pieces]  # nothing else to fetch

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"note: {note} (fewer than --n exist)")
     print(format_table(result))
     print("b: trace right and direct wrong; c: direct right and trace wrong. p: McNemar's exact two-sided test; mid-p; Holm over the per-k rows.")
+    print("best constant: always answering each cell's most frequent real output (chosen with hindsight); an arm at or below it has not shown it computes.")
     for warning in warnings:
         print(f"WARNING: {warning}")
     sys.stdout.flush()

@@ -178,7 +178,11 @@ def test_oracle_in_both_arms_is_always_right(oracle, sandbox):
         assert (cell["b"], cell["c"], cell["p_exact"]) == (0, 0, 1.0)
     assert result["families"]["loop"]["n"] == 6 and not result["partial"]
     assert len(result["rows"]) == 12 and all(r["trace"]["right"] and r["direct"]["right"] for r in result["rows"])
-    assert "| loop | all | 6 |" in format_table(result)
+    table = format_table(result)
+    assert "| loop | all | 6 |" in table and "| best constant % |" in table
+    for cell in result["cells"]:  # three distinct programs per cell: the floor is their most frequent output
+        outputs = [r["real_output"] for r in result["rows"] if (r["family"], r["k"]) == (cell["family"], cell["k"])]
+        assert cell["constant"]["right"] == max(outputs.count(o) for o in outputs)
 
 
 def test_a_direct_answer_is_scored_like_a_trace(oracle, sandbox):
@@ -220,6 +224,17 @@ def test_a_model_wrong_in_one_arm(oracle, sandbox, tmp_path):
         again = run_ladder(oracle, empty, FAMILIES, [1, 2], 3, limits=LIMITS, sandbox=sandbox, cache=cache)
         assert cache.reused == 24
     assert [c["b"] for c in again["cells"]] == [c["b"] for c in result["cells"]]
+
+
+def test_the_constant_guess_floor_is_the_most_frequent_output_per_cell():
+    from codewm.evaluate.ladder import constant_guess
+
+    rows = [{"family": "loop", "k": 1, "real_output": out} for out in ("3", "3", "5", "3")]
+    rows += [{"family": "loop", "k": 2, "real_output": out} for out in ("0", "1", "1", "'ab'")]
+    assert constant_guess(rows[:4])["right"] == 3 and constant_guess(rows[:4])["accuracy"] == 75.0
+    both = constant_guess(rows)  # each cell keeps its own answer: 3 of 4 and 2 of 4
+    assert both["right"] == 5 and both["accuracy"] == 62.5 and both["ci"][0] < 62.5 < both["ci"][1]
+    assert constant_guess([]) == {"right": 0, "accuracy": 0.0, "ci": [0.0, 100.0]}
 
 
 def test_a_time_limit_gives_a_partial_result(oracle, sandbox):

@@ -52,6 +52,9 @@ P(X = min(b, c)), less conservative, recommended by Fagerland et al. 2013); the 
 difference trace - direct with the Agresti-Min 95 % interval for paired proportions (0.5 added
 to each cell of the 2x2 table, then the Wald interval); and, across all the per-k cells of the
 table, Holm's adjustment of the exact p-values (16 tests are 16 chances of a false alarm).
+Beside the two arms, `constant_guess`: the accuracy of always answering each cell's most
+frequent real output (chosen with hindsight). Outputs of `% m` accumulators take few values,
+so an arm that does not clear this floor has not shown that it computes at all.
 
 **Equal compute** is the caller's duty: two checkpoints trained on the same tokens.
 `checkpoint_info` reads a checkpoint's `codewm.json` (`tokens`, `target`, `steps`) and
@@ -68,6 +71,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -248,8 +252,24 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def constant_guess(rows: Sequence[dict]) -> dict:
+    """The floor a model must clear to show it computes anything: per (family, k) cell, always
+    answering the cell's most frequent real output. The answer is chosen with hindsight, so
+    this is an upper bound on what any fixed answer per cell scores; a model at or below it
+    may be guessing from the program's shape (an accumulator `% 7` has 7 possible outputs).
+    {"right", "accuracy", "ci"} (percent, 95 % Wilson) over `rows`, summed over their cells."""
+    cells: dict[tuple, Counter] = {}
+    for row in rows:
+        cells.setdefault((row["family"], row["k"]), Counter())[row["real_output"]] += 1
+    right = sum(max(counts.values()) for counts in cells.values())
+    n = len(rows)
+    low, high = wilson_interval(right, n)
+    return {"right": right, "accuracy": 100.0 * right / n if n else 0.0, "ci": [round(100 * low, 2), round(100 * high, 2)]}
+
+
 def _figures(rows: Sequence[dict]) -> dict:
     out = summarize([(r["trace"]["right"], r["direct"]["right"]) for r in rows])
+    out["constant"] = constant_guess(rows)
     for arm in ARMS:
         out[arm]["tokens_mean"] = round(_mean([r[arm]["tokens"] for r in rows]), 2)
         out[arm]["frames_mean"] = round(_mean([r[arm]["frames"] for r in rows]), 2)
@@ -299,15 +319,15 @@ def _p(value: float) -> str:
 def format_table(result: dict) -> str:
     """The result as a Markdown table: one row per (family, k), then one per family."""
     lines = [
-        "| family | k | n | trace % [95% CI] | direct % [95% CI] | b | c | trace - direct, points [95% CI] | McNemar exact p | mid-p | Holm p |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| family | k | n | trace % [95% CI] | direct % [95% CI] | best constant % | b | c | trace - direct, points [95% CI] | McNemar exact p | mid-p | Holm p |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def row(cell: dict, holm_p: str) -> str:
         t, d, diff = cell["trace"], cell["direct"], cell["difference"]
         return (
             f"| {cell['family']} | {cell['k']} | {cell['n']} | {t['accuracy']:.1f} [{t['ci'][0]:.1f}, {t['ci'][1]:.1f}] "
-            f"| {d['accuracy']:.1f} [{d['ci'][0]:.1f}, {d['ci'][1]:.1f}] | {cell['b']} | {cell['c']} "
+            f"| {d['accuracy']:.1f} [{d['ci'][0]:.1f}, {d['ci'][1]:.1f}] | {cell['constant']['accuracy']:.1f} | {cell['b']} | {cell['c']} "
             f"| {diff['points']:+.1f} [{diff['ci'][0]:+.1f}, {diff['ci'][1]:+.1f}] | {_p(cell['p_exact'])} | {_p(cell['p_midp'])} | {holm_p} |"
         )
 
@@ -402,6 +422,7 @@ __all__ = [
     "LadderSource",
     "checkpoint_info",
     "compute_warnings",
+    "constant_guess",
     "format_table",
     "holm",
     "ladder_cell",

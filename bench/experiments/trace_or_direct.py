@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     from codewm.evaluate.cache import PredictionCache
-    from codewm.evaluate.ladder import HELD_OUT_SEED, checkpoint_info, compute_warnings, format_table, run_ladder, summary_json
+    from codewm.evaluate.ladder import HELD_OUT_SEED, checkpoint_info, compute_warnings, format_table, format_variants, run_ladder, summary_json
     from codewm.predict.decode import DecodeLimits
     from codewm.predict.registry import backend_options, load_predictor
 
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(format_table(result))
     print("b: trace right and direct wrong; c: direct right and trace wrong. p: McNemar's exact two-sided test; mid-p; Holm over the per-k rows.")
     print("best constant: always answering each cell's most frequent real output (chosen with hindsight); an arm at or below it has not shown it computes.")
+    print()
+    print(format_variants(result))
     for warning in warnings:
         print(f"WARNING: {warning}")
     sys.stdout.flush()

@@ -18,6 +18,7 @@ from codewm.evaluate.ladder import (
     checkpoint_info,
     compute_warnings,
     format_table,
+    format_variants,
     holm,
     ladder_cell,
     ladder_program,
@@ -183,6 +184,9 @@ def test_oracle_in_both_arms_is_always_right(oracle, sandbox):
     for cell in result["cells"]:  # three distinct programs per cell: the floor is their most frequent output
         outputs = [r["real_output"] for r in result["rows"] if (r["family"], r["k"]) == (cell["family"], cell["k"])]
         assert cell["constant"]["right"] == max(outputs.count(o) for o in outputs)
+    variants = {(v["family"], v["variant"]): v["n"] for v in result["variants"]}
+    assert sum(variants.values()) == 12 and ("chain", "chain") in variants
+    assert f"| chain | chain | {variants['chain', 'chain']} |" in format_variants(result)
 
 
 def test_a_direct_answer_is_scored_like_a_trace(oracle, sandbox):
@@ -275,4 +279,5 @@ def test_the_bench_prints_a_table_then_one_json_line(tmp_path, capsys):
     assert [(c["family"], c["k"], c["b"], c["c"]) for c in last["cells"]] == [("chain", 1, 2, 0)]
     assert "rows" not in last and (tmp_path / "results.json").is_file()
     assert any(line.startswith("| chain | 1 | 2 |") for line in lines)
+    assert any(line.startswith("| chain | chain | 2 |") for line in lines)  # the per-shape table
     assert any("equal compute NOT checked" in line for line in lines)

@@ -287,6 +287,11 @@ def _report(rows, families, ks, n, seed, limits, cells, partial, left_out, secon
         cell["p_holm"] = adjusted
     overall = {family: {"family": family, "k": "all", **_figures([r for r in rows if r["family"] == family])} for family in families}
     short = [f"{cell['family']}/k{cell['k']}: {cell['programs']} distinct programs" for cell in table if cell["programs"] < n]
+    variants = [
+        {"family": family, "variant": variant, **_figures([r for r in rows if r["family"] == family and r["variant"] == variant])}
+        for family in families
+        for variant in sorted({r["variant"] for r in rows if r["family"] == family})
+    ]
     return {
         "settings": {
             "trace_model": _identity(trace_predictor),
@@ -304,6 +309,7 @@ def _report(rows, families, ks, n, seed, limits, cells, partial, left_out, secon
         },
         "cells": table,
         "families": overall,
+        "variants": variants,
         "partial": partial,
         "short_cells": short,
         "left_out": left_out,
@@ -336,6 +342,24 @@ def format_table(result: dict) -> str:
             if cell["family"] == family:
                 lines.append(row(cell, _p(cell["p_holm"])))
         lines.append(row(result["families"][family], "-"))
+    return "\n".join(lines)
+
+
+def format_variants(result: dict) -> str:
+    """Per shape of program (over all k): each arm's accuracy and mean frames written against the
+    real trace's, beside the best-constant floor. Says where an arm fails: a shape whose
+    outputs are strings of k letters has no floor to hide under."""
+    lines = [
+        "| family | variant | n | trace % | direct % | best constant % | distinct outputs | frames: real / trace arm |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = result.get("rows", [])
+    for cell in result.get("variants", []):
+        distinct = len({r["real_output"] for r in rows if r["family"] == cell["family"] and r["variant"] == cell["variant"]})
+        lines.append(
+            f"| {cell['family']} | {cell['variant']} | {cell['n']} | {cell['trace']['accuracy']:.1f} | {cell['direct']['accuracy']:.1f} "
+            f"| {cell['constant']['accuracy']:.1f} | {distinct} | {cell['real_frames_mean']:.1f} / {cell['trace']['frames_mean']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -424,6 +448,7 @@ __all__ = [
     "compute_warnings",
     "constant_guess",
     "format_table",
+    "format_variants",
     "holm",
     "ladder_cell",
     "ladder_program",

@@ -177,6 +177,7 @@ def test_oracle_in_both_arms_is_always_right(oracle, sandbox):
     for cell in [*result["cells"], *result["families"].values()]:
         assert cell["trace"]["accuracy"] == cell["direct"]["accuracy"] == 100.0
         assert (cell["b"], cell["c"], cell["p_exact"]) == (0, 0, 1.0)
+        assert cell["trace"]["frames_exact"] == 100.0  # the oracle's trace is the real one
     assert result["families"]["loop"]["n"] == 6 and not result["partial"]
     assert len(result["rows"]) == 12 and all(r["trace"]["right"] and r["direct"]["right"] for r in result["rows"])
     table = format_table(result)
@@ -223,6 +224,7 @@ def test_a_model_wrong_in_one_arm(oracle, sandbox, tmp_path):
     flipped = run_ladder(empty, oracle, ["loop"], [1], 4, limits=LIMITS, sandbox=sandbox)
     assert (flipped["cells"][0]["b"], flipped["cells"][0]["c"]) == (0, 4)
     assert flipped["cells"][0]["difference"]["points"] == -100.0
+    assert flipped["cells"][0]["trace"]["frames_exact"] == 0.0  # an empty trace takes no path
     # saved predictions are reused: the second run asks the model nothing
     with PredictionCache(tmp_path / "p.jsonl") as cache:
         again = run_ladder(oracle, empty, FAMILIES, [1, 2], 3, limits=LIMITS, sandbox=sandbox, cache=cache)

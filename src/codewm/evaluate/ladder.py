@@ -274,6 +274,9 @@ def _figures(rows: Sequence[dict]) -> dict:
         out[arm]["tokens_mean"] = round(_mean([r[arm]["tokens"] for r in rows]), 2)
         out[arm]["frames_mean"] = round(_mean([r[arm]["frames"] for r in rows]), 2)
     out["real_frames_mean"] = round(_mean([r["real_frames"] for r in rows]), 2)
+    # Did the trace arm take the program's path (as many frames as the real run)? A loop
+    # iterated the wrong number of times fails here whatever its values.
+    out["trace"]["frames_exact"] = round(100 * _mean([r["trace"]["frames"] == r["real_frames"] for r in rows]), 2)
     return out
 
 
@@ -346,19 +349,20 @@ def format_table(result: dict) -> str:
 
 
 def format_variants(result: dict) -> str:
-    """Per shape of program (over all k): each arm's accuracy and mean frames written against the
-    real trace's, beside the best-constant floor. Says where an arm fails: a shape whose
+    """Per shape of program (over all k): each arm's accuracy and the trace arm's frames against
+    the real trace's (mean, and how often the count is exact), beside the best-constant floor. Says where an arm fails: a shape whose
     outputs are strings of k letters has no floor to hide under."""
     lines = [
-        "| family | variant | n | trace % | direct % | best constant % | distinct outputs | frames: real / trace arm |",
-        "|---|---|---|---|---|---|---|---|",
+        "| family | variant | n | trace % | direct % | best constant % | distinct outputs | frames: real / trace arm | trace arm's frame count right % |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     rows = result.get("rows", [])
     for cell in result.get("variants", []):
         distinct = len({r["real_output"] for r in rows if r["family"] == cell["family"] and r["variant"] == cell["variant"]})
         lines.append(
             f"| {cell['family']} | {cell['variant']} | {cell['n']} | {cell['trace']['accuracy']:.1f} | {cell['direct']['accuracy']:.1f} "
-            f"| {cell['constant']['accuracy']:.1f} | {distinct} | {cell['real_frames_mean']:.1f} / {cell['trace']['frames_mean']:.1f} |"
+            f"| {cell['constant']['accuracy']:.1f} | {distinct} | {cell['real_frames_mean']:.1f} / {cell['trace']['frames_mean']:.1f} "
+            f"| {cell['trace']['frames_exact']:.1f} |"
         )
     return "\n".join(lines)
 

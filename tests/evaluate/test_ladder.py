@@ -178,6 +178,8 @@ def test_oracle_in_both_arms_is_always_right(oracle, sandbox):
         assert cell["trace"]["accuracy"] == cell["direct"]["accuracy"] == 100.0
         assert (cell["b"], cell["c"], cell["p_exact"]) == (0, 0, 1.0)
         assert cell["trace"]["frames_exact"] == 100.0  # the oracle's trace is the real one
+        assert cell["trace"]["steps_right"] == cell["trace"]["all_steps_right"] == 100.0
+    assert all(r["trace"]["steps_right"] == r["k"] for r in result["rows"])
     assert result["families"]["loop"]["n"] == 6 and not result["partial"]
     assert len(result["rows"]) == 12 and all(r["trace"]["right"] and r["direct"]["right"] for r in result["rows"])
     table = format_table(result)
@@ -188,6 +190,36 @@ def test_oracle_in_both_arms_is_always_right(oracle, sandbox):
     variants = {(v["family"], v["variant"]): v["n"] for v in result["variants"]}
     assert sum(variants.values()) == 12 and ("chain", "chain") in variants
     assert f"| chain | chain | {variants['chain', 'chain']} |" in format_variants(result)
+
+
+def test_steps_right_counts_the_steps_before_the_first_wrong_state(oracle, sandbox):
+    # a scripted trace model that carries out a chain's first step and gets the second's value wrong
+    from codewm.evaluate.ladder import step_positions
+    from codewm.predict.fake import ScriptedLanguageModel
+    from codewm.predict.model_predictor import ModelPredictor
+
+    programs = ladder_cell("chain", 3, 2)
+    texts = {}
+    for program, result in zip(programs, real_traces(programs, sandbox)):
+        frames = list(result.trace.frames)
+        after_second = step_positions(program, result.trace)[1] + 1
+        wrong = dict(frames[after_second].locals)
+        wrong["x2"] = repr(10**6)  # no chain of small numbers gets there
+        frames[after_second] = Frame(frames[after_second].event, frames[after_second].source, frames[after_second].depth, locals=wrong)
+        texts[program.context] = format_prompt(program.context) + format_frames(frames, complete=True)
+
+    def script(prompt: str) -> str:
+        for context, text in texts.items():
+            if text.startswith(prompt) and prompt.startswith(format_prompt(context)):
+                return text[len(prompt) :]
+        return ""
+
+    half_right = ModelPredictor(ScriptedLanguageModel(script, name="one-step"), name="one-step")
+    result = run_ladder(half_right, oracle, ["chain"], [3], 2, limits=LIMITS, sandbox=sandbox)
+    assert [r["trace"]["steps_right"] for r in result["rows"]] == [1, 1]
+    cell = result["cells"][0]
+    assert cell["trace"]["steps_right"] == pytest.approx(100 / 3, abs=0.01) and cell["trace"]["all_steps_right"] == 0.0
+    assert cell["trace"]["frames_exact"] == 100.0  # the path was right, a value was not
 
 
 def test_a_direct_answer_is_scored_like_a_trace(oracle, sandbox):
@@ -225,6 +257,7 @@ def test_a_model_wrong_in_one_arm(oracle, sandbox, tmp_path):
     assert (flipped["cells"][0]["b"], flipped["cells"][0]["c"]) == (0, 4)
     assert flipped["cells"][0]["difference"]["points"] == -100.0
     assert flipped["cells"][0]["trace"]["frames_exact"] == 0.0  # an empty trace takes no path
+    assert flipped["cells"][0]["trace"]["steps_right"] == 0.0
     # saved predictions are reused: the second run asks the model nothing
     with PredictionCache(tmp_path / "p.jsonl") as cache:
         again = run_ladder(oracle, empty, FAMILIES, [1, 2], 3, limits=LIMITS, sandbox=sandbox, cache=cache)

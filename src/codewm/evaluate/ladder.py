@@ -55,6 +55,10 @@ table, Holm's adjustment of the exact p-values (16 tests are 16 chances of a fal
 Beside the two arms, `constant_guess`: the accuracy of always answering each cell's most
 frequent real output (chosen with hindsight). Outputs of `% m` accumulators take few values,
 so an arm that does not clear this floor has not shown that it computes at all.
+For the trace arm, how far it carried the computation: how often it wrote as many frames as
+the real run (`frames_exact`: a loop iterated the wrong number of times fails there), the
+share of the k steps it carried out before its first wrong frame (`steps_right`; a step
+counts when the state it leaves is right), and how often all k (`all_steps_right`).
 
 **Equal compute** is the caller's duty: two checkpoints trained on the same tokens.
 `checkpoint_info` reads a checkpoint's `codewm.json` (`tokens`, `target`, `steps`) and
@@ -86,6 +90,7 @@ from codewm.evaluate.ladder_programs import (
     ladder_cell,
     ladder_program,
     step_count,
+    step_positions,
 )
 from codewm.evaluate.paired_stats import LEVEL, holm, mcnemar_exact, mcnemar_midp, paired_difference_ci, summarize, wilson_interval
 from codewm.types import Trace
@@ -137,18 +142,25 @@ def _predict(predictor, contexts: Sequence[str], limits, cache) -> list[dict]:
     return out  # type: ignore[return-value]
 
 
-def _judge(saved: dict, real: Trace) -> dict:
+def _judge(saved: dict, real: Trace, steps: Sequence[int]) -> dict:
+    """One arm's answer on one program. `steps` are the real trace's step positions
+    (`step_positions`): "steps_right" counts the dependent steps the prediction carried out
+    before its first wrong frame (a step counts when the frame after it, the state it leaves,
+    is still right), so a trace that gets step 1 right and step 2 wrong scores 1. A direct
+    answer writes no steps and scores 0."""
     from codewm.evaluate.trace_metrics import score_trace
     from codewm.format.cwm import parse_trace
 
     score = score_trace(saved["text"], real)
     predicted = parse_trace(saved["text"], real.context).trace
+    divergence = score.first_divergence
     return {
         "right": score.output_pass_at_1 == 1.0,
         "output": predicted.output,
         "stop": saved["stop"],
         "frames": score.n_predicted_frames,
         "tokens": saved["tokens"],
+        "steps_right": sum(1 for j in steps if divergence is None or j + 1 < divergence),
     }
 
 
@@ -225,14 +237,16 @@ def _round(batch, trace_predictor, direct_predictor, limits, cache, sandbox, lef
         if result.status not in ("ok", "exception") or not result.trace.complete:
             left_out[f"status:{result.status}"] = left_out.get(f"status:{result.status}", 0) + 1
             continue
-        steps = step_count(program, result.trace)
+        steps = len(step_positions(program, result.trace))
         if steps != program.k:
             raise LadderError(f"{program.id}: the real run took {steps} dependent steps, not {program.k}:\n{program.source}{program.call}")
         kept.append((program, result.trace))
     contexts = [trace.context for _, trace in kept]
     judged = {}
     for arm, predictor in (("trace", trace_predictor), ("direct", direct_predictor)):
-        judged[arm] = [_judge(saved, trace) for saved, (_, trace) in zip(_predict(predictor, contexts, limits, cache), kept)]
+        judged[arm] = [
+            _judge(saved, trace, step_positions(program, trace)) for saved, (program, trace) in zip(_predict(predictor, contexts, limits, cache), kept)
+        ]
     return [
         {
             "id": program.id,
@@ -277,6 +291,10 @@ def _figures(rows: Sequence[dict]) -> dict:
     # Did the trace arm take the program's path (as many frames as the real run)? A loop
     # iterated the wrong number of times fails here whatever its values.
     out["trace"]["frames_exact"] = round(100 * _mean([r["trace"]["frames"] == r["real_frames"] for r in rows]), 2)
+    # How far the trace arm carries the computation: the share of the k steps it got right
+    # before its first wrong frame, and how often it got all k.
+    out["trace"]["steps_right"] = round(100 * _mean([r["trace"].get("steps_right", 0) / r["k"] for r in rows]), 2)
+    out["trace"]["all_steps_right"] = round(100 * _mean([r["trace"].get("steps_right", 0) == r["k"] for r in rows]), 2)
     return out
 
 
@@ -353,8 +371,8 @@ def format_variants(result: dict) -> str:
     the real trace's (mean, and how often the count is exact), beside the best-constant floor. Says where an arm fails: a shape whose
     outputs are strings of k letters has no floor to hide under."""
     lines = [
-        "| family | variant | n | trace % | direct % | best constant % | distinct outputs | frames: real / trace arm | trace arm's frame count right % |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| family | variant | n | trace % | direct % | best constant % | distinct outputs | frames: real / trace arm | trace arm's frame count right % | trace arm's steps right % (all k right %) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = result.get("rows", [])
     for cell in result.get("variants", []):
@@ -362,7 +380,7 @@ def format_variants(result: dict) -> str:
         lines.append(
             f"| {cell['family']} | {cell['variant']} | {cell['n']} | {cell['trace']['accuracy']:.1f} | {cell['direct']['accuracy']:.1f} "
             f"| {cell['constant']['accuracy']:.1f} | {distinct} | {cell['real_frames_mean']:.1f} / {cell['trace']['frames_mean']:.1f} "
-            f"| {cell['trace']['frames_exact']:.1f} |"
+            f"| {cell['trace']['frames_exact']:.1f} | {cell['trace']['steps_right']:.1f} ({cell['trace']['all_steps_right']:.1f}) |"
         )
     return "\n".join(lines)
 
@@ -462,6 +480,7 @@ __all__ = [
     "real_traces",
     "run_ladder",
     "step_count",
+    "step_positions",
     "summarize",
     "summary_json",
     "wilson_interval",

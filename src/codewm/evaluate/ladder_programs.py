@@ -182,13 +182,23 @@ def _small_eval(template: str, p: int, q: int, c: int, c2: int, m: int) -> int:
 _ASSIGNMENT = re.compile(r"^\s+x\d+ = ")
 
 
+def step_positions(program: LadderProgram, trace: Trace) -> list[int]:
+    """Where the dependent steps run in a trace: the indices of the frames that are about to run
+    a step line (the loop's body line, or a chain's `xj = ...` line, in `f`). The state after
+    step j is the frame that follows index j."""
+
+    def is_step(frame) -> bool:
+        if program.family == "loop":
+            return frame.source.strip() == program.step_line
+        return bool(_ASSIGNMENT.match(frame.source))
+
+    return [i for i, frame in enumerate(trace.frames) if frame.event == "line" and frame.depth == 1 and is_step(frame)]
+
+
 def step_count(program: LadderProgram, trace: Trace) -> int:
     """How many dependent steps the real trace shows: for a loop, how many times the body
     line ran; for a chain, how many `xj = ...` lines of `f` ran."""
-    frames = [f for f in trace.frames if f.event == "line" and f.depth == 1]
-    if program.family == "loop":
-        return sum(f.source.strip() == program.step_line for f in frames)
-    return sum(bool(_ASSIGNMENT.match(f.source)) for f in frames)
+    return len(step_positions(program, trace))
 
 
 class LadderSource:

@@ -143,19 +143,10 @@ def test_paired_summary_and_holm():
 
 
 # -- end to end -------------------------------------------------------------------------------
-def _direct_script(oracle, contexts, wrong: bool):
-    """A scripted direct model: it writes `main`'s frames only (call, line, return), the
-    return value the real one, or (wrong=True) one that is not."""
+def _scripted(texts: dict[str, str], name: str):
+    """A model that writes, for each context, the frames text given for it."""
     from codewm.predict.fake import ScriptedLanguageModel
     from codewm.predict.model_predictor import ModelPredictor
-
-    texts = {}
-    for trace in oracle.real_traces(contexts):
-        frames = [frame for frame in trace.frames if frame.depth == 0]
-        if wrong:
-            last = frames[-1]
-            frames[-1] = Frame("return", last.source, 0, value="None" if last.value != "None" else "0")
-        texts[trace.context] = format_prompt(trace.context) + format_frames(frames, complete=True)
 
     def script(prompt: str) -> str:
         for context, text in texts.items():
@@ -163,8 +154,20 @@ def _direct_script(oracle, contexts, wrong: bool):
                 return text[len(prompt) :]
         return ""
 
-    name = "scripted-direct-wrong" if wrong else "scripted-direct"
     return ModelPredictor(ScriptedLanguageModel(script, name=name), name=name)
+
+
+def _direct_script(oracle, contexts, wrong: bool):
+    """A scripted direct model: it writes `main`'s frames only (call, line, return), the
+    return value the real one, or (wrong=True) one that is not."""
+    texts = {}
+    for trace in oracle.real_traces(contexts):
+        frames = [frame for frame in trace.frames if frame.depth == 0]
+        if wrong:
+            last = frames[-1]
+            frames[-1] = Frame("return", last.source, 0, value="None" if last.value != "None" else "0")
+        texts[trace.context] = format_prompt(trace.context) + format_frames(frames, complete=True)
+    return _scripted(texts, "scripted-direct-wrong" if wrong else "scripted-direct")
 
 
 def _contexts(n: int, ks) -> list[str]:
@@ -195,8 +198,6 @@ def test_oracle_in_both_arms_is_always_right(oracle, sandbox):
 def test_steps_right_counts_the_steps_before_the_first_wrong_state(oracle, sandbox):
     # a scripted trace model that carries out a chain's first step and gets the second's value wrong
     from codewm.evaluate.ladder import step_positions
-    from codewm.predict.fake import ScriptedLanguageModel
-    from codewm.predict.model_predictor import ModelPredictor
 
     programs = ladder_cell("chain", 3, 2)
     texts = {}
@@ -207,14 +208,7 @@ def test_steps_right_counts_the_steps_before_the_first_wrong_state(oracle, sandb
         wrong["x2"] = repr(10**6)  # no chain of small numbers gets there
         frames[after_second] = Frame(frames[after_second].event, frames[after_second].source, frames[after_second].depth, locals=wrong)
         texts[program.context] = format_prompt(program.context) + format_frames(frames, complete=True)
-
-    def script(prompt: str) -> str:
-        for context, text in texts.items():
-            if text.startswith(prompt) and prompt.startswith(format_prompt(context)):
-                return text[len(prompt) :]
-        return ""
-
-    half_right = ModelPredictor(ScriptedLanguageModel(script, name="one-step"), name="one-step")
+    half_right = _scripted(texts, "one-step")
     result = run_ladder(half_right, oracle, ["chain"], [3], 2, limits=LIMITS, sandbox=sandbox)
     assert [r["trace"]["steps_right"] for r in result["rows"]] == [1, 1]
     cell = result["cells"][0]

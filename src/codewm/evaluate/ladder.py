@@ -368,7 +368,9 @@ def format_table(result: dict) -> str:
 
 def format_variants(result: dict) -> str:
     """Per shape of program (over all k): each arm's accuracy and the trace arm's frames against
-    the real trace's (mean, and how often the count is exact), beside the best-constant floor. Says where an arm fails: a shape whose
+    the real trace's (mean, and how often the count is exact), and the share of the k steps
+    it carried out, beside the best-constant floor (here: the most frequent output of the
+    shape at each k). Says where an arm fails: a shape whose
     outputs are strings of k letters has no floor to hide under."""
     lines = [
         "| family | variant | n | trace % | direct % | best constant % | distinct outputs | frames: real / trace arm | trace arm's frame count right % | trace arm's steps right % (all k right %) |",

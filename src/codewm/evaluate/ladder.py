@@ -232,20 +232,20 @@ def run_ladder(
 
 def _round(batch, trace_predictor, direct_predictor, limits, cache, sandbox, left_out: dict) -> list[dict]:
     """One round: the programs run in the sandbox, then predicted by both models; the rows."""
-    kept: list[tuple[LadderProgram, Trace]] = []
+    kept: list[tuple[LadderProgram, Trace, list[int]]] = []  # each with its real step positions
     for program, result in zip(batch, real_traces(batch, sandbox)):
         if result.status not in ("ok", "exception") or not result.trace.complete:
             left_out[f"status:{result.status}"] = left_out.get(f"status:{result.status}", 0) + 1
             continue
-        steps = len(step_positions(program, result.trace))
-        if steps != program.k:
-            raise LadderError(f"{program.id}: the real run took {steps} dependent steps, not {program.k}:\n{program.source}{program.call}")
-        kept.append((program, result.trace))
-    contexts = [trace.context for _, trace in kept]
+        steps = step_positions(program, result.trace)
+        if len(steps) != program.k:
+            raise LadderError(f"{program.id}: the real run took {len(steps)} dependent steps, not {program.k}:\n{program.source}{program.call}")
+        kept.append((program, result.trace, steps))
+    contexts = [trace.context for _, trace, _ in kept]
     judged = {}
     for arm, predictor in (("trace", trace_predictor), ("direct", direct_predictor)):
         judged[arm] = [
-            _judge(saved, trace, step_positions(program, trace)) for saved, (program, trace) in zip(_predict(predictor, contexts, limits, cache), kept)
+            _judge(saved, trace, steps) for saved, (_, trace, steps) in zip(_predict(predictor, contexts, limits, cache), kept)
         ]
     return [
         {
@@ -258,7 +258,7 @@ def _round(batch, trace_predictor, direct_predictor, limits, cache, sandbox, lef
             "trace": judged["trace"][i],
             "direct": judged["direct"][i],
         }
-        for i, (program, trace) in enumerate(kept)
+        for i, (program, trace, _) in enumerate(kept)
     ]
 
 
@@ -293,8 +293,8 @@ def _figures(rows: Sequence[dict]) -> dict:
     out["trace"]["frames_exact"] = round(100 * _mean([r["trace"]["frames"] == r["real_frames"] for r in rows]), 2)
     # How far the trace arm carries the computation: the share of the k steps it got right
     # before its first wrong frame, and how often it got all k.
-    out["trace"]["steps_right"] = round(100 * _mean([r["trace"].get("steps_right", 0) / r["k"] for r in rows]), 2)
-    out["trace"]["all_steps_right"] = round(100 * _mean([r["trace"].get("steps_right", 0) == r["k"] for r in rows]), 2)
+    out["trace"]["steps_right"] = round(100 * _mean([r["trace"]["steps_right"] / r["k"] for r in rows]), 2)
+    out["trace"]["all_steps_right"] = round(100 * _mean([r["trace"]["steps_right"] == r["k"] for r in rows]), 2)
     return out
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from codewm.apps.rank.agreement import clusters, first_correct_runs, merged_groups, random_first_correct, ranked_pass_at_k
+from codewm.apps.rank.agreement import behaviour_clusters, clusters, first_correct_runs, merged_groups, random_first_correct, ranked_pass_at_k
 
 
 def test_clusters_are_scored_sqrt_candidates_times_tests_with_multiplicity():
@@ -45,3 +45,16 @@ def test_runs_to_the_first_correct_candidate():
     assert first_correct_runs(ranked, [True, False, False], [1, 1, 1]) == 1.0
     assert first_correct_runs(ranked, [False, True, False], [1, 1, 1]) == 2.0
     assert first_correct_runs(ranked, [False, False, True], [1, 1, 1]) == 3.0  # the loose one comes last
+
+
+def test_behaviour_clusters_group_the_same_values_biggest_first_with_multiplicity():
+    behaviours = [("1", "2"), ("1", "3"), ("1", "2"), None, ("1", "3"), ("0", "0")]
+    passes = [[True, True], [True, False], [True, True], [False, False], [True, False], [False, False]]
+    ranked = behaviour_clusters(behaviours, [1, 3, 1, 9, 1, 4], passes, [2, 5])
+    assert [c.members for c in ranked] == [(1, 4), (5,), (0, 2)]  # sizes 4, 4 (ties keep first appearance), 2
+    assert [c.score for c in ranked] == [4.0, 4.0, 2.0]
+    assert ranked[0].tests == frozenset({0}) and ranked[0].agreement == 2  # shown, not scored
+    assert ranked[2].agreement == 7
+    assert merged_groups(ranked) == [[1, 4, 5], [0, 2]]  # equal sizes are drawn from together
+    assert all(3 not in c.members for c in ranked)  # nothing known of candidate 3: in no cluster
+    assert behaviour_clusters([None, None], [1, 1]) == []

@@ -55,3 +55,13 @@ def test_rank_on_codets_pool_finds_a_correct_candidate_first(tmp_path):
     assert result.exit_code == 0, result.output
     assert "HumanEval/0: 79 distinct candidates (100 written), 129 tests" in result.output
     assert "run 1: candidate" in result.output and "PASSED" in result.output
+
+
+def test_rank_by_behaviour_shows_clusters_of_the_same_values(tmp_path):
+    result = runner.invoke(app, ["rank", *_pool(tmp_path), "--by", "behaviour", "--cache", str(tmp_path / "c.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "#1: 2 candidates behave alike, passing 3 tests (candidates 1;" in result.output
+    assert "#2: 1 candidate, passing 0 tests (candidates 0;" in result.output
+    assert "ranked last: 1 candidates with no predicted value" in result.output
+    result = runner.invoke(app, ["rank", *_pool(tmp_path), "--by", "votes"])
+    assert result.exit_code == 2 and "--by 'votes': expected one of agreement, behaviour" in result.output

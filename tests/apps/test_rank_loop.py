@@ -134,3 +134,35 @@ def test_a_model_can_step_over_the_call_and_predict_the_value_directly(sandbox, 
     assert [[p.output for p in row] for row in predicted.predictions] == [[p.output for p in row] for row in real.predictions]
     assert predicted.order == real.order
     assert model.requests == 2 * len(candidates) * len(TESTS)  # a call frame and the return: never the loop's frames
+
+
+def test_ranking_by_behaviour_clusters_the_same_values_whatever_the_text_and_ignores_expected_values(sandbox, oracle):
+    same = [GOOD, "    return 1 + x\n", "    y = x + 1\n    return y\n"]  # three texts, one behaviour
+    candidates = Counter({body: 1 for body in same})
+    candidates["    return x\n"] += 4  # wrong, but written most
+    candidates[HOSTILE["loop"]] += 5  # no value on any call: in no cluster
+    candidates[HOSTILE["syntax"]] += 5
+    for predictions in (Predictions(oracle, sandbox, per_test_seconds=0.2), Predictions(TraceOracle(oracle), sandbox, per_test_seconds=0.2)):
+        ranking = rank(TASK, candidates, TESTS, predictions=predictions, by="behaviour")
+        bodies = ranking.candidates
+        assert [sorted(bodies[i] for i in c.members) for c in ranking.clusters] == [["    return x\n"], sorted(same)]
+        assert [c.size for c in ranking.clusters] == [4, 3] and ranking.clusters[1].tests == frozenset(range(4))
+        assert set(ranking.order[-2:]) == {bodies.index(HOSTILE["loop"]), bodies.index(HOSTILE["syntax"])}
+    agreement = rank(TASK, candidates, TESTS, predictions=Predictions(oracle, sandbox, per_test_seconds=0.2))
+    assert sorted(agreement.candidates[i] for i in agreement.clusters[0].members) == sorted(same)  # the expected values decide
+    with pytest.raises(ValueError, match="rank by 'votes'"):
+        rank(TASK, candidates, TESTS, predictions=Predictions(oracle, sandbox), by="votes")
+
+
+def test_a_candidates_behaviour_is_its_value_on_each_distinct_call():
+    from codewm.apps.rank.predictions import Prediction, behaviour
+
+    tests = [parse_test(t, "inc") for t in ["assert inc(1) == 2", "assert inc(1) != 5", "assert inc(2) == 3", "assert inc(3) == 4", "assert True"]]
+
+    def row(*cells):
+        return [Prediction(None, output, 1.0, status) for output, status in cells] + [Prediction(None, None, 0.0, "no_call")]
+
+    assert behaviour(row(("2", "passed"), ("2", "passed"), (None, "exception"), (None, "timeout")), tests) == ("2", "<exception>", "<timeout>")
+    assert behaviour(row(("2", "complete"), ("9", "complete"), (None, "complete"), (None, "max_frames")), tests) == ("2", "<raised>", None)
+    assert behaviour(row((None, "define_error"),) * 4, tests) is None  # no value on any call
+    assert behaviour(row((None, "unparseable"),) * 4, tests) is None

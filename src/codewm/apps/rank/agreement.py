@@ -10,6 +10,11 @@ From CodeT's own code (`CodeT/src/agreement.py`, `evaluation.py`):
   first k (from the first ones again, round robin, when there are fewer than k), and pass@k is
   1 - prod (wrong / size) ** draws; a task with no cluster gets the plain pass@k.
 
+`behaviour_clusters` is the other way to rank on executions, which needs no expected values:
+candidates that give the same value on every test input form a cluster, the biggest first
+(MBR-exec, Shi et al. 2022; AlphaCode's clustering, Li et al. 2022). With the candidates'
+texts as their "behaviour" it is the no-model baseline: the most written candidate first.
+
 `first_correct_runs` adds the cost this project cares about: the expected number of hidden
 test runs until the first correct candidate, when one representative of each cluster is
 run in rank order and then every other candidate in random order.
@@ -20,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Hashable, Sequence
 
 from codewm.evaluate.passk import pass_at_k
 
@@ -47,6 +52,26 @@ def clusters(passes: Sequence[Sequence[bool]], candidate_counts: Sequence[int], 
         size = sum(candidate_counts[i] for i in members)
         agreement = sum(test_counts[j] for j in tests)
         out.append(Cluster(tuple(members), tests, size, agreement, (math.sqrt(size) if sqrt else size) * agreement))
+    return sorted(out, key=lambda c: -c.score)
+
+
+def behaviour_clusters(behaviours: Sequence[Hashable | None], candidate_counts: Sequence[int],
+                       passes: Sequence[Sequence[bool]] | None = None, test_counts: Sequence[int] | None = None) -> list[Cluster]:
+    """Candidates with the same behaviour (e.g. the tuple of their values on the test inputs)
+    in one cluster, scored by its size with multiplicity, biggest first; ties keep the order
+    of first appearance. A candidate whose behaviour is None (nothing known of it) is in none.
+    With `passes` and `test_counts`, each cluster also records the tests its first member
+    passes (shown to the user; the score ignores them)."""
+    groups: dict[Hashable, list[int]] = {}
+    for i, behaviour in enumerate(behaviours):
+        if behaviour is not None:
+            groups.setdefault(behaviour, []).append(i)
+    out = []
+    for members in groups.values():
+        size = sum(candidate_counts[i] for i in members)
+        tests = frozenset(j for j, ok in enumerate(passes[members[0]]) if ok) if passes is not None else frozenset()
+        agreement = sum(test_counts[j] for j in tests) if test_counts is not None else 0
+        out.append(Cluster(tuple(members), tests, size, agreement, float(size)))
     return sorted(out, key=lambda c: -c.score)
 
 

@@ -8,8 +8,10 @@
 Candidates and tests are distinct texts with how often each was written (a `Counter`, or a
 list, duplicates counted). The predictor predicts every candidate's result on every test
 (`Predictions`), the candidates are clustered by CodeT's dual agreement on those predicted
-results (`agreement.clusters`), and with `verify` the hidden test runs in the sandbox, one
-representative of each cluster first (`agreement.verify_order`), until one passes.
+results (`agreement.clusters`), or with `by="behaviour"` by the values themselves, the
+biggest cluster of candidates that behave alike first (`agreement.behaviour_clusters`), and
+with `verify` the hidden test runs in the sandbox, one representative of each cluster first
+(`agreement.verify_order`), until one passes.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from codewm.apps.rank.agreement import Cluster, clusters, verify_order
+from codewm.apps.rank.agreement import Cluster, behaviour_clusters, clusters, verify_order
 from codewm.apps.rank.asserts import TestCase, parse_test
 from codewm.apps.rank.execute import Outcome
 from codewm.apps.rank.pool import Task
-from codewm.apps.rank.predictions import Prediction, Predictions
+from codewm.apps.rank.predictions import Prediction, Predictions, behaviour
+
+
+RANK_BY = ("agreement", "behaviour")
 
 
 @dataclass
@@ -102,10 +107,13 @@ def rank(
     max_runs: int | None = None,
     sqrt: bool = True,
     seed: int = 0,
+    by: str = "agreement",
 ) -> Ranking:
     """Rank `candidates` (function bodies that complete `task.prompt`) by CodeT's dual
-    agreement on `predictor`'s predicted results on `tests` (assert statements), and with
-    `verify` run the hidden test in rank order until one passes (`max_runs` at most).
+    agreement on `predictor`'s predicted results on `tests` (assert statements), or with
+    `by="behaviour"` by clusters of candidates whose predicted values on the tests' calls are
+    the same (the tests' expected values unused), and with `verify` run the hidden test in
+    rank order until one passes (`max_runs` at most).
 
     `predictions` (a `Predictions`, which holds the predictor, the sandbox and the cache)
     may be given instead of `predictor` and `sandbox`, to share a cache across rankings."""
@@ -113,13 +121,18 @@ def rank(
         if predictor is None or sandbox is None:
             raise ValueError("rank needs a predictor and a sandbox, or a Predictions")
         predictions = Predictions(predictor, sandbox)
+    if by not in RANK_BY:
+        raise ValueError(f"rank by {by!r}: expected one of {', '.join(RANK_BY)}")
     bodies = _counted(candidates, "candidate")
     written = _counted(tests, "test")
     programs = [task.prompt + body for body in bodies]
     cases = [parse_test(statement, task.entry_point) for statement in written]
     table = predictions.results(programs, cases)
     passes = [[p.passed is True for p in row] for row in table]
-    ranked = clusters(passes, list(bodies.values()), list(written.values()), sqrt=sqrt)
+    if by == "behaviour":
+        ranked = behaviour_clusters([behaviour(row, cases) for row in table], list(bodies.values()), passes, list(written.values()))
+    else:
+        ranked = clusters(passes, list(bodies.values()), list(written.values()), sqrt=sqrt)
     order = verify_order(ranked, len(programs), random.Random(seed))
     ranking = Ranking(task, list(bodies), list(bodies.values()), cases, list(written.values()), table, ranked, order)
     if verify:

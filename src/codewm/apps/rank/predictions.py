@@ -28,7 +28,7 @@ from codewm.apps.rank.execute import HIDDEN_SECONDS, PER_TEST_SECONDS, Outcome, 
 from codewm.evaluate.cache import PredictionCache, prediction_key
 from codewm.format.cwm import END, RETURN_SEP, parse_trace
 from codewm.predict.base import STEP_FRAME, FrameRequest
-from codewm.predict.decode import STOP_COMPLETE, STOP_UNPARSEABLE, DecodeLimits, PredictedTrace, predict_traces
+from codewm.predict.decode import STOP_COMPLETE, STOP_UNPARSEABLE, STOPS, DecodeLimits, PredictedTrace, predict_traces
 from codewm.types import build_context
 
 
@@ -47,6 +47,31 @@ class Prediction:
     @classmethod
     def from_json(cls, data: dict) -> "Prediction":
         return cls(data["passed"], data["output"], float(data["confidence"]), str(data["status"]))
+
+
+# A prediction with no value and one of these statuses says nothing of the candidate's
+# behaviour: the model lost the thread, or the test has no call. (A real run's statuses, and a
+# model's whole trace that ends without a value, say the call raised.)
+_NOTHING_KNOWN = (set(STOPS) - {STOP_COMPLETE}) | {"no_call"}
+
+
+def behaviour(row: Sequence[Prediction], tests: Sequence[TestCase]) -> tuple | None:
+    """What one candidate does on the distinct test calls (in order of first appearance): the
+    value's repr, `<status>` where it raised (or timed out, or exited), None where nothing is
+    known. None when no call gave a value: such a candidate is in no behaviour cluster."""
+    seen: dict[str, str | None] = {}
+    for prediction, test in zip(row, tests):
+        if test.call is None or test.call in seen:
+            continue
+        if prediction.output is not None:
+            seen[test.call] = prediction.output
+        elif prediction.status in _NOTHING_KNOWN:
+            seen[test.call] = None
+        else:
+            seen[test.call] = f"<{'raised' if prediction.status == STOP_COMPLETE else prediction.status}>"
+    if not any(prediction.output is not None for prediction, test in zip(row, tests) if test.call is not None):
+        return None
+    return tuple(seen.values())
 
 
 def is_oracle(predictor) -> bool:

@@ -14,16 +14,21 @@ Rows, each on the problems it names:
 
 - random: the candidates in random order; pass@k with the unbiased estimator, runs until the
   first correct candidate (n + 1) / (c + 1);
+- most-written: the candidate written most often first (no model, no test: what any
+  ranking by agreement must beat to show that executions, not popularity, carry it);
 - codet-oracle: CodeT's dual agreement on the real results of every test on every candidate
   (the oracle predictor: every test of a candidate in one sandboxed harness process);
+- behaviour-oracle: the biggest cluster of candidates with the same real values on the
+  tests' calls first (MBR-exec, AlphaCode's clustering; the expected values unused);
 - simulated@X: the oracle's pass/fail answers each flipped with probability 1 - X (seeded):
   what a predictor of accuracy X would give (labelled: no model made these);
-- each MODEL: the same loop on the model's predicted results (the trace of each call, or with
+- each MODEL, both ways (agreement and behaviour): the same loop on the model's predicted
+  results (the trace of each call, or with
   `--direct` the call stepped over: its value without the body's frames), on the first
   `--model-problems` problems with at most `--model-candidates` candidates (the most written
   first) and `--model-tests` tests (the most written, with one call of the entry point) each,
-  as the built-in model decodes a few frames a second on a CPU; random and the oracle are
-  measured again on exactly that subset, beside it.
+  as the built-in model decodes a few frames a second on a CPU; random, most-written and the
+  oracle (both ways) are measured again on exactly that subset, beside it.
 
 Figures: ranked pass@1/2/10 (CodeT's estimator, `codewm.apps.rank.agreement`), real
 hidden-test runs until the first correct candidate (averaged over the problems that have
@@ -44,11 +49,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from codewm.apps.rank.agreement import clusters, first_correct_runs, random_first_correct, ranked_pass_at_k
+from codewm.apps.rank.agreement import behaviour_clusters, clusters, first_correct_runs, random_first_correct, ranked_pass_at_k
 from codewm.apps.rank.asserts import parse_test
 from codewm.apps.rank.loop import hidden_program
 from codewm.apps.rank.pool import read_pool
-from codewm.apps.rank.predictions import Predictions
+from codewm.apps.rank.predictions import Prediction, Predictions, behaviour
 from codewm.evaluate.cache import PredictionCache
 from codewm.evaluate.passk import pass_at_k
 from codewm.predict.decode import DecodeLimits
@@ -81,22 +86,21 @@ def auroc(scores: list[float], labels: list[bool]) -> float | None:
     return (rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
-def summarize(name: str, problems: list[dict], passes_of, note: str = "") -> dict:
-    """pass@k and runs of one way of ranking: `passes_of(problem)` gives the pass matrix to
-    cluster on (None: random order)."""
+def summarize(name: str, problems: list[dict], ranked_of, note: str = "") -> dict:
+    """pass@k and runs of one way of ranking: `ranked_of(problem)` gives its clusters, best
+    first (None: random order)."""
     per_k = {k: [] for k in KS}
     runs = []
     for p in problems:
         counts, correct = p["counts"], p["correct"]
         n = sum(counts)
-        passes = passes_of(p)
-        if passes is None:
+        ranked = ranked_of(p)
+        if ranked is None:
             c = sum(cnt for cnt, ok in zip(counts, correct) if ok)
             for k in KS:
                 per_k[k].append(pass_at_k(n, c, min(k, n)))
             r = random_first_correct(correct, counts)
         else:
-            ranked = clusters(passes, counts, p["test_counts"])
             for k in KS:
                 per_k[k].append(ranked_pass_at_k(ranked, correct, counts, k))
             r = first_correct_runs(ranked, correct, counts)
@@ -109,6 +113,21 @@ def summarize(name: str, problems: list[dict], passes_of, note: str = "") -> dic
     return row
 
 
+def by_agreement(matrix: str):
+    """CodeT's clusters on a problem's pass matrix `matrix` ("real", or a model's)."""
+    return lambda p: clusters(p[matrix], p["counts"], p["test_counts"])
+
+
+def by_behaviour(signatures: str):
+    """Behaviour clusters on a problem's list of candidate behaviours `signatures`."""
+    return lambda p: behaviour_clusters(p[signatures], p["counts"])
+
+
+def most_written(p: dict):
+    """Every distinct candidate its own cluster, the most written first (no model)."""
+    return behaviour_clusters(list(range(len(p["counts"]))), p["counts"])
+
+
 def real_matrix(problem, programs: list[str], cases, predictions: Predictions) -> dict:
     hidden = hidden_program(problem.task)
     rows = predictions.real(programs, cases, hidden)
@@ -117,6 +136,7 @@ def real_matrix(problem, programs: list[str], cases, predictions: Predictions) -
         "counts": list(problem.candidates.values()),
         "test_counts": list(problem.tests.values()),
         "real": [[o.passed for o in row] for row, _ in rows],
+        "real_behaviour": [behaviour([Prediction(o.passed, o.output, 1.0, o.status) for o in row], cases) for row, _ in rows],
         "correct": [held.passed for _, held in rows],
         "statuses": Counter(o.status for row, _ in rows for o in row),
     }
@@ -128,19 +148,30 @@ def simulated(p: dict, accuracy: float, seed: int) -> list[list[bool]]:
 
 
 def subset(problem, max_candidates: int, max_tests: int):
-    """The most written candidates and tests (with a call) of a problem, for a model."""
+    """The most written candidates and tests of a problem, for a model: tests with a call of
+    the entry point, each calling it on an input no test before it did (a model predicts a
+    value per input, so each test buys a new one)."""
     bodies = [b for b, _ in problem.candidates.most_common(max_candidates)]
-    with_call = [t for t, _ in problem.tests.most_common() if parse_test(t, problem.task.entry_point).call is not None]
-    tests = with_call[:max_tests]
+    tests, calls = [], set()
+    for test, _ in problem.tests.most_common():
+        call = parse_test(test, problem.task.entry_point).call
+        if call is not None and call not in calls and len(tests) < max_tests:
+            tests.append(test)
+            calls.add(call)
     return Counter({b: problem.candidates[b] for b in bodies}), Counter({t: problem.tests[t] for t in tests})
 
 
+def figures(row: dict) -> dict:
+    """A row's pass@k and runs, without its name and note."""
+    return {k: row[k] for k in row if k.startswith("pass@") or k == "runs_to_first_correct"}
+
+
 def print_table(rows: list[dict]) -> None:
-    header = f"{'ranking':<22} {'problems':>8} {'pass@1':>7} {'pass@2':>7} {'pass@10':>8} {'runs to 1st correct':>20}  note"
+    header = f"{'ranking':<30} {'problems':>8} {'pass@1':>7} {'pass@2':>7} {'pass@10':>8} {'runs to 1st correct':>20}  note"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['name']:<22} {r['problems']:>8} {r['pass@1']:>7} {r['pass@2']:>7} {r['pass@10']:>8} {str(r['runs_to_first_correct']):>20}  {r['note']}")
+        print(f"{r['name']:<30} {r['problems']:>8} {r['pass@1']:>7} {r['pass@2']:>7} {r['pass@10']:>8} {str(r['runs_to_first_correct']):>20}  {r['note']}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -191,9 +222,11 @@ def main(argv: list[str] | None = None) -> dict:
             "isolation": sandbox.isolation,
         }
         rows.append(summarize("random", problems, lambda p: None, "all candidates, random order"))
-        rows.append(summarize("codet-oracle", problems, lambda p: p["real"], "dual agreement on real results"))
+        rows.append(summarize("most-written", problems, most_written, "the most written candidate first (no model, no test)"))
+        rows.append(summarize("codet-oracle", problems, by_agreement("real"), "dual agreement on real results"))
+        rows.append(summarize("behaviour-oracle", problems, by_behaviour("real_behaviour"), "clusters of the same real values, biggest first"))
         for accuracy in args.accuracy:
-            rows.append(summarize(f"simulated@{accuracy:g}", problems, lambda p, a=accuracy: simulated(p, a, args.seed), f"oracle answers flipped w.p. {1 - accuracy:.2g} (no model)"))
+            rows.append(summarize(f"simulated@{accuracy:g}", problems, lambda p, a=accuracy: clusters(simulated(p, a, args.seed), p["counts"], p["test_counts"]), f"oracle answers flipped w.p. {1 - accuracy:.2g} (no model)"))
 
         model_results = []
         if models:
@@ -208,16 +241,19 @@ def main(argv: list[str] | None = None) -> dict:
             where = f"first {len(chosen)} problems, <= {args.model_candidates} candidates x {args.model_tests} tests" + ("" if args.direct else f", <= {args.max_frames} frames")
             reals = [entry[3] for entry in small]
             rows.append(summarize("random (subset)", reals, lambda p: None, where))
-            rows.append(summarize("codet-oracle (subset)", reals, lambda p: p["real"], where))
+            rows.append(summarize("most-written (subset)", reals, most_written, where))
+            rows.append(summarize("codet-oracle (subset)", reals, by_agreement("real"), where))
+            rows.append(summarize("behaviour-oracle (subset)", reals, by_behaviour("real_behaviour"), where))
             from codewm.predict.registry import load_predictor
 
             for spec in models:
                 predictor = load_predictor(spec)
                 predicted = Predictions(predictor, sandbox, cache, limits=DecodeLimits(max_frames=args.max_frames, max_tokens=4096), direct=args.direct)
-                matrices, scores, labels, hits = {}, [], [], 0
+                matrices, behaviours, scores, labels, hits = {}, {}, [], [], 0
                 for sub, cases, programs, real in small:
                     table = predicted.results(programs, cases)
                     matrices[real["task_id"]] = [[p.passed is True for p in row] for row in table]
+                    behaviours[real["task_id"]] = [behaviour(row, cases) for row in table]
                     for prow, rrow in zip(table, real["real"]):
                         for p, truth in zip(prow, rrow):
                             said = p.passed is True
@@ -226,7 +262,8 @@ def main(argv: list[str] | None = None) -> dict:
                             scores.append(0.5 if p.passed is None else (p.confidence if p.passed else 1 - p.confidence))
                             labels.append(truth)
                 label = f"{spec} (direct)" if args.direct else f"{spec} (trace)"
-                row = summarize(label, reals, lambda p, m=matrices: m[p["task_id"]], where)
+                row = summarize(label, reals, lambda p, m=matrices: clusters(m[p["task_id"]], p["counts"], p["test_counts"]), where)
+                by_values = summarize(f"{label}, behaviour", reals, lambda p, b=behaviours: behaviour_clusters(b[p["task_id"]], p["counts"]), where)
                 quality = {
                     "pairs": len(labels),
                     "accuracy": round(100 * hits / len(labels), 1) if labels else None,
@@ -237,7 +274,8 @@ def main(argv: list[str] | None = None) -> dict:
                 }
                 row["note"] = f"{where}; accuracy {quality['accuracy']}%, AUROC {quality['auroc']}, {quality['calls']} traces in {quality['seconds']} s"
                 rows.append(row)
-                model_results.append({"model": spec, "direct": args.direct, **quality, **{k: row[k] for k in row if k.startswith("pass@") or k == "runs_to_first_correct"}})
+                rows.append(by_values)
+                model_results.append({"model": spec, "direct": args.direct, **quality, **figures(row), "behaviour": figures(by_values)})
     cache.close()
     print_table(rows)
     re = result["real_execution"]

@@ -30,7 +30,9 @@ Rows, each on the problems it names:
   as the built-in model decodes a few frames a second on a CPU; random, most-written and the
   oracle (both ways) are measured again on exactly that subset, beside it.
 
-Figures: ranked pass@1/2/10 (CodeT's estimator, `codewm.apps.rank.agreement`), real
+Figures: ranked pass@1/2/10 (CodeT's estimator, `codewm.apps.rank.agreement`), pass@1's
+gain over random order on the same problems (paired, with a 95 % bootstrap interval over
+problems: a gain whose interval holds 0 is not shown), real
 hidden-test runs until the first correct candidate (averaged over the problems that have
 one; one representative of each cluster first), predictor calls and seconds, and the
 prediction's quality against real execution: accuracy and AUROC of predicted pass/fail.
@@ -56,6 +58,7 @@ from codewm.apps.rank.pool import read_pool
 from codewm.apps.rank.predictions import Prediction, Predictions, behaviour
 from codewm.evaluate.cache import PredictionCache
 from codewm.evaluate.passk import pass_at_k
+from codewm.evaluate.stats import bootstrap_mean
 from codewm.predict.decode import DecodeLimits
 from codewm.trace.sandbox import Sandbox
 
@@ -110,7 +113,16 @@ def summarize(name: str, problems: list[dict], ranked_of, note: str = "") -> dic
     for k in KS:
         row[f"pass@{k}"] = round(100 * statistics.mean(per_k[k]), 1) if problems else None
     row["runs_to_first_correct"] = round(statistics.mean(runs), 2) if runs else None
+    row["_pass@1"] = per_k[1]  # per problem, for the paired comparison (`versus`); not printed
     return row
+
+
+def versus(row: dict, base: dict) -> dict:
+    """pass@1 of `row` minus `base`'s (random order) on the same problems, in points, with a
+    95 % bootstrap interval over problems (paired: each problem's difference)."""
+    differences = [100 * (a - b) for a, b in zip(row["_pass@1"], base["_pass@1"], strict=True)]
+    low, high = bootstrap_mean(differences)
+    return {"points": round(statistics.mean(differences), 1), "ci": [round(low, 1), round(high, 1)]}
 
 
 def by_agreement(matrix: str):
@@ -162,16 +174,18 @@ def subset(problem, max_candidates: int, max_tests: int):
 
 
 def figures(row: dict) -> dict:
-    """A row's pass@k and runs, without its name and note."""
+    """A row's pass@k (and its gain over random order) and runs, without its name and note."""
     return {k: row[k] for k in row if k.startswith("pass@") or k == "runs_to_first_correct"}
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'ranking':<30} {'problems':>8} {'pass@1':>7} {'pass@2':>7} {'pass@10':>8} {'runs to 1st correct':>20}  note"
+    header = f"{'ranking':<30} {'problems':>8} {'pass@1':>7} {'vs random [95% CI]':>22} {'pass@2':>7} {'pass@10':>8} {'runs to 1st correct':>20}  note"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['name']:<30} {r['problems']:>8} {r['pass@1']:>7} {r['pass@2']:>7} {r['pass@10']:>8} {str(r['runs_to_first_correct']):>20}  {r['note']}")
+        gain = r.get("pass@1_vs_random")
+        shown = f"{gain['points']:+.1f} [{gain['ci'][0]:+.1f}, {gain['ci'][1]:+.1f}]" if gain else "-"
+        print(f"{r['name']:<30} {r['problems']:>8} {r['pass@1']:>7} {shown:>22} {r['pass@2']:>7} {r['pass@10']:>8} {str(r['runs_to_first_correct']):>20}  {r['note']}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -228,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
         for accuracy in args.accuracy:
             rows.append(summarize(f"simulated@{accuracy:g}", problems, lambda p, a=accuracy: clusters(simulated(p, a, args.seed), p["counts"], p["test_counts"]), f"oracle answers flipped w.p. {1 - accuracy:.2g} (no model)"))
 
-        model_results = []
+        model_results, subset_rows, random_subset = [], [], None
         if models:
             chosen = pool[: args.model_problems]
             small = []
@@ -240,10 +254,14 @@ def main(argv: list[str] | None = None) -> dict:
                 small.append((sub, cases, programs, real_matrix(sub, programs, cases, oracle)))
             where = f"first {len(chosen)} problems, <= {args.model_candidates} candidates x {args.model_tests} tests" + ("" if args.direct else f", <= {args.max_frames} frames")
             reals = [entry[3] for entry in small]
-            rows.append(summarize("random (subset)", reals, lambda p: None, where))
-            rows.append(summarize("most-written (subset)", reals, most_written, where))
-            rows.append(summarize("codet-oracle (subset)", reals, by_agreement("real"), where))
-            rows.append(summarize("behaviour-oracle (subset)", reals, by_behaviour("real_behaviour"), where))
+            random_subset = summarize("random (subset)", reals, lambda p: None, where)
+            subset_rows.extend([
+                random_subset,
+                summarize("most-written (subset)", reals, most_written, where),
+                summarize("codet-oracle (subset)", reals, by_agreement("real"), where),
+                summarize("behaviour-oracle (subset)", reals, by_behaviour("real_behaviour"), where),
+            ])
+            rows.extend(subset_rows)
             from codewm.predict.registry import load_predictor
 
             for spec in models:
@@ -273,10 +291,18 @@ def main(argv: list[str] | None = None) -> dict:
                     "seconds": round(predicted.seconds, 1),
                 }
                 row["note"] = f"{where}; accuracy {quality['accuracy']}%, AUROC {quality['auroc']}, {quality['calls']} traces in {quality['seconds']} s"
-                rows.append(row)
-                rows.append(by_values)
-                model_results.append({"model": spec, "direct": args.direct, **quality, **figures(row), "behaviour": figures(by_values)})
+                rows.extend([row, by_values])
+                subset_rows.extend([row, by_values])
+                model_results.append((spec, quality, row, by_values))  # figures read once compared with random
     cache.close()
+    on_subset = {id(row) for row in subset_rows}
+    for row in rows:  # each against random order on its own problems (the pool, or the subset)
+        base = random_subset if id(row) in on_subset else rows[0]
+        if row is not base:
+            row["pass@1_vs_random"] = versus(row, base)
+    for row in rows:
+        del row["_pass@1"]
+    model_results = [{"model": spec, "direct": args.direct, **quality, **figures(row), "behaviour": figures(by_values)} for spec, quality, row, by_values in model_results]
     print_table(rows)
     re = result["real_execution"]
     print(f"\nreal execution: {re['candidates']} candidates x their tests = {re['test_runs']} test runs in {re['sandbox_runs']} sandbox runs, "

@@ -25,6 +25,9 @@ def test_the_bench_ranks_one_problem_and_ends_with_json(tmp_path, capsys):
     assert set(rows) == {"random", "most-written", "codet-oracle", "behaviour-oracle", "simulated@0.9"}
     assert rows["codet-oracle"]["pass@1"] > rows["random"]["pass@1"]  # HumanEval/0: the biggest cluster is mostly correct
     assert rows["behaviour-oracle"]["pass@1"] > rows["random"]["pass@1"]
+    assert "pass@1_vs_random" not in rows["random"]
+    gain = rows["codet-oracle"]["pass@1_vs_random"]
+    assert gain["points"] == pytest.approx(rows["codet-oracle"]["pass@1"] - rows["random"]["pass@1"], abs=0.11) and gain["ci"][0] <= gain["points"] <= gain["ci"][1]
     assert result["real_execution"]["sandbox_runs"] == 79
     again = rerank.main(args)  # everything from the cache
     assert again["real_execution"]["sandbox_runs"] == 0 and again["rows"] == result["rows"]
@@ -49,3 +52,15 @@ def test_a_models_rows_both_ways_on_a_subset_of_distinct_inputs(tmp_path):
     assert rerank.figures(rows["oracle (trace)"]) == rerank.figures(rows["codet-oracle (subset)"])
     assert rerank.figures(rows["oracle (trace), behaviour"]) == rerank.figures(rows["behaviour-oracle (subset)"])
     assert result["models"][0]["behaviour"] == rerank.figures(rows["behaviour-oracle (subset)"])
+
+
+def test_a_ranking_is_compared_with_random_order_problem_by_problem():
+    spec = importlib.util.spec_from_file_location("rerank", ROOT / "bench" / "rerank.py")
+    rerank = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rerank)
+    base = {"_pass@1": [0.2, 0.5, 0.0, 1.0]}
+    gain = rerank.versus({"_pass@1": [1.0, 0.5, 0.0, 1.0]}, base)
+    assert gain["points"] == 20.0 and gain["ci"][0] <= 20.0 <= gain["ci"][1] and gain["ci"][0] >= 0.0
+    assert rerank.versus(base, base) == {"points": 0.0, "ci": [0.0, 0.0]}
+    with pytest.raises(ValueError):
+        rerank.versus({"_pass@1": [1.0]}, base)  # not the same problems

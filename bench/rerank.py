@@ -16,6 +16,8 @@ Rows, each on the problems it names:
   first correct candidate (n + 1) / (c + 1);
 - most-written: the candidate written most often first (no model, no test: what any
   ranking by agreement must beat to show that executions, not popularity, carry it);
+- compiles: random order among the candidates that compile, the others last (no model, no
+  run: what a predictor gets for free by failing on a program that does not parse);
 - codet-oracle: CodeT's dual agreement on the real results of every test on every candidate
   (the oracle predictor: every test of a candidate in one sandboxed harness process);
 - behaviour-oracle: the biggest cluster of candidates with the same real values on the
@@ -135,6 +137,19 @@ def by_behaviour(signatures: str):
     return lambda p: behaviour_clusters(p[signatures], p["counts"])
 
 
+def compiling(p: dict):
+    """The candidates that compile in one cluster (random order among them), the rest last."""
+    return behaviour_clusters([0 if ok else None for ok in p["compiles"]], p["counts"])
+
+
+def compiles(program: str) -> bool:
+    try:
+        compile(program, "<candidate>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def most_written(p: dict):
     """Every distinct candidate its own cluster, the most written first (no model)."""
     return behaviour_clusters(list(range(len(p["counts"]))), p["counts"])
@@ -148,6 +163,7 @@ def real_matrix(problem, programs: list[str], cases, predictions: Predictions) -
         "counts": list(problem.candidates.values()),
         "test_counts": list(problem.tests.values()),
         "real": [[o.passed for o in row] for row, _ in rows],
+        "compiles": [compiles(program) for program in programs],
         "real_behaviour": [behaviour([Prediction(o.passed, o.output, 1.0, o.status) for o in row], cases) for row, _ in rows],
         "correct": [held.passed for _, held in rows],
         "statuses": Counter(o.status for row, _ in rows for o in row),
@@ -179,13 +195,16 @@ def figures(row: dict) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'ranking':<30} {'problems':>8} {'pass@1':>7} {'vs random [95% CI]':>22} {'pass@2':>7} {'pass@10':>8} {'runs to 1st correct':>20}  note"
+    header = f"{'ranking':<30} {'problems':>8} {'pass@1':>7} {'vs random [95% CI]':>22} {'vs compiles [95% CI]':>22} {'pass@2':>7} {'pass@10':>8} {'runs to 1st correct':>20}  note"
     print(header)
     print("-" * len(header))
+
+    def shown(gain: dict | None) -> str:
+        return f"{gain['points']:+.1f} [{gain['ci'][0]:+.1f}, {gain['ci'][1]:+.1f}]" if gain else "-"
+
     for r in rows:
-        gain = r.get("pass@1_vs_random")
-        shown = f"{gain['points']:+.1f} [{gain['ci'][0]:+.1f}, {gain['ci'][1]:+.1f}]" if gain else "-"
-        print(f"{r['name']:<30} {r['problems']:>8} {r['pass@1']:>7} {shown:>22} {r['pass@2']:>7} {r['pass@10']:>8} {str(r['runs_to_first_correct']):>20}  {r['note']}")
+        print(f"{r['name']:<30} {r['problems']:>8} {r['pass@1']:>7} {shown(r.get('pass@1_vs_random')):>22} {shown(r.get('pass@1_vs_compiles')):>22} "
+              f"{r['pass@2']:>7} {r['pass@10']:>8} {str(r['runs_to_first_correct']):>20}  {r['note']}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -237,12 +256,13 @@ def main(argv: list[str] | None = None) -> dict:
         }
         rows.append(summarize("random", problems, lambda p: None, "all candidates, random order"))
         rows.append(summarize("most-written", problems, most_written, "the most written candidate first (no model, no test)"))
+        rows.append(summarize("compiles", problems, compiling, "random order among the candidates that compile (no model, no run)"))
         rows.append(summarize("codet-oracle", problems, by_agreement("real"), "dual agreement on real results"))
         rows.append(summarize("behaviour-oracle", problems, by_behaviour("real_behaviour"), "clusters of the same real values, biggest first"))
         for accuracy in args.accuracy:
             rows.append(summarize(f"simulated@{accuracy:g}", problems, lambda p, a=accuracy: clusters(simulated(p, a, args.seed), p["counts"], p["test_counts"]), f"oracle answers flipped w.p. {1 - accuracy:.2g} (no model)"))
 
-        model_results, subset_rows, random_subset = [], [], None
+        model_results, subset_rows = [], []
         if models:
             chosen = pool[: args.model_problems]
             small = []
@@ -254,10 +274,10 @@ def main(argv: list[str] | None = None) -> dict:
                 small.append((sub, cases, programs, real_matrix(sub, programs, cases, oracle)))
             where = f"first {len(chosen)} problems, <= {args.model_candidates} candidates x {args.model_tests} tests" + ("" if args.direct else f", <= {args.max_frames} frames")
             reals = [entry[3] for entry in small]
-            random_subset = summarize("random (subset)", reals, lambda p: None, where)
             subset_rows.extend([
-                random_subset,
+                summarize("random (subset)", reals, lambda p: None, where),
                 summarize("most-written (subset)", reals, most_written, where),
+                summarize("compiles (subset)", reals, compiling, where),
                 summarize("codet-oracle (subset)", reals, by_agreement("real"), where),
                 summarize("behaviour-oracle (subset)", reals, by_behaviour("real_behaviour"), where),
             ])
@@ -295,11 +315,15 @@ def main(argv: list[str] | None = None) -> dict:
                 subset_rows.extend([row, by_values])
                 model_results.append((spec, quality, row, by_values))  # figures read once compared with random
     cache.close()
+    named = {row["name"]: row for row in rows}
     on_subset = {id(row) for row in subset_rows}
-    for row in rows:  # each against random order on its own problems (the pool, or the subset)
-        base = random_subset if id(row) in on_subset else rows[0]
+    for row in rows:  # each against random order, and against the compiling filter, on its own problems
+        suffix = " (subset)" if id(row) in on_subset else ""
+        base, free = named["random" + suffix], named["compiles" + suffix]
         if row is not base:
             row["pass@1_vs_random"] = versus(row, base)
+        if row is not base and row is not free and not row["name"].startswith("most-written"):
+            row["pass@1_vs_compiles"] = versus(row, free)
     for row in rows:
         del row["_pass@1"]
     model_results = [{"model": spec, "direct": args.direct, **quality, **figures(row), "behaviour": figures(by_values)} for spec, quality, row, by_values in model_results]

@@ -22,10 +22,11 @@ def test_the_bench_ranks_one_problem_and_ends_with_json(tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last) == json.loads(json.dumps(result))
     rows = {row["name"]: row for row in result["rows"]}
-    assert set(rows) == {"random", "most-written", "codet-oracle", "behaviour-oracle", "simulated@0.9"}
+    assert set(rows) == {"random", "most-written", "compiles", "codet-oracle", "behaviour-oracle", "simulated@0.9"}
     assert rows["codet-oracle"]["pass@1"] > rows["random"]["pass@1"]  # HumanEval/0: the biggest cluster is mostly correct
     assert rows["behaviour-oracle"]["pass@1"] > rows["random"]["pass@1"]
     assert "pass@1_vs_random" not in rows["random"]
+    assert "pass@1_vs_compiles" not in rows["compiles"] and "pass@1_vs_compiles" in rows["codet-oracle"]
     gain = rows["codet-oracle"]["pass@1_vs_random"]
     assert gain["points"] == pytest.approx(rows["codet-oracle"]["pass@1"] - rows["random"]["pass@1"], abs=0.11) and gain["ci"][0] <= gain["points"] <= gain["ci"][1]
     assert result["real_execution"]["sandbox_runs"] == 79

@@ -33,8 +33,8 @@ Rows, each on the problems it names:
   oracle (both ways) are measured again on exactly that subset, beside it.
 
 Figures: ranked pass@1/2/10 (CodeT's estimator, `codewm.apps.rank.agreement`), pass@1's
-gain over random order on the same problems (paired, with a 95 % bootstrap interval over
-problems: a gain whose interval holds 0 is not shown), real
+gain over random order and over `compiles` on the same problems (paired, with a 95 %
+bootstrap interval over problems: an interval that holds 0 shows no gain), real
 hidden-test runs until the first correct candidate (averaged over the problems that have
 one; one representative of each cluster first), predictor calls and seconds, and the
 prediction's quality against real execution: accuracy and AUROC of predicted pass/fail.
@@ -164,7 +164,7 @@ def real_matrix(problem, programs: list[str], cases, predictions: Predictions) -
         "test_counts": list(problem.tests.values()),
         "real": [[o.passed for o in row] for row, _ in rows],
         "compiles": [compiles(program) for program in programs],
-        "real_behaviour": [behaviour([Prediction(o.passed, o.output, 1.0, o.status) for o in row], cases) for row, _ in rows],
+        "real_behaviour": [behaviour([Prediction.real(o) for o in row], cases) for row, _ in rows],
         "correct": [held.passed for _, held in rows],
         "statuses": Counter(o.status for row, _ in rows for o in row),
     }

@@ -48,6 +48,11 @@ class Prediction:
     def from_json(cls, data: dict) -> "Prediction":
         return cls(data["passed"], data["output"], float(data["confidence"]), str(data["status"]))
 
+    @classmethod
+    def real(cls, outcome: Outcome) -> "Prediction":
+        """A real run's outcome, as the oracle's prediction (certain)."""
+        return cls(outcome.passed, outcome.output, 1.0, outcome.status)
+
 
 # A prediction with no value and one of these statuses says nothing of the candidate's
 # behaviour: the model lost the thread, or the test has no call. (A real run's statuses, and a
@@ -60,18 +65,17 @@ def behaviour(row: Sequence[Prediction], tests: Sequence[TestCase]) -> tuple | N
     value's repr, `<status>` where it raised (or timed out, or exited), None where nothing is
     known. None when no call gave a value: such a candidate is in no behaviour cluster."""
     seen: dict[str, str | None] = {}
+    valued = False
     for prediction, test in zip(row, tests):
         if test.call is None or test.call in seen:
             continue
         if prediction.output is not None:
-            seen[test.call] = prediction.output
+            seen[test.call], valued = prediction.output, True
         elif prediction.status in _NOTHING_KNOWN:
             seen[test.call] = None
         else:
             seen[test.call] = f"<{'raised' if prediction.status == STOP_COMPLETE else prediction.status}>"
-    if not any(prediction.output is not None for prediction, test in zip(row, tests) if test.call is not None):
-        return None
-    return tuple(seen.values())
+    return tuple(seen.values()) if valued else None
 
 
 def is_oracle(predictor) -> bool:
@@ -155,7 +159,7 @@ class Predictions:
     def results(self, programs: Sequence[str], tests: Sequence[TestCase]) -> list[list[Prediction]]:
         """One Prediction per (program, test), predicted by the predictor."""
         if is_oracle(self.predictor):
-            return [[Prediction(o.passed, o.output, 1.0, o.status) for o in row] for row, _ in self.real(programs, tests)]
+            return [[Prediction.real(o) for o in row] for row, _ in self.real(programs, tests)]
         table: dict[tuple[int, int], Prediction] = {}
         wanted: dict[str, list[tuple[int, int, str]]] = {}  # context -> (program, test, key)
         for i, program in enumerate(programs):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from bench_scripts import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 CODET = ROOT.parent / "shared" / "data" / "codet"
@@ -14,9 +14,7 @@ CODET = ROOT.parent / "shared" / "data" / "codet"
 
 @pytest.mark.skipif(not CODET.is_dir(), reason=f"CodeT's pool is not at {CODET} (the data is not part of codewm)")
 def test_the_bench_ranks_one_problem_and_ends_with_json(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("rerank", ROOT / "bench" / "rerank.py")
-    rerank = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rerank)
+    rerank = load_bench("rerank.py")
     args = ["none", "--problems", "1", "--accuracy", "0.9", "--cache", str(tmp_path / "cache.jsonl")]
     result = rerank.main(args)
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -36,9 +34,7 @@ def test_the_bench_ranks_one_problem_and_ends_with_json(tmp_path, capsys):
 
 @pytest.mark.skipif(not CODET.is_dir(), reason=f"CodeT's pool is not at {CODET} (the data is not part of codewm)")
 def test_a_models_rows_both_ways_on_a_subset_of_distinct_inputs(tmp_path):
-    spec = importlib.util.spec_from_file_location("rerank", ROOT / "bench" / "rerank.py")
-    rerank = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rerank)
+    rerank = load_bench("rerank.py")
     from codewm.apps.rank.asserts import parse_test
     from codewm.apps.rank.pool import read_pool
 
@@ -56,9 +52,7 @@ def test_a_models_rows_both_ways_on_a_subset_of_distinct_inputs(tmp_path):
 
 
 def test_a_ranking_is_compared_with_random_order_problem_by_problem():
-    spec = importlib.util.spec_from_file_location("rerank", ROOT / "bench" / "rerank.py")
-    rerank = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rerank)
+    rerank = load_bench("rerank.py")
     base = {"_pass@1": [0.2, 0.5, 0.0, 1.0]}
     gain = rerank.versus({"_pass@1": [1.0, 0.5, 0.0, 1.0]}, base)
     assert gain["points"] == 20.0 and gain["ci"][0] <= 20.0 <= gain["ci"][1] and gain["ci"][0] >= 0.0

@@ -3,13 +3,12 @@ test, and the paired bench end to end (oracle, scripted and empty models)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
-from pathlib import Path
 
 import pytest
+from bench_scripts import load_bench
 
 from codewm.evaluate.ladder import (
     FAMILIES,
@@ -34,7 +33,6 @@ from codewm.predict.decode import DecodeLimits
 from codewm.types import Frame
 
 LIMITS = DecodeLimits(max_frames=64, max_tokens=4096, batch_size=8)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -298,9 +296,7 @@ def test_token_counts_are_read_and_unequal_compute_is_flagged(tmp_path):
 
 
 def test_the_bench_prints_a_table_then_one_json_line(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("trace_or_direct", ROOT / "bench" / "experiments" / "trace_or_direct.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("experiments/trace_or_direct.py")
     assert bench.parse_ks("1-3,8") == [1, 2, 3, 8]
     bench.main(["--trace-model", "oracle", "--direct-model", "empty", "--n", "2", "--k", "1", "--families", "chain", "--out", str(tmp_path)])
     lines = capsys.readouterr().out.strip().splitlines()

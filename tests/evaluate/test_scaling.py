@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import math
 import shutil
@@ -6,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bench_scripts import load_bench
 
 from codewm.evaluate.scaling import LogitLine, fit_logit_line, project
 
@@ -110,10 +110,7 @@ BUILTIN = ROOT / "src" / "codewm" / "model" / "builtin"
 
 
 def _load_bench():
-    spec = importlib.util.spec_from_file_location("learning_curve", ROOT / "bench" / "experiments" / "learning_curve.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_bench("experiments/learning_curve.py")
 
 
 def _checkpoint(directory: Path, tokens: int) -> Path:

@@ -1,19 +1,13 @@
 """bench/experiments/loop_bound.py: does a model read a loop's bound?"""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from bench_scripts import load_bench
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("loop_bound", ROOT / "bench" / "experiments" / "loop_bound.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_bench("experiments/loop_bound.py")
 
 
 def test_the_real_run_reads_every_bound_and_the_last_line_is_json(capsys):

@@ -38,8 +38,8 @@ bootstrap interval over problems: an interval that holds 0 shows no gain), real
 hidden-test runs until the first correct candidate (averaged over the problems that have
 one; one representative of each cluster first), predictor calls and seconds, and the
 prediction's quality against real execution: accuracy and AUROC of predicted pass/fail.
-Everything real and predicted is cached (`--cache`), so a killed run resumes and a rerun is
-cheap. Last line: one JSON object.
+Everything real and predicted is cached (`--cache`, default out/rerank/cache.jsonl), so a
+killed run resumes and a rerun is cheap. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-frames", type=int, default=64, help="frames a model predicts per trace at most")
     parser.add_argument("--direct", action="store_true", help="models step over the call (predict the value without the body's frames)")
     parser.add_argument("--accuracy", type=float, nargs="*", default=[0.95, 0.9, 0.8, 0.7])
-    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "results" / "rerank-cache.jsonl")
+    # under out/, which git ignores: the cache of a whole-pool run with a model is ~100 MB
+    parser.add_argument("--cache", type=Path, default=ROOT / "out" / "rerank" / "cache.jsonl", help="real and predicted results, kept across runs (default out/rerank/cache.jsonl)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)

@@ -77,7 +77,7 @@ def _device(model):
         return torch.device("cpu")
 
 
-def _context_length(model) -> int | None:
+def context_length(model) -> int | None:
     config = getattr(model, "config", None)
     value = getattr(config, "max_position_embeddings", None) if config is not None else None
     return int(value) if value else None
@@ -156,7 +156,7 @@ def _batches(items: list, batch_size: int, batch_tokens: int) -> Iterable[list]:
 def _probe_texts(model, tokenizer, texts: list[str], batch_size: int = 8, batch_tokens: int = 8192) -> dict:
     import torch
 
-    limit = _context_length(model)
+    limit = context_length(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     items = []  # (layout, ids, offsets, index among the probed texts)
     skipped = 0

@@ -23,14 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from probe import held_out_texts  # noqa: E402  (the probe bench's held-out texts)
 
 FIGURES = (  # (label, key in the probe's result)
     ("token accuracy", "token_accuracy"),
@@ -72,27 +66,21 @@ def run_arm(name: str, args: argparse.Namespace, out: Path) -> dict:
 
 def probe_arms(runs: list[dict], texts: list[str]) -> list[str]:
     """Probe every run's checkpoint on the same texts: those that fit every model's context
-    under its own tokenizer (SmolLM2 reads 8,192 tokens, the built-in shape 2,048)."""
-    import gc
-
+    under its own tokenizer (SmolLM2 reads 8,192 tokens, the built-in shape 2,048). Each
+    model is loaded once and kept until all are probed (a 135M model is ~0.7 GB in float32)."""
     from codewm.model.probe import context_length, load_model, probe
 
+    loaded = [load_model(arm["checkpoint"]) for arm in runs]
     fits = [True] * len(texts)
-    for arm in runs:
-        model, tokenizer = load_model(arm["checkpoint"])
+    for model, tokenizer in loaded:
         limit = context_length(model)
         lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
         fits = [ok and (limit is None or n <= limit) for ok, n in zip(fits, lengths)]
-        del model
-        gc.collect()
     common = [text for text, ok in zip(texts, fits) if ok]
-    for arm in runs:
+    for arm, (model, tokenizer) in zip(runs, loaded):
         started = time.monotonic()
-        model, tokenizer = load_model(arm["checkpoint"])
         arm["probe"] = probe(model, tokenizer, common, copy_lengths=(20,), copy_trials=8, seed=0)
         arm["probe_seconds"] = round(time.monotonic() - started, 1)
-        del model
-        gc.collect()
     return common
 
 
@@ -117,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not arms:
         parser.error(f"--arms takes scratch and/or smollm2, got {args.arms!r}")
     args.out.mkdir(parents=True, exist_ok=True)
+
+    from codewm.model.probe import held_out_texts
 
     texts, left_out = held_out_texts(args.n)
     runs = [run_arm(name, args, args.out) for name in arms]

@@ -22,26 +22,6 @@ import json
 import sys
 import time
 
-HELD_OUT_SEED = 90001  # the traces-synthetic benchmark's seed; never used for training
-
-
-def held_out_texts(n: int, seed: int = HELD_OUT_SEED, mode: str = "general") -> tuple[list[str], dict[str, int]]:
-    """CWM texts of the first `n` held-out synthetic programs whose run is whole, and the
-    statuses of those left out."""
-    from codewm.format.cwm import DESCRIBE_STEPS
-    from codewm.programs.synthetic import SyntheticSource
-    from codewm.trace.sandbox import Program, Sandbox
-
-    cases = list(SyntheticSource(count=n, seed=seed, mode=mode).cases())
-    texts, left_out = [], {}
-    with Sandbox(workers=1) as sandbox:
-        for result in sandbox.run_batch([Program.function(c.source, c.call) for c in cases], formatter=DESCRIBE_STEPS):
-            if result.status in ("ok", "exception") and result.trace.complete and result.formatted["text"]:
-                texts.append(result.formatted["text"])
-            else:
-                left_out[result.status] = left_out.get(result.status, 0) + 1
-    return texts, left_out
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,7 +38,7 @@ def main() -> None:
 
     import torch
 
-    from codewm.model.probe import load_model, probe, resolve_model_dir
+    from codewm.model.probe import HELD_OUT_SEED, held_out_texts, load_model, probe, resolve_model_dir
     from codewm.model.probe_report import check_gates, format_probe
 
     if args.threads:

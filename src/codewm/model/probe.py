@@ -65,6 +65,7 @@ from codewm.model.frame_parts import ALL_PARTS, OTHER, TextLayout
 
 _EVENT = ALL_PARTS.index("event")  # the part code of step tokens and <|end_of_text|>
 HISTOGRAM_BINS = 8  # first-wrong-frame indices 0..7 are counted one by one, then "8+"
+HELD_OUT_SEED = 90001  # the traces-synthetic benchmark's seed: held-out programs no training preset uses
 
 
 # -- the probe ------------------------------------------------------------------------------------
@@ -361,6 +362,24 @@ def load_model(spec: str | Path):
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     model.eval()
     return model, tokenizer
+
+
+def held_out_texts(n: int, seed: int = HELD_OUT_SEED, mode: str = "general") -> tuple[list[str], dict[str, int]]:
+    """CWM texts of the first `n` held-out synthetic programs whose run is whole (traced in the
+    sandbox as the dataset builder traces them), and the statuses of those left out."""
+    from codewm.format.cwm import DESCRIBE_STEPS
+    from codewm.programs.synthetic import SyntheticSource
+    from codewm.trace.sandbox import Program, Sandbox
+
+    cases = list(SyntheticSource(count=n, seed=seed, mode=mode).cases())
+    texts, left_out = [], {}
+    with Sandbox(workers=1) as sandbox:
+        for result in sandbox.run_batch([Program.function(c.source, c.call) for c in cases], formatter=DESCRIBE_STEPS):
+            if result.status in ("ok", "exception") and result.trace.complete and result.formatted["text"]:
+                texts.append(result.formatted["text"])
+            else:
+                left_out[result.status] = left_out.get(result.status, 0) + 1
+    return texts, left_out
 
 
 def dataset_texts(data_dir: str | Path, split: str = "validation", n: int = 30, seed: int = 0) -> list[str]:
